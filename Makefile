@@ -1,0 +1,52 @@
+# Two commands: `make run` serves the app, `make test` runs the whole suite.
+# Both set everything up first (virtualenv, packages, migrations).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The PostgreSQL pass of `make test`; override to point at another server.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/advisor
+
+.PHONY: run test test-sqlite test-postgres test-deps migrate lint format clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+migrate: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# System packages and services the suite needs (Chromium for the browser
+# tests, a running PostgreSQL); installed or started only when missing.
+test-deps: $(VENV)/.installed-dev
+	scripts/ensure-test-deps
+
+test-sqlite: test-deps
+	env -u DATABASE_URL $(PY) -m pytest
+
+test-postgres: test-deps
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest
+
+test: test-sqlite test-postgres
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles

@@ -1,0 +1,339 @@
+"""The question catalogue: versioned data files read once, as frozen dataclasses.
+
+Every catalogue version ever published stays in ``catalogues/<version>.json`` so
+that a saved assessment can always be shown with the wording it was scored with.
+The newest version is the one new assessments use. Adding a question, an
+option, a caveat or a pattern is a change to the data file, not to the code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+
+TRANSPORTS = ("websocket", "sse")
+CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogues"
+
+# Keys a rule's ``when`` may test besides question slugs.
+RESULT_KEYS = {"recommendation": set(TRANSPORTS), "confidence": {"strong", "moderate", "slight"}}
+
+
+class CatalogueError(ValueError):
+    """The data file is inconsistent; raised at start-up, never per request."""
+
+
+@dataclass(frozen=True)
+class Source:
+    slug: str
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+    points: Mapping[str, int]
+    reason: str
+    source: Source
+
+
+@dataclass(frozen=True)
+class Question:
+    slug: str
+    section: str
+    text: str
+    help: str
+    options: tuple[Option, ...]
+    void_when: Mapping[str, frozenset[str]]
+    void_reason: str
+
+    def option(self, value: str) -> Option | None:
+        return next((option for option in self.options if option.value == value), None)
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return tuple(option.value for option in self.options)
+
+
+@dataclass(frozen=True)
+class Section:
+    slug: str
+    title: str
+    description: str
+    questions: tuple[Question, ...]
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """Extra points for one answer when other answers make it decisive."""
+
+    question: str
+    answer: str
+    when: Mapping[str, frozenset[str]]
+    points: Mapping[str, int]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A pattern or caveat that applies when every condition in ``when`` holds."""
+
+    slug: str
+    when: Mapping[str, frozenset[str]]
+    title: str
+    text: str
+    source: Source | None = None
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A use case from the seed article, with the answers it usually has."""
+
+    slug: str
+    title: str
+    description: str
+    answers: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Checklist:
+    implementation: tuple[str, ...]
+    security: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: str
+    published: str
+    transport_names: Mapping[str, str]
+    sections: tuple[Section, ...]
+    interactions: tuple[Interaction, ...]
+    patterns: tuple[Rule, ...]
+    caveats: tuple[Rule, ...]
+    checklists: Mapping[str, Checklist]
+    presets: tuple[Preset, ...]
+    strong_margin: float
+    moderate_margin: float
+    tie_break: str
+    questions: tuple[Question, ...] = field(init=False, repr=False, compare=False)
+    _index: Mapping[str, Question] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        questions = tuple(question for section in self.sections for question in section.questions)
+        object.__setattr__(self, "questions", questions)
+        object.__setattr__(self, "_index", {question.slug: question for question in questions})
+
+    def question(self, slug: str) -> Question | None:
+        return self._index.get(slug)
+
+    def section(self, slug: str) -> Section | None:
+        return next((section for section in self.sections if section.slug == slug), None)
+
+    def preset(self, slug: str) -> Preset | None:
+        return next((preset for preset in self.presets if preset.slug == slug), None)
+
+
+def available_versions() -> list[str]:
+    """Every published catalogue version, oldest first."""
+    return sorted((path.stem for path in CATALOGUE_DIR.glob("*.json")), key=_version_key)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split(".") if part.isdigit())
+
+
+@cache
+def get_catalogue(version: str | None = None) -> Catalogue:
+    """The catalogue of ``version`` (the newest when None), parsed once per process."""
+    versions = available_versions()
+    if not versions:
+        raise CatalogueError(f"no catalogue files in {CATALOGUE_DIR}")
+    if version is None:
+        version = versions[-1]
+    if version not in versions:
+        raise CatalogueError(f"unknown catalogue version {version!r}")
+    path = CATALOGUE_DIR / f"{version}.json"
+    catalogue = parse_catalogue(json.loads(path.read_text(encoding="utf-8")))
+    if catalogue.version != version:
+        raise CatalogueError(f"{path.name} declares version {catalogue.version!r}")
+    return catalogue
+
+
+def parse_catalogue(data: Mapping) -> Catalogue:
+    """Build and cross-check a catalogue from its JSON document."""
+    try:
+        return _parse(data)
+    except (KeyError, TypeError) as error:
+        raise CatalogueError(f"malformed catalogue: {error!r}") from error
+
+
+def _parse(data: Mapping) -> Catalogue:
+    sources = {
+        slug: Source(slug=slug, title=entry["title"], url=entry["url"])
+        for slug, entry in data["sources"].items()
+    }
+
+    def source(slug: str | None) -> Source | None:
+        if slug is None:
+            return None
+        if slug not in sources:
+            raise CatalogueError(f"unknown source {slug!r}")
+        return sources[slug]
+
+    sections = tuple(
+        Section(
+            slug=section["slug"],
+            title=section["title"],
+            description=section["description"],
+            questions=tuple(
+                Question(
+                    slug=question["slug"],
+                    section=section["slug"],
+                    text=question["text"],
+                    help=question["help"],
+                    options=tuple(
+                        Option(
+                            value=option["value"],
+                            label=option["label"],
+                            points=_points(option["points"]),
+                            reason=option["reason"],
+                            source=source(option["source"]),
+                        )
+                        for option in question["options"]
+                    ),
+                    void_when=_conditions(question.get("void_when", {})),
+                    void_reason=question.get("void_reason", ""),
+                )
+                for question in section["questions"]
+            ),
+        )
+        for section in data["sections"]
+    )
+    catalogue = Catalogue(
+        version=str(data["version"]),
+        published=data["published"],
+        transport_names=MappingProxyType(
+            {slug: entry["name"] for slug, entry in data["transports"].items()}
+        ),
+        sections=sections,
+        interactions=tuple(
+            Interaction(
+                question=entry["question"],
+                answer=entry["answer"],
+                when=_conditions(entry["when"]),
+                points=_points(entry["points"]),
+                reason=entry["reason"],
+            )
+            for entry in data.get("interactions", [])
+        ),
+        patterns=tuple(
+            Rule(
+                slug=entry["slug"],
+                when=_conditions(entry["when"]),
+                title=entry["title"],
+                text=entry["description"],
+            )
+            for entry in data["patterns"]
+        ),
+        caveats=tuple(
+            Rule(
+                slug=entry["slug"],
+                when=_conditions(entry["when"]),
+                title=entry["title"],
+                text=entry["text"],
+                source=source(entry.get("source")),
+            )
+            for entry in data["caveats"]
+        ),
+        checklists=MappingProxyType(
+            {
+                transport: Checklist(
+                    implementation=tuple(entry["implementation"]),
+                    security=tuple(entry["security"]),
+                )
+                for transport, entry in data["checklists"].items()
+            }
+        ),
+        presets=tuple(
+            Preset(
+                slug=entry["slug"],
+                title=entry["title"],
+                description=entry["description"],
+                answers=MappingProxyType(dict(entry["answers"])),
+            )
+            for entry in data.get("presets", [])
+        ),
+        strong_margin=float(data["confidence"]["strong"]),
+        moderate_margin=float(data["confidence"]["moderate"]),
+        tie_break=data["tie_break"],
+    )
+    _check(catalogue)
+    return catalogue
+
+
+def _points(raw: Mapping) -> Mapping[str, int]:
+    if set(raw) != set(TRANSPORTS) or not all(
+        isinstance(value, int) and value >= 0 for value in raw.values()
+    ):
+        raise CatalogueError(f"points must give a non-negative integer per transport: {raw!r}")
+    return MappingProxyType(dict(raw))
+
+
+def _conditions(raw: Mapping) -> Mapping[str, frozenset[str]]:
+    return MappingProxyType({key: frozenset(values) for key, values in raw.items()})
+
+
+def _check(catalogue: Catalogue) -> None:
+    """Every reference in the data names something that exists."""
+    seen: set[str] = set()
+    for question in catalogue.questions:
+        if question.slug in seen:
+            raise CatalogueError(f"duplicate question {question.slug!r}")
+        seen.add(question.slug)
+        if len(set(question.values)) != len(question.values) or len(question.values) < 2:
+            raise CatalogueError(f"{question.slug}: options must be two or more, unique")
+        _check_conditions(catalogue, question.void_when, f"{question.slug}.void_when")
+    for interaction in catalogue.interactions:
+        question = catalogue.question(interaction.question)
+        if question is None or question.option(interaction.answer) is None:
+            raise CatalogueError(
+                f"interaction names {interaction.question}={interaction.answer!r}"
+            )
+        _check_conditions(catalogue, interaction.when, f"interaction {interaction.question}")
+    for rule in (*catalogue.patterns, *catalogue.caveats):
+        _check_conditions(catalogue, rule.when, rule.slug)
+    for preset in catalogue.presets:
+        for slug, value in preset.answers.items():
+            question = catalogue.question(slug)
+            if question is None or question.option(value) is None:
+                raise CatalogueError(f"preset {preset.slug}: {slug}={value!r} is not an option")
+    for transport in TRANSPORTS:
+        if transport not in catalogue.checklists or transport not in catalogue.transport_names:
+            raise CatalogueError(f"no checklist or name for {transport!r}")
+        if not any(
+            rule.when.get("recommendation", {transport}) >= {transport}
+            and set(rule.when) <= {"recommendation"}
+            for rule in catalogue.patterns
+        ):
+            raise CatalogueError(f"no fallback pattern for {transport!r}")
+    if catalogue.tie_break not in TRANSPORTS:
+        raise CatalogueError(f"tie_break must be one of {TRANSPORTS}")
+    if not 0 < catalogue.moderate_margin < catalogue.strong_margin < 1:
+        raise CatalogueError("confidence margins must satisfy 0 < moderate < strong < 1")
+
+
+def _check_conditions(
+    catalogue: Catalogue, when: Mapping[str, frozenset[str]], where: str
+) -> None:
+    for key, values in when.items():
+        question = catalogue.question(key)
+        allowed = set(question.values) if question else RESULT_KEYS.get(key)
+        if allowed is None:
+            raise CatalogueError(f"{where}: unknown condition {key!r}")
+        if not values or not values <= allowed:
+            raise CatalogueError(f"{where}: {key} has unknown values {sorted(values - allowed)}")
