@@ -7,3 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("questionnaire.urls")),
 ]
+
+handler404 = "questionnaire.api.not_found"

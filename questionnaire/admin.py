@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from .models import Assessment, Revision
+
+
+class RevisionInline(admin.TabularInline):
+    model = Revision
+    fields = ["number", "catalogue_version", "created_at", "answers"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Assessment | None = None) -> bool:
+        return False
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "recommendation",
+        "confidence",
+        "revision_count",
+        "created_at",
+        "updated_at",
+    ]
+    list_filter = ["recommendation", "confidence", "created_at"]
+    search_fields = ["title", "id"]
+    readonly_fields = ["id", "recommendation", "confidence", "created_at", "updated_at"]
+    inlines = [RevisionInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Assessment]:
+        return super().get_queryset(request).annotate(revision_total=Count("revisions"))
+
+    @admin.display(description="revisions", ordering="revision_total")
+    def revision_count(self, obj: Assessment) -> int:
+        return obj.revision_total

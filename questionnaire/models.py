@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+from django.db import models, transaction
+from django.urls import reverse
+
+from .catalogue import Catalogue, get_catalogue
+from .scoring import evaluate
+
+TITLE_MAX_LENGTH = 200
+
+
+class Recommendation(models.TextChoices):
+    WEBSOCKET = "websocket", "WebSocket"
+    SSE = "sse", "Server-Sent Events"
+
+
+class Confidence(models.TextChoices):
+    STRONG = "strong", "Strong"
+    MODERATE = "moderate", "Moderate"
+    SLIGHT = "slight", "Slight"
+
+
+class Assessment(models.Model):
+    """One application's assessment; its answers live in immutable revisions.
+
+    The UUID is the share link: whoever has it can read the assessment and
+    add a revision, and no revision is ever changed or lost.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
+    # Copied from the latest revision so that lists need no join.
+    recommendation = models.CharField(max_length=16, choices=Recommendation.choices)
+    confidence = models.CharField(max_length=16, choices=Confidence.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.title or f"Assessment {str(self.id)[:8]}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("questionnaire:assessment", args=[self.id])
+
+    @property
+    def display_title(self) -> str:
+        return self.title or "Untitled assessment"
+
+    @classmethod
+    def create_scored(
+        cls, title: str, answers: Mapping[str, str], catalogue: Catalogue | None = None
+    ) -> Assessment:
+        """Score complete, validated ``answers`` and save them as revision 1."""
+        with transaction.atomic():
+            assessment = cls(title=title)
+            assessment._add_revision(answers, catalogue or get_catalogue())
+        return assessment
+
+    def revise(
+        self, title: str, answers: Mapping[str, str], catalogue: Catalogue | None = None
+    ) -> Revision:
+        """Save edited answers as a new revision; earlier ones stay as they were."""
+        with transaction.atomic():
+            # Lock the row so that two simultaneous edits get distinct numbers.
+            locked = Assessment.objects.select_for_update().get(pk=self.pk)
+            locked.title = title
+            revision = locked._add_revision(answers, catalogue or get_catalogue())
+        self.refresh_from_db()
+        return revision
+
+    def _add_revision(self, answers: Mapping[str, str], catalogue: Catalogue) -> Revision:
+        result = evaluate(catalogue, answers)
+        self.recommendation = result.recommendation
+        self.confidence = result.confidence
+        self.save()
+        last = self.revisions.order_by("-number").values_list("number", flat=True).first()
+        return self.revisions.create(
+            number=(last or 0) + 1,
+            catalogue_version=catalogue.version,
+            answers=dict(answers),
+            result=result.to_dict(),
+        )
+
+    @property
+    def latest(self) -> Revision:
+        return self.revisions.order_by("-number").first()
+
+
+class Revision(models.Model):
+    """An immutable snapshot: the answers, and the result exactly as scored.
+
+    Pages, the API and reports render the stored result, so an assessment
+    reads the same after the catalogue or the weights change.
+    """
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    catalogue_version = models.CharField(max_length=20)
+    answers = models.JSONField()
+    result = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "number"], name="unique_revision_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assessment} r{self.number}"
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return get_catalogue(self.catalogue_version)

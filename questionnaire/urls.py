@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import api, views
+
+app_name = "questionnaire"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("assessments/new/", views.assessment_new, name="new"),
+    path("assessments/leaning/", views.leaning, name="leaning"),
+    path("assessments/<uuid:pk>/", views.assessment_detail, name="assessment"),
+    path("assessments/<uuid:pk>/edit/", views.assessment_edit, name="edit"),
+    path("api/questions/", api.questions, name="api-questions"),
+    path("api/assessments/", api.assessments, name="api-assessments"),
+    path("api/assessments/<uuid:pk>/", api.assessment_detail, name="api-assessment"),
+]

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
+
+from .catalogue import get_catalogue
+from .display import revision_catalogue, revision_history, score_chart
+from .models import Assessment
+from .scoring import evaluate
+from .wizard import Wizard
+
+RECENT_SESSION_KEY = "recent_assessments"
+RECENT_LIMIT = 20
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+@require_GET
+def home(request: HtmxHttpRequest) -> HttpResponse:
+    recent_ids = request.session.get(RECENT_SESSION_KEY, [])
+    recent = sorted(
+        Assessment.objects.filter(pk__in=recent_ids),
+        key=lambda assessment: recent_ids.index(str(assessment.pk)),
+    )
+    return render(
+        request,
+        "questionnaire/home.html",
+        {"catalogue": get_catalogue(), "recent": recent},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def assessment_new(request: HtmxHttpRequest) -> HttpResponse:
+    catalogue = get_catalogue()
+    preset = catalogue.preset(request.GET.get("preset", ""))
+    initial = Wizard(
+        catalogue=catalogue,
+        answers=dict(preset.answers) if preset else {},
+        title=preset.title if preset else "",
+    )
+    return _wizard(request, initial, preset=preset)
+
+
+@require_http_methods(["GET", "POST"])
+def assessment_edit(request: HtmxHttpRequest, pk) -> HttpResponse:
+    assessment = get_object_or_404(Assessment, pk=pk)
+    catalogue = get_catalogue()
+    # Answers to questions the current catalogue no longer asks are dropped.
+    answers = {
+        slug: value
+        for slug, value in assessment.latest.answers.items()
+        if catalogue.question(slug) and catalogue.question(slug).option(value)
+    }
+    initial = Wizard(catalogue=catalogue, answers=answers, title=assessment.title)
+    return _wizard(request, initial, assessment=assessment)
+
+
+def _wizard(
+    request: HtmxHttpRequest, wizard: Wizard, *, assessment=None, preset=None
+) -> HttpResponse:
+    if request.method == "POST":
+        wizard = Wizard.from_data(wizard.catalogue, request.POST)
+        wizard.apply(request.POST.get("action", "next"))
+        if wizard.finished:
+            if assessment is None:
+                assessment = Assessment.create_scored(wizard.title, wizard.answers)
+            else:
+                assessment.revise(wizard.title, wizard.answers)
+            _remember(request, assessment)
+            url = assessment.get_absolute_url()
+            if request.htmx:
+                return HttpResponseClientRedirect(url)
+            return HttpResponseRedirect(url)
+    leaning = evaluate(wizard.catalogue, wizard.answers, with_flips=False)
+    template = "questionnaire/wizard.html"
+    if request.htmx and request.method == "POST":
+        template += "#wizard"
+    return render(
+        request,
+        template,
+        {
+            "wizard": wizard,
+            "catalogue": wizard.catalogue,
+            "leaning": leaning,
+            "assessment": assessment,
+            "preset": preset,
+        },
+    )
+
+
+@require_POST
+def leaning(request: HtmxHttpRequest) -> HttpResponse:
+    """The live leaning panel, for the answers given so far."""
+    wizard = Wizard.from_data(get_catalogue(), request.POST)
+    result = evaluate(wizard.catalogue, wizard.answers, with_flips=False)
+    return render(
+        request,
+        "questionnaire/wizard.html#leaning",
+        {"wizard": wizard, "leaning": result},
+    )
+
+
+@require_GET
+def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
+    assessment = get_object_or_404(Assessment, pk=pk)
+    revisions = list(assessment.revisions.all())
+    requested = request.GET.get("revision")
+    if requested is None:
+        revision = revisions[-1]
+    else:
+        revision = next((r for r in revisions if str(r.number) == requested), None)
+        if revision is None:
+            raise Http404("No such revision of this assessment.")
+    catalogue = revision_catalogue(revision)
+    return render(
+        request,
+        "questionnaire/assessment.html",
+        {
+            "assessment": assessment,
+            "revision": revision,
+            "is_latest": revision.number == revisions[-1].number,
+            "result": revision.result,
+            "catalogue": catalogue,
+            "transport_name": catalogue.transport_names[revision.result["recommendation"]],
+            "chart": score_chart(revision.result, catalogue),
+            "history": revision_history(revisions),
+            "share_url": request.build_absolute_uri(assessment.get_absolute_url()),
+        },
+    )
+
+
+def _remember(request: HttpRequest, assessment: Assessment) -> None:
+    """Keep the browser session's own assessments for "My recent assessments"."""
+    key = str(assessment.pk)
+    recent = [pk for pk in request.session.get(RECENT_SESSION_KEY, []) if pk != key]
+    request.session[RECENT_SESSION_KEY] = [key, *recent][:RECENT_LIMIT]

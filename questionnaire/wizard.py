@@ -1,0 +1,158 @@
+"""The step-by-step questionnaire: one catalogue section per step.
+
+The whole state travels in the form (answers of other steps as hidden
+inputs), so Back, Next and the browser's own history keep every answer with
+or without JavaScript, and nothing is stored until the user finishes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .catalogue import Catalogue, Question, Section
+from .models import TITLE_MAX_LENGTH
+
+MISSING_ANSWER = "Choose an answer to continue."
+INVALID_ANSWER = "That is not one of the options; choose one of them."
+
+
+@dataclass
+class Step:
+    index: int
+    section: Section
+    answered: int
+    current: bool
+
+    @property
+    def number(self) -> int:
+        return self.index + 1
+
+    @property
+    def complete(self) -> bool:
+        return self.answered == len(self.section.questions)
+
+
+@dataclass(frozen=True)
+class Field:
+    question: Question
+    value: str
+    error: str
+
+
+@dataclass
+class Wizard:
+    catalogue: Catalogue
+    answers: dict[str, str]
+    title: str = ""
+    step: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+    finished: bool = False
+
+    @classmethod
+    def from_data(cls, catalogue: Catalogue, data: Mapping[str, str]) -> Wizard:
+        """Rebuild the state from a submitted form; bad values become inline errors."""
+        wizard = cls(catalogue=catalogue, answers={}, title=data.get("title", "").strip())
+        try:
+            wizard.step = int(data.get("step", 0))
+        except ValueError:
+            wizard.step = 0
+        wizard.step = min(max(wizard.step, 0), len(catalogue.sections) - 1)
+        for question in catalogue.questions:
+            value = data.get(question.slug, "")
+            if not value:
+                continue
+            if question.option(value) is None:
+                wizard.errors[question.slug] = INVALID_ANSWER
+            else:
+                wizard.answers[question.slug] = value
+        if len(wizard.title) > TITLE_MAX_LENGTH:
+            wizard.errors["title"] = f"Keep the title under {TITLE_MAX_LENGTH} characters."
+        return wizard
+
+    @property
+    def section(self) -> Section:
+        return self.catalogue.sections[self.step]
+
+    @property
+    def is_first(self) -> bool:
+        return self.step == 0
+
+    @property
+    def is_last(self) -> bool:
+        return self.step == len(self.catalogue.sections) - 1
+
+    @property
+    def steps(self) -> list[Step]:
+        return [
+            Step(
+                index=index,
+                section=section,
+                answered=sum(question.slug in self.answers for question in section.questions),
+                current=index == self.step,
+            )
+            for index, section in enumerate(self.catalogue.sections)
+        ]
+
+    @property
+    def fields(self) -> list[Field]:
+        """The shown step's questions with their current answers and errors."""
+        return [
+            Field(
+                question=question,
+                value=self.answers.get(question.slug, ""),
+                error=self.errors.get(question.slug, ""),
+            )
+            for question in self.section.questions
+        ]
+
+    @property
+    def hidden_answers(self) -> list[tuple[str, str]]:
+        """Answers of the other steps, carried along as hidden inputs."""
+        shown = {question.slug for question in self.section.questions}
+        return [(slug, value) for slug, value in self.answers.items() if slug not in shown]
+
+    @property
+    def answered_count(self) -> int:
+        return len(self.answers)
+
+    def apply(self, action: str) -> None:
+        """Move according to the button pressed: back, next, finish or goto-N.
+
+        Back and goto never block (unanswered questions can wait); Next
+        requires the shown step, Finish requires everything and otherwise
+        lands on the first step with a problem. Only the errors of the step
+        that ends up shown are kept.
+        """
+        if action == "finish":
+            self._require(self.catalogue.sections)
+            if not self.errors:
+                self.finished = True
+                return
+            self.step = next(
+                index for index in range(len(self.catalogue.sections)) if self._errors_of(index)
+            )
+        elif action == "back":
+            self.step = max(self.step - 1, 0)
+        elif action.startswith("goto-"):
+            target = action.removeprefix("goto-")
+            if target.isdigit() and int(target) < len(self.catalogue.sections):
+                self.step = int(target)
+        else:
+            self._require([self.section])
+            if not self._errors_of(self.step):
+                self.step = min(self.step + 1, len(self.catalogue.sections) - 1)
+        self.errors = self._errors_of(self.step)
+
+    def _require(self, sections) -> None:
+        for section in sections:
+            for question in section.questions:
+                if question.slug not in self.answers:
+                    self.errors.setdefault(question.slug, MISSING_ANSWER)
+
+    def _errors_of(self, index: int) -> dict[str, str]:
+        """The errors shown on step ``index``: its questions, and the title on step 1."""
+        slugs = {question.slug for question in self.catalogue.sections[index].questions}
+        if index == 0:
+            slugs.add("title")
+        return {slug: message for slug, message in self.errors.items() if slug in slugs}

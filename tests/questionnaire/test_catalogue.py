@@ -1,0 +1,255 @@
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from questionnaire.catalogue import (
+    CATALOGUE_DIR,
+    CatalogueError,
+    available_versions,
+    get_catalogue,
+    parse_catalogue,
+)
+
+# The questionnaire as specified: section -> question -> options, in order.
+QUESTIONNAIRE = {
+    "interactivity": {
+        "client_messages": ("none", "occasional", "frequent"),
+        "upstream_latency": ("relaxed", "interactive", "realtime"),
+        "interaction_pattern": ("broadcast", "personal", "collaborative"),
+    },
+    "network": {
+        "middleboxes": ("open", "corporate", "strict", "unknown"),
+        "http_version": ("http2", "http1", "unknown"),
+        "hosting": ("long_running", "paas", "serverless"),
+        "load_balancer": ("upgrade_ok", "http_only", "unknown"),
+    },
+    "payload": {
+        "payload_format": ("text", "binary", "mixed"),
+        "message_rate": ("low", "medium", "high"),
+    },
+    "overhead": {
+        "team_experience": ("new", "some", "expert"),
+        "delivery": ("best_effort", "must_resume"),
+        "auth": ("cookie", "token", "none"),
+        "clients": ("browser", "mobile", "devices"),
+        "scale": ("small", "medium", "large"),
+    },
+}
+
+CATALOGUE = get_catalogue()
+OPTIONS = [
+    pytest.param(question, option, id=f"{question.slug}={option.value}")
+    for question in CATALOGUE.questions
+    for option in question.options
+]
+
+
+def _data() -> dict:
+    """A fresh copy of the version 1 document, safe to break."""
+    return copy.deepcopy(json.loads((CATALOGUE_DIR / "1.json").read_text(encoding="utf-8")))
+
+
+def _caveat(data: dict, slug: str) -> dict:
+    return next(caveat for caveat in data["caveats"] if caveat["slug"] == slug)
+
+
+# --- The published catalogue ---------------------------------------------------------
+
+
+def test_catalogue_sections_in_order():
+    assert [section.slug for section in CATALOGUE.sections] == list(QUESTIONNAIRE)
+
+
+def test_catalogue_has_exactly_the_specified_questions():
+    assert {
+        section.slug: {question.slug: question.values for question in section.questions}
+        for section in CATALOGUE.sections
+    } == QUESTIONNAIRE
+
+
+def test_catalogue_has_fourteen_questions():
+    assert len(CATALOGUE.questions) == 14
+
+
+def test_catalogue_question_knows_its_section():
+    assert CATALOGUE.question("hosting").section == "network"
+
+
+def test_catalogue_unknown_question_is_none():
+    assert CATALOGUE.question("nope") is None
+
+
+@pytest.mark.parametrize(("question", "option"), OPTIONS)
+def test_option_has_points_for_both_transports(question, option):
+    assert set(option.points) == {"websocket", "sse"}
+
+
+@pytest.mark.parametrize(("question", "option"), OPTIONS)
+def test_option_has_reason(question, option):
+    assert option.reason.strip()
+
+
+@pytest.mark.parametrize(("question", "option"), OPTIONS)
+def test_option_source_is_https(question, option):
+    assert option.source.url.startswith("https://")
+
+
+@pytest.mark.parametrize("caveat", CATALOGUE.caveats, ids=lambda caveat: caveat.slug)
+def test_caveat_source_is_https(caveat):
+    assert caveat.source is not None
+    assert caveat.source.url.startswith("https://")
+
+
+def test_catalogue_tie_break_is_a_transport():
+    assert CATALOGUE.tie_break in {"websocket", "sse"}
+
+
+def test_catalogue_margins_ordered():
+    assert 0 < CATALOGUE.moderate_margin < CATALOGUE.strong_margin < 1
+
+
+# --- parse_catalogue ----------------------------------------------------------------------
+
+
+def test_parse_catalogue_accepts_the_published_file():
+    assert parse_catalogue(_data()).version == "1"
+
+
+def test_parse_catalogue_unknown_source():
+    data = _data()
+    data["sections"][0]["questions"][0]["options"][0]["source"] = "nope"
+
+    with pytest.raises(CatalogueError, match="nope"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_unknown_caveat_source():
+    data = _data()
+    _caveat(data, "proxy-buffering")["source"] = "nope"
+
+    with pytest.raises(CatalogueError, match="nope"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_duplicate_question():
+    data = _data()
+    questions = data["sections"][0]["questions"]
+    questions[1]["slug"] = questions[0]["slug"]
+
+    with pytest.raises(CatalogueError, match="duplicate"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_duplicate_question_across_sections():
+    data = _data()
+    data["sections"][3]["questions"].append(copy.deepcopy(data["sections"][0]["questions"][0]))
+
+    with pytest.raises(CatalogueError, match="duplicate"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_caveat_names_unknown_question():
+    data = _data()
+    _caveat(data, "proxy-buffering")["when"]["colour"] = ["blue"]
+
+    with pytest.raises(CatalogueError, match="colour"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_caveat_names_unknown_option():
+    data = _data()
+    _caveat(data, "http1-connection-limit")["when"]["http_version"] = ["http1", "http4"]
+
+    with pytest.raises(CatalogueError, match="http4"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_caveat_names_unknown_recommendation():
+    data = _data()
+    _caveat(data, "proxy-buffering")["when"]["recommendation"] = ["long-polling"]
+
+    with pytest.raises(CatalogueError, match="long-polling"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_preset_answer_not_an_option():
+    data = _data()
+    data["presets"][0]["answers"]["client_messages"] = "sometimes"
+
+    with pytest.raises(CatalogueError, match="sometimes"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_preset_answer_unknown_question():
+    data = _data()
+    data["presets"][0]["answers"]["colour"] = "blue"
+
+    with pytest.raises(CatalogueError, match="colour"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_negative_points():
+    data = _data()
+    data["sections"][0]["questions"][0]["options"][0]["points"]["websocket"] = -1
+
+    with pytest.raises(CatalogueError, match="non-negative"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_points_missing_a_transport():
+    data = _data()
+    del data["sections"][0]["questions"][0]["options"][0]["points"]["sse"]
+
+    with pytest.raises(CatalogueError):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_interaction_names_unknown_option():
+    data = _data()
+    data["interactions"][0]["answer"] = "constantly"
+
+    with pytest.raises(CatalogueError, match="constantly"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_missing_key_is_catalogue_error():
+    data = _data()
+    del data["tie_break"]
+
+    with pytest.raises(CatalogueError):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_unknown_tie_break():
+    data = _data()
+    data["tie_break"] = "long-polling"
+
+    with pytest.raises(CatalogueError, match="tie_break"):
+        parse_catalogue(data)
+
+
+# --- Loading ------------------------------------------------------------------------------------
+
+
+def test_get_catalogue_is_cached():
+    assert get_catalogue() is get_catalogue()
+
+
+def test_get_catalogue_version_is_cached():
+    assert get_catalogue("1") is get_catalogue("1")
+
+
+def test_get_catalogue_unknown_version():
+    with pytest.raises(CatalogueError, match="nope"):
+        get_catalogue("nope")
+
+
+def test_get_catalogue_default_is_newest():
+    assert get_catalogue().version == available_versions()[-1]
+
+
+def test_available_versions_include_first():
+    assert "1" in available_versions()

@@ -1,0 +1,741 @@
+from __future__ import annotations
+
+import itertools
+import json
+import random
+from dataclasses import replace
+
+import pytest
+
+from questionnaire.catalogue import get_catalogue
+from questionnaire.scoring import evaluate, find_flips, validate_answers, verdict
+
+CATALOGUE = get_catalogue()
+
+# The seed article's use cases (DOMAIN.md), written here rather than read from
+# the catalogue so that a data change that turns a use case around fails.
+USE_CASES = {
+    "collaborative-editing": "websocket",
+    "chat": "websocket",
+    "trading": "websocket",
+    "iot-control": "websocket",
+    "activity-feed": "sse",
+    "notifications": "sse",
+    "order-tracking": "sse",
+    "dashboard": "sse",
+}
+
+# A clear WebSocket case whose other answers trigger no caveat: continuous
+# real-time collaboration on an open, modern path.
+WEBSOCKET_CASE = {
+    "client_messages": "frequent",
+    "upstream_latency": "realtime",
+    "interaction_pattern": "collaborative",
+    "middleboxes": "open",
+    "http_version": "http2",
+    "hosting": "long_running",
+    "load_balancer": "upgrade_ok",
+    "payload_format": "text",
+    "message_rate": "medium",
+    "team_experience": "expert",
+    "delivery": "best_effort",
+    "auth": "cookie",
+    "clients": "browser",
+    "scale": "medium",
+}
+
+# A clear SSE case whose other answers trigger no caveat: a read-only broadcast
+# over HTTP/2 on an open path.
+SSE_CASE = {
+    "client_messages": "none",
+    "upstream_latency": "relaxed",
+    "interaction_pattern": "broadcast",
+    "middleboxes": "open",
+    "http_version": "http2",
+    "hosting": "long_running",
+    "load_balancer": "upgrade_ok",
+    "payload_format": "text",
+    "message_rate": "low",
+    "team_experience": "some",
+    "delivery": "best_effort",
+    "auth": "cookie",
+    "clients": "browser",
+    "scale": "medium",
+}
+
+# Per caveat: answers that must raise it, and answers that must not.
+CAVEAT_CASES = {
+    "http1-connection-limit": (
+        {**SSE_CASE, "http_version": "http1"},
+        SSE_CASE,
+    ),
+    "proxy-buffering": (
+        {**SSE_CASE, "middleboxes": "corporate"},
+        SSE_CASE,
+    ),
+    "upgrade-blocked": (
+        {**WEBSOCKET_CASE, "middleboxes": "unknown"},
+        WEBSOCKET_CASE,
+    ),
+    "base64-overhead": (
+        {**SSE_CASE, "payload_format": "mixed"},
+        SSE_CASE,
+    ),
+    "token-auth-sse": (
+        {**SSE_CASE, "auth": "token"},
+        {**WEBSOCKET_CASE, "auth": "token"},
+    ),
+    "token-auth-websocket": (
+        {**WEBSOCKET_CASE, "auth": "token"},
+        {**SSE_CASE, "auth": "token"},
+    ),
+    "request-timeouts": (
+        {**SSE_CASE, "hosting": "paas"},
+        SSE_CASE,
+    ),
+    "serverless-websocket": (
+        {**WEBSOCKET_CASE, "hosting": "serverless"},
+        {**SSE_CASE, "hosting": "serverless"},
+    ),
+    "balancer-upgrade": (
+        {**WEBSOCKET_CASE, "load_balancer": "http_only"},
+        WEBSOCKET_CASE,
+    ),
+    "build-resume": (
+        {**WEBSOCKET_CASE, "delivery": "must_resume"},
+        WEBSOCKET_CASE,
+    ),
+    "upstream-over-http": (
+        {**SSE_CASE, "client_messages": "occasional"},
+        SSE_CASE,
+    ),
+    "mobile-battery": (
+        {**WEBSOCKET_CASE, "clients": "mobile"},
+        WEBSOCKET_CASE,
+    ),
+    "high-rate-sse": (
+        {**SSE_CASE, "message_rate": "high"},
+        SSE_CASE,
+    ),
+    "connections-at-scale": (
+        {**SSE_CASE, "scale": "large"},
+        SSE_CASE,
+    ),
+}
+
+# Decisive combinations from DOMAIN.md that mild answers must not outvote.
+DECISIVE = {
+    "continuous-realtime-input": {"client_messages": "frequent", "upstream_latency": "realtime"},
+    "binary-at-high-rate": {"payload_format": "binary", "message_rate": "high"},
+}
+
+MILD_SSE_ADVANTAGE = 3
+
+REALTIME_INPUT = {"client_messages": "frequent", "upstream_latency": "realtime"}
+RELAXED_INPUT = {"client_messages": "frequent", "upstream_latency": "relaxed"}
+
+
+def _random_answer_sets(seed: int, count: int) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    return [
+        {question.slug: rng.choice(question.values) for question in CATALOGUE.questions}
+        for _ in range(count)
+    ]
+
+
+FLIP_CASES = [
+    *(pytest.param(dict(preset.answers), id=preset.slug) for preset in CATALOGUE.presets),
+    *(
+        pytest.param(answers, id=f"random-{index}")
+        for index, answers in enumerate(_random_answer_sets(seed=20261125, count=40))
+    ),
+]
+
+
+def _smallest_flip_by_brute_force(answers: dict[str, str], max_size: int = 3) -> int | None:
+    """Size of the smallest set of changes that reverses the verdict, or None."""
+    recommendation = evaluate(CATALOGUE, answers, with_flips=False).recommendation
+    questions = [question for question in CATALOGUE.questions if question.slug in answers]
+    for size in range(1, max_size + 1):
+        for chosen in itertools.combinations(questions, size):
+            alternatives = [
+                [value for value in question.values if value != answers[question.slug]]
+                for question in chosen
+            ]
+            for values in itertools.product(*alternatives):
+                trial = {
+                    **answers,
+                    **{
+                        question.slug: value
+                        for question, value in zip(chosen, values, strict=True)
+                    },
+                }
+                if evaluate(CATALOGUE, trial, with_flips=False).recommendation != recommendation:
+                    return size
+    return None
+
+
+def _apply(answers: dict[str, str], flip) -> dict[str, str]:
+    return {**answers, **{change.question.slug: change.after for change in flip.changes}}
+
+
+def _catalogue_with(**changes):
+    return replace(CATALOGUE, **changes)
+
+
+# --- Seed use cases -------------------------------------------------------------
+
+
+def test_presets_cover_every_use_case():
+    assert {preset.slug for preset in CATALOGUE.presets} == set(USE_CASES)
+
+
+@pytest.mark.parametrize(("slug", "transport"), USE_CASES.items())
+def test_evaluate_preset_matches_use_case(slug, transport):
+    preset = CATALOGUE.preset(slug)
+
+    assert evaluate(CATALOGUE, preset.answers).recommendation == transport
+
+
+# --- Decisive answers -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("decisive", DECISIVE.values(), ids=DECISIVE.keys())
+def test_evaluate_decisive_answers_beat_every_mild_sse_answer(decisive):
+    answers = dict(decisive)
+    for question in CATALOGUE.questions:
+        if question.slug in decisive:
+            continue
+        mild = [
+            option
+            for option in question.options
+            if option.points["sse"] - option.points["websocket"] <= MILD_SSE_ADVANTAGE
+        ]
+        strongest = max(mild, key=lambda option: option.points["sse"] - option.points["websocket"])
+        answers[question.slug] = strongest.value
+
+    assert evaluate(CATALOGUE, answers).recommendation == "websocket"
+
+
+# --- Verdict and confidence -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scores", "confidence"),
+    [
+        ({"websocket": 30, "sse": 10}, "strong"),
+        ({"websocket": 40, "sse": 5}, "strong"),
+        ({"websocket": 29, "sse": 11}, "moderate"),
+        ({"websocket": 12, "sse": 8}, "moderate"),
+        ({"websocket": 11, "sse": 9}, "slight"),
+        ({"websocket": 5, "sse": 15}, "strong"),
+        ({"websocket": 8, "sse": 12}, "moderate"),
+        ({"websocket": 9, "sse": 11}, "slight"),
+    ],
+)
+def test_verdict_confidence_follows_margin(scores, confidence):
+    catalogue = _catalogue_with(strong_margin=0.5, moderate_margin=0.2)
+
+    assert verdict(catalogue, scores)[1] == confidence
+
+
+@pytest.mark.parametrize(
+    ("scores", "recommendation"),
+    [({"websocket": 11, "sse": 9}, "websocket"), ({"websocket": 9, "sse": 11}, "sse")],
+)
+def test_verdict_recommends_higher_score(scores, recommendation):
+    assert verdict(CATALOGUE, scores)[0] == recommendation
+
+
+def test_verdict_margin_is_share_of_all_points():
+    assert verdict(CATALOGUE, {"websocket": 30, "sse": 10})[2] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("tie_break", ["websocket", "sse"])
+def test_verdict_tie_goes_to_tie_break(tie_break):
+    catalogue = _catalogue_with(tie_break=tie_break)
+
+    assert verdict(catalogue, {"websocket": 7, "sse": 7})[:2] == (tie_break, "slight")
+
+
+@pytest.mark.parametrize("tie_break", ["websocket", "sse"])
+def test_verdict_zero_points_is_slight_tie_break(tie_break):
+    catalogue = _catalogue_with(tie_break=tie_break)
+
+    assert verdict(catalogue, {"websocket": 0, "sse": 0}) == (tie_break, "slight", 0.0)
+
+
+# --- Reasons ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", CATALOGUE.presets, ids=lambda preset: preset.slug)
+def test_reasons_strongest_first(preset):
+    strengths = [reason.strength for reason in evaluate(CATALOGUE, preset.answers).reasons]
+
+    assert strengths == sorted(strengths, reverse=True)
+
+
+def test_reasons_equal_strength_keep_catalogue_order():
+    reasons = evaluate(CATALOGUE, WEBSOCKET_CASE).reasons
+    order = [question.slug for question in CATALOGUE.questions]
+
+    for first, second in itertools.pairwise(reasons):
+        if first.strength == second.strength:
+            assert order.index(first.question.slug) < order.index(second.question.slug)
+
+
+def test_reasons_one_per_answered_question():
+    slugs = [reason.question.slug for reason in evaluate(CATALOGUE, SSE_CASE).reasons]
+
+    assert sorted(slugs) == sorted(SSE_CASE)
+
+
+def test_reasons_only_for_answered_questions():
+    answers = {"client_messages": "occasional", "hosting": "paas"}
+
+    slugs = [reason.question.slug for reason in evaluate(CATALOGUE, answers).reasons]
+
+    assert sorted(slugs) == ["client_messages", "hosting"]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "favours"),
+    [
+        ("client_messages", "none", "sse"),
+        ("client_messages", "frequent", "websocket"),
+        ("interaction_pattern", "broadcast", "sse"),
+        ("interaction_pattern", "collaborative", "websocket"),
+        ("middleboxes", "strict", "sse"),
+        ("middleboxes", "open", "neutral"),
+        ("payload_format", "binary", "websocket"),
+        ("auth", "cookie", "neutral"),
+        ("auth", "token", "websocket"),
+        ("clients", "devices", "websocket"),
+        ("delivery", "must_resume", "sse"),
+    ],
+)
+def test_reasons_favour_the_transport_the_domain_names(question, answer, favours):
+    (reason,) = evaluate(CATALOGUE, {question: answer}).reasons
+
+    assert reason.favours == favours
+
+
+@pytest.mark.parametrize("preset", CATALOGUE.presets, ids=lambda preset: preset.slug)
+def test_reasons_favours_matches_points(preset):
+    for reason in evaluate(CATALOGUE, preset.answers).reasons:
+        websocket, sse = reason.points["websocket"], reason.points["sse"]
+        expected = "websocket" if websocket > sse else "sse" if sse > websocket else "neutral"
+        assert (reason.favours, reason.strength) == (expected, abs(websocket - sse))
+
+
+def _reason(answers: dict[str, str], slug: str):
+    return next(
+        reason for reason in evaluate(CATALOGUE, answers).reasons if reason.question.slug == slug
+    )
+
+
+@pytest.mark.parametrize("latency", ["relaxed", "interactive", "realtime"])
+def test_reasons_upstream_latency_void_without_client_messages(latency):
+    reason = _reason({"client_messages": "none", "upstream_latency": latency}, "upstream_latency")
+
+    assert dict(reason.points) == {"websocket": 0, "sse": 0}
+
+
+def test_reasons_upstream_latency_void_gives_void_reason():
+    reason = _reason(
+        {"client_messages": "none", "upstream_latency": "realtime"}, "upstream_latency"
+    )
+
+    assert reason.reason == CATALOGUE.question("upstream_latency").void_reason
+    assert reason.reason
+
+
+def test_reasons_upstream_latency_counts_with_client_messages():
+    reason = _reason(
+        {"client_messages": "occasional", "upstream_latency": "realtime"}, "upstream_latency"
+    )
+
+    assert reason.favours == "websocket"
+
+
+def test_evaluate_void_answer_changes_no_score():
+    relaxed = evaluate(CATALOGUE, {**SSE_CASE, "upstream_latency": "relaxed"})
+    realtime = evaluate(CATALOGUE, {**SSE_CASE, "upstream_latency": "realtime"})
+
+    assert relaxed.scores == realtime.scores
+
+
+# --- Interactions -------------------------------------------------------------------
+
+
+def test_interaction_realtime_raises_frequent_client_messages():
+    realtime = _reason(REALTIME_INPUT, "client_messages")
+    relaxed = _reason(RELAXED_INPUT, "client_messages")
+
+    assert realtime.points["websocket"] > relaxed.points["websocket"]
+
+
+def test_interaction_reason_appended():
+    option = CATALOGUE.question("client_messages").option("frequent")
+    interaction = next(
+        entry
+        for entry in CATALOGUE.interactions
+        if (entry.question, entry.answer) == ("client_messages", "frequent")
+        and "realtime" in entry.when.get("upstream_latency", ())
+    )
+
+    reason = _reason(REALTIME_INPUT, "client_messages")
+
+    assert reason.reason.startswith(option.reason)
+    assert reason.reason.endswith(interaction.reason)
+
+
+def test_interaction_absent_leaves_reason_alone():
+    option = CATALOGUE.question("client_messages").option("frequent")
+
+    reason = _reason(RELAXED_INPUT, "client_messages")
+
+    assert reason.reason == option.reason
+
+
+def test_interaction_binary_at_high_rate_raises_binary():
+    high = _reason({"payload_format": "binary", "message_rate": "high"}, "payload_format")
+    low = _reason({"payload_format": "binary", "message_rate": "low"}, "payload_format")
+
+    assert high.points["websocket"] > low.points["websocket"]
+
+
+# --- Sections -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", CATALOGUE.presets, ids=lambda preset: preset.slug)
+def test_sections_add_up_to_scores(preset):
+    result = evaluate(CATALOGUE, preset.answers)
+
+    for transport in ("websocket", "sse"):
+        total = sum(scores[transport] for scores in result.sections.values())
+        assert total == result.scores[transport]
+
+
+def test_sections_every_catalogue_section_present():
+    result = evaluate(CATALOGUE, {"client_messages": "none"})
+
+    assert set(result.sections) == {section.slug for section in CATALOGUE.sections}
+
+
+def test_sections_hold_their_own_questions_points():
+    result = evaluate(CATALOGUE, {"client_messages": "none", "middleboxes": "strict"})
+
+    assert result.sections["interactivity"]["sse"] > 0
+    assert result.sections["network"]["sse"] > 0
+    assert result.sections["payload"] == {"websocket": 0, "sse": 0}
+    assert result.sections["overhead"] == {"websocket": 0, "sse": 0}
+
+
+# --- Caveats --------------------------------------------------------------------------
+
+
+def test_caveat_cases_cover_every_caveat():
+    assert set(CAVEAT_CASES) == {caveat.slug for caveat in CATALOGUE.caveats}
+
+
+@pytest.mark.parametrize("slug", CAVEAT_CASES)
+def test_caveat_present_when_triggered(slug):
+    present, _ = CAVEAT_CASES[slug]
+
+    caveats = {caveat.slug for caveat in evaluate(CATALOGUE, present).caveats}
+
+    assert slug in caveats
+
+
+@pytest.mark.parametrize("slug", CAVEAT_CASES)
+def test_caveat_absent_when_not_triggered(slug):
+    _, absent = CAVEAT_CASES[slug]
+
+    caveats = {caveat.slug for caveat in evaluate(CATALOGUE, absent).caveats}
+
+    assert slug not in caveats
+
+
+@pytest.mark.parametrize("answers", [WEBSOCKET_CASE, SSE_CASE], ids=["websocket", "sse"])
+def test_caveats_none_for_quiet_cases(answers):
+    assert evaluate(CATALOGUE, answers).caveats == ()
+
+
+# --- Patterns ---------------------------------------------------------------------------
+
+
+def test_pattern_sse_hybrid_websocket_for_continuous_input_when_sse_wins():
+    answers = {
+        **SSE_CASE,
+        "client_messages": "frequent",
+        "upstream_latency": "relaxed",
+        "delivery": "must_resume",
+    }
+
+    result = evaluate(CATALOGUE, answers)
+
+    assert (result.recommendation, result.pattern.slug) == ("sse", "sse-hybrid-websocket")
+
+
+def test_pattern_websocket_hybrid_broadcast_when_websocket_wins_slightly():
+    answers = {
+        "client_messages": "frequent",
+        "upstream_latency": "realtime",
+        "interaction_pattern": "broadcast",
+        "middleboxes": "unknown",
+        "http_version": "http2",
+        "hosting": "paas",
+        "load_balancer": "http_only",
+        "payload_format": "text",
+        "message_rate": "low",
+        "team_experience": "new",
+        "delivery": "must_resume",
+        "auth": "cookie",
+        "clients": "mobile",
+        "scale": "large",
+    }
+
+    result = evaluate(CATALOGUE, answers)
+
+    assert (result.recommendation, result.confidence, result.pattern.slug) == (
+        "websocket",
+        "slight",
+        "websocket-hybrid-broadcast",
+    )
+
+
+def test_pattern_sse_with_post_for_occasional_client_messages():
+    answers = {**SSE_CASE, "client_messages": "occasional", "interaction_pattern": "personal"}
+
+    result = evaluate(CATALOGUE, answers)
+
+    assert (result.recommendation, result.pattern.slug) == ("sse", "sse-with-post")
+
+
+@pytest.mark.parametrize("middleboxes", ["corporate", "strict"])
+def test_pattern_websocket_with_fallback_behind_middleboxes(middleboxes):
+    result = evaluate(CATALOGUE, {**WEBSOCKET_CASE, "middleboxes": middleboxes})
+
+    assert (result.recommendation, result.pattern.slug) == ("websocket", "websocket-with-fallback")
+
+
+def test_pattern_websocket_alone_on_open_path():
+    assert evaluate(CATALOGUE, WEBSOCKET_CASE).pattern.slug == "websocket"
+
+
+def test_pattern_sse_alone_for_read_only_broadcast():
+    assert evaluate(CATALOGUE, SSE_CASE).pattern.slug == "sse"
+
+
+# --- Flips ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answers", FLIP_CASES)
+def test_flips_reverse_recommendation(answers):
+    result = evaluate(CATALOGUE, answers)
+
+    for flip in result.flips:
+        flipped = evaluate(CATALOGUE, _apply(answers, flip), with_flips=False)
+        assert flipped.recommendation != result.recommendation
+        assert flip.recommendation == flipped.recommendation
+        assert dict(flip.scores) == dict(flipped.scores)
+
+
+@pytest.mark.parametrize("answers", FLIP_CASES)
+def test_flips_change_from_the_current_answer(answers):
+    for flip in evaluate(CATALOGUE, answers).flips:
+        for change in flip.changes:
+            assert change.before == answers[change.question.slug]
+            assert change.after != change.before
+
+
+@pytest.mark.parametrize("answers", FLIP_CASES)
+def test_flips_have_minimum_size(answers):
+    smallest = _smallest_flip_by_brute_force(answers)
+
+    sizes = {len(flip.changes) for flip in evaluate(CATALOGUE, answers).flips}
+
+    if smallest is None:
+        assert not sizes or min(sizes) > 3
+    else:
+        assert sizes == {smallest}
+
+
+@pytest.mark.parametrize("answers", FLIP_CASES)
+def test_flips_do_not_repeat(answers):
+    keys = [
+        frozenset((change.question.slug, change.after) for change in flip.changes)
+        for flip in evaluate(CATALOGUE, answers).flips
+    ]
+
+    assert len(keys) == len(set(keys))
+
+
+@pytest.mark.parametrize("answers", FLIP_CASES)
+def test_flips_at_most_three(answers):
+    assert len(evaluate(CATALOGUE, answers).flips) <= 3
+
+
+def test_flips_found_for_a_close_call():
+    answers = {**SSE_CASE, "client_messages": "frequent", "upstream_latency": "relaxed"}
+
+    assert evaluate(CATALOGUE, answers).flips
+
+
+def test_flips_respect_limit():
+    answers = dict(CATALOGUE.preset("activity-feed").answers)
+
+    assert len(find_flips(CATALOGUE, answers, "sse", limit=1)) == 1
+
+
+def test_flips_none_without_answers():
+    assert evaluate(CATALOGUE, {}).flips == ()
+
+
+# --- validate_answers ------------------------------------------------------------------------
+
+
+def test_validate_answers_complete_set_is_valid():
+    assert validate_answers(CATALOGUE, WEBSOCKET_CASE) == {}
+
+
+def test_validate_answers_unknown_question():
+    errors = validate_answers(CATALOGUE, {**SSE_CASE, "colour": "blue"})
+
+    assert set(errors) == {"colour"}
+
+
+def test_validate_answers_unknown_option():
+    errors = validate_answers(CATALOGUE, {**SSE_CASE, "http_version": "http4"})
+
+    assert set(errors) == {"http_version"}
+    assert "http4" in errors["http_version"]
+
+
+@pytest.mark.parametrize("value", [3, None, ["none"], True])
+def test_validate_answers_non_string_option(value):
+    errors = validate_answers(CATALOGUE, {**SSE_CASE, "client_messages": value})
+
+    assert set(errors) == {"client_messages"}
+
+
+def test_validate_answers_missing_answer_in_complete_mode():
+    answers = {slug: value for slug, value in SSE_CASE.items() if slug != "scale"}
+
+    assert set(validate_answers(CATALOGUE, answers)) == {"scale"}
+
+
+def test_validate_answers_partial_mode_accepts_missing():
+    assert validate_answers(CATALOGUE, {"client_messages": "none"}, partial=True) == {}
+
+
+def test_validate_answers_partial_mode_still_rejects_unknown_option():
+    errors = validate_answers(CATALOGUE, {"client_messages": "sometimes"}, partial=True)
+
+    assert set(errors) == {"client_messages"}
+
+
+def test_validate_answers_non_string_question():
+    errors = validate_answers(CATALOGUE, {1: "none"}, partial=True)
+
+    assert set(errors) == {"1"}
+
+
+@pytest.mark.parametrize("answers", [None, "client_messages=none", ["none"], 3])
+def test_validate_answers_non_mapping(answers):
+    errors = validate_answers(CATALOGUE, answers)
+
+    assert set(errors) == {"answers"}
+
+
+# --- to_dict ------------------------------------------------------------------------------
+
+
+def _document(answers: dict[str, str]) -> dict:
+    return evaluate(CATALOGUE, answers).to_dict()
+
+
+def test_to_dict_is_json_serialisable():
+    document = _document(dict(CATALOGUE.preset("notifications").answers))
+
+    assert json.loads(json.dumps(document)) == document
+
+
+def test_to_dict_top_level_keys():
+    document = _document(SSE_CASE)
+
+    assert {
+        "recommendation",
+        "confidence",
+        "scores",
+        "sections",
+        "pattern",
+        "reasons",
+        "caveats",
+        "flips",
+        "checklist",
+    } <= set(document)
+
+
+def test_to_dict_scores_per_transport():
+    assert set(_document(SSE_CASE)["scores"]) == {"websocket", "sse"}
+
+
+def test_to_dict_reason_keys():
+    for reason in _document(WEBSOCKET_CASE)["reasons"]:
+        assert {"question", "answer", "favours", "points", "reason"} <= set(reason)
+
+
+def test_to_dict_reason_points_never_negative():
+    assert all(reason["points"] >= 0 for reason in _document(SSE_CASE)["reasons"])
+
+
+def test_to_dict_reasons_name_the_answers():
+    reasons = _document(SSE_CASE)["reasons"]
+
+    assert {reason["question"]: reason["answer"] for reason in reasons} == SSE_CASE
+
+
+def test_to_dict_checklist_of_recommended_transport():
+    document = _document(SSE_CASE)
+
+    assert document["checklist"]["security"] == list(CATALOGUE.checklists["sse"].security)
+
+
+def test_to_dict_flip_changes_name_question_and_values():
+    document = _document(dict(CATALOGUE.preset("chat").answers))
+
+    change = document["flips"][0]["changes"][0]
+
+    assert {"question", "from", "to"} <= set(change)
+
+
+# --- Partial answers ---------------------------------------------------------------------------
+
+
+def test_evaluate_partial_no_client_messages_leans_sse():
+    assert evaluate(CATALOGUE, {"client_messages": "none"}).recommendation == "sse"
+
+
+def test_evaluate_partial_continuous_input_leans_websocket():
+    assert evaluate(CATALOGUE, {"client_messages": "frequent"}).recommendation == "websocket"
+
+
+def test_evaluate_partial_is_not_complete():
+    assert not evaluate(CATALOGUE, {"client_messages": "none"}).complete
+
+
+@pytest.mark.parametrize("tie_break", ["websocket", "sse"])
+def test_evaluate_no_answers_goes_to_tie_break(tie_break):
+    catalogue = _catalogue_with(tie_break=tie_break)
+
+    result = evaluate(catalogue, {})
+
+    assert (result.recommendation, result.confidence) == (tie_break, "slight")
+
+
+def test_evaluate_no_answers_uses_fallback_pattern():
+    result = evaluate(CATALOGUE, {})
+
+    assert result.pattern.slug == CATALOGUE.tie_break
