@@ -505,6 +505,54 @@ def test_pattern_websocket_hybrid_broadcast_when_websocket_wins_slightly():
     )
 
 
+@pytest.mark.parametrize(
+    "answers",
+    [
+        pytest.param(
+            {
+                # Receive-only binary at high rates: WebSocket wins for the updates themselves.
+                "client_messages": "none",
+                "upstream_latency": "relaxed",
+                "interaction_pattern": "broadcast",
+                "middleboxes": "open",
+                "http_version": "http2",
+                "hosting": "long_running",
+                "load_balancer": "upgrade_ok",
+                "payload_format": "binary",
+                "message_rate": "high",
+                "team_experience": "some",
+                "delivery": "must_resume",
+                "auth": "cookie",
+                "clients": "mobile",
+                "scale": "large",
+            },
+            id="receive-only-binary",
+        ),
+        pytest.param(
+            {
+                "client_messages": "occasional",
+                "upstream_latency": "realtime",
+                "interaction_pattern": "personal",
+                "middleboxes": "open",
+                "http_version": "http1",
+                "hosting": "long_running",
+                "load_balancer": "upgrade_ok",
+                "payload_format": "text",
+                "message_rate": "medium",
+                "team_experience": "expert",
+                "delivery": "best_effort",
+                "auth": "cookie",
+                "clients": "browser",
+                "scale": "small",
+            },
+            id="occasional-actions",
+        ),
+    ],
+)
+def test_pattern_websocket_hybrid_broadcast_needs_continuous_input(answers):
+    assert evaluate(CATALOGUE, answers).pattern.slug != "websocket-hybrid-broadcast"
+
+
 def test_pattern_sse_with_post_for_occasional_client_messages():
     answers = {**SSE_CASE, "client_messages": "occasional", "interaction_pattern": "personal"}
 
@@ -739,3 +787,14 @@ def test_evaluate_no_answers_uses_fallback_pattern():
     result = evaluate(CATALOGUE, {})
 
     assert result.pattern.slug == CATALOGUE.tie_break
+
+
+def test_realtime_latency_with_occasional_actions_keeps_sse_with_post():
+    # A few actions a minute that want a fast answer are still well served by
+    # HTTP requests on a kept-alive connection; latency alone must not carry
+    # a one-way application over to WebSocket.
+    answers = {**SSE_CASE, "client_messages": "occasional", "interaction_pattern": "personal"}
+    relaxed = evaluate(CATALOGUE, {**answers, "upstream_latency": "relaxed"})
+    realtime = evaluate(CATALOGUE, {**answers, "upstream_latency": "realtime"})
+    assert relaxed.recommendation == realtime.recommendation == "sse"
+    assert realtime.pattern.slug == "sse-with-post"

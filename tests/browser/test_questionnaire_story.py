@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_user_completes_assessment_by_clicking_and_gets_share_link(page: Page) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Start an assessment").click()
+
+    page.get_by_label("Name of the application").fill("Ops dashboard")
+    page.get_by_label("Never: clients only receive").check()
+    # The leaning panel follows the answers before anything is saved.
+    expect(page.locator("#leaning")).to_contain_text("Server-Sent Events (SSE)")
+    page.get_by_label("Relaxed: a second or more is fine").check()
+    page.get_by_label("One-to-many broadcast").check()
+    page.get_by_role("button", name="Next →").click()
+
+    expect(page.get_by_role("heading", name="Network and infrastructure")).to_be_visible()
+    page.get_by_label("Corporate proxies or TLS inspection").check()
+    page.get_by_label("HTTP/1.1").check()
+    page.get_by_label("Long-running processes (VMs, containers, Kubernetes)").check()
+    page.get_by_label("Not sure").last.check()
+    page.get_by_role("button", name="Next →").click()
+
+    page.get_by_label("Text (JSON, XML, HTML)").check()
+    page.get_by_label("Medium: one to ten a second").check()
+    # Back keeps the answers of the step we leave and of the one we return to.
+    page.get_by_role("button", name="← Back").click()
+    expect(page.get_by_label("HTTP/1.1")).to_be_checked()
+    page.get_by_role("button", name="Next →").click()
+    expect(page.get_by_label("Text (JSON, XML, HTML)")).to_be_checked()
+    page.get_by_role("button", name="Next →").click()
+
+    page.get_by_label("Some", exact=True).check()
+    page.get_by_label("No: the next update is enough").check()
+    page.get_by_label("Session cookies").check()
+    page.get_by_label("Desktop browsers").check()
+    page.get_by_role("button", name="See the recommendation").click()
+    # One question left unanswered: an inline error, and nothing saved.
+    expect(page.locator("#q-scale .field-error")).to_have_text("Choose an answer to continue.")
+    page.get_by_label("Hundreds").check()
+    page.get_by_role("button", name="See the recommendation").click()
+
+    expect(page).to_have_url(re.compile(r"/assessments/[0-9a-f-]{36}/$"))
+    expect(
+        page.get_by_role("heading", name="Recommendation: Server-Sent Events (SSE)")
+    ).to_be_visible()
+    expect(page.locator(".verdict")).to_contain_text("Strong confidence")
+    expect(page.locator("#share-url")).to_have_value(page.url)
+    expect(page.locator(".caveats")).to_contain_text("About six connections per origin")
+
+    # The share link works for someone else, in a fresh browser context.
+    other = page.context.browser.new_context().new_page()
+    other.goto(page.url)
+    expect(other.get_by_role("heading", name="Ops dashboard")).to_be_visible()
+
+
+def test_preset_prefills_answers_and_edit_creates_revision(page: Page) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Real-time messaging and chat").click()
+    expect(page.get_by_label("Continuously: typing, cursors, game input, orders")).to_be_checked()
+    expect(page.locator("#leaning")).to_contain_text("WebSocket")
+    page.get_by_role("button", name="Overhead").click()
+    page.get_by_role("button", name="See the recommendation").click()
+    expect(page.get_by_role("heading", name="Recommendation: WebSocket")).to_be_visible()
+
+    page.get_by_role("link", name="Edit answers").click()
+    page.get_by_label("Never: clients only receive").check()
+    page.get_by_role("button", name="Overhead").click()
+    page.get_by_role("button", name="See the recommendation").click()
+
+    expect(
+        page.get_by_role("heading", name="Recommendation: Server-Sent Events (SSE)")
+    ).to_be_visible()
+    revisions = page.locator(".revisions")
+    expect(revisions).to_contain_text("Revision 2")
+    expect(revisions).to_contain_text("Verdict changed")
+    expect(revisions.locator("ins").first).to_have_text("Never: clients only receive")
+
+    page.goto("/")
+    expect(page.locator("#recent")).to_contain_text("Real-time messaging and chat")

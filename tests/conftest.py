@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import partial
+
+import pytest
+from channels.testing.live import make_application
+from daphne.testing import DaphneProcess
+from django.db import connections
+
+from questionnaire.catalogue import Catalogue, get_catalogue
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def catalogue() -> Catalogue:
+    return get_catalogue()
+
+
+@pytest.fixture
+def chat_answers(catalogue: Catalogue) -> dict[str, str]:
+    return dict(catalogue.preset("chat").answers)
+
+
+@pytest.fixture
+def dashboard_answers(catalogue: Catalogue) -> dict[str, str]:
+    return dict(catalogue.preset("dashboard").answers)
+
+
+@pytest.fixture
+def live_server_url(transactional_db) -> Iterator[str]:
+    """The real ASGI application (HTTP and WebSocket) served by daphne in a child process."""
+    # The child is forked: it inherits the settings that point at the test
+    # database, but must not share the parent's open database connections.
+    connections.close_all()
+    server = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=None))
+    server.start()
+    if not server.ready.wait(timeout=20):
+        server.terminate()
+        raise RuntimeError("daphne did not start within 20 s")
+    yield f"http://127.0.0.1:{server.port.value}"
+    server.terminate()
+    server.join(timeout=10)
+
+
+@pytest.fixture
+def page(live_server_url):
+    """A page in Debian's Chromium, driven by Playwright.
+
+    Playwright's own browser download does not work here. Playwright runs an
+    event loop in this thread while it is started, which Django's ORM refuses
+    to share, so it is started per test and stopped before the database is
+    flushed.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=live_server_url)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        yield page
+        browser.close()
