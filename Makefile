@@ -9,7 +9,7 @@ PORT ?= 8000
 # The PostgreSQL pass of `make test`; override to point at another server.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/advisor
 
-.PHONY: run test test-sqlite test-postgres test-deps migrate lint format clean
+.PHONY: run test test-sqlite test-postgres test-deps migrate lint format bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test-postgres: test-deps
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest
 
 test: test-sqlite test-postgres
+
+# Benchmarks are run by hand; their figures go to docs/benchmarks.md.
+bench: $(VENV)/.installed-dev
+	$(PY) bench/bench_scoring.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -96,6 +96,14 @@ DATABASES = {
 }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers work during a write; IMMEDIATE takes the write lock
+        # at BEGIN, so concurrent writers queue (busy timeout) instead of
+        # failing with "database is locked" halfway through a transaction.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
     # A file, not memory, so that the live servers of the browser tests
     # (separate processes) see the test database.
     DATABASES["default"]["TEST"] = {"NAME": BASE_DIR / "test-db.sqlite3"}

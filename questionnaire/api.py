@@ -49,52 +49,58 @@ def json_methods(*methods: str) -> Callable:
 
 
 @json_methods("GET")
-def questions(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(_catalogue_document(get_catalogue().version))
+def questions(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(_catalogue_json(get_catalogue().version), content_type="application/json")
 
 
 @cache
-def _catalogue_document(version: str) -> dict:
+def _catalogue_json(version: str) -> bytes:
+    """The catalogue document, encoded once per process: it never changes."""
     catalogue = get_catalogue(version)
-    return {
-        "version": catalogue.version,
-        "published": catalogue.published,
-        "sections": [
-            {
-                "slug": section.slug,
-                "title": section.title,
-                "description": section.description,
-                "questions": [
-                    {
-                        "slug": question.slug,
-                        "text": question.text,
-                        "help": question.help,
-                        "options": [
-                            {
-                                "value": option.value,
-                                "label": option.label,
-                                "points": dict(option.points),
-                                "reason": option.reason,
-                                "source": {"title": option.source.title, "url": option.source.url},
-                            }
-                            for option in question.options
-                        ],
-                    }
-                    for question in section.questions
-                ],
-            }
-            for section in catalogue.sections
-        ],
-        "presets": [
-            {
-                "slug": preset.slug,
-                "title": preset.title,
-                "description": preset.description,
-                "answers": dict(preset.answers),
-            }
-            for preset in catalogue.presets
-        ],
-    }
+    return json.dumps(
+        {
+            "version": catalogue.version,
+            "published": catalogue.published,
+            "sections": [
+                {
+                    "slug": section.slug,
+                    "title": section.title,
+                    "description": section.description,
+                    "questions": [
+                        {
+                            "slug": question.slug,
+                            "text": question.text,
+                            "help": question.help,
+                            "options": [
+                                {
+                                    "value": option.value,
+                                    "label": option.label,
+                                    "points": dict(option.points),
+                                    "reason": option.reason,
+                                    "source": {
+                                        "title": option.source.title,
+                                        "url": option.source.url,
+                                    },
+                                }
+                                for option in question.options
+                            ],
+                        }
+                        for question in section.questions
+                    ],
+                }
+                for section in catalogue.sections
+            ],
+            "presets": [
+                {
+                    "slug": preset.slug,
+                    "title": preset.title,
+                    "description": preset.description,
+                    "answers": dict(preset.answers),
+                }
+                for preset in catalogue.presets
+            ],
+        }
+    ).encode()
 
 
 # The API is for programs, not browsers: it takes no cookies into account and

@@ -51,9 +51,13 @@ class Question:
     options: tuple[Option, ...]
     void_when: Mapping[str, frozenset[str]]
     void_reason: str
+    _by_value: Mapping[str, Option] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_value", {option.value: option for option in self.options})
 
     def option(self, value: str) -> Option | None:
-        return next((option for option in self.options if option.value == value), None)
+        return self._by_value.get(value)
 
     @property
     def values(self) -> tuple[str, ...]:
@@ -122,11 +126,23 @@ class Catalogue:
     tie_break: str
     questions: tuple[Question, ...] = field(init=False, repr=False, compare=False)
     _index: Mapping[str, Question] = field(init=False, repr=False, compare=False)
+    _interactions: Mapping[tuple[str, str], tuple[Interaction, ...]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         questions = tuple(question for section in self.sections for question in section.questions)
         object.__setattr__(self, "questions", questions)
         object.__setattr__(self, "_index", {question.slug: question for question in questions})
+        by_answer: dict[tuple[str, str], tuple[Interaction, ...]] = {}
+        for interaction in self.interactions:
+            key = (interaction.question, interaction.answer)
+            by_answer[key] = (*by_answer.get(key, ()), interaction)
+        object.__setattr__(self, "_interactions", by_answer)
+
+    def interactions_of(self, question: str, answer: str) -> tuple[Interaction, ...]:
+        """The interactions that may add points to this answer."""
+        return self._interactions.get((question, answer), ())
 
     def question(self, slug: str) -> Question | None:
         return self._index.get(slug)

@@ -10,6 +10,7 @@ as a share of all points.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -222,12 +223,8 @@ def contributions(
             continue
         points = dict(option.points)
         reason = option.reason
-        for interaction in catalogue.interactions:
-            if (
-                interaction.question == question.slug
-                and interaction.answer == value
-                and matches(interaction.when, answers)
-            ):
+        for interaction in catalogue.interactions_of(question.slug, value):
+            if matches(interaction.when, answers):
                 for transport in TRANSPORTS:
                     points[transport] += interaction.points[transport]
                 reason = f"{reason} {interaction.reason}"
@@ -247,8 +244,22 @@ def contributions(
 def net_score(
     catalogue: Catalogue, answers: Answers, questions: Iterable[Question] | None = None
 ) -> int:
-    """WebSocket's points minus SSE's: the whole verdict in one number."""
-    return sum(part.net for part in contributions(catalogue, answers, questions))
+    """WebSocket's points minus SSE's: the whole verdict in one number.
+
+    The same arithmetic as ``contributions`` without building its records;
+    the flip search calls it many times per evaluation.
+    """
+    total = 0
+    for question in catalogue.questions if questions is None else questions:
+        value = answers.get(question.slug)
+        if value is None or (question.void_when and matches(question.void_when, answers)):
+            continue
+        points = question.option(value).points
+        total += points["websocket"] - points["sse"]
+        for interaction in catalogue.interactions_of(question.slug, value):
+            if matches(interaction.when, answers):
+                total += interaction.points["websocket"] - interaction.points["sse"]
+    return total
 
 
 def verdict(catalogue: Catalogue, scores: Mapping[str, int]) -> tuple[str, str, float]:
@@ -310,8 +321,8 @@ def evaluate(catalogue: Catalogue, answers: Answers, *, with_flips: bool = True)
 # coupled through interactions and void conditions. Coupled questions are
 # grouped and each group's joint answers enumerated exactly; independent
 # questions are then taken greedily, best gain first, which is exact for an
-# additive sum. This finds the fewest changes in well under a millisecond,
-# where a brute-force search over every triple of changes takes tens.
+# additive sum. Its cost does not grow with the number of changes needed,
+# where a brute-force search grows by a factor of about ten per extra change.
 
 
 def find_flips(
@@ -353,17 +364,20 @@ def find_flips(
     # Coupled groups: every joint assignment with its exact gain. Groups do not
     # affect each other's points, so a combination's gain is the sum of its parts.
     group_options = [_group_assignments(catalogue, answers, group, sign) for group in groups]
+    # gains_upto[n]: the most that n independent changes can gain (non-decreasing).
+    gains_upto = list(itertools.accumulate((gain for gain, _ in singles), initial=0))
+    needed = 0 if catalogue.tie_break == target else 1
     candidates: list[tuple[int, int, tuple[Change, ...]]] = []
     for combo in itertools.product(*group_options):
         value = base + sum(gain for gain, _ in combo)
-        changes = tuple(change for _, group_changes in combo for change in group_changes)
         # Then the fewest independent changes that finish the job.
-        for count in range(len(singles) + 1):
-            total = value + sum(gain for gain, _ in singles[:count])
-            if flipped(total):
-                extra = tuple(change for _, change in singles[:count])
-                candidates.append((len(changes) + count, -total, changes + extra))
-                break
+        count = bisect.bisect_left(gains_upto, needed - value)
+        if count < len(gains_upto):
+            changes = tuple(change for _, group_changes in combo for change in group_changes)
+            extra = tuple(change for _, change in singles[:count])
+            candidates.append(
+                (len(changes) + count, -(value + gains_upto[count]), changes + extra)
+            )
     if not candidates:
         return ()
     fewest = min(cost for cost, _, _ in candidates)

@@ -8,7 +8,14 @@ from dataclasses import replace
 import pytest
 
 from questionnaire.catalogue import get_catalogue
-from questionnaire.scoring import evaluate, find_flips, validate_answers, verdict
+from questionnaire.scoring import (
+    contributions,
+    evaluate,
+    find_flips,
+    net_score,
+    validate_answers,
+    verdict,
+)
 
 CATALOGUE = get_catalogue()
 
@@ -798,3 +805,17 @@ def test_realtime_latency_with_occasional_actions_keeps_sse_with_post():
     realtime = evaluate(CATALOGUE, {**answers, "upstream_latency": "realtime"})
     assert relaxed.recommendation == realtime.recommendation == "sse"
     assert realtime.pattern.slug == "sse-with-post"
+
+
+def test_net_score_matches_contributions_for_random_answers():
+    # net_score is the flip search's fast path; it must add up exactly what
+    # the reasons shown to the user add up, partial answers included.
+    rng = random.Random(7)
+    for _ in range(300):
+        answers = {
+            question.slug: rng.choice(question.values)
+            for question in CATALOGUE.questions
+            if rng.random() < 0.8
+        }
+        parts = contributions(CATALOGUE, answers)
+        assert net_score(CATALOGUE, answers) == sum(part.net for part in parts)
