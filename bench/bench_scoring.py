@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import platform
 import random
@@ -27,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advisor.settings")
 django.setup()
 
-import httpx  # noqa: E402
 import logging  # noqa: E402
+
+import httpx  # noqa: E402
 
 from questionnaire.catalogue import get_catalogue  # noqa: E402
 from questionnaire.scoring import evaluate, net_score, other_transport  # noqa: E402
@@ -112,9 +112,20 @@ def api_benchmark(catalogue) -> list[tuple[int, float, float, float]]:
             [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True
         )
         server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-             "advisor.asgi:application"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "advisor.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             url = f"http://127.0.0.1:{port}/api/assessments/"
@@ -137,8 +148,12 @@ def api_benchmark(catalogue) -> list[tuple[int, float, float, float]]:
                     p50s.append(latencies[len(latencies) // 2] * 1000)
                     p99s.append(latencies[int(len(latencies) * 0.99)] * 1000)
                 rows.append(
-                    (concurrency, statistics.median(rates), statistics.median(p50s),
-                     statistics.median(p99s))
+                    (
+                        concurrency,
+                        statistics.median(rates),
+                        statistics.median(p50s),
+                        statistics.median(p99s),
+                    )
                 )
             return rows
         finally:
@@ -195,7 +210,12 @@ def main() -> None:
     section = "\n".join(lines)
     target = ROOT / "docs" / "benchmarks.md"
     target.parent.mkdir(exist_ok=True)
-    text = target.read_text() if target.exists() else "# Benchmarks\n\nFigures measured on this machine by the scripts in `bench/`; `make bench` rewrites them.\n"
+    text = (
+        target.read_text()
+        if target.exists()
+        else "# Benchmarks\n\nFigures measured on this machine by the scripts in `bench/`; "
+        "`make bench` rewrites them.\n"
+    )
     if SECTION_START in text:
         head, rest = text.split(SECTION_START, 1)
         text = head + section + rest.split(SECTION_END, 1)[1]

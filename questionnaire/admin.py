@@ -33,6 +33,11 @@ class AssessmentAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "recommendation", "confidence", "created_at", "updated_at"]
     inlines = [RevisionInline]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # An assessment exists only with a scored revision: they are made by
+        # the questionnaire and the API, never by hand.
+        return False
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Assessment]:
         return super().get_queryset(request).annotate(revision_total=Count("revisions"))
 

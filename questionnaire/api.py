@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found
 
 from .catalogue import get_catalogue
-from .models import TITLE_MAX_LENGTH, Assessment, Revision
+from .models import Assessment, Revision, title_problem
 from .scoring import validate_answers
 
 MAX_BODY_BYTES = 64 * 1024
@@ -33,6 +33,10 @@ def json_methods(*methods: str) -> Callable:
     """Like require_http_methods, but the 405 is JSON like every other API error."""
 
     def decorator(view: Callable) -> Callable:
+        # The API is for programs, not browsers: it takes no cookies into
+        # account and changes no session, so cross-site request forgery has
+        # nothing to ride on, and a CSRF failure page would not be JSON.
+        @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if request.method not in methods:
@@ -103,9 +107,6 @@ def _catalogue_json(version: str) -> bytes:
     ).encode()
 
 
-# The API is for programs, not browsers: it takes no cookies into account and
-# changes no session, so cross-site request forgery has nothing to ride on.
-@csrf_exempt
 @json_methods("POST")
 def assessments(request: HttpRequest) -> JsonResponse:
     too_big = error_response(413, {"body": f"the body must be at most {MAX_BODY_BYTES} bytes"})
@@ -124,7 +125,9 @@ def assessments(request: HttpRequest) -> JsonResponse:
 
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:
+        # ValueError covers bad UTF-8, bad JSON and integers past Python's
+        # digit limit; RecursionError, nesting deeper than the parser goes.
         return error_response(400, {"body": f"the body is not valid JSON: {error}"})
     if not isinstance(document, dict):
         return error_response(400, {"body": "the body must be a JSON object"})
@@ -137,8 +140,8 @@ def assessments(request: HttpRequest) -> JsonResponse:
         title = ""
     if not isinstance(title, str):
         errors["title"] = "must be a string"
-    elif len(title.strip()) > TITLE_MAX_LENGTH:
-        errors["title"] = f"must be at most {TITLE_MAX_LENGTH} characters"
+    elif problem := title_problem(title.strip()):
+        errors["title"] = problem
     catalogue = get_catalogue()
     if "answers" not in document:
         errors["answers"] = "required: an object with an answer to every question"
@@ -165,9 +168,12 @@ def assessment_detail(request: HttpRequest, pk) -> JsonResponse:
     requested = request.GET.get("revision")
     if requested is None:
         revision = revisions[max(revisions)]
-    elif not requested.isdigit() or int(requested) not in revisions:
+    elif (
+        not (number := requested.isascii() and requested.isdigit())
+        or int(requested) not in revisions
+    ):
         return error_response(
-            404 if requested.isdigit() else 400,
+            404 if number else 400,
             {"revision": f"no revision {requested!r}; this assessment has 1 to {max(revisions)}"},
         )
     else:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Mapping
 
@@ -10,6 +11,16 @@ from .catalogue import Catalogue, get_catalogue
 from .scoring import evaluate
 
 TITLE_MAX_LENGTH = 200
+
+
+def title_problem(title: str) -> str | None:
+    """Why ``title`` cannot be stored, or None; shared by the forms and the API."""
+    if len(title) > TITLE_MAX_LENGTH:
+        return f"must be at most {TITLE_MAX_LENGTH} characters"
+    # PostgreSQL refuses NUL, and no database stores lone surrogates.
+    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in title):
+        return "must not contain control characters"
+    return None
 
 
 class Recommendation(models.TextChoices):

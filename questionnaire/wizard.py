@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from .catalogue import Catalogue, Question, Section
-from .models import TITLE_MAX_LENGTH
+from .models import title_problem
 
 MISSING_ANSWER = "Choose an answer to continue."
 INVALID_ANSWER = "That is not one of the options; choose one of them."
@@ -66,8 +66,9 @@ class Wizard:
                 wizard.errors[question.slug] = INVALID_ANSWER
             else:
                 wizard.answers[question.slug] = value
-        if len(wizard.title) > TITLE_MAX_LENGTH:
-            wizard.errors["title"] = f"Keep the title under {TITLE_MAX_LENGTH} characters."
+        problem = title_problem(wizard.title)
+        if problem:
+            wizard.errors["title"] = f"The title {problem}."
         return wizard
 
     @property
@@ -136,7 +137,11 @@ class Wizard:
             self.step = max(self.step - 1, 0)
         elif action.startswith("goto-"):
             target = action.removeprefix("goto-")
-            if target.isdigit() and int(target) < len(self.catalogue.sections):
+            if (
+                target.isascii()
+                and target.isdigit()
+                and int(target) < len(self.catalogue.sections)
+            ):
                 self.step = int(target)
         else:
             self._require([self.section])

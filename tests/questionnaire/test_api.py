@@ -1,0 +1,598 @@
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from django.test import Client
+
+from questionnaire.models import Assessment
+
+pytestmark = pytest.mark.django_db
+
+ASSESSMENTS = "/api/assessments/"
+MAX_BODY = 64 * 1024
+
+QUESTION_SLUGS = [
+    "client_messages",
+    "upstream_latency",
+    "interaction_pattern",
+    "middleboxes",
+    "http_version",
+    "hosting",
+    "load_balancer",
+    "payload_format",
+    "message_rate",
+    "team_experience",
+    "delivery",
+    "auth",
+    "clients",
+    "scale",
+]
+
+
+def post_body(client: Client, body: bytes | str):
+    return client.post(ASSESSMENTS, data=body, content_type="application/json")
+
+
+def post_json(client: Client, document: object):
+    return post_body(client, json.dumps(document))
+
+
+def rejection(response) -> tuple[int, set[str], int]:
+    """What a client notices of a refused POST: status, fields named, and nothing saved."""
+    return response.status_code, set(response.json()["errors"]), Assessment.objects.count()
+
+
+def json_error(response) -> tuple[int, str, set[str]]:
+    """Status, content type and the fields named by an API error."""
+    return response.status_code, response["Content-Type"], set(response.json()["errors"])
+
+
+def method_refusal(response) -> tuple[int, str, set[str]]:
+    return response.status_code, response["Allow"], set(response.json()["errors"])
+
+
+def answer_keys(*slugs: str) -> set[str]:
+    return {f"answers.{slug}" for slug in slugs}
+
+
+@pytest.fixture
+def created(client, chat_answers):
+    return post_json(client, {"title": "Team chat", "answers": chat_answers})
+
+
+@pytest.fixture
+def revised(created, dashboard_answers) -> Assessment:
+    assessment = Assessment.objects.get()
+    assessment.revise("Team chat", dashboard_answers)
+    return assessment
+
+
+# --- GET /api/questions/ -------------------------------------------------------
+
+
+@pytest.fixture
+def questions(client) -> dict:
+    return client.get("/api/questions/").json()
+
+
+def test_questions_ok(client):
+    assert client.get("/api/questions/").status_code == 200
+
+
+def test_questions_version(questions):
+    assert questions["version"] == "1"
+
+
+def test_questions_sections(questions):
+    assert [section["slug"] for section in questions["sections"]] == [
+        "interactivity",
+        "network",
+        "payload",
+        "overhead",
+    ]
+
+
+def test_questions_slugs(questions):
+    slugs = [q["slug"] for section in questions["sections"] for q in section["questions"]]
+
+    assert slugs == QUESTION_SLUGS
+
+
+def test_questions_have_text_and_help(questions):
+    question = questions["sections"][0]["questions"][0]
+
+    assert question["text"] == "While connected, how often do clients send data to the server?"
+    assert question["help"]
+
+
+def test_questions_options_have_value_label_points_reason_source(questions):
+    keys = {
+        frozenset(option)
+        for section in questions["sections"]
+        for question in section["questions"]
+        for option in question["options"]
+    }
+
+    assert keys == {frozenset({"value", "label", "points", "reason", "source"})}
+
+
+def test_questions_option_points_per_transport(questions):
+    option = questions["sections"][0]["questions"][0]["options"][0]
+
+    assert (option["value"], set(option["points"])) == ("none", {"websocket", "sse"})
+
+
+def test_questions_option_source_has_title_and_url(questions):
+    source = questions["sections"][0]["questions"][0]["options"][0]["source"]
+
+    assert set(source) == {"title", "url"}
+    assert source["url"].startswith("https://")
+
+
+def test_questions_match_catalogue(questions, catalogue):
+    labels = {
+        (q["slug"], o["value"]): o["label"]
+        for section in questions["sections"]
+        for q in section["questions"]
+        for o in q["options"]
+    }
+
+    assert labels == {(q.slug, o.value): o.label for q in catalogue.questions for o in q.options}
+
+
+def test_questions_lists_presets(questions, chat_answers):
+    presets = {preset["slug"]: preset["answers"] for preset in questions["presets"]}
+
+    assert (len(presets), presets["chat"]) == (8, chat_answers)
+
+
+# --- POST /api/assessments/ ----------------------------------------------------
+
+
+def test_create_status_created(created):
+    assert created.status_code == 201
+
+
+def test_create_location_header(created):
+    assessment = Assessment.objects.get()
+
+    assert created["Location"] == f"http://testserver/api/assessments/{assessment.pk}/"
+
+
+def test_create_document_fields(created):
+    assert set(created.json()) >= {
+        "id",
+        "url",
+        "title",
+        "revision",
+        "answers",
+        "recommendation",
+        "confidence",
+        "scores",
+        "sections",
+        "pattern",
+        "reasons",
+        "caveats",
+        "flips",
+        "checklist",
+    }
+
+
+def test_create_chat_recommends_websocket(created):
+    assert created.json()["recommendation"] == "websocket"
+
+
+def test_create_confidence_is_a_known_level(created):
+    assert created.json()["confidence"] in {"strong", "moderate", "slight"}
+
+
+def test_create_scores_per_transport(created):
+    scores = created.json()["scores"]
+
+    assert (set(scores), scores["websocket"] > scores["sse"]) == ({"websocket", "sse"}, True)
+
+
+def test_create_sections_scored(created):
+    assert set(created.json()["sections"]) == {"interactivity", "network", "payload", "overhead"}
+
+
+def test_create_pattern_has_title(created):
+    assert set(created.json()["pattern"]) >= {"slug", "title", "description"}
+
+
+def test_create_reasons_one_per_answer(created):
+    reasons = created.json()["reasons"]
+
+    assert sorted(reason["question"] for reason in reasons) == sorted(QUESTION_SLUGS)
+
+
+def test_create_reasons_fields(created):
+    reason = created.json()["reasons"][0]
+
+    assert set(reason) >= {"question", "answer", "favours", "points", "reason"}
+
+
+def test_create_reasons_strongest_first(created):
+    points = [reason["points"] for reason in created.json()["reasons"]]
+
+    assert points == sorted(points, reverse=True)
+
+
+def test_create_caveats_and_flips_are_lists(created):
+    document = created.json()
+
+    assert (type(document["caveats"]), type(document["flips"])) == (list, list)
+
+
+def test_create_flips_lead_to_sse(created):
+    flips = created.json()["flips"]
+
+    assert flips and {flip["recommendation"] for flip in flips} == {"sse"}
+
+
+def test_create_echoes_answers(created, chat_answers):
+    assert (created.json()["answers"], created.json()["revision"]) == (chat_answers, 1)
+
+
+def test_create_id_is_the_saved_assessment(created):
+    assert created.json()["id"] == str(Assessment.objects.get().pk)
+
+
+def test_create_url_is_result_page(created):
+    document = created.json()
+
+    assert document["url"] == f"http://testserver/assessments/{document['id']}/"
+
+
+def test_create_url_opens(client, created):
+    assert client.get(created.json()["url"]).status_code == 200
+
+
+def test_create_then_get_returns_same_document(client, created):
+    assert client.get(created["Location"]).json() == created.json()
+
+
+def test_create_stores_title(created):
+    assert Assessment.objects.get().title == "Team chat"
+
+
+def test_create_strips_title(client, chat_answers):
+    post_json(client, {"title": "  Team chat  ", "answers": chat_answers})
+
+    assert Assessment.objects.get().title == "Team chat"
+
+
+def test_create_without_title(client, chat_answers):
+    response = post_json(client, {"answers": chat_answers})
+
+    assert (response.status_code, response.json()["title"]) == (201, "")
+
+
+def test_create_null_title_is_no_title(client, chat_answers):
+    response = post_json(client, {"title": None, "answers": chat_answers})
+
+    assert (response.status_code, response.json()["title"]) == (201, "")
+
+
+def test_create_title_at_limit_accepted(client, chat_answers):
+    response = post_json(client, {"title": "x" * 200, "answers": chat_answers})
+
+    assert response.status_code == 201
+
+
+def test_create_saves_one_revision(created):
+    assert Assessment.objects.get().revisions.count() == 1
+
+
+def test_create_needs_no_csrf_token(chat_answers):
+    client = Client(enforce_csrf_checks=True)
+
+    assert post_json(client, {"answers": chat_answers}).status_code == 201
+
+
+def test_create_body_at_size_limit_accepted(client, chat_answers):
+    body = json.dumps({"answers": chat_answers})
+    body += " " * (MAX_BODY - len(body))
+
+    assert post_body(client, body).status_code == 201
+
+
+# --- POST /api/assessments/: rejected --------------------------------------------
+
+
+def test_create_body_not_json(client):
+    assert rejection(post_body(client, "answers=frequent")) == (400, {"body"}, 0)
+
+
+def test_create_body_empty(client):
+    assert rejection(post_body(client, b"")) == (400, {"body"}, 0)
+
+
+def test_create_body_not_utf8(client):
+    assert rejection(post_body(client, b'{"title": "caf\xe9"}')) == (400, {"body"}, 0)
+
+
+def test_create_body_json_array(client, chat_answers):
+    assert rejection(post_json(client, [{"answers": chat_answers}])) == (400, {"body"}, 0)
+
+
+@pytest.mark.parametrize("document", ["chat", 42, None, True])
+def test_create_body_json_scalar(client, document):
+    assert rejection(post_json(client, document)) == (400, {"body"}, 0)
+
+
+def test_create_errors_are_json(client):
+    response = post_body(client, "nope")
+
+    assert response["Content-Type"] == "application/json"
+
+
+def test_create_answers_a_string(client):
+    assert rejection(post_json(client, {"answers": "chat"})) == (400, {"answers"}, 0)
+
+
+def test_create_answers_a_list(client, chat_answers):
+    document = {"answers": list(chat_answers.items())}
+
+    assert rejection(post_json(client, document)) == (400, {"answers"}, 0)
+
+
+def test_create_answers_null(client):
+    assert rejection(post_json(client, {"answers": None})) == (400, {"answers"}, 0)
+
+
+def test_create_unknown_question(client, chat_answers):
+    document = {"answers": {**chat_answers, "carrier": "pigeon"}}
+
+    assert rejection(post_json(client, document)) == (400, {"answers.carrier"}, 0)
+
+
+def test_create_unknown_option(client, chat_answers):
+    document = {"answers": {**chat_answers, "scale": "galactic"}}
+
+    assert rejection(post_json(client, document)) == (400, {"answers.scale"}, 0)
+
+
+def test_create_unknown_option_message_lists_options(client, chat_answers):
+    response = post_json(client, {"answers": {**chat_answers, "scale": "galactic"}})
+
+    assert "small, medium, large" in response.json()["errors"]["answers.scale"]
+
+
+@pytest.mark.parametrize("value", [3, None, True, ["medium"], {"value": "medium"}])
+def test_create_option_not_a_string(client, chat_answers, value):
+    document = {"answers": {**chat_answers, "scale": value}}
+
+    assert rejection(post_json(client, document)) == (400, {"answers.scale"}, 0)
+
+
+def test_create_missing_answers_each_named(client):
+    document = {"answers": {"client_messages": "none"}}
+
+    assert rejection(post_json(client, document)) == (400, answer_keys(*QUESTION_SLUGS[1:]), 0)
+
+
+def test_create_empty_answers_names_every_question(client):
+    assert rejection(post_json(client, {"answers": {}})) == (400, answer_keys(*QUESTION_SLUGS), 0)
+
+
+def test_create_no_answers_key(client):
+    assert rejection(post_json(client, {"title": "Team chat"})) == (400, {"answers"}, 0)
+
+
+@pytest.mark.parametrize("title", [42, ["Team chat"], {"en": "Team chat"}, False])
+def test_create_title_not_a_string(client, chat_answers, title):
+    document = {"title": title, "answers": chat_answers}
+
+    assert rejection(post_json(client, document)) == (400, {"title"}, 0)
+
+
+def test_create_title_too_long(client, chat_answers):
+    document = {"title": "x" * 201, "answers": chat_answers}
+
+    assert rejection(post_json(client, document)) == (400, {"title"}, 0)
+
+
+def test_create_unknown_top_level_field(client, chat_answers):
+    document = {"answers": chat_answers, "recommendation": "sse"}
+
+    assert rejection(post_json(client, document)) == (400, {"recommendation"}, 0)
+
+
+def test_create_several_problems_all_named(client, chat_answers):
+    answers = {**chat_answers, "scale": "galactic", "carrier": "pigeon"}
+    del answers["auth"]
+    document = {"title": 7, "answers": answers, "colour": "blue"}
+
+    assert rejection(post_json(client, document)) == (
+        400,
+        {"title", "colour", "answers.scale", "answers.carrier", "answers.auth"},
+        0,
+    )
+
+
+def test_create_rejection_saves_nothing_when_others_exist(client, created, chat_answers):
+    post_json(client, {"answers": {**chat_answers, "scale": "galactic"}})
+
+    assert Assessment.objects.count() == 1
+
+
+def test_create_body_too_large(client, chat_answers):
+    response = post_json(client, {"title": "x" * MAX_BODY, "answers": chat_answers})
+
+    assert rejection(response) == (413, {"body"}, 0)
+
+
+def test_create_body_one_byte_over_limit(client, chat_answers):
+    body = json.dumps({"answers": chat_answers})
+    body += " " * (MAX_BODY + 1 - len(body))
+
+    assert rejection(post_body(client, body)) == (413, {"body"}, 0)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"answers": null}',
+        '{"answers": {"client_messages": null}}',
+        '{"answers": {"client_messages": {"nested": {"deeper": ["x"]}}}}',
+        '{"answers": {"": ""}}',
+        '{"answers": [[["nested"]]]}',
+        '{"answers": {"client_messages": "none"}, "": null}',
+        '{"title": null, "answers": null}',
+        '{"title": {"nested": {}}, "answers": {"scale": []}}',
+        '{"title": "\\ud800", "answers": {}}',
+        '{"title": NaN, "answers": Infinity}',
+        '{"answers": 1e999}',
+        '{"answers": {}, "answers": "twice"}',
+        "\ufeff{}",
+        '"{}"',
+        "null",
+        "{",
+        "[]",
+    ],
+)
+def test_create_garbage_never_500(client, body):
+    assert post_body(client, body).status_code < 500
+
+
+def test_create_deeply_nested_body_rejected(client):
+    response = post_body(client, '{"answers": ' + "[" * 20_000 + "]" * 20_000 + "}")
+
+    assert rejection(response) == (400, {"body"}, 0)
+
+
+def test_create_huge_integer_rejected(client, chat_answers):
+    body = '{"title": ' + "1" * 5000 + ', "answers": ' + json.dumps(chat_answers) + "}"
+
+    assert post_body(client, body).status_code == 400
+
+
+def test_create_title_with_nul_never_500(chat_answers):
+    client = Client(raise_request_exception=False)
+
+    response = post_json(client, {"title": "Team\u0000chat", "answers": chat_answers})
+
+    assert response.status_code < 500
+
+
+def test_create_title_with_lone_surrogate_rejected(client, chat_answers):
+    body = '{"title": "\\ud800", "answers": ' + json.dumps(chat_answers) + "}"
+
+    assert rejection(post_body(client, body)) == (400, {"title"}, 0)
+
+
+# --- GET /api/assessments/<id>/ ------------------------------------------------
+
+
+def test_get_unknown_id_is_json_404(client):
+    response = client.get(f"{ASSESSMENTS}{uuid.uuid4()}/")
+
+    assert json_error(response) == (404, "application/json", {"id"})
+
+
+def test_get_malformed_id_is_json_404(client):
+    response = client.get(f"{ASSESSMENTS}not-a-uuid/")
+
+    assert json_error(response) == (404, "application/json", {"path"})
+
+
+def test_unknown_api_path_is_json_404(client):
+    response = client.get("/api/nothing-here/")
+
+    assert json_error(response) == (404, "application/json", {"path"})
+
+
+def test_unknown_api_path_names_path(client):
+    assert client.get("/api/nothing-here/").json() == {
+        "errors": {"path": "nothing at /api/nothing-here/"}
+    }
+
+
+def test_unknown_page_outside_api_is_not_json(client):
+    response = client.get("/nothing-here/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_get_latest_revision_by_default(client, revised):
+    document = client.get(f"{ASSESSMENTS}{revised.pk}/").json()
+
+    assert (document["revision"], document["recommendation"]) == (2, "sse")
+
+
+def test_get_earlier_revision(client, revised, chat_answers):
+    document = client.get(f"{ASSESSMENTS}{revised.pk}/?revision=1").json()
+
+    assert (document["revision"], document["recommendation"], document["answers"]) == (
+        1,
+        "websocket",
+        chat_answers,
+    )
+
+
+def test_get_latest_revision_by_number(client, revised):
+    path = f"{ASSESSMENTS}{revised.pk}/"
+
+    assert client.get(f"{path}?revision=2").json() == client.get(path).json()
+
+
+@pytest.mark.parametrize("revision", ["99", "0", "3"])
+def test_get_unknown_revision_is_json_404(client, revised, revision):
+    response = client.get(f"{ASSESSMENTS}{revised.pk}/?revision={revision}")
+
+    assert json_error(response) == (404, "application/json", {"revision"})
+
+
+@pytest.mark.parametrize("revision", ["abc", "", "-1", "1.0", " 1"])
+def test_get_malformed_revision_is_json_400(client, revised, revision):
+    response = client.get(f"{ASSESSMENTS}{revised.pk}/", {"revision": revision})
+
+    assert json_error(response) == (400, "application/json", {"revision"})
+
+
+def test_get_superscript_revision_is_json_400(client, revised):
+    response = client.get(f"{ASSESSMENTS}{revised.pk}/", {"revision": "²"})
+
+    assert response.status_code == 400
+
+
+def test_get_serves_stored_snapshot(client, created):
+    revision = Assessment.objects.get().latest
+    revision.result["pattern"]["title"] = "Stored, not re-scored"
+    revision.save()
+
+    document = client.get(created["Location"]).json()
+
+    assert document["pattern"]["title"] == "Stored, not re-scored"
+
+
+# --- Methods -------------------------------------------------------------------
+
+
+def test_list_assessments_not_allowed(client):
+    response = client.get(ASSESSMENTS)
+
+    assert method_refusal(response) == (405, "POST", {"method"})
+
+
+def test_post_questions_not_allowed(client):
+    response = client.post("/api/questions/")
+
+    assert method_refusal(response) == (405, "GET", {"method"})
+
+
+@pytest.mark.parametrize("method", ["put", "patch", "delete"])
+def test_change_assessment_not_allowed(client, created, method):
+    response = getattr(client, method)(created["Location"])
+
+    assert method_refusal(response) == (405, "GET", {"method"})
+
+
+def test_post_questions_without_csrf_token_is_json_405():
+    response = Client(enforce_csrf_checks=True).post("/api/questions/")
+
+    assert (response.status_code, response["Content-Type"]) == (405, "application/json")

@@ -1,0 +1,823 @@
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+from django.test import Client
+from django.utils.html import escape
+
+from questionnaire.models import Assessment, Revision
+from questionnaire.wizard import INVALID_ANSWER, MISSING_ANSWER
+
+pytestmark = pytest.mark.django_db
+
+NEW = "/assessments/new/"
+LEANING = "/assessments/leaning/"
+HTMX = {"HX-Request": "true"}
+LAST_STEP = "3"
+PRESETS = [
+    "collaborative-editing",
+    "chat",
+    "trading",
+    "iot-control",
+    "activity-feed",
+    "notifications",
+    "order-tracking",
+    "dashboard",
+]
+FIRST_STEP = ["client_messages", "upstream_latency", "interaction_pattern"]
+
+
+def finish_data(answers: dict[str, str], *, title: str = "", step: str = LAST_STEP) -> dict:
+    return {**answers, "title": title, "step": step, "action": "finish"}
+
+
+def step_data(answers: dict[str, str], *, step: str, action: str, title: str = "") -> dict:
+    return {**answers, "title": title, "step": step, "action": action}
+
+
+def checked(slug: str, value: str) -> str:
+    return f'name="{slug}" value="{value}" checked'
+
+
+def hidden(slug: str, value: str) -> str:
+    return f'<input type="hidden" name="{slug}" value="{value}">'
+
+
+def shown_step(response) -> str:
+    return re.search(r'<input type="hidden" name="step" value="(\d+)">', response.text)[1]
+
+
+def missing(page: str, *snippets: str) -> list[str]:
+    """The snippets that ``page`` lacks: comparing with [] names them on failure."""
+    return [snippet for snippet in snippets if snippet not in page]
+
+
+def labels(catalogue, slug: str, *values: str) -> list[str]:
+    question = catalogue.question(slug)
+    return [question.option(value).label for value in values]
+
+
+@pytest.fixture
+def saved(chat_answers) -> Assessment:
+    return Assessment.create_scored("Team chat", chat_answers)
+
+
+@pytest.fixture
+def edited(client, saved, chat_answers) -> Assessment:
+    """The chat assessment edited so that clients never send: the verdict turns to SSE."""
+    answers = {**chat_answers, "client_messages": "none"}
+    client.post(f"/assessments/{saved.pk}/edit/", finish_data(answers, title="Team chat"))
+    saved.refresh_from_db()
+    return saved
+
+
+# --- Home ----------------------------------------------------------------------
+
+
+def test_home_ok(client):
+    assert client.get("/").status_code == 200
+
+
+def test_home_links_every_preset(client):
+    page = client.get("/").text
+
+    assert missing(page, *(f'href="{NEW}?preset={slug}"' for slug in PRESETS)) == []
+
+
+def test_home_links_only_presets(client):
+    page = client.get("/").text
+
+    assert page.count(f'href="{NEW}?preset=') == len(PRESETS)
+
+
+def test_home_shows_preset_titles(client, catalogue):
+    page = client.get("/").text
+
+    assert missing(page, *(escape(preset.title) for preset in catalogue.presets)) == []
+
+
+def test_home_recent_empty_for_new_visitor(client):
+    assert "Assessments you complete in this browser are listed here." in client.get("/").text
+
+
+def test_home_recent_lists_own_assessment(client, chat_answers):
+    response = client.post(NEW, finish_data(chat_answers, title="Our chat"))
+
+    assert f'<a href="{response["Location"]}">Our chat</a>' in client.get("/").text
+
+
+def test_home_recent_hides_other_sessions_assessments(client, chat_answers):
+    Client().post(NEW, finish_data(chat_answers, title="Somebody else's chat"))
+
+    assert escape("Somebody else's chat") not in client.get("/").text
+
+
+def test_home_recent_hides_api_created_assessments(client, chat_answers):
+    client.post(
+        "/api/assessments/",
+        json.dumps({"title": "From a script", "answers": chat_answers}),
+        content_type="application/json",
+    )
+
+    assert "From a script" not in client.get("/").text
+
+
+def test_home_recent_newest_first(client, chat_answers, dashboard_answers):
+    client.post(NEW, finish_data(chat_answers, title="Older app"))
+    client.post(NEW, finish_data(dashboard_answers, title="Newer app"))
+
+    page = client.get("/").text
+    assert page.index(">Newer app</a>") < page.index(">Older app</a>")
+
+
+def test_home_recent_shows_recommendation(client, dashboard_answers):
+    client.post(NEW, finish_data(dashboard_answers, title="Ops"))
+
+    assert '<span class="badge badge-sse">Server-Sent Events</span>' in client.get("/").text
+
+
+def test_home_recent_includes_assessments_edited_here(client, saved, chat_answers):
+    client.post(f"/assessments/{saved.pk}/edit/", finish_data(chat_answers, title="Team chat"))
+
+    assert f'<a href="/assessments/{saved.pk}/">Team chat</a>' in client.get("/").text
+
+
+# --- Wizard: new assessment ------------------------------------------------------
+
+
+def test_new_get_ok(client):
+    assert client.get(NEW).status_code == 200
+
+
+def test_new_get_shows_first_step(client):
+    response = client.get(NEW)
+
+    assert shown_step(response) == "0"
+    assert '<h2 tabindex="-1">Interactivity</h2>' in response.text
+
+
+def test_new_get_has_title_field(client):
+    assert 'id="id_title" type="text" name="title"' in client.get(NEW).text
+
+
+def test_new_get_without_preset_checks_nothing(client):
+    assert " checked" not in client.get(NEW).text
+
+
+def test_new_preset_checks_answers_of_first_step(client, chat_answers):
+    page = client.get(NEW, {"preset": "chat"}).text
+
+    assert missing(page, *(checked(slug, chat_answers[slug]) for slug in FIRST_STEP)) == []
+
+
+def test_new_preset_carries_other_answers_as_hidden_inputs(client, chat_answers):
+    page = client.get(NEW, {"preset": "chat"}).text
+    others = [slug for slug in chat_answers if slug not in FIRST_STEP]
+
+    assert missing(page, *(hidden(slug, chat_answers[slug]) for slug in others)) == []
+
+
+def test_new_preset_fills_title(client):
+    page = client.get(NEW, {"preset": "chat"}).text
+
+    assert 'name="title" value="Real-time messaging and chat"' in page
+
+
+def test_new_preset_names_use_case(client):
+    page = client.get(NEW, {"preset": "dashboard"}).text
+
+    assert "<h1>New assessment: Real-time dashboard</h1>" in page
+
+
+def test_new_unknown_preset_ignored(client):
+    response = client.get(NEW, {"preset": "carrier-pigeon"})
+
+    assert response.status_code == 200
+    assert "<h1>New assessment</h1>" in response.text
+    assert " checked" not in response.text
+
+
+def test_new_preset_shows_leaning(client):
+    page = client.get(NEW, {"preset": "dashboard"}).text
+
+    assert '<span class="badge badge-sse">Server-Sent Events (SSE)</span>' in page
+
+
+def test_new_next_with_missing_answers_shows_error(client):
+    response = client.post(NEW, step_data({"client_messages": "none"}, step="0", action="next"))
+
+    assert response.status_code == 200
+    assert MISSING_ANSWER in response.text
+
+
+def test_new_next_with_missing_answers_stays_on_step(client):
+    response = client.post(NEW, step_data({"client_messages": "none"}, step="0", action="next"))
+
+    assert shown_step(response) == "0"
+
+
+def test_new_next_with_missing_answers_marks_question(client):
+    response = client.post(NEW, step_data({"client_messages": "none"}, step="0", action="next"))
+
+    assert (
+        missing(
+            response.text,
+            'id="q-upstream_latency" class="question has-error" aria-invalid="true"',
+            'id="q-interaction_pattern" class="question has-error" aria-invalid="true"',
+        )
+        == []
+    )
+    assert 'id="q-client_messages" class="question"' in response.text
+
+
+def test_new_next_with_missing_answers_saves_nothing(client):
+    client.post(NEW, step_data({}, step="0", action="next"))
+
+    assert Assessment.objects.count() == 0
+
+
+def test_new_next_moves_to_next_step(client, chat_answers):
+    response = client.post(NEW, step_data(chat_answers, step="0", action="next"))
+
+    assert shown_step(response) == "1"
+    assert MISSING_ANSWER not in response.text
+
+
+def test_new_next_carries_title(client, chat_answers):
+    response = client.post(NEW, step_data(chat_answers, step="0", action="next", title="Ops"))
+
+    assert hidden("title", "Ops") in response.text
+
+
+def test_new_post_without_action_means_next(client, chat_answers):
+    response = client.post(NEW, {**chat_answers, "step": "0"})
+
+    assert shown_step(response) == "1"
+
+
+def test_new_post_renders_full_page_without_htmx(client, chat_answers):
+    response = client.post(NEW, step_data(chat_answers, step="0", action="next"))
+
+    assert "<html" in response.text
+
+
+def test_new_htmx_post_renders_only_wizard(client, chat_answers):
+    response = client.post(NEW, step_data(chat_answers, step="0", action="next"), headers=HTMX)
+
+    assert "<html" not in response.text
+    assert response.text.strip().startswith('<div id="wizard"')
+
+
+def test_new_htmx_post_with_error_renders_only_wizard(client):
+    response = client.post(NEW, step_data({}, step="0", action="next"), headers=HTMX)
+
+    assert "<html" not in response.text
+    assert MISSING_ANSWER in response.text
+
+
+def test_new_back_keeps_answers_of_step_left(client, chat_answers):
+    response = client.post(NEW, step_data(chat_answers, step="1", action="back"))
+    network = ["middleboxes", "http_version", "hosting", "load_balancer"]
+
+    assert missing(response.text, *(hidden(slug, chat_answers[slug]) for slug in network)) == []
+
+
+def test_new_back_checks_answers_of_step_returned_to(client, chat_answers):
+    response = client.post(NEW, step_data(chat_answers, step="1", action="back"))
+
+    assert checked("client_messages", chat_answers["client_messages"]) in response.text
+
+
+def test_new_back_shows_previous_step_without_errors(client):
+    response = client.post(NEW, step_data({}, step="1", action="back"))
+
+    assert shown_step(response) == "0"
+    assert MISSING_ANSWER not in response.text
+
+
+def test_new_back_keeps_partial_answers(client):
+    response = client.post(NEW, step_data({"hosting": "paas"}, step="1", action="back"))
+
+    assert hidden("hosting", "paas") in response.text
+
+
+def test_new_goto_jumps_to_step(client):
+    response = client.post(NEW, step_data({}, step="0", action="goto-2"))
+
+    assert shown_step(response) == "2"
+    assert '<h2 tabindex="-1">Payload</h2>' in response.text
+
+
+def test_new_goto_superscript_digit_never_500(client):
+    response = client.post(NEW, step_data({}, step="0", action="goto-²"))
+
+    assert response.status_code == 200
+
+
+def test_new_finish_redirects_to_result(client, chat_answers):
+    response = client.post(NEW, finish_data(chat_answers))
+
+    assessment = Assessment.objects.get()
+    assert (response.status_code, response["Location"]) == (302, f"/assessments/{assessment.pk}/")
+
+
+def test_new_finish_htmx_redirects_client(client, chat_answers):
+    response = client.post(NEW, finish_data(chat_answers), headers=HTMX)
+
+    assessment = Assessment.objects.get()
+    assert (response.status_code, response["HX-Redirect"]) == (
+        200,
+        f"/assessments/{assessment.pk}/",
+    )
+
+
+def test_new_finish_saves_one_assessment_with_one_revision(client, chat_answers):
+    client.post(NEW, finish_data(chat_answers))
+
+    assert (Assessment.objects.count(), Revision.objects.count()) == (1, 1)
+
+
+def test_new_finish_stores_answers(client, chat_answers):
+    client.post(NEW, finish_data(chat_answers))
+
+    assert Revision.objects.get().answers == chat_answers
+
+
+def test_new_finish_stores_title(client, chat_answers):
+    client.post(NEW, finish_data(chat_answers, title="  Team chat "))
+
+    assert Assessment.objects.get().title == "Team chat"
+
+
+def test_new_finish_ignores_extra_fields(client, chat_answers):
+    client.post(NEW, {**finish_data(chat_answers), "recommendation": "sse"})
+
+    assert Assessment.objects.get().recommendation == "websocket"
+
+
+def test_new_finish_with_answer_missing_saves_nothing(client, chat_answers):
+    del chat_answers["hosting"]
+
+    client.post(NEW, finish_data(chat_answers))
+
+    assert Assessment.objects.count() == 0
+
+
+def test_new_finish_with_answer_missing_lands_on_its_step(client, chat_answers):
+    del chat_answers["hosting"]
+
+    response = client.post(NEW, finish_data(chat_answers))
+
+    assert response.status_code == 200
+    assert shown_step(response) == "1"
+    assert '<p class="field-error" id="err-hosting">' + MISSING_ANSWER in response.text
+
+
+def test_new_finish_with_answer_missing_keeps_the_others(client, chat_answers):
+    del chat_answers["hosting"]
+
+    response = client.post(NEW, finish_data(chat_answers))
+
+    assert checked("middleboxes", chat_answers["middleboxes"]) in response.text
+
+
+def test_new_invalid_option_shows_error(client, chat_answers):
+    answers = {**chat_answers, "client_messages": "carrier-pigeon"}
+
+    response = client.post(NEW, step_data(answers, step="0", action="next"))
+
+    assert response.status_code == 200
+    assert shown_step(response) == "0"
+    assert '<p class="field-error" id="err-client_messages">' + INVALID_ANSWER in response.text
+
+
+def test_new_invalid_option_on_finish_saves_nothing(client, chat_answers):
+    client.post(NEW, finish_data({**chat_answers, "scale": "galactic"}))
+
+    assert Assessment.objects.count() == 0
+
+
+def test_new_invalid_option_on_finish_lands_on_its_step(client, chat_answers):
+    response = client.post(NEW, finish_data({**chat_answers, "scale": "galactic"}))
+
+    assert shown_step(response) == "3"
+    assert '<p class="field-error" id="err-scale">' + INVALID_ANSWER in response.text
+
+
+def test_new_title_too_long_shows_error(client, chat_answers):
+    response = client.post(NEW, finish_data(chat_answers, title="x" * 201))
+
+    assert shown_step(response) == "0"
+    assert "The title must be at most 200 characters." in response.text
+
+
+def test_new_title_too_long_saves_nothing(client, chat_answers):
+    client.post(NEW, finish_data(chat_answers, title="x" * 201))
+
+    assert Assessment.objects.count() == 0
+
+
+def test_new_finish_title_with_nul_never_500(chat_answers):
+    client = Client(raise_request_exception=False)
+
+    response = client.post(NEW, finish_data(chat_answers, title="Team\x00chat"))
+
+    assert response.status_code < 500
+
+
+def test_new_put_not_allowed(client):
+    assert client.put(NEW).status_code == 405
+
+
+# --- Leaning panel ---------------------------------------------------------------
+
+
+def test_leaning_read_only_clients_lean_sse(client):
+    response = client.post(LEANING, {"client_messages": "none"})
+
+    assert response.status_code == 200
+    assert "Server-Sent Events" in response.text
+
+
+def test_leaning_chatty_clients_lean_websocket(client):
+    answers = {"client_messages": "frequent", "upstream_latency": "realtime"}
+
+    response = client.post(LEANING, answers)
+
+    assert '<span class="badge badge-websocket">WebSocket</span>' in response.text
+
+
+def test_leaning_counts_answers(client):
+    response = client.post(LEANING, {"client_messages": "none", "scale": "small"})
+
+    assert "from 2 of 14 answers" in response.text
+
+
+def test_leaning_without_answers_prompts(client):
+    assert "Answer a question" in client.post(LEANING, {}).text
+
+
+def test_leaning_ignores_invalid_values(client):
+    assert "Answer a question" in client.post(LEANING, {"client_messages": "pigeon"}).text
+
+
+def test_leaning_is_a_fragment(client):
+    response = client.post(LEANING, {"client_messages": "none"})
+
+    assert "<html" not in response.text
+    assert response.text.strip().startswith('<aside id="leaning"')
+
+
+def test_leaning_get_not_allowed(client):
+    assert client.get(LEANING).status_code == 405
+
+
+# --- Result page -------------------------------------------------------------------
+
+
+@pytest.fixture
+def page(client, saved) -> str:
+    return client.get(saved.get_absolute_url()).text
+
+
+def test_result_ok(client, saved):
+    assert client.get(saved.get_absolute_url()).status_code == 200
+
+
+def test_result_shows_title(page):
+    assert "<h1>Team chat</h1>" in page
+
+
+def test_result_shows_verdict(page):
+    assert '<span class="verdict-transport">WebSocket</span>' in page
+
+
+def test_result_shows_confidence(page, saved):
+    assert f"{saved.confidence.capitalize()} confidence" in page
+
+
+def test_result_shows_scores(page, saved):
+    scores = saved.latest.result["scores"]
+
+    assert f"WebSocket scores {scores['websocket']} points against SSE's {scores['sse']}" in page
+
+
+def test_result_has_inline_svg_chart(page):
+    assert '<svg class="score-chart" role="img"' in page
+
+
+def test_result_chart_has_a_row_per_section_and_total(page, catalogue):
+    chart = page[page.index("<svg") : page.index("</svg>")]
+    rows = [*(section.title for section in catalogue.sections), "Total"]
+
+    assert missing(chart, *(f">{escape(row)}</text>" for row in rows)) == []
+
+
+def test_result_shows_every_reasons_question(page, saved):
+    reasons = saved.latest.result["reasons"]
+
+    assert (
+        missing(page, *(f'<th scope="row">{escape(r["question_text"])}</th>' for r in reasons))
+        == []
+    )
+
+
+def test_result_shows_reason_text(page, saved):
+    reason = saved.latest.result["reasons"][0]
+
+    assert escape(reason["reason"]) in page
+
+
+def test_result_shows_pattern_title(page, saved):
+    pattern = saved.latest.result["pattern"]["title"]
+
+    assert f"Delivery pattern: {escape(pattern)}" in page
+
+
+def test_result_shows_caveat_titles(page, saved):
+    caveats = [caveat["title"] for caveat in saved.latest.result["caveats"]]
+
+    assert caveats
+    assert missing(page, *(f"<strong>{escape(title)}.</strong>" for title in caveats)) == []
+
+
+def test_result_shows_flip(page, catalogue, chat_answers):
+    before, after = labels(catalogue, "client_messages", chat_answers["client_messages"], "none")
+    question = escape(catalogue.question("client_messages").text)
+    change = f"from <em>{escape(before)}</em> to <strong>{escape(after)}</strong>"
+
+    assert f"“{question}” {change}" in page
+
+
+def test_result_shows_checklist(page, saved):
+    checklist = saved.latest.result["checklist"]
+    items = [*checklist["implementation"], *checklist["security"]]
+
+    assert items
+    assert missing(page, *(f"<li>{escape(item)}</li>" for item in items)) == []
+
+
+def test_result_shows_share_link(page, saved):
+    url = f"http://testserver/assessments/{saved.pk}/"
+
+    assert f'<input id="share-url" type="text" readonly value="{url}">' in page
+
+
+def test_result_links_to_edit(page, saved):
+    assert f'href="/assessments/{saved.pk}/edit/"' in page
+
+
+def test_result_latest_has_no_earlier_revision_notice(page):
+    assert "earlier revision" not in page
+
+
+def test_result_unknown_assessment_404(client):
+    assert client.get(f"/assessments/{uuid.uuid4()}/").status_code == 404
+
+
+def test_result_renders_stored_snapshot(client, saved):
+    revision = saved.latest
+    revision.result["pattern"]["title"] = "Pattern from the stored snapshot"
+    revision.save()
+
+    page = client.get(saved.get_absolute_url()).text
+
+    assert "Delivery pattern: Pattern from the stored snapshot" in page
+
+
+def test_result_renders_stored_verdict_not_rescored(client, saved, dashboard_answers):
+    revision = saved.latest
+    revision.answers = dashboard_answers
+    revision.save()
+
+    page = client.get(saved.get_absolute_url()).text
+
+    assert '<span class="verdict-transport">WebSocket</span>' in page
+
+
+def test_result_with_withdrawn_catalogue_version_still_renders(client, saved):
+    Revision.objects.filter(pk=saved.latest.pk).update(catalogue_version="0.1")
+
+    response = client.get(saved.get_absolute_url())
+
+    assert response.status_code == 200
+    assert "catalogue v0.1" in response.text
+
+
+def test_result_unknown_revision_404(client, saved):
+    assert client.get(saved.get_absolute_url(), {"revision": "9"}).status_code == 404
+
+
+def test_result_malformed_revision_404(client, saved):
+    assert client.get(saved.get_absolute_url(), {"revision": "abc"}).status_code == 404
+
+
+def test_result_get_only(client, saved):
+    assert client.post(saved.get_absolute_url()).status_code == 405
+
+
+# --- Editing and revisions ---------------------------------------------------------
+
+
+def test_edit_get_ok(client, saved):
+    assert client.get(f"/assessments/{saved.pk}/edit/").status_code == 200
+
+
+def test_edit_get_checks_current_answers(client, saved, chat_answers):
+    page = client.get(f"/assessments/{saved.pk}/edit/").text
+
+    assert missing(page, *(checked(slug, chat_answers[slug]) for slug in FIRST_STEP)) == []
+
+
+def test_edit_get_carries_other_answers(client, saved, chat_answers):
+    page = client.get(f"/assessments/{saved.pk}/edit/").text
+    others = [slug for slug in chat_answers if slug not in FIRST_STEP]
+
+    assert missing(page, *(hidden(slug, chat_answers[slug]) for slug in others)) == []
+
+
+def test_edit_get_fills_title(client, saved):
+    assert 'name="title" value="Team chat"' in client.get(f"/assessments/{saved.pk}/edit/").text
+
+
+def test_edit_get_announces_next_revision(client, saved):
+    page = client.get(f"/assessments/{saved.pk}/edit/").text
+
+    assert "Saving creates revision 2" in page
+
+
+def test_edit_get_uses_latest_revision(client, saved, dashboard_answers):
+    saved.revise("Team chat", dashboard_answers)
+
+    page = client.get(f"/assessments/{saved.pk}/edit/").text
+
+    assert checked("client_messages", dashboard_answers["client_messages"]) in page
+
+
+def test_edit_get_drops_answers_to_questions_no_longer_asked(client, saved):
+    revision = saved.latest
+    revision.answers["retired_question"] = "yes"
+    revision.save()
+
+    page = client.get(f"/assessments/{saved.pk}/edit/").text
+
+    assert 'name="retired_question"' not in page
+
+
+def test_edit_unknown_assessment_404(client):
+    assert client.get(f"/assessments/{uuid.uuid4()}/edit/").status_code == 404
+
+
+def test_edit_finish_redirects_to_result(client, saved, chat_answers):
+    response = client.post(f"/assessments/{saved.pk}/edit/", finish_data(chat_answers))
+
+    assert (response.status_code, response["Location"]) == (302, f"/assessments/{saved.pk}/")
+
+
+def test_edit_finish_creates_revision_2(edited):
+    assert list(edited.revisions.values_list("number", flat=True)) == [1, 2]
+
+
+def test_edit_finish_creates_no_new_assessment(edited):
+    assert Assessment.objects.count() == 1
+
+
+def test_edit_finish_updates_recommendation(edited):
+    assert edited.recommendation == "sse"
+
+
+def test_edit_finish_keeps_first_revision(edited, chat_answers):
+    first = edited.revisions.get(number=1)
+
+    assert (first.answers, first.result["recommendation"]) == (chat_answers, "websocket")
+
+
+def test_edit_with_missing_answer_saves_no_revision(client, saved, chat_answers):
+    del chat_answers["scale"]
+
+    client.post(f"/assessments/{saved.pk}/edit/", finish_data(chat_answers))
+
+    assert saved.revisions.count() == 1
+
+
+def test_result_lists_both_revisions(client, edited):
+    page = client.get(edited.get_absolute_url()).text
+
+    assert missing(page, *(f'?revision={n}">Revision {n}</a>' for n in (1, 2))) == []
+
+
+def test_result_lists_changed_answer(client, edited, catalogue, chat_answers):
+    before, after = labels(catalogue, "client_messages", chat_answers["client_messages"], "none")
+    question = escape(catalogue.question("client_messages").text)
+
+    page = client.get(edited.get_absolute_url()).text
+
+    assert f"{question}: <del>{escape(before)}</del> → <ins>{escape(after)}</ins>" in page
+
+
+def test_result_lists_only_changed_answers(client, edited):
+    page = client.get(edited.get_absolute_url()).text
+
+    assert page.count("<del>") == 1
+
+
+def test_result_says_verdict_changed(client, edited):
+    assert "Verdict changed" in client.get(edited.get_absolute_url()).text
+
+
+def test_result_verdict_unchanged_not_flagged(client, saved, chat_answers):
+    client.post(f"/assessments/{saved.pk}/edit/", finish_data(chat_answers, title="Renamed"))
+
+    page = client.get(saved.get_absolute_url()).text
+
+    assert "Verdict changed" not in page
+    assert "No answers changed." in page
+
+
+def test_result_after_edit_shows_new_verdict(client, edited):
+    page = client.get(edited.get_absolute_url()).text
+
+    assert '<span class="verdict-transport">Server-Sent Events (SSE)</span>' in page
+
+
+def test_result_first_revision_shows_old_verdict(client, edited):
+    page = client.get(edited.get_absolute_url(), {"revision": "1"}).text
+
+    assert '<span class="verdict-transport">WebSocket</span>' in page
+
+
+def test_result_first_revision_shows_earlier_revision_notice(client, edited):
+    page = client.get(edited.get_absolute_url(), {"revision": "1"}).text
+
+    assert "You are looking at an earlier revision." in page
+
+
+def test_result_latest_revision_by_number_has_no_notice(client, edited):
+    page = client.get(edited.get_absolute_url(), {"revision": "2"}).text
+
+    assert "earlier revision" not in page
+
+
+def test_result_after_edit_unknown_revision_404(client, edited):
+    assert client.get(edited.get_absolute_url(), {"revision": "9"}).status_code == 404
+
+
+# --- Admin -------------------------------------------------------------------------
+
+
+def test_admin_list_shows_title_and_recommendation(admin_client, saved):
+    page = admin_client.get("/admin/questionnaire/assessment/").text
+
+    assert "Team chat" in page
+    assert '<td class="field-recommendation">WebSocket</td>' in page
+
+
+def test_admin_list_counts_revisions(admin_client, saved, dashboard_answers):
+    saved.revise("Team chat", dashboard_answers)
+
+    page = admin_client.get("/admin/questionnaire/assessment/").text
+
+    assert '<td class="field-revision_count">2</td>' in page
+
+
+def test_admin_search_by_title(admin_client, saved, dashboard_answers):
+    Assessment.create_scored("Ops dashboard", dashboard_answers)
+
+    page = admin_client.get("/admin/questionnaire/assessment/", {"q": "chat"}).text
+
+    assert "Team chat" in page
+    assert "Ops dashboard" not in page
+
+
+def test_admin_change_page_opens(admin_client, saved):
+    response = admin_client.get(f"/admin/questionnaire/assessment/{saved.pk}/change/")
+
+    assert response.status_code == 200
+    assert 'value="Team chat"' in response.text
+
+
+def test_admin_needs_login(client, saved):
+    response = client.get("/admin/questionnaire/assessment/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_admin_cannot_add_assessment_without_revision(admin_client):
+    # An assessment without a scored revision would break its result page.
+    response = admin_client.post(
+        "/admin/questionnaire/assessment/add/",
+        {
+            "title": "Added in the admin",
+            "revisions-TOTAL_FORMS": "0",
+            "revisions-INITIAL_FORMS": "0",
+            "revisions-MIN_NUM_FORMS": "0",
+            "revisions-MAX_NUM_FORMS": "1000",
+        },
+    )
+
+    assert response.status_code == 403
+    assert Assessment.objects.count() == 0
