@@ -54,8 +54,8 @@ def live_server_url(transactional_db) -> Iterator[str]:
 
 
 @pytest.fixture
-def page(live_server_url):
-    """A page in Debian's Chromium, driven by Playwright.
+def browser_context_factory(live_server_url):
+    """Browser contexts of Debian's Chromium, driven by Playwright, on the live server.
 
     Playwright's own browser download does not work here. Playwright runs an
     event loop in this thread while it is started, which Django's ORM refuses
@@ -66,8 +66,16 @@ def page(live_server_url):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=live_server_url)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        yield page
+
+        def new_context(**options):
+            context = browser.new_context(base_url=live_server_url, **options)
+            context.set_default_timeout(10_000)
+            return context
+
+        yield new_context
         browser.close()
+
+
+@pytest.fixture
+def page(browser_context_factory):
+    return browser_context_factory().new_page()

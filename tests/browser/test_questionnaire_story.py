@@ -84,3 +84,37 @@ def test_preset_prefills_answers_and_edit_creates_revision(page: Page) -> None:
 
     page.goto("/")
     expect(page.locator("#recent")).to_contain_text("Real-time messaging and chat")
+
+
+def test_keyboard_only_user_answers_and_moves_on(page: Page) -> None:
+    page.goto("/assessments/new/")
+    page.get_by_label("Name of the application").focus()
+    page.keyboard.type("Keyboard app")
+    # Tab into the first question's help toggle, then its radio group.
+    page.keyboard.press("Tab")
+    expect(page.locator("#q-client_messages summary")).to_be_focused()
+    page.keyboard.press("Space")
+    expect(page.locator("#q-client_messages .help p")).to_be_visible()
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    expect(page.get_by_label("Never: clients only receive")).to_be_checked()
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_label("Occasionally: a few actions a minute")).to_be_checked()
+    # Enter in a field submits the form with the default action, Next.
+    page.keyboard.press("Enter")
+    expect(page.locator("#q-upstream_latency .field-error")).to_be_visible()
+    expect(page.get_by_role("heading", name="Interactivity")).to_be_visible()
+
+
+def test_questionnaire_works_without_javascript(browser_context_factory) -> None:
+    page = browser_context_factory(java_script_enabled=False).new_page()
+    page.goto("/assessments/new/?preset=order-tracking")
+    for _ in range(3):
+        page.get_by_role("button", name="Next →").click()
+    page.get_by_role("button", name="See the recommendation").click()
+
+    expect(page).to_have_url(re.compile(r"/assessments/[0-9a-f-]{36}/$"))
+    expect(
+        page.get_by_role("heading", name="Recommendation: Server-Sent Events (SSE)")
+    ).to_be_visible()
+    expect(page.locator(".pattern")).to_contain_text("SSE with event ids and Last-Event-ID replay")
