@@ -117,8 +117,20 @@ CAVEAT_CASES = {
         SSE_CASE,
     ),
     "mobile-battery": (
-        {**WEBSOCKET_CASE, "clients": "mobile"},
+        {**SSE_CASE, "clients": "mobile"},
         WEBSOCKET_CASE,
+    ),
+    "sse-non-browser": (
+        {**SSE_CASE, "clients": "devices"},
+        SSE_CASE,
+    ),
+    "sse-replay": (
+        {**SSE_CASE, "delivery": "must_resume"},
+        {**WEBSOCKET_CASE, "delivery": "must_resume"},
+    ),
+    "serverless-sse": (
+        {**SSE_CASE, "hosting": "serverless"},
+        SSE_CASE,
     ),
     "high-rate-sse": (
         {**SSE_CASE, "message_rate": "high"},
@@ -819,3 +831,56 @@ def test_net_score_matches_contributions_for_random_answers():
         }
         parts = contributions(CATALOGUE, answers)
         assert net_score(CATALOGUE, answers) == sum(part.net for part in parts)
+
+
+def test_mobile_caveat_applies_to_websocket_too():
+    # Background suspension hits whichever transport is open.
+    result = evaluate(CATALOGUE, {**WEBSOCKET_CASE, "clients": "mobile"})
+    assert result.recommendation == "websocket"
+    assert "mobile-battery" in {caveat.slug for caveat in result.caveats}
+
+
+def test_browser_only_caveats_skip_device_clients():
+    answers = {**SSE_CASE, "clients": "devices", "http_version": "http1", "auth": "token"}
+    result = evaluate(CATALOGUE, answers)
+    slugs = {caveat.slug for caveat in result.caveats}
+    assert result.recommendation == "sse"
+    assert "http1-connection-limit" not in slugs
+    assert "token-auth-sse" not in slugs
+    assert "sse-non-browser" in slugs
+
+
+def test_browser_rules_do_not_score_for_device_clients():
+    # Devices can send Authorization and open many connections: neither
+    # question may weigh for them.
+    answers = {**SSE_CASE, "clients": "devices", "http_version": "http1", "auth": "token"}
+    reasons = {reason.question.slug: reason for reason in evaluate(CATALOGUE, answers).reasons}
+    assert reasons["http_version"].strength == 0
+    assert reasons["auth"].strength == 0
+
+
+def test_hybrid_patterns_not_offered_to_devices():
+    answers = {
+        **WEBSOCKET_CASE,
+        "client_messages": "frequent",
+        "upstream_latency": "relaxed",
+        "interaction_pattern": "personal",
+        "middleboxes": "unknown",
+        "hosting": "paas",
+        "load_balancer": "unknown",
+        "payload_format": "mixed",
+        "team_experience": "new",
+        "auth": "token",
+        "clients": "devices",
+        "scale": "large",
+    }
+    result = evaluate(CATALOGUE, answers)
+    assert result.recommendation == "websocket"
+    assert "hybrid" not in result.pattern.slug
+
+
+def test_chat_with_occasional_messages_still_websocket():
+    chat = dict(CATALOGUE.preset("chat").answers)
+    assert evaluate(CATALOGUE, {**chat, "client_messages": "occasional"}).recommendation == (
+        "websocket"
+    )
