@@ -363,17 +363,23 @@ def find_flips(
 
     # Coupled groups: every joint assignment with its exact gain. Groups do not
     # affect each other's points, so a combination's gain is the sum of its parts.
-    group_options = [_group_assignments(catalogue, answers, group, sign) for group in groups]
+    combined: list[tuple[int, tuple[Change, ...]]] = [(0, ())]
+    for group in groups:
+        options = _group_assignments(catalogue, answers, group, sign)
+        combined = _best_per_count(
+            (gain + more, changes + extra)
+            for gain, changes in combined
+            for more, extra in options
+        )
     # gains_upto[n]: the most that n independent changes can gain (non-decreasing).
     gains_upto = list(itertools.accumulate((gain for gain, _ in singles), initial=0))
     needed = 0 if catalogue.tie_break == target else 1
     candidates: list[tuple[int, int, tuple[Change, ...]]] = []
-    for combo in itertools.product(*group_options):
-        value = base + sum(gain for gain, _ in combo)
+    for gain, changes in combined:
+        value = base + gain
         # Then the fewest independent changes that finish the job.
         count = bisect.bisect_left(gains_upto, needed - value)
         if count < len(gains_upto):
-            changes = tuple(change for _, group_changes in combo for change in group_changes)
             extra = tuple(change for _, change in singles[:count])
             candidates.append(
                 (len(changes) + count, -(value + gains_upto[count]), changes + extra)
@@ -447,9 +453,14 @@ def _coupled_groups(catalogue: Catalogue, answered: Iterable[Question]) -> list[
 
 
 def _group_assignments(
-    catalogue: Catalogue, answers: Answers, group: list[str], sign: int
+    catalogue: Catalogue, answers: Answers, group: list[str], sign: int, keep: int = 3
 ) -> list[tuple[int, tuple[Change, ...]]]:
-    """Every joint answer of a coupled group, as (gain towards the target, changes)."""
+    """A coupled group's joint answers worth combining, as (gain towards the target, changes).
+
+    Groups add up independently, so for each number of changes only the
+    largest gains can be part of a smallest flip; ``keep`` of them per count
+    leave room for alternatives while keeping the combinations few.
+    """
     questions = [catalogue.question(slug) for slug in group]
     current = sign * net_score(catalogue, answers, questions)
     assignments = []
@@ -462,4 +473,18 @@ def _group_assignments(
             if value != answers[question.slug]
         )
         assignments.append((gain, changes))
-    return assignments
+    return _best_per_count(assignments, keep)
+
+
+def _best_per_count(
+    assignments: Iterable[tuple[int, tuple[Change, ...]]], keep: int = 3
+) -> list[tuple[int, tuple[Change, ...]]]:
+    """The ``keep`` largest gains for each number of changes."""
+    by_count: dict[int, list[tuple[int, tuple[Change, ...]]]] = {}
+    for gain, changes in assignments:
+        by_count.setdefault(len(changes), []).append((gain, changes))
+    return [
+        assignment
+        for count in sorted(by_count)
+        for assignment in sorted(by_count[count], key=lambda item: -item[0])[:keep]
+    ]
