@@ -361,15 +361,14 @@ def find_flips(
             singles.append((best[0], Change(question, current, best[1])))
     singles.sort(key=lambda item: -item[0])
 
-    # Coupled groups: every joint assignment with its exact gain. Groups do not
-    # affect each other's points, so a combination's gain is the sum of its parts.
+    # Coupled groups: joint assignments with their exact gains, merged group by
+    # group. Groups do not affect each other's points, so a combination's gain
+    # is the sum of its parts and only the best gains per change count matter.
     combined: list[tuple[int, tuple[Change, ...]]] = [(0, ())]
     for group in groups:
         options = _group_assignments(catalogue, answers, group, sign)
         combined = _best_per_count(
-            (gain + more, changes + extra)
-            for gain, changes in combined
-            for more, extra in options
+            (gain + more, changes + extra) for gain, changes in combined for more, extra in options
         )
     # gains_upto[n]: the most that n independent changes can gain (non-decreasing).
     gains_upto = list(itertools.accumulate((gain for gain, _ in singles), initial=0))
