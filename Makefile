@@ -38,7 +38,7 @@ test-sqlite: test-deps
 test-postgres: test-deps
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest
 
-test: test-sqlite test-postgres
+test: lint test-sqlite test-postgres
 
 # Benchmarks are run by hand; their figures go to docs/benchmarks.md.
 bench: $(VENV)/.installed-dev
