@@ -118,3 +118,17 @@ def test_questionnaire_works_without_javascript(browser_context_factory) -> None
         page.get_by_role("heading", name="Recommendation: Server-Sent Events (SSE)")
     ).to_be_visible()
     expect(page.locator(".pattern")).to_contain_text("SSE with event ids and Last-Event-ID replay")
+
+
+def test_leaning_panel_keeps_up_with_rapid_changes(page: Page) -> None:
+    page.goto("/assessments/new/")
+    # Answers changed faster than the server replies: the panel must end on
+    # the last state, never on a reply to an earlier one.
+    page.get_by_label("Never: clients only receive").check()
+    page.get_by_label("Continuously: typing, cursors, game input, orders").check()
+    page.get_by_label("Real time: under 100 ms").check()
+    page.get_by_label("Many-to-many collaboration or chat").check()
+
+    leaning = page.locator("#leaning")
+    expect(leaning).to_contain_text("from 3 of 14 answers")
+    expect(leaning.locator(".badge")).to_have_text("WebSocket")
