@@ -12,6 +12,7 @@ from functools import cache, wraps
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found
 
@@ -155,7 +156,9 @@ def assessments(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(
         assessment_document(request, assessment, assessment.latest), status=201
     )
-    response["Location"] = request.build_absolute_uri(f"/api/assessments/{assessment.pk}/")
+    response["Location"] = request.build_absolute_uri(
+        reverse("questionnaire:api-assessment", args=[assessment.pk])
+    )
     return response
 
 

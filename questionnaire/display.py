@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .catalogue import TRANSPORTS, Catalogue, CatalogueError, get_catalogue
+from .catalogue import TRANSPORTS, Catalogue
 from .models import Revision
 
 CHART_LABEL_WIDTH = 190
@@ -109,18 +109,14 @@ def revision_history(revisions: list[Revision]) -> list[RevisionDiff]:
     history = []
     previous: Revision | None = None
     for revision in revisions:
-        catalogue = revision_catalogue(revision)
         changes: list[AnswerChange] = []
         if previous is not None:
-            for slug in [
-                *previous.answers,
-                *(s for s in revision.answers if s not in previous.answers),
-            ]:
+            for slug in dict.fromkeys([*previous.answers, *revision.answers]):
                 before, after = previous.answers.get(slug), revision.answers.get(slug)
                 if before == after:
                     continue
-                question, after_label = answer_label(catalogue, slug, after or "")
-                _, before_label = answer_label(revision_catalogue(previous), slug, before or "")
+                question, after_label = answer_label(revision.catalogue, slug, after or "")
+                _, before_label = answer_label(previous.catalogue, slug, before or "")
                 changes.append(
                     AnswerChange(
                         question=question,
@@ -138,11 +134,3 @@ def revision_history(revisions: list[Revision]) -> list[RevisionDiff]:
         )
         previous = revision
     return history[::-1]
-
-
-def revision_catalogue(revision: Revision) -> Catalogue:
-    try:
-        return get_catalogue(revision.catalogue_version)
-    except CatalogueError:
-        # A withdrawn catalogue file: fall back to the current wording.
-        return get_catalogue()

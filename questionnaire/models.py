@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from django.db import models, transaction
 from django.urls import reverse
 
-from .catalogue import Catalogue, get_catalogue
+from .catalogue import Catalogue, CatalogueError, get_catalogue
 from .scoring import evaluate
 
 TITLE_MAX_LENGTH = 200
@@ -127,4 +127,9 @@ class Revision(models.Model):
 
     @property
     def catalogue(self) -> Catalogue:
-        return get_catalogue(self.catalogue_version)
+        """The catalogue this revision was scored with, for its wording."""
+        try:
+            return get_catalogue(self.catalogue_version)
+        except CatalogueError:
+            # A withdrawn catalogue file: fall back to the current wording.
+            return get_catalogue()

@@ -7,7 +7,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from .catalogue import get_catalogue
-from .display import revision_catalogue, revision_history, score_chart
+from .display import revision_history, score_chart
 from .models import Assessment
 from .scoring import evaluate
 from .wizard import Wizard
@@ -116,7 +116,7 @@ def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
         revision = next((r for r in revisions if str(r.number) == requested), None)
         if revision is None:
             raise Http404("No such revision of this assessment.")
-    catalogue = revision_catalogue(revision)
+    catalogue = revision.catalogue
     return render(
         request,
         "questionnaire/assessment.html",
