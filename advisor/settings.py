@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "questionnaire",
+    "live_demo",
 ]
 
 MIDDLEWARE = [
@@ -69,6 +70,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "advisor.urls"
+# The demo's JSON endpoints answer a failed CSRF check in JSON.
+CSRF_FAILURE_VIEW = "live_demo.views.csrf_failure"
 
 TEMPLATES = [
     {
@@ -122,6 +125,37 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# The live demo's feed. With REDIS_URL set, every server process shares one
+# feed (one id sequence, one history) through Redis; without it, the feed
+# lives in the one process. See live_demo/feed.py and the README.
+LIVE_DEMO = {
+    "REDIS_URL": REDIS_URL,
+    # Keys and channels in Redis start with this (several apps, one Redis).
+    "REDIS_PREFIX": os.environ.get("DEMO_REDIS_PREFIX", "advisor:demo"),
+    # Simulated market ticks per second.
+    "FEED_RATE": float(os.environ.get("DEMO_FEED_RATE", "4")),
+    # Recent events kept for replay after a drop.
+    "HISTORY": int(os.environ.get("DEMO_HISTORY", "1000")),
+    # Seconds between SSE heartbeat comments; what EventSource waits before
+    # reconnecting (the stream's retry: field), in milliseconds.
+    "HEARTBEAT": float(os.environ.get("DEMO_SSE_HEARTBEAT", "15")),
+    "RETRY_MS": 2000,
+    # A connection whose unsent backlog passes either bound is closed, so
+    # one client that stops reading costs neither memory nor everyone's feed.
+    "MAX_BACKLOG_EVENTS": int(os.environ.get("DEMO_MAX_BACKLOG_EVENTS", "500")),
+    "MAX_BACKLOG_BYTES": int(os.environ.get("DEMO_MAX_BACKLOG_BYTES", str(1024 * 1024))),
+    # How long a new WebSocket waits for a first {"type": "resume"} before
+    # going live, so that a resume replays in order with no gap.
+    "RESUME_WINDOW": 0.5,
+    "MAX_TEXT_BYTES": 64 * 1024,
+    "MAX_BINARY_BYTES": 1024 * 1024,
+    "MAX_MESSAGES_PER_SECOND": 20,
+    "MAX_CHAT_CHARS": 500,
+}
+# daphne's runserver enforces this per WebSocket message (close code 1009);
+# live_demo narrows it to MAX_TEXT_BYTES for text messages.
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = LIVE_DEMO["MAX_BINARY_BYTES"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -6,6 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("questionnaire.urls")),
+    path("", include("live_demo.urls")),
 ]
 
 handler404 = "questionnaire.api.not_found"

@@ -1,0 +1,91 @@
+"""Feed events and their two wire forms, each encoded once for every subscriber."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+
+def now_ms() -> float:
+    """Server time in milliseconds since the epoch, as events and pongs carry it."""
+    return round(time.time() * 1000, 3)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def format_event(
+    data: str,
+    *,
+    event: str | None = None,
+    id: int | str | None = None,
+    retry: int | None = None,
+) -> bytes:
+    """One SSE event: `event` and `id` cannot break out of their line, `data` spans lines."""
+    lines = []
+    if id is not None:
+        lines.append(f"id: {_one_line(str(id))}")
+    if event is not None:
+        lines.append(f"event: {_one_line(event)}")
+    if retry is not None:
+        lines.append(f"retry: {int(retry)}")
+    normalised = data.replace("\r\n", "\n").replace("\r", "\n")
+    lines.extend(f"data: {line}" for line in normalised.split("\n"))
+    return ("\n".join(lines) + "\n\n").encode()
+
+
+def format_comment(text: str) -> bytes:
+    return f": {_one_line(text)}\n\n".encode()
+
+
+def _one_line(value: str) -> str:
+    return value.replace("\r", "").replace("\n", "").replace("\0", "")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One feed event: every client on either transport sees the same ids in order."""
+
+    id: int
+    type: str
+    ts: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, text: str) -> Event:
+        raw = json.loads(text)
+        return cls(id=int(raw["id"]), type=raw["type"], ts=raw["ts"], payload=raw["payload"])
+
+    @cached_property
+    def json(self) -> str:
+        """The WebSocket text frame, and the SSE data line."""
+        return to_json({"id": self.id, "type": self.type, "ts": self.ts, "payload": self.payload})
+
+    @cached_property
+    def sse(self) -> bytes:
+        return format_event(self.json, event=self.type, id=self.id)
+
+
+def gap_notice(last_id: int, oldest: int | None, newest: int, reason: str) -> dict[str, Any]:
+    """What a client that asked to resume after `last_id` cannot get back.
+
+    `reason` is "expired" (older than the history) or "restarted" (an id the
+    feed has not reached: the feed started again from 1).
+    """
+    if reason == "restarted":
+        missed = None
+    else:
+        missed = (oldest if oldest is not None else newest + 1) - last_id - 1
+    return {
+        "type": "gap",
+        "last_id": last_id,
+        "oldest": oldest,
+        "newest": newest,
+        "missed": missed,
+        "reason": reason,
+        "ts": now_ms(),
+    }

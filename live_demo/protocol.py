@@ -1,0 +1,101 @@
+"""What clients may send, shared by the WebSocket consumer and the HTTP side (POST)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from typing import Any
+
+from .events import now_ms
+
+# WebSocket close codes of ours (the README lists them). daphne forwards only
+# 1000 and 3000-4999 from an application, so these are 4000 plus the number
+# of the nearest HTTP status or WebSocket code.
+CLOSE_DROPPED = 4000  # "Drop connection" in the demo: reconnect and resume
+CLOSE_SLOW = 4008  # the backlog of unread events passed its bound (HTTP 408)
+CLOSE_TOO_BIG = 4009  # a message over the limit, where the server did not close with 1009
+CLOSE_CODES = {"dropped": CLOSE_DROPPED, "slow": CLOSE_SLOW, "shutdown": 1000}
+
+MAX_NONCE_CHARS = 64
+
+
+class MessageError(ValueError):
+    """A client message we refuse: `code` for programs, `message` for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": "error", "code": self.code, "message": self.message, "ts": now_ms()}
+
+
+def chat_payload(message: dict[str, Any], *, sender: str, via: str, max_chars: int) -> dict:
+    """The chat event's payload, from a client's {"type": "chat", "text": ...}."""
+    text = message.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise MessageError("invalid_chat", 'A chat message needs a non-empty "text" string.')
+    text = text.strip()
+    if len(text) > max_chars:
+        raise MessageError(
+            "chat_too_long",
+            f"A chat message holds at most {max_chars} characters; this one has {len(text)}.",
+        )
+    return {"text": text, "via": via, "sender": sender, "nonce": nonce_of(message)}
+
+
+def nonce_of(message: dict[str, Any]) -> str | None:
+    """The client's own tag for a message, echoed so it can time the round trip."""
+    nonce = message.get("nonce")
+    if nonce is None:
+        return None
+    if not isinstance(nonce, str | int) or len(str(nonce)) > MAX_NONCE_CHARS:
+        raise MessageError(
+            "invalid_nonce", f'"nonce" must be a string of at most {MAX_NONCE_CHARS} characters.'
+        )
+    return str(nonce)
+
+
+def resume_id(message: dict[str, Any]) -> int:
+    last_id = message.get("last_id")
+    if isinstance(last_id, bool) or not isinstance(last_id, int) or last_id < 0:
+        raise MessageError("invalid_resume", 'A resume needs "last_id", a whole number >= 0.')
+    return last_id
+
+
+def binary_receipt(data: bytes, *, wire_bytes: int) -> dict[str, Any]:
+    """What the server says of binary data it received: size and SHA-256."""
+    return {
+        "type": "binary_ack",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "wire_bytes": wire_bytes,
+        "ts": now_ms(),
+    }
+
+
+def decode_base64(value: Any, *, max_bytes: int) -> bytes:
+    if not isinstance(value, str):
+        raise MessageError("invalid_binary", '"data" must be a base64 string.')
+    if len(value) > (max_bytes + 2) // 3 * 4 + 4:
+        raise MessageError("binary_too_big", f"Binary data is limited to {max_bytes} bytes.")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise MessageError("invalid_binary", '"data" is not valid base64.') from None
+    if len(data) > max_bytes:
+        raise MessageError("binary_too_big", f"Binary data is limited to {max_bytes} bytes.")
+    return data
+
+
+def websocket_frame_bytes(payload_bytes: int, *, masked: bool) -> int:
+    """Bytes a WebSocket frame takes on the wire (RFC 6455 section 5.2)."""
+    if payload_bytes <= 125:
+        header = 2
+    elif payload_bytes <= 0xFFFF:
+        header = 4
+    else:
+        header = 10
+    return header + (4 if masked else 0) + payload_bytes

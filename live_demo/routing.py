@@ -1,0 +1,13 @@
+"""The demo's routes outside Django's URLconf: the WebSocket and the SSE stream."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from .consumers import DemoConsumer
+from .sse import event_stream
+
+websocket_urlpatterns = [path("ws/demo/", DemoConsumer.as_asgi(), name="ws-demo")]
+
+# Served ahead of Django: a stream must see its disconnect (see sse.py).
+http_urlpatterns = [path("demo/events/", event_stream)]

@@ -1,0 +1,145 @@
+"""The demo's Server-Sent Events endpoint, /demo/events/.
+
+A plain ASGI application rather than a Django view or an `AsyncHttpConsumer`:
+it needs the ASGI `send` (to see what the client leaves unread) and it must
+notice a disconnect while the stream waits for events. Channels'
+`AsyncHttpConsumer` cannot do the second while `handle()` streams (Channels
+issues #1249, #1302, #1445), so this runs the stream and the disconnect
+watcher as two tasks and ends both when either ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs
+
+from django.conf import settings
+
+from .consumers import welcome
+from .events import Event, format_comment, format_event, to_json
+from .feed import Closed, Feed, Subscriber, get_feed
+from .limits import pending_bytes
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = b"The live feed is unavailable at the moment; try again shortly.\n"
+
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    # nginx and friends otherwise buffer the stream until their buffer fills.
+    (b"x-accel-buffering", b"no"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+def requested_last_id(scope: dict[str, Any]) -> int | None:
+    """The Last-Event-ID header (a reconnect), else ?last_event_id= (a first connect).
+
+    Anything that is not a whole number >= 0 starts afresh from live.
+    """
+    raw = None
+    for name, value in scope.get("headers", []):
+        if name == b"last-event-id":
+            raw = value.decode("latin-1")
+    if raw is None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        raw = (query.get("last_event_id") or [None])[0]
+    if raw is None or not raw.strip().isdigit() or not raw.strip().isascii():
+        return None
+    return int(raw.strip())
+
+
+async def event_stream(scope, receive, send) -> None:
+    if scope["method"] not in {"GET", "HEAD"}:
+        await _plain(send, 405, b"Only GET opens an event stream.\n", [(b"allow", b"GET")])
+        return
+    try:
+        feed = await get_feed()
+    except Exception:
+        logger.exception("live demo: the feed could not start")
+        await _plain(send, 503, UNAVAILABLE)
+        return
+    subscriber = feed.subscribe("sse")
+    try:
+        stream = feed.track(asyncio.create_task(_serve(scope, send, feed, subscriber)))
+        watcher = asyncio.create_task(_wait_for_disconnect(receive))
+        try:
+            await asyncio.wait({stream, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (stream, watcher):
+                task.cancel()
+            await asyncio.gather(stream, watcher, return_exceptions=True)
+    finally:
+        feed.unsubscribe(subscriber)
+
+
+async def _serve(scope, send, feed: Feed, subscriber: Subscriber) -> None:
+    options = settings.LIVE_DEMO
+    try:
+        first = await _first_chunk(scope, feed, subscriber)
+    except Exception:
+        logger.exception("live demo: could not read the feed's history")
+        await _plain(send, 503, UNAVAILABLE)
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    if scope["method"] == "HEAD":
+        await send({"type": "http.response.body", "body": b""})
+        return
+    try:
+        async for chunk in _chunks(first, subscriber, options["HEARTBEAT"]):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            backlog = pending_bytes(send)
+            if backlog is not None and backlog > options["MAX_BACKLOG_BYTES"]:
+                subscriber.close("slow")
+    except Closed:
+        # Ending the response is the drop: EventSource reconnects after
+        # retry: milliseconds, sending Last-Event-ID.
+        pass
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _first_chunk(scope, feed: Feed, subscriber: Subscriber) -> bytes:
+    """retry:, the welcome, then (on a resume) a gap notice and the missed events."""
+    retry = feed.options["RETRY_MS"]
+    chunk = [format_event(to_json(welcome(feed, subscriber)), event="welcome", retry=retry)]
+    for item in await feed.start_from(subscriber, requested_last_id(scope)):
+        if isinstance(item, Event):
+            chunk.append(item.sse)
+        else:
+            chunk.append(format_event(to_json(item), event=item["type"]))
+    return b"".join(chunk)
+
+
+async def _chunks(first: bytes, subscriber: Subscriber, heartbeat: float) -> AsyncIterator[bytes]:
+    """The stream, one chunk per wake-up: under daphne each send costs more than its bytes."""
+    yield first
+    loop = asyncio.get_running_loop()
+    next_beat = loop.time() + heartbeat
+    while True:
+        batch = await subscriber.next_batch(timeout=max(0.0, next_beat - loop.time()))
+        chunk = [event.sse for event in batch]
+        if loop.time() >= next_beat:
+            chunk.append(format_comment("heartbeat"))
+            next_beat = loop.time() + heartbeat
+        if chunk:
+            yield b"".join(chunk)
+
+
+async def _wait_for_disconnect(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _plain(send, status: int, body: bytes, headers: list | None = None) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *(headers or [])],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

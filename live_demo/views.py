@@ -1,0 +1,178 @@
+"""The demo page, and the HTTP half of the SSE side: send, drop, stats.
+
+Every error here is JSON, ``{"errors": {field: message}}``, with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.csrf import csrf_failure as default_csrf_failure
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_GET, require_POST
+
+from .events import now_ms
+from .feed import current_feed, get_feed
+from .limits import RateLimiter
+from .protocol import MessageError, binary_receipt, chat_payload, decode_base64
+
+# Base64 of the largest binary message, inside a small JSON object.
+MAX_SEND_BODY = (settings.LIVE_DEMO["MAX_BINARY_BYTES"] + 2) // 3 * 4 + 1024
+MAX_LIMITERS = 4096
+
+
+def errors(status: int, **fields: str) -> JsonResponse:
+    return JsonResponse({"errors": fields}, status=status)
+
+
+@require_GET
+@ensure_csrf_cookie
+def demo(request: HttpRequest) -> HttpResponse:
+    options = settings.LIVE_DEMO
+    return render(
+        request,
+        "live_demo/demo.html",
+        {
+            "options": options,
+            "backend": "redis" if options["REDIS_URL"] else "memory",
+            "binary_sizes": [1024, 64 * 1024, 512 * 1024],
+        },
+    )
+
+
+def events_elsewhere(request: HttpRequest) -> HttpResponse:
+    return errors(
+        503,
+        stream="The event stream is served by the ASGI application (advisor.asgi) only.",
+    )
+
+
+class _Limiters(OrderedDict):
+    """One rate limiter per client address, the least recently used forgotten."""
+
+    def allow(self, key: str) -> bool:
+        limiter = self.pop(key, None) or RateLimiter(settings.LIVE_DEMO["MAX_MESSAGES_PER_SECOND"])
+        self[key] = limiter
+        while len(self) > MAX_LIMITERS:
+            self.popitem(last=False)
+        return limiter.allow()
+
+
+_limiters = _Limiters()
+
+
+def _json_body(request: HttpRequest, limit: int) -> dict[str, Any] | JsonResponse:
+    if request.content_type != "application/json":
+        return errors(415, body="Send JSON, with Content-Type: application/json.")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    try:
+        if declared > limit or len(request.body) > limit:
+            return errors(413, body=f"The body is limited to {limit} bytes.")
+        body = json.loads(request.body)
+    except RequestDataTooBig:
+        return errors(413, body=f"The body is limited to {limit} bytes.")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return errors(400, body="The body is not valid JSON.")
+    if not isinstance(body, dict):
+        return errors(400, body="The body must be a JSON object.")
+    return body
+
+
+def _request_bytes(request: HttpRequest) -> int:
+    """The request as it crossed the network: request line, headers and body."""
+    scope = getattr(request, "scope", {})
+    line = len(request.method) + len(request.get_full_path()) + len(" HTTP/1.1\r\n") + 1
+    headers = sum(len(name) + len(value) + 4 for name, value in scope.get("headers", []))
+    return line + headers + 2 + len(request.body)
+
+
+@require_POST
+async def send(request: HttpRequest) -> HttpResponse:
+    """The SSE side's way back: a chat message, or binary data as base64."""
+    options = settings.LIVE_DEMO
+    if not _limiters.allow(request.META.get("REMOTE_ADDR", "")):
+        limit = options["MAX_MESSAGES_PER_SECOND"]
+        return errors(429, type=f"More than {limit} messages a second; try again shortly.")
+    body = _json_body(request, MAX_SEND_BODY)
+    if isinstance(body, JsonResponse):
+        return body
+    kind = body.get("type")
+    try:
+        if kind == "chat":
+            feed = await get_feed()
+            sender = body.get("connection")
+            payload = chat_payload(
+                body,
+                sender=sender if isinstance(sender, str) else "",
+                via="sse",
+                max_chars=options["MAX_CHAT_CHARS"],
+            )
+            event = await feed.publish("chat", payload)
+            return JsonResponse({"type": "chat_ack", "id": event.id, "ts": event.ts}, status=201)
+        if kind == "binary":
+            data = decode_base64(body.get("data"), max_bytes=options["MAX_BINARY_BYTES"])
+            return JsonResponse(binary_receipt(data, wire_bytes=_request_bytes(request)))
+    except MessageError as error:
+        field = "data" if kind == "binary" else "text"
+        return JsonResponse({"errors": {field: error.message}, "code": error.code}, status=400)
+    return errors(400, type='"type" must be "chat" or "binary".')
+
+
+@require_POST
+async def drop(request: HttpRequest) -> HttpResponse:
+    """Close one connection from the server's end, so the browser sees a real drop."""
+    body = _json_body(request, 1024)
+    if isinstance(body, JsonResponse):
+        return body
+    connection = body.get("connection")
+    if not isinstance(connection, str) or not connection:
+        return errors(400, connection="Give the connection id from the welcome message.")
+    feed = await get_feed()
+    if not await feed.drop(connection):
+        return errors(404, connection="No open connection has that id.")
+    return JsonResponse({"dropped": connection}, status=202)
+
+
+@require_GET
+async def stats(request: HttpRequest) -> HttpResponse:
+    """This process's view: subscribers per transport, tasks, the feed's position.
+
+    Read by the tests (a closed connection leaves nothing behind), the
+    benchmarks, and the page's clock-offset estimate (`ts`).
+    """
+    feed = current_feed()
+    body: dict[str, Any] = {"ts": now_ms(), "process": os.getpid()}
+    if feed is None:
+        body.update(running=False, subscribers={"websocket": 0, "sse": 0}, tasks=0)
+    else:
+        oldest, newest = await feed.history_bounds()
+        body.update(
+            running=True,
+            backend=feed.backend,
+            subscribers=feed.counts(),
+            tasks=len(feed.connection_tasks),
+            last_id=newest,
+            history={"oldest": oldest, "newest": newest},
+        )
+    return JsonResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """JSON for the demo's JSON endpoints, Django's page for everything else."""
+    if request.path.startswith("/demo/"):
+        return errors(
+            403,
+            csrf=f"CSRF check failed ({reason}). Send the csrftoken cookie's value "
+            "in an X-CSRFToken header.",
+        )
+    return default_csrf_failure(request, reason)
