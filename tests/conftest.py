@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import pytest
@@ -37,20 +37,48 @@ def dashboard_answers(catalogue: Catalogue) -> dict[str, str]:
     return dict(catalogue.preset("dashboard").answers)
 
 
-@pytest.fixture
-def live_server_url(transactional_db) -> Iterator[str]:
-    """The real ASGI application (HTTP and WebSocket) served by daphne in a child process."""
-    # The child is forked: it inherits the settings that point at the test
-    # database, but must not share the parent's open database connections.
+def start_daphne() -> tuple[DaphneProcess, str]:
+    """The real ASGI application (HTTP and WebSocket) served by daphne in a child process.
+
+    The child is forked: it inherits the settings as they are now (tests
+    override them before calling this), but must not share the parent's open
+    database connections.
+    """
     connections.close_all()
     server = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=None))
     server.start()
     if not server.ready.wait(timeout=20):
         server.terminate()
         raise RuntimeError("daphne did not start within 20 s")
-    yield f"http://127.0.0.1:{server.port.value}"
+    return server, f"http://127.0.0.1:{server.port.value}"
+
+
+def stop_daphne(server: DaphneProcess) -> None:
     server.terminate()
     server.join(timeout=10)
+
+
+@pytest.fixture
+def daphne_servers() -> Iterator[Callable[[], str]]:
+    """Start as many live servers as a test needs (no database); all stop after it."""
+    servers = []
+
+    def start() -> str:
+        server, url = start_daphne()
+        servers.append(server)
+        return url
+
+    yield start
+    for server in servers:
+        stop_daphne(server)
+
+
+@pytest.fixture
+def live_server_url(transactional_db) -> Iterator[str]:
+    """A live server for tests that use the database."""
+    server, url = start_daphne()
+    yield url
+    stop_daphne(server)
 
 
 @pytest.fixture

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from live_demo.feed import reset_feed
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(autouse=True)
+def demo_options(settings) -> dict:
+    """A quicker feed than the default, so tests wait less; tests may change more."""
+    settings.LIVE_DEMO = {
+        **settings.LIVE_DEMO,
+        "REDIS_URL": "",
+        "FEED_RATE": 20.0,
+        "RESUME_WINDOW": 0.3,
+    }
+    return settings.LIVE_DEMO
+
+
+@pytest.fixture
+def redis_options(settings, demo_options) -> dict:
+    """The feed and channel layer on the Redis server, under keys of this test's own."""
+    prefix = f"advisor-test:{uuid.uuid4().hex}"
+    settings.LIVE_DEMO = {**settings.LIVE_DEMO, "REDIS_URL": REDIS_URL, "REDIS_PREFIX": prefix}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": prefix},
+        }
+    }
+    yield settings.LIVE_DEMO
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest_asyncio.fixture
+async def fresh_feed() -> AsyncIterator[None]:
+    """Each async test gets its own feed on its own event loop, stopped afterwards."""
+    await reset_feed()
+    yield
+    await reset_feed()
