@@ -130,6 +130,7 @@
         this.recovering = true;
         this.dropLastId = this.lastId;
         this.gapsBeforeDrop = this.gaps;
+        this.replayedBeforeDrop = this.replayed;
       }
       this.setState(detail ? `reconnecting (${detail})` : "reconnecting");
     }

@@ -1,0 +1,527 @@
+"""The WebSocket endpoint /ws/demo/, in process, through the real ASGI application."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from advisor.asgi import application
+from live_demo import consumers
+from live_demo.feed import get_feed
+from live_demo.limits import RateLimiter
+
+ALLOWED_ORIGIN = b"http://127.0.0.1"
+TIMEOUT = 5
+
+
+def communicator(path: str = "/ws/demo/", origin: bytes = ALLOWED_ORIGIN) -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, path, headers=[(b"origin", origin)])
+
+
+@asynccontextmanager
+async def demo_client(
+    client: WebsocketCommunicator | None = None,
+) -> AsyncIterator[tuple[WebsocketCommunicator, dict[str, Any]]]:
+    """A connected client and its welcome message; disconnected afterwards."""
+    client = client or communicator()
+    try:
+        connected, _ = await client.connect(timeout=TIMEOUT)
+        assert connected
+        welcome = await client.receive_json_from(timeout=TIMEOUT)
+        yield client, welcome
+    finally:
+        await client.disconnect(timeout=TIMEOUT)
+
+
+async def receive_until(
+    client: WebsocketCommunicator, predicate: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """Every message up to and including the first that matches `predicate`."""
+    messages = []
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            message = await client.receive_json_from(timeout=TIMEOUT)
+            messages.append(message)
+            if predicate(message):
+                return messages
+
+
+async def receive_close(client: WebsocketCommunicator) -> dict[str, Any]:
+    """The close the server sends, skipping whatever was queued before it."""
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            output = await client.receive_output(timeout=TIMEOUT)
+            if output["type"] == "websocket.close":
+                return output
+
+
+async def wait_until(predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def feed_events(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [message for message in messages if message.get("type") in {"tick", "chat"}]
+
+
+def event_ids(messages: list[dict[str, Any]]) -> list[int]:
+    return [message["id"] for message in feed_events(messages)]
+
+
+def is_type(kind: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda message: message.get("type") == kind
+
+
+def id_at_least(last_id: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda message: message.get("type") in {"tick", "chat"} and message["id"] >= last_id
+
+
+async def publish_ticks(count: int) -> None:
+    feed = await get_feed()
+    for number in range(count):
+        await feed.publish("tick", {"symbol": "TEST", "price": float(number), "change": 0.0})
+
+
+@pytest.fixture
+def options(settings) -> Callable[..., dict]:
+    """Change LIVE_DEMO options before the feed starts (it starts on first connect)."""
+
+    def change(**values: Any) -> dict:
+        settings.LIVE_DEMO = {**settings.LIVE_DEMO, **values}
+        return settings.LIVE_DEMO
+
+    return change
+
+
+# Welcome and feed -------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_welcome_first_message(fresh_feed, settings):
+    async with demo_client() as (_, welcome):
+        limits = settings.LIVE_DEMO
+        assert welcome["type"] == "welcome"
+        assert len(welcome["connection"]) == 32
+        assert welcome["transport"] == "websocket"
+        assert isinstance(welcome["last_id"], int)
+        assert welcome["limits"] == {
+            "max_text_bytes": limits["MAX_TEXT_BYTES"],
+            "max_binary_bytes": limits["MAX_BINARY_BYTES"],
+            "max_messages_per_second": limits["MAX_MESSAGES_PER_SECOND"],
+            "max_chat_chars": limits["MAX_CHAT_CHARS"],
+            "history": limits["HISTORY"],
+        }
+
+
+@pytest.mark.asyncio
+async def test_welcome_connection_ids_differ(fresh_feed):
+    async with demo_client() as (_, first), demo_client() as (_, second):
+        assert first["connection"] != second["connection"]
+
+
+@pytest.mark.asyncio
+async def test_feed_events_consecutive_ids(fresh_feed):
+    async with demo_client() as (client, welcome):
+        messages = await receive_until(client, id_at_least(welcome["last_id"] + 5))
+        ids = event_ids(messages)
+        assert ids == list(range(ids[0], ids[-1] + 1))
+        assert ids[0] == welcome["last_id"] + 1
+
+
+@pytest.mark.asyncio
+async def test_feed_events_carry_ts_and_payload(fresh_feed):
+    async with demo_client() as (client, welcome):
+        [tick] = await receive_until(client, is_type("tick"))
+        assert set(tick) == {"id", "type", "ts", "payload"}
+        assert tick["ts"] >= welcome["ts"]
+        assert set(tick["payload"]) == {"symbol", "price", "change"}
+
+
+@pytest.mark.asyncio
+async def test_feed_same_ids_same_order_for_two_clients(fresh_feed):
+    async with demo_client() as (first, welcome), demo_client() as (second, _):
+        await publish_ticks(3)
+        target = welcome["last_id"] + 10
+        seen_first = feed_events(await receive_until(first, id_at_least(target)))
+        seen_second = feed_events(await receive_until(second, id_at_least(target)))
+        common = max(seen_first[0]["id"], seen_second[0]["id"])
+        assert [e for e in seen_first if e["id"] >= common] == [
+            e for e in seen_second if e["id"] >= common
+        ]
+
+
+# Chat --------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_chat_reaches_other_client(fresh_feed):
+    async with demo_client() as (sender, hello), demo_client() as (other, _):
+        await sender.send_json_to({"type": "chat", "text": "  hello all ", "nonce": "n-1"})
+        messages = await receive_until(other, is_type("chat"))
+        chat = messages[-1]
+        assert chat["payload"] == {
+            "text": "hello all",
+            "via": "websocket",
+            "sender": hello["connection"],
+            "nonce": "n-1",
+        }
+        assert isinstance(chat["id"], int)
+
+
+@pytest.mark.asyncio
+async def test_chat_reaches_sender_with_same_id(fresh_feed):
+    async with demo_client() as (sender, _), demo_client() as (other, _):
+        await sender.send_json_to({"type": "chat", "text": "hi"})
+        mine = (await receive_until(sender, is_type("chat")))[-1]
+        theirs = (await receive_until(other, is_type("chat")))[-1]
+        assert mine == theirs
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        ({"type": "chat", "text": "x" * 501}, "chat_too_long"),
+        ({"type": "chat", "text": "   "}, "invalid_chat"),
+        ({"type": "chat"}, "invalid_chat"),
+        ({"type": "chat", "text": 42}, "invalid_chat"),
+    ],
+    ids=["too-long", "empty", "missing", "not-a-string"],
+)
+async def test_chat_invalid_error_to_sender_only(fresh_feed, message, code):
+    async with demo_client() as (sender, _), demo_client() as (other, _):
+        await sender.send_json_to(message)
+        error = (await receive_until(sender, is_type("error")))[-1]
+        assert error["code"] == code
+        await sender.send_json_to({"type": "ping", "nonce": "still-up"})
+        assert (await receive_until(sender, is_type("pong")))[-1]["nonce"] == "still-up"
+        # Anything sent to everyone would reach the other client before this chat.
+        await sender.send_json_to({"type": "chat", "text": "marker"})
+        seen = await receive_until(other, is_type("chat"))
+        assert not [m for m in seen if m["type"] == "error"]
+        assert seen[-1]["payload"]["text"] == "marker"
+
+
+@pytest.mark.asyncio
+async def test_chat_500_chars_accepted(fresh_feed):
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "chat", "text": "y" * 500})
+        chat = (await receive_until(client, lambda m: m["type"] in {"chat", "error"}))[-1]
+        assert chat["type"] == "chat"
+        assert chat["payload"]["text"] == "y" * 500
+
+
+# Ping ---------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_ping_answered_at_once_echoing_fields(fresh_feed, options):
+    # A long resume window: the pong must not wait for it.
+    options(RESUME_WINDOW=30)
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "ping", "nonce": "abc", "sent": 123.5})
+        pong = await client.receive_json_from(timeout=TIMEOUT)
+        assert pong["type"] == "pong"
+        assert pong["nonce"] == "abc"
+        assert pong["sent"] == 123.5
+        assert isinstance(pong["ts"], float)
+
+
+@pytest.mark.asyncio
+async def test_ping_nonce_too_long_error(fresh_feed):
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "ping", "nonce": "n" * 65})
+        error = (await receive_until(client, lambda m: m["type"] in {"error", "pong"}))[-1]
+        assert error["type"] == "error"
+        assert error["code"] == "invalid_nonce"
+
+
+# Resume -------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_resume_first_message_replays_then_live_without_gap_or_dup(fresh_feed):
+    async with demo_client() as (first, _):
+        await first.send_json_to({"type": "ping"})
+        last_seen = event_ids(await receive_until(first, is_type("tick")))[-1]
+    feed = await get_feed()
+    await wait_until(lambda: feed.last_id >= last_seen + 5)
+    async with demo_client() as (second, welcome):
+        await second.send_json_to({"type": "resume", "last_id": last_seen})
+        # Past the replay (up to the welcome's id and beyond) into live events.
+        target = feed.last_id + 10
+        messages = await receive_until(second, id_at_least(target))
+        assert welcome["last_id"] > last_seen
+        assert [m["type"] for m in messages if m["type"] not in {"tick", "chat"}] == []
+        assert event_ids(messages) == list(range(last_seen + 1, target + 1))
+
+
+@pytest.mark.asyncio
+async def test_resume_at_newest_replays_nothing(fresh_feed, options):
+    options(FEED_RATE=0.001)
+    await publish_ticks(3)
+    async with demo_client() as (client, welcome):
+        await client.send_json_to({"type": "resume", "last_id": welcome["last_id"]})
+        await publish_ticks(1)
+        assert event_ids(await receive_until(client, is_type("tick"))) == [welcome["last_id"] + 1]
+
+
+@pytest.mark.asyncio
+async def test_resume_older_than_history_gap_first(fresh_feed, options):
+    options(HISTORY=5)
+    await publish_ticks(20)
+    async with demo_client() as (client, welcome):
+        await client.send_json_to({"type": "resume", "last_id": 1})
+        gap = await client.receive_json_from(timeout=TIMEOUT)
+        assert gap["type"] == "gap"
+        assert gap["reason"] == "expired"
+        assert gap["last_id"] == 1
+        assert gap["oldest"] >= welcome["last_id"] - 4
+        assert gap["missed"] == gap["oldest"] - 2
+        messages = await receive_until(client, id_at_least(gap["newest"] + 2))
+        assert event_ids(messages) == list(range(gap["oldest"], gap["newest"] + 3))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("last_id", ["x", -1, True, 1.5, None])
+async def test_resume_invalid_last_id_error(fresh_feed, last_id):
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "resume", "last_id": last_id})
+        error = (await receive_until(client, is_type("error")))[-1]
+        assert error["code"] == "invalid_resume"
+        await client.send_json_to({"type": "ping", "nonce": "up"})
+        assert (await receive_until(client, is_type("pong")))[-1]["nonce"] == "up"
+
+
+# Malformed messages ---------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_non_json_error_invalid_json(fresh_feed):
+    async with demo_client() as (client, _):
+        await client.send_to(text_data="not json {")
+        error = (await receive_until(client, is_type("error")))[-1]
+        assert error["code"] == "invalid_json"
+        await client.send_json_to({"type": "ping", "nonce": "up"})
+        assert (await receive_until(client, is_type("pong")))[-1]["nonce"] == "up"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text", ["[1, 2]", '"chat"', "42", "null"])
+async def test_json_not_object_error(fresh_feed, text):
+    async with demo_client() as (client, _):
+        await client.send_to(text_data=text)
+        error = (await receive_until(client, is_type("error")))[-1]
+        assert error["code"] == "invalid_message"
+
+
+@pytest.mark.asyncio
+async def test_unknown_type_error(fresh_feed):
+    async with demo_client() as (client, _), demo_client() as (other, _):
+        await client.send_json_to({"type": "subscribe"})
+        error = (await receive_until(client, is_type("error")))[-1]
+        assert error["code"] == "unknown_type"
+        await client.send_json_to({"type": "chat", "text": "marker"})
+        seen = await receive_until(other, is_type("chat"))
+        assert not [m for m in seen if m["type"] == "error"]
+
+
+# Binary -------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_binary_frame_acknowledged_with_sha256(fresh_feed):
+    data = bytes(range(256)) * 4
+    async with demo_client() as (client, _):
+        await client.send_to(bytes_data=data)
+        ack = (await receive_until(client, is_type("binary_ack")))[-1]
+        assert ack["size"] == len(data)
+        assert ack["sha256"] == hashlib.sha256(data).hexdigest()
+        assert ack["wire_bytes"] == len(data) + 8
+
+
+# Size limits --------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_text_over_64_kib_closed_4009(fresh_feed):
+    async with demo_client() as (client, _):
+        await client.send_to(text_data="x" * (64 * 1024 + 1))
+        assert (await receive_close(client))["code"] == 4009
+
+
+@pytest.mark.asyncio
+async def test_text_of_64_kib_not_closed(fresh_feed):
+    async with demo_client() as (client, _):
+        padding = "x" * (64 * 1024 - len('{"type":"ping","pad":""}'))
+        await client.send_to(
+            text_data=json.dumps({"type": "ping", "pad": padding}, separators=(",", ":"))
+        )
+        assert (await receive_until(client, is_type("pong")))[-1]["pad"] == padding
+
+
+@pytest.mark.asyncio
+async def test_binary_over_1_mib_closed_4009(fresh_feed):
+    async with demo_client() as (client, _):
+        await client.send_to(bytes_data=b"\x01" * (1024 * 1024 + 1))
+        assert (await receive_close(client))["code"] == 4009
+
+
+@pytest.mark.asyncio
+async def test_binary_of_1_mib_acknowledged(fresh_feed):
+    async with demo_client() as (client, _):
+        await client.send_to(bytes_data=b"\x01" * (1024 * 1024))
+        assert (await receive_until(client, is_type("binary_ack")))[-1]["size"] == 1024 * 1024
+
+
+# Rate limit ---------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def limiters(monkeypatch) -> tuple[FakeClock, list[RateLimiter]]:
+    """Consumers' rate limiters on a clock that moves only when the test says."""
+    clock = FakeClock()
+    made: list[RateLimiter] = []
+
+    def make(rate: float) -> RateLimiter:
+        limiter = RateLimiter(rate, clock=clock)
+        made.append(limiter)
+        return limiter
+
+    monkeypatch.setattr(consumers, "RateLimiter", make)
+    return clock, made
+
+
+@pytest.mark.asyncio
+async def test_rate_limit_burst_one_error_excess_dropped(fresh_feed, limiters):
+    clock, made = limiters
+    async with demo_client() as (client, _):
+        for number in range(100):
+            await client.send_json_to({"type": "ping", "nonce": str(number)})
+        await wait_until(lambda: made[0].dropped == 80)
+        clock.now += 1
+        await client.send_json_to({"type": "ping", "nonce": "later"})
+        messages = await receive_until(client, lambda m: m.get("nonce") == "later")
+        pongs = [m["nonce"] for m in messages if m["type"] == "pong"]
+        errors = [m for m in messages if m["type"] == "error"]
+        assert pongs == [str(number) for number in range(20)] + ["later"]
+        assert [error["code"] for error in errors] == ["rate_limited"]
+
+
+# Handshake ----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_foreign_origin_refused(fresh_feed):
+    client = communicator(origin=b"http://evil.example")
+    connected, _ = await client.connect(timeout=TIMEOUT)
+    await client.disconnect(timeout=TIMEOUT)
+    assert connected is False
+
+
+@pytest.mark.asyncio
+async def test_missing_origin_refused(fresh_feed):
+    client = WebsocketCommunicator(application, "/ws/demo/")
+    connected, _ = await client.connect(timeout=TIMEOUT)
+    await client.disconnect(timeout=TIMEOUT)
+    assert connected is False
+
+
+@pytest.mark.asyncio
+async def test_unknown_path_refused(fresh_feed):
+    client = communicator(path="/ws/nowhere/")
+    connected, _ = await client.connect(timeout=TIMEOUT)
+    await client.disconnect(timeout=TIMEOUT)
+    assert connected is False
+
+
+# Server-side close, leaks, slow clients ------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_drop_closes_4000(fresh_feed):
+    async with demo_client() as (client, welcome):
+        feed = await get_feed()
+        assert await feed.drop(welcome["connection"]) is True
+        assert (await receive_close(client))["code"] == 4000
+
+
+@pytest.mark.asyncio
+async def test_drop_live_client_closes_4000(fresh_feed):
+    async with demo_client() as (client, welcome):
+        await client.send_json_to({"type": "ping"})
+        await receive_until(client, is_type("tick"))
+        feed = await get_feed()
+        await feed.drop(welcome["connection"])
+        assert (await receive_close(client))["code"] == 4000
+
+
+@pytest.mark.asyncio
+async def test_disconnect_leaks_nothing(fresh_feed):
+    feed = await get_feed()
+    clients = [communicator() for _ in range(6)]
+    for client in clients:
+        connected, _ = await client.connect(timeout=TIMEOUT)
+        assert connected
+        await client.receive_json_from(timeout=TIMEOUT)
+    # Some live, some resumed, some still in their resume window.
+    await clients[0].send_json_to({"type": "ping"})
+    await clients[1].send_json_to({"type": "resume", "last_id": 0})
+    await clients[2].send_json_to({"type": "chat", "text": "bye"})
+    await receive_until(clients[0], is_type("tick"))
+    assert len(feed.subscribers) == 6
+    assert len(feed.connection_tasks) == 6
+    for client in clients:
+        await client.disconnect(timeout=TIMEOUT)
+    await wait_until(lambda: not feed.subscribers and not feed.connection_tasks)
+
+
+@pytest.mark.asyncio
+async def test_server_close_leaks_nothing(fresh_feed):
+    feed = await get_feed()
+    async with demo_client() as (client, _):
+        await client.send_to(text_data="x" * (64 * 1024 + 1))
+        await receive_close(client)
+    await wait_until(lambda: not feed.subscribers and not feed.connection_tasks)
+
+
+@pytest.mark.asyncio
+async def test_slow_client_closed_4008_others_keep_every_event(fresh_feed, options):
+    options(MAX_BACKLOG_EVENTS=5)
+    slow = communicator()
+    # A client that stops reading: once two messages wait unread, the
+    # consumer's send blocks, as it does under a server with flow control.
+    slow._output_queue = asyncio.Queue(maxsize=2)
+    async with demo_client(slow) as (_, slow_welcome), demo_client() as (fast, _):
+        feed = await get_feed()
+        await slow.send_json_to({"type": "ping"})
+        await fast.send_json_to({"type": "ping"})
+        received: list[dict[str, Any]] = []
+        # Publish one event at a time and let the fast client read each one.
+        async with asyncio.timeout(TIMEOUT):
+            after_close = 0
+            while after_close < 20:
+                await publish_ticks(1)
+                received += await receive_until(fast, id_at_least(feed.last_id))
+                if slow_welcome["connection"] not in feed.subscribers:
+                    after_close += 1
+        assert (await receive_close(slow))["code"] == 4008
+        ids = event_ids(received)
+        assert ids == list(range(ids[0], feed.last_id + 1))
+        assert len(feed.subscribers) == 1

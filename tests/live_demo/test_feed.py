@@ -1,0 +1,675 @@
+"""The feed, its events, the limits and the protocol helpers, in process."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import time
+from typing import Any
+
+import pytest
+from daphne.ws_protocol import WebSocketProtocol
+
+from live_demo.events import Event, format_comment, format_event, gap_notice
+from live_demo.feed import Closed, Feed, get_feed
+from live_demo.limits import RateLimiter, limit_daphne_text_messages, pending_bytes
+from live_demo.protocol import (
+    MessageError,
+    binary_receipt,
+    chat_payload,
+    decode_base64,
+    resume_id,
+    websocket_frame_bytes,
+)
+
+# format_event -------------------------------------------------------------------------
+
+
+def test_format_event_data_only():
+    assert format_event("hello") == b"data: hello\n\n"
+
+
+def test_format_event_fields_in_order():
+    assert format_event("x", event="tick", id=7, retry=2000) == (
+        b"id: 7\nevent: tick\nretry: 2000\ndata: x\n\n"
+    )
+
+
+@pytest.mark.parametrize("bad", ["\r", "\n", "\0", "\r\n"])
+def test_format_event_id_stripped(bad):
+    assert format_event("x", id=f"1{bad}2{bad}") == b"id: 12\ndata: x\n\n"
+
+
+@pytest.mark.parametrize("bad", ["\r", "\n", "\0", "\r\n"])
+def test_format_event_event_stripped(bad):
+    injected = f"tick{bad}data: forged{bad}"
+    assert format_event("x", event=injected) == b"event: tickdata: forged\ndata: x\n\n"
+
+
+def test_format_event_multiline_data_split():
+    assert format_event("a\nb\r\nc\rd") == b"data: a\ndata: b\ndata: c\ndata: d\n\n"
+
+
+def test_format_event_empty_data_one_line():
+    assert format_event("") == b"data: \n\n"
+
+
+def test_format_event_retry_line():
+    assert format_event("x", retry=1500) == b"retry: 1500\ndata: x\n\n"
+
+
+def test_format_comment_one_line():
+    assert format_comment("ping\nevent: x") == b": pingevent: x\n\n"
+
+
+# Event ----------------------------------------------------------------------------------
+
+
+def test_event_json_shape():
+    event = Event(id=3, type="tick", ts=1.5, payload={"symbol": "ACME", "name": "é"})
+    assert event.json == '{"id":3,"type":"tick","ts":1.5,"payload":{"symbol":"ACME","name":"é"}}'
+
+
+def test_event_json_is_valid_json():
+    event = Event(id=1, type="chat", ts=0.5, payload={"text": 'quote " and \n newline'})
+    assert json.loads(event.json)["payload"]["text"] == 'quote " and \n newline'
+
+
+def test_event_sse_shape():
+    event = Event(id=3, type="chat", ts=1.5, payload={"text": "a\nb"})
+    assert event.sse == format_event(event.json, event="chat", id=3)
+    assert event.sse.startswith(b"id: 3\nevent: chat\ndata: {")
+    assert event.sse.count(b"\ndata: ") == 1
+
+
+def test_event_from_json_round_trip():
+    event = Event(id=9, type="tick", ts=2.25, payload={"price": 1.0})
+    assert Event.from_json(event.json) == event
+
+
+def test_gap_notice_expired_missed():
+    gap = gap_notice(2, 6, 10, "expired")
+    assert gap["missed"] == 3
+    assert (gap["type"], gap["last_id"], gap["oldest"], gap["newest"]) == ("gap", 2, 6, 10)
+
+
+def test_gap_notice_restarted_missed_unknown():
+    assert gap_notice(50, 1, 10, "restarted")["missed"] is None
+
+
+# Memory feed ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def feed(settings) -> Feed:
+    """A feed that does not tick: only the test publishes."""
+    return Feed({**settings.LIVE_DEMO, "HISTORY": 5, "MAX_BACKLOG_EVENTS": 3})
+
+
+async def publish(feed: Feed, count: int) -> list[Event]:
+    return [await feed.publish("tick", {"n": number}) for number in range(count)]
+
+
+def ids(items: list[Any]) -> list[int]:
+    return [item.id for item in items]
+
+
+@pytest.mark.asyncio
+async def test_feed_ids_increase_by_one(fresh_feed, feed):
+    assert ids(await publish(feed, 4)) == [1, 2, 3, 4]
+    assert feed.last_id == 4
+
+
+@pytest.mark.asyncio
+async def test_feed_event_has_server_ts(fresh_feed, feed):
+    before = time.time() * 1000
+    [event] = await publish(feed, 1)
+    assert before - 1 <= event.ts <= time.time() * 1000 + 1
+
+
+@pytest.mark.asyncio
+async def test_feed_history_bounded(fresh_feed, feed):
+    await publish(feed, 8)
+    events, oldest, newest = await feed.history_after(0)
+    assert ids(events) == [4, 5, 6, 7, 8]
+    assert (oldest, newest) == (4, 8)
+
+
+@pytest.mark.asyncio
+async def test_feed_history_bounded_by_setting(fresh_feed, settings):
+    settings.LIVE_DEMO = {**settings.LIVE_DEMO, "HISTORY": 3}
+    feed = await get_feed()
+    await publish(feed, 5)
+    events, oldest, newest = await feed.history_after(0)
+    assert ids(events) == [newest - 2, newest - 1, newest]
+    assert oldest == newest - 2
+
+
+@pytest.mark.asyncio
+async def test_feed_history_after(fresh_feed, feed):
+    await publish(feed, 4)
+    events, oldest, newest = await feed.history_after(2)
+    assert ids(events) == [3, 4]
+    assert (oldest, newest) == (1, 4)
+
+
+@pytest.mark.asyncio
+async def test_feed_history_after_newest_empty(fresh_feed, feed):
+    await publish(feed, 4)
+    assert (await feed.history_after(4))[0] == []
+
+
+@pytest.mark.asyncio
+async def test_feed_history_after_empty_feed(fresh_feed, feed):
+    assert await feed.history_after(0) == ([], None, 0)
+
+
+@pytest.mark.asyncio
+async def test_feed_counts_by_transport(fresh_feed, feed):
+    feed.subscribe("websocket")
+    feed.subscribe("sse")
+    feed.subscribe("sse")
+    assert feed.counts() == {"websocket": 1, "sse": 2}
+
+
+# Subscriber -----------------------------------------------------------------------------
+
+
+def event(event_id: int) -> Event:
+    return Event(id=event_id, type="tick", ts=0.0)
+
+
+@pytest.mark.asyncio
+async def test_subscriber_take_dedups(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    assert ids(subscriber.take([event(1), event(2)])) == [1, 2]
+    assert ids(subscriber.take([event(2), event(3), event(1), event(4)])) == [3, 4]
+    assert subscriber.last_sent == 4
+
+
+@pytest.mark.asyncio
+async def test_subscriber_receives_published_events(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    await publish(feed, 3)
+    assert ids(await subscriber.next_batch(timeout=1)) == [1, 2, 3]
+
+
+@pytest.mark.asyncio
+async def test_subscriber_next_batch_timeout_empty(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    assert await subscriber.next_batch(timeout=0.01) == []
+
+
+@pytest.mark.asyncio
+async def test_subscriber_backlog_at_bound_kept(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    await publish(feed, 3)
+    assert subscriber.closed_reason is None
+    assert subscriber.backlog == 3
+
+
+@pytest.mark.asyncio
+async def test_subscriber_backlog_over_bound_closed_slow(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    await publish(feed, 4)
+    assert subscriber.closed_reason == "slow"
+    assert subscriber.id not in feed.subscribers
+    with pytest.raises(Closed) as closed:
+        await subscriber.next_batch(timeout=1)
+    assert closed.value.reason == "slow"
+
+
+@pytest.mark.asyncio
+async def test_subscriber_slow_others_keep_receiving(fresh_feed, feed):
+    slow = feed.subscribe("websocket")
+    fast = feed.subscribe("sse")
+    received = []
+    for _ in range(10):
+        await publish(feed, 1)
+        received += await fast.next_batch(timeout=1)
+    assert slow.closed_reason == "slow"
+    assert ids(received) == list(range(1, 11))
+    assert list(feed.subscribers) == [fast.id]
+
+
+# start_from -----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_start_from_none_live_from_now(fresh_feed, feed):
+    await publish(feed, 3)
+    subscriber = feed.subscribe("websocket")
+    assert await feed.start_from(subscriber, None) == []
+    assert subscriber.started
+    await publish(feed, 2)
+    assert ids(await subscriber.next_batch(timeout=1)) == [4, 5]
+
+
+@pytest.mark.asyncio
+async def test_start_from_within_history_exact_replay(fresh_feed, feed):
+    await publish(feed, 4)
+    subscriber = feed.subscribe("websocket")
+    assert ids(await feed.start_from(subscriber, 1)) == [2, 3, 4]
+    await publish(feed, 1)
+    assert ids(await subscriber.next_batch(timeout=1)) == [5]
+
+
+@pytest.mark.asyncio
+async def test_start_from_oldest_minus_one_no_gap(fresh_feed, feed):
+    await publish(feed, 8)
+    subscriber = feed.subscribe("websocket")
+    assert ids(await feed.start_from(subscriber, 3)) == [4, 5, 6, 7, 8]
+
+
+@pytest.mark.asyncio
+async def test_start_from_newest_nothing(fresh_feed, feed):
+    await publish(feed, 4)
+    subscriber = feed.subscribe("websocket")
+    assert await feed.start_from(subscriber, 4) == []
+
+
+@pytest.mark.asyncio
+async def test_start_from_no_dup_with_events_pushed_during_read(fresh_feed, feed, monkeypatch):
+    await publish(feed, 3)
+    subscriber = feed.subscribe("websocket")
+    read = feed.history_after
+
+    async def racing_read(last_id: int):
+        # One event lands before the read (in history and pending), one after
+        # (pending only).
+        await publish(feed, 1)
+        result = await read(last_id)
+        await publish(feed, 1)
+        return result
+
+    monkeypatch.setattr(feed, "history_after", racing_read)
+    replayed = await feed.start_from(subscriber, 1)
+    live = await subscriber.next_batch(timeout=1)
+    assert ids(replayed) + ids(live) == [2, 3, 4, 5]
+
+
+@pytest.mark.asyncio
+async def test_start_from_no_dup_with_events_pending_before_read(fresh_feed, feed):
+    await publish(feed, 2)
+    subscriber = feed.subscribe("websocket")
+    await publish(feed, 2)  # pending, and in the history
+    replayed = await feed.start_from(subscriber, 0)
+    live = await subscriber.next_batch(timeout=1)
+    assert ids(replayed) + ids(live) == [1, 2, 3, 4]
+
+
+@pytest.mark.asyncio
+async def test_start_from_older_than_history_gap_first(fresh_feed, feed):
+    await publish(feed, 10)
+    subscriber = feed.subscribe("websocket")
+    gap, *events = await feed.start_from(subscriber, 2)
+    assert gap["type"] == "gap"
+    assert gap["reason"] == "expired"
+    assert (gap["last_id"], gap["oldest"], gap["newest"]) == (2, 6, 10)
+    assert gap["missed"] == 3
+    assert ids(events) == [6, 7, 8, 9, 10]
+
+
+@pytest.mark.asyncio
+async def test_start_from_newer_than_feed_restarted_whole_history(fresh_feed, feed):
+    await publish(feed, 7)
+    subscriber = feed.subscribe("websocket")
+    gap, *events = await feed.start_from(subscriber, 50)
+    assert gap["type"] == "gap"
+    assert gap["reason"] == "restarted"
+    assert gap["missed"] is None
+    assert (gap["last_id"], gap["newest"]) == (50, 7)
+    assert ids(events) == [3, 4, 5, 6, 7]
+    await publish(feed, 1)
+    assert ids(await subscriber.next_batch(timeout=1)) == [8]
+
+
+@pytest.mark.asyncio
+async def test_start_from_newer_than_empty_feed_restarted(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    [gap] = await feed.start_from(subscriber, 5)
+    assert gap["reason"] == "restarted"
+    assert (gap["oldest"], gap["newest"]) == (None, 0)
+
+
+# late_resume and drop_local ---------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_late_resume_sends_what_came_before_start(fresh_feed, feed):
+    await publish(feed, 4)
+    subscriber = feed.subscribe("websocket")
+    await feed.start_from(subscriber, None)
+    await publish(feed, 1)
+    assert ids(await subscriber.next_batch(timeout=1)) == [5]
+    assert ids(await feed.late_resume(subscriber, 2)) == [3, 4]
+
+
+@pytest.mark.asyncio
+async def test_late_resume_twice_nothing_more(fresh_feed, feed):
+    await publish(feed, 4)
+    subscriber = feed.subscribe("websocket")
+    await feed.start_from(subscriber, None)
+    await feed.late_resume(subscriber, 2)
+    assert await feed.late_resume(subscriber, 2) == []
+    assert ids(await feed.late_resume(subscriber, 1)) == [2]
+
+
+@pytest.mark.asyncio
+async def test_late_resume_already_sent_nothing(fresh_feed, feed):
+    await publish(feed, 4)
+    subscriber = feed.subscribe("websocket")
+    await feed.start_from(subscriber, None)
+    assert await feed.late_resume(subscriber, 4) == []
+
+
+@pytest.mark.asyncio
+async def test_drop_local_closes_and_removes(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    assert feed.drop_local(subscriber.id) is True
+    assert subscriber.id not in feed.subscribers
+    with pytest.raises(Closed) as closed:
+        await subscriber.next_batch(timeout=1)
+    assert closed.value.reason == "dropped"
+
+
+@pytest.mark.asyncio
+async def test_drop_local_unknown_false(fresh_feed, feed):
+    feed.subscribe("websocket")
+    assert feed.drop_local("no-such-connection") is False
+    assert len(feed.subscribers) == 1
+
+
+@pytest.mark.asyncio
+async def test_dropped_subscriber_gets_no_more_events(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    feed.drop_local(subscriber.id)
+    await publish(feed, 2)
+    assert subscriber.backlog == 0
+
+
+# RateLimiter ----------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_rate_limiter_allows_20_refuses_21st():
+    limiter = RateLimiter(20, clock=FakeClock())
+    assert [limiter.allow() for _ in range(21)] == [True] * 20 + [False]
+    assert limiter.dropped == 1
+
+
+def test_rate_limiter_refills_over_time():
+    clock = FakeClock()
+    limiter = RateLimiter(20, clock=clock)
+    for _ in range(20):
+        limiter.allow()
+    clock.now += 0.25  # five tokens at 20 a second (0.25 is exact in binary)
+    assert [limiter.allow() for _ in range(6)] == [True] * 5 + [False]
+
+
+def test_rate_limiter_burst_capped():
+    clock = FakeClock()
+    limiter = RateLimiter(20, clock=clock)
+    clock.now += 60
+    assert sum(limiter.allow() for _ in range(50)) == 20
+
+
+def test_rate_limiter_should_warn_once_a_second():
+    clock = FakeClock()
+    limiter = RateLimiter(20, clock=clock)
+    warnings = [limiter.should_warn()]
+    clock.now += 0.5
+    warnings.append(limiter.should_warn())
+    clock.now += 0.49
+    warnings.append(limiter.should_warn())
+    clock.now += 0.01
+    warnings.append(limiter.should_warn())
+    assert warnings == [True, False, False, True]
+
+
+def test_rate_limiter_default_clock_monotonic():
+    assert RateLimiter(20).clock is time.monotonic
+
+
+# Protocol helpers ---------------------------------------------------------------------------
+
+
+def chat(message: dict[str, Any], max_chars: int = 500) -> dict[str, Any]:
+    return chat_payload(message, sender="abc", via="sse", max_chars=max_chars)
+
+
+def test_chat_payload_valid():
+    assert chat({"type": "chat", "text": "  hi  ", "nonce": 7}) == {
+        "text": "hi",
+        "via": "sse",
+        "sender": "abc",
+        "nonce": "7",
+    }
+
+
+def test_chat_payload_without_nonce():
+    assert chat({"text": "hi"})["nonce"] is None
+
+
+def test_chat_payload_max_chars_accepted():
+    assert chat({"text": "x" * 500})["text"] == "x" * 500
+
+
+def test_chat_payload_too_long():
+    with pytest.raises(MessageError) as error:
+        chat({"text": "x" * 501})
+    assert error.value.code == "chat_too_long"
+
+
+@pytest.mark.parametrize("message", [{}, {"text": ""}, {"text": " \n "}, {"text": 5}])
+def test_chat_payload_invalid(message):
+    with pytest.raises(MessageError) as error:
+        chat(message)
+    assert error.value.code == "invalid_chat"
+
+
+@pytest.mark.parametrize("nonce", ["n" * 65, 1.5, ["a"], {"a": 1}])
+def test_chat_payload_invalid_nonce(nonce):
+    with pytest.raises(MessageError) as error:
+        chat({"text": "hi", "nonce": nonce})
+    assert error.value.code == "invalid_nonce"
+
+
+def test_message_error_as_dict():
+    error = MessageError("invalid_json", "That message is not JSON.").as_dict()
+    assert error["type"] == "error"
+    assert (error["code"], error["message"]) == ("invalid_json", "That message is not JSON.")
+    assert isinstance(error["ts"], float)
+
+
+@pytest.mark.parametrize("last_id", [0, 1, 10**12])
+def test_resume_id_valid(last_id):
+    assert resume_id({"type": "resume", "last_id": last_id}) == last_id
+
+
+@pytest.mark.parametrize("last_id", ["x", "5", -1, True, False, 1.5, None])
+def test_resume_id_invalid(last_id):
+    with pytest.raises(MessageError) as error:
+        resume_id({"type": "resume", "last_id": last_id})
+    assert error.value.code == "invalid_resume"
+
+
+def test_resume_id_missing():
+    with pytest.raises(MessageError):
+        resume_id({"type": "resume"})
+
+
+def test_decode_base64_valid():
+    assert (
+        decode_base64(base64.b64encode(b"\x00\xffdata").decode(), max_bytes=10) == b"\x00\xffdata"
+    )
+
+
+def test_decode_base64_exactly_max_bytes():
+    data = b"\x01" * 10
+    assert decode_base64(base64.b64encode(data).decode(), max_bytes=10) == data
+
+
+def test_decode_base64_over_max_bytes():
+    with pytest.raises(MessageError) as error:
+        decode_base64(base64.b64encode(b"\x01" * 11).decode(), max_bytes=10)
+    assert error.value.code == "binary_too_big"
+
+
+def test_decode_base64_huge_refused_before_decoding():
+    with pytest.raises(MessageError) as error:
+        decode_base64("!" * 10_000, max_bytes=10)
+    assert error.value.code == "binary_too_big"
+
+
+@pytest.mark.parametrize("value", [None, 5, b"AAAA", ["AAAA"]])
+def test_decode_base64_not_a_string(value):
+    with pytest.raises(MessageError) as error:
+        decode_base64(value, max_bytes=10)
+    assert error.value.code == "invalid_binary"
+
+
+@pytest.mark.parametrize("value", ["AAA", "A===", "AA!A", "AA AA"])
+def test_decode_base64_invalid(value):
+    with pytest.raises(MessageError) as error:
+        decode_base64(value, max_bytes=10)
+    assert error.value.code == "invalid_binary"
+
+
+def test_binary_receipt():
+    receipt = binary_receipt(b"abc", wire_bytes=9)
+    assert receipt["type"] == "binary_ack"
+    assert receipt["size"] == 3
+    assert receipt["sha256"] == hashlib.sha256(b"abc").hexdigest()
+    assert receipt["wire_bytes"] == 9
+
+
+@pytest.mark.parametrize(
+    ("payload", "unmasked"),
+    [(0, 2), (125, 127), (126, 130), (65535, 65539), (65536, 65546)],
+)
+def test_websocket_frame_bytes_boundaries(payload, unmasked):
+    assert websocket_frame_bytes(payload, masked=False) == unmasked
+    assert websocket_frame_bytes(payload, masked=True) == unmasked + 4
+
+
+# pending_bytes ----------------------------------------------------------------------------
+
+
+def test_pending_bytes_plain_coroutine_function_none():
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    assert pending_bytes(send) is None
+
+
+def test_pending_bytes_reads_twisted_buffer():
+    class Transport:
+        dataBuffer = b"x" * 100
+        offset = 30
+        _tempDataLen = 5
+
+    class Protocol:
+        transport = Transport()
+
+    def daphne_send(protocol: Any, message: dict[str, Any]) -> None:
+        pass
+
+    assert pending_bytes(functools.partial(daphne_send, Protocol())) == 75
+
+
+def test_pending_bytes_follows_real_send():
+    class Transport:
+        dataBuffer = b"x" * 10
+        offset = 0
+        _tempDataLen = 0
+
+    class Protocol:
+        transport = Transport()
+
+    def daphne_send(protocol: Any, message: dict[str, Any]) -> None:
+        pass
+
+    class Wrapper:
+        real_send = functools.partial(daphne_send, Protocol())
+
+        async def send(self, message: dict[str, Any]) -> None:
+            pass
+
+    assert pending_bytes(Wrapper().send) == 10
+
+
+def test_pending_bytes_no_transport_none():
+    def send(protocol: Any, message: dict[str, Any]) -> None:
+        pass
+
+    assert pending_bytes(functools.partial(send, object())) is None
+
+
+# limit_daphne_text_messages ---------------------------------------------------------------
+
+
+@pytest.fixture
+def daphne_protocol(monkeypatch) -> list[bool]:
+    """daphne's WebSocketProtocol with autobahn's own onMessageBegin stubbed, restored after."""
+    calls: list[bool] = []
+
+    def original_begin(self, isBinary: bool) -> None:
+        calls.append(isBinary)
+
+    monkeypatch.setattr(WebSocketProtocol, "onMessageBegin", WebSocketProtocol.onMessageBegin)
+    monkeypatch.setattr(WebSocketProtocol, "_advisor_limits", None, raising=False)
+    monkeypatch.setattr(
+        WebSocketProtocol, "_advisor_original_begin", original_begin, raising=False
+    )
+    return calls
+
+
+def test_limit_daphne_installed_at_startup(settings):
+    options = settings.LIVE_DEMO
+    assert WebSocketProtocol._advisor_limits == (
+        options["MAX_TEXT_BYTES"],
+        options["MAX_BINARY_BYTES"],
+    )
+
+
+@pytest.mark.parametrize(("is_binary", "limit"), [(False, 100), (True, 2000)])
+def test_limit_daphne_per_message_kind(daphne_protocol, is_binary, limit):
+    limit_daphne_text_messages(100, 2000)
+    protocol = object.__new__(WebSocketProtocol)
+    protocol.onMessageBegin(is_binary)
+    assert protocol.maxMessagePayloadSize == limit
+    assert daphne_protocol == [is_binary]
+
+
+def test_limit_daphne_text_then_binary(daphne_protocol):
+    limit_daphne_text_messages(100, 2000)
+    protocol = object.__new__(WebSocketProtocol)
+    protocol.onMessageBegin(False)
+    protocol.onMessageBegin(True)
+    assert protocol.maxMessagePayloadSize == 2000
+
+
+def test_limit_daphne_same_limits_not_rewrapped(daphne_protocol):
+    limit_daphne_text_messages(100, 2000)
+    patched = WebSocketProtocol.onMessageBegin
+    limit_daphne_text_messages(100, 2000)
+    assert WebSocketProtocol.onMessageBegin is patched
+
+
+def test_limit_daphne_new_limits_wrap_original_once(daphne_protocol):
+    limit_daphne_text_messages(100, 2000)
+    limit_daphne_text_messages(300, 4000)
+    protocol = object.__new__(WebSocketProtocol)
+    protocol.onMessageBegin(False)
+    assert protocol.maxMessagePayloadSize == 300
+    assert daphne_protocol == [False]

@@ -1,0 +1,476 @@
+"""The SSE stream, /demo/events/, against a real daphne server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+
+EVENTS = "/demo/events/"
+STATS = "/demo/stats/"
+# The longest any one expected event may take to arrive.
+WAIT = 5.0
+POLL = 0.05
+
+
+@dataclass
+class Message:
+    """One event as EventSource would dispatch it, or one comment line (`comment` set)."""
+
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+    data_lines: list[str] = field(default_factory=list)
+    comment: str | None = None
+
+    @property
+    def data(self) -> str:
+        return "\n".join(self.data_lines)
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+async def parse(lines: AsyncIterator[str]) -> AsyncIterator[Message]:
+    message, seen = Message(), False
+    async for line in lines:
+        if not line:
+            if seen:
+                yield message
+            message, seen = Message(), False
+        elif line.startswith(":"):
+            yield Message(comment=line[1:].strip())
+        else:
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            seen = True
+            if name == "data":
+                message.data_lines.append(value)
+            elif name == "event":
+                message.event = value
+            elif name == "id":
+                message.id = value
+            elif name == "retry":
+                message.retry = int(value)
+
+
+class Stream:
+    """An open SSE response, read event by event, every wait bounded."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._messages = parse(response.aiter_lines())
+
+    async def next(self, timeout: float = WAIT) -> Message:
+        """The next event or comment (StopAsyncIteration once the response ends)."""
+        async with asyncio.timeout(timeout):
+            return await anext(self._messages)
+
+    async def next_event(self, timeout: float = WAIT) -> Message:
+        async with asyncio.timeout(timeout):
+            while (message := await anext(self._messages)).comment is not None:
+                pass
+            return message
+
+    async def welcome(self) -> dict[str, Any]:
+        message = await self.next_event()
+        assert message.event == "welcome"
+        return message.json
+
+    async def feed_events(self, count: int, per_event: float = WAIT) -> list[Message]:
+        """The next `count` feed events (those with an id), after a welcome if it is next."""
+        events: list[Message] = []
+        while len(events) < count:
+            message = await self.next_event(per_event)
+            if message.id is not None:
+                events.append(message)
+            else:
+                assert message.event == "welcome", f"unexpected {message}"
+        return events
+
+    async def rest(self, timeout: float = WAIT) -> list[Message]:
+        """Everything until the server ends the response."""
+        messages = []
+        async with asyncio.timeout(timeout):
+            async for message in self._messages:
+                messages.append(message)
+        return messages
+
+
+@contextlib.asynccontextmanager
+async def open_stream(client: httpx.AsyncClient, **options: Any) -> AsyncIterator[Stream]:
+    async with client.stream("GET", EVENTS, **options) as response:
+        yield Stream(response)
+
+
+def ids(events: list[Message]) -> list[int]:
+    return [int(event.id) for event in events]
+
+
+@pytest.fixture
+def serve(settings, daphne_servers) -> Callable[..., str]:
+    """Start daphne with these LIVE_DEMO options on top of the tests' own."""
+
+    def start(**options: Any) -> str:
+        settings.LIVE_DEMO = {**settings.LIVE_DEMO, **options}
+        return daphne_servers()
+
+    return start
+
+
+def client_for(url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10.0))
+
+
+async def stats(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get(STATS)
+    assert response.status_code == 200
+    return response.json()
+
+
+async def wait_for_stats(
+    client: httpx.AsyncClient, condition: Callable[[dict], bool], timeout: float = WAIT
+) -> dict[str, Any]:
+    """Poll the server's stats until `condition` holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        body = await stats(client)
+        if condition(body):
+            return body
+        assert loop.time() < deadline, f"stats never matched within {timeout} s: {body}"
+        await asyncio.sleep(POLL)
+
+
+async def wait_for_last_id(client: httpx.AsyncClient, last_id: int) -> dict[str, Any]:
+    return await wait_for_stats(client, lambda body: body.get("last_id", 0) >= last_id)
+
+
+async def csrf_headers(client: httpx.AsyncClient) -> dict[str, str]:
+    """The page sets the CSRF cookie; POSTs send it back as X-CSRFToken."""
+    response = await client.get("/demo/")
+    assert response.status_code == 200
+    return {"X-CSRFToken": client.cookies["csrftoken"]}
+
+
+async def started_feed(client: httpx.AsyncClient, last_id: int) -> int:
+    """Start the server's feed (a first stream does) and wait until it passes `last_id`."""
+    async with open_stream(client) as stream:
+        await stream.welcome()
+    return (await wait_for_last_id(client, last_id))["last_id"]
+
+
+@pytest.mark.asyncio
+async def test_events_response_headers(serve):
+    async with client_for(serve()) as client, open_stream(client) as stream:
+        response = stream.response
+
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["x-accel-buffering"] == "no"
+
+
+@pytest.mark.asyncio
+async def test_events_first_event_is_welcome(serve, settings):
+    async with client_for(serve()) as client, open_stream(client) as stream:
+        first = await stream.next()
+
+    assert first.event == "welcome"
+    assert first.retry == settings.LIVE_DEMO["RETRY_MS"]
+    assert first.id is None
+    welcome = first.json
+    assert welcome["type"] == "welcome"
+    assert welcome["transport"] == "sse"
+    assert isinstance(welcome["connection"], str)
+    assert welcome["connection"]
+
+
+@pytest.mark.asyncio
+async def test_events_feed_events_carry_their_id(serve):
+    async with client_for(serve()) as client, open_stream(client) as stream:
+        events = await stream.feed_events(10)
+
+    for event in events:
+        assert event.event == "tick"
+        data = event.json
+        assert data["id"] == int(event.id)
+        assert data["type"] == "tick"
+        assert isinstance(data["ts"], float | int)
+        assert set(data["payload"]) == {"symbol", "price", "change"}
+
+
+@pytest.mark.asyncio
+async def test_events_feed_ids_are_consecutive(serve):
+    async with client_for(serve()) as client, open_stream(client) as stream:
+        events = await stream.feed_events(20)
+
+    assert ids(events) == list(range(ids(events)[0], ids(events)[0] + 20))
+
+
+@pytest.mark.asyncio
+async def test_events_heartbeat_comment_arrives(serve):
+    heartbeat = 0.5
+    async with client_for(serve(HEARTBEAT=heartbeat)) as client, open_stream(client) as stream:
+        await stream.welcome()
+        loop = asyncio.get_running_loop()
+        beats = []
+        since = loop.time()
+        async with asyncio.timeout(2 * heartbeat * 2):
+            while len(beats) < 2:
+                message = await stream.next()
+                if message.comment is not None:
+                    beats.append(loop.time() - since)
+                    since = loop.time()
+                    assert message.comment == "heartbeat"
+
+    assert all(interval < 2 * heartbeat for interval in beats), beats
+
+
+@pytest.mark.asyncio
+async def test_events_last_event_id_resumes_without_gap(serve):
+    async with client_for(serve()) as client:
+        async with open_stream(client) as stream:
+            last_id = ids(await stream.feed_events(5))[-1]
+        await wait_for_last_id(client, last_id + 10)
+
+        async with open_stream(client, headers={"Last-Event-ID": str(last_id)}) as stream:
+            await stream.welcome()
+            events = await stream.feed_events(40)
+
+    assert ids(events) == list(range(last_id + 1, last_id + 41))
+
+
+@pytest.mark.asyncio
+async def test_events_query_last_event_id_resumes_without_gap(serve):
+    async with client_for(serve()) as client:
+        async with open_stream(client) as stream:
+            last_id = ids(await stream.feed_events(5))[-1]
+        await wait_for_last_id(client, last_id + 10)
+
+        async with open_stream(client, params={"last_event_id": str(last_id)}) as stream:
+            await stream.welcome()
+            events = await stream.feed_events(40)
+
+    assert ids(events) == list(range(last_id + 1, last_id + 41))
+
+
+@pytest.mark.asyncio
+async def test_events_last_event_id_header_wins_over_query(serve):
+    async with client_for(serve()) as client:
+        async with open_stream(client) as stream:
+            last_id = ids(await stream.feed_events(10))[-1]
+        await wait_for_last_id(client, last_id + 5)
+
+        async with open_stream(
+            client, headers={"Last-Event-ID": str(last_id)}, params={"last_event_id": "2"}
+        ) as stream:
+            await stream.welcome()
+            events = await stream.feed_events(10)
+
+    assert ids(events) == list(range(last_id + 1, last_id + 11))
+
+
+@pytest.mark.asyncio
+async def test_events_expired_last_event_id_gets_gap_first(serve):
+    history = 20
+    async with client_for(serve(HISTORY=history, FEED_RATE=50.0)) as client:
+        await started_feed(client, 2 * history + 1)
+
+        async with open_stream(client, headers={"Last-Event-ID": "5"}) as stream:
+            await stream.welcome()
+            gap = await stream.next_event()
+            events = await stream.feed_events(history + 10)
+
+    assert gap.event == "gap"
+    assert gap.id is None
+    notice = gap.json
+    assert notice["reason"] == "expired"
+    assert notice["last_id"] == 5
+    assert notice["newest"] - notice["oldest"] + 1 == history
+    assert notice["missed"] == notice["oldest"] - 5 - 1
+    # Then what the history still holds, from its oldest, and on into live events.
+    assert ids(events) == list(range(notice["oldest"], notice["oldest"] + history + 10))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("last_event_id", ["abc", "-5", "1.5", ""])
+async def test_events_non_integer_last_event_id_starts_live(serve, last_event_id):
+    async with client_for(serve()) as client:
+        last_id = await started_feed(client, 20)
+
+        async with open_stream(client, headers={"Last-Event-ID": last_event_id}) as stream:
+            await stream.welcome()
+            first = await stream.next_event()
+
+    assert first.event != "gap"
+    assert first.id is not None
+    assert int(first.id) > last_id
+
+
+@pytest.mark.asyncio
+async def test_events_post_not_allowed(serve):
+    async with client_for(serve()) as client:
+        response = await client.post(EVENTS)
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+
+
+@pytest.mark.asyncio
+async def test_events_two_clients_see_the_same_sequence(serve):
+    async with client_for(serve()) as client:
+        headers = await csrf_headers(client)
+        async with open_stream(client) as one, open_stream(client) as two:
+            await one.welcome()
+            await two.welcome()
+            start = int((await two.next_event()).id)
+            chat = {"type": "chat", "text": "same for everyone"}
+            response = await client.post("/demo/send/", json=chat, headers=headers)
+            assert response.status_code == 201
+            seen_by_two = await two.feed_events(20)
+            seen_by_one = [
+                event for event in await one.feed_events(40) if start < int(event.id) <= start + 20
+            ]
+
+    def sequence(events: list[Message]) -> list[tuple]:
+        return [(event.id, event.event, event.data) for event in events]
+
+    assert sequence(seen_by_one) == sequence(seen_by_two)
+    assert "chat" in {event.event for event in seen_by_two}
+
+
+@pytest.mark.asyncio
+async def test_events_closed_streams_leave_nothing(serve):
+    async with client_for(serve()) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            # Held until closed: a stream's reader left to the garbage collector closes it.
+            streams = [await stack.enter_async_context(open_stream(client)) for _ in range(5)]
+            for stream in streams:
+                await stream.welcome()
+            await wait_for_stats(client, lambda body: body["subscribers"]["sse"] == 5)
+
+        body = await wait_for_stats(
+            client, lambda body: body["subscribers"]["sse"] == 0 and body["tasks"] == 0
+        )
+
+    assert body["subscribers"] == {"websocket": 0, "sse": 0}
+
+
+@pytest.mark.asyncio
+async def test_events_drop_ends_the_stream(serve):
+    async with client_for(serve()) as client:
+        headers = await csrf_headers(client)
+        async with open_stream(client) as stream:
+            connection = (await stream.welcome())["connection"]
+            await stream.feed_events(3)
+            response = await client.post(
+                "/demo/drop/", json={"connection": connection}, headers=headers
+            )
+            assert response.status_code == 202
+            await stream.rest()
+
+        body = await wait_for_stats(client, lambda body: body["tasks"] == 0)
+
+    assert body["subscribers"]["sse"] == 0
+
+
+@pytest.mark.asyncio
+async def test_events_resume_after_drop_has_no_gap(serve):
+    async with client_for(serve()) as client:
+        headers = await csrf_headers(client)
+        async with open_stream(client) as stream:
+            connection = (await stream.welcome())["connection"]
+            before = await stream.feed_events(3)
+            await client.post("/demo/drop/", json={"connection": connection}, headers=headers)
+            before += [message for message in await stream.rest() if message.id is not None]
+        last_id = ids(before)[-1]
+        await wait_for_last_id(client, last_id + 5)
+
+        async with open_stream(client, headers={"Last-Event-ID": str(last_id)}) as stream:
+            await stream.welcome()
+            after = await stream.feed_events(20)
+
+    assert ids(before) == list(range(ids(before)[0], last_id + 1))
+    assert ids(after) == list(range(last_id + 1, last_id + 21))
+
+
+@pytest.mark.asyncio
+async def test_events_chat_post_appears_on_the_stream(serve):
+    async with client_for(serve()) as client:
+        headers = await csrf_headers(client)
+        async with open_stream(client) as stream:
+            connection = (await stream.welcome())["connection"]
+            message = {"type": "chat", "text": "hello over SSE", "connection": connection}
+            response = await client.post("/demo/send/", json=message, headers=headers)
+            assert response.status_code == 201
+            chat_id = response.json()["id"]
+            events = await stream.feed_events(1)
+            while int(events[-1].id) < chat_id:
+                events += await stream.feed_events(1)
+
+    chat = events[-1]
+    assert chat.event == "chat"
+    assert int(chat.id) == chat_id
+    assert chat.json["payload"]["text"] == "hello over SSE"
+    assert chat.json["payload"]["sender"] == connection
+    assert ids(events) == list(range(ids(events)[0], chat_id + 1))
+
+
+@contextlib.contextmanager
+def unread_stream(url: str) -> Iterator[socket.socket]:
+    """A client that asks for the stream, then never reads a byte of it."""
+    address = httpx.URL(url)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Small buffers and segments: otherwise the loopback kernel buffers take
+    # about a megabyte of the stream before daphne's own buffer starts to grow.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    try:
+        sock.connect((address.host, address.port))
+        sock.sendall(f"GET {EVENTS} HTTP/1.1\r\nHost: {address.netloc.decode()}\r\n\r\n".encode())
+        yield sock
+    finally:
+        sock.close()
+
+
+@pytest.mark.asyncio
+async def test_events_slow_client_disconnected_others_unaffected(serve):
+    rate = 200.0
+    url = serve(FEED_RATE=rate, MAX_BACKLOG_BYTES=64 * 1024)
+    loop = asyncio.get_running_loop()
+    async with client_for(url) as client, open_stream(client) as stream:
+        received = await stream.feed_events(1)
+
+        async def keep_reading() -> None:
+            while True:
+                received.extend(await stream.feed_events(1))
+
+        reader = asyncio.create_task(keep_reading())
+        try:
+            with unread_stream(url):
+                before = await wait_for_stats(client, lambda body: body["subscribers"]["sse"] == 2)
+                started = loop.time()
+                after = await wait_for_stats(
+                    client,
+                    lambda body: body["subscribers"]["sse"] == 1 and body["tasks"] == 1,
+                    timeout=12.0,
+                )
+                elapsed = loop.time() - started
+            assert not reader.done(), reader.exception()
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+    assert ids(received) == list(range(ids(received)[0], ids(received)[0] + len(received)))
+    # The feed kept its pace for everyone else while the slow client was cut off.
+    assert after["last_id"] - before["last_id"] >= rate * elapsed / 4
+    assert ids(received)[-1] >= before["last_id"]

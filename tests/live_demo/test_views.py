@@ -1,0 +1,369 @@
+"""The demo page and the HTTP endpoints of the SSE side: send, drop, stats."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+
+import pytest
+from django.templatetags.static import static
+from django.test import AsyncClient, Client
+from django.urls import reverse
+
+from live_demo.feed import get_feed
+from live_demo.views import MAX_SEND_BODY
+
+SEND = "/demo/send/"
+DROP = "/demo/drop/"
+STATS = "/demo/stats/"
+MAX_BINARY = 1024 * 1024
+
+_addresses = itertools.count(1)
+
+
+def new_address() -> str:
+    number = next(_addresses)
+    return f"10.77.{number // 250 % 250}.{number % 250 + 1}"
+
+
+class DemoClient(AsyncClient):
+    """An async test client with an address of its own: /demo/send/ limits the rate per address,
+    and the limiters outlive a test."""
+
+    def __init__(self, address: str, **options) -> None:
+        super().__init__(**options)
+        self.address = address
+
+    def _base_scope(self, **request) -> dict:
+        return {**super()._base_scope(**request), "client": [self.address, 0]}
+
+
+@pytest.fixture
+def address() -> str:
+    return new_address()
+
+
+@pytest.fixture
+def demo_client(address) -> DemoClient:
+    return DemoClient(address)
+
+
+async def post_json(client: AsyncClient, path: str, body: object):
+    return await client.post(path, json.dumps(body), content_type="application/json")
+
+
+# The page ------------------------------------------------------------------------
+
+
+def test_demo_page_renders_both_panels(client):
+    response = client.get("/demo/")
+
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'data-panel="websocket"' in content
+    assert 'data-panel="sse"' in content
+
+
+def test_demo_page_links_back_to_the_questionnaire(client):
+    content = client.get("/demo/").content.decode()
+
+    assert f'href="{reverse("questionnaire:new")}"' in content
+
+
+def test_demo_page_sets_the_csrf_cookie(client):
+    response = client.get("/demo/")
+
+    assert response.cookies["csrftoken"].value
+
+
+def test_demo_page_loads_demo_script(client):
+    content = client.get("/demo/").content.decode()
+
+    assert f'src="{static("js/demo.js")}"' in content
+
+
+def test_events_without_asgi_router_is_unavailable(client):
+    response = client.get("/demo/events/")
+
+    assert response.status_code == 503
+    assert "ASGI" in response.json()["errors"]["stream"]
+
+
+# POST /demo/send/ -------------------------------------------------------------------
+
+
+def test_send_without_csrf_token_forbidden(address):
+    client = Client(enforce_csrf_checks=True, REMOTE_ADDR=address)
+
+    response = client.post(SEND, {"type": "chat", "text": "hi"}, content_type="application/json")
+
+    assert response.status_code == 403
+    assert "X-CSRFToken" in response.json()["errors"]["csrf"]
+
+
+@pytest.mark.asyncio
+async def test_send_with_csrf_token_accepted(fresh_feed, address):
+    client = DemoClient(address, enforce_csrf_checks=True)
+    await client.get("/demo/")
+    token = client.cookies["csrftoken"].value
+
+    response = await client.post(
+        SEND,
+        {"type": "chat", "text": "hi"},
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+
+    assert response.status_code == 201
+
+
+@pytest.mark.asyncio
+async def test_send_not_json_unsupported(fresh_feed, demo_client):
+    response = await demo_client.post(SEND, {"type": "chat", "text": "hi"})
+
+    assert response.status_code == 415
+    assert "body" in response.json()["errors"]
+
+
+@pytest.mark.asyncio
+async def test_send_invalid_json_rejected(fresh_feed, demo_client):
+    response = await demo_client.post(SEND, '{"type": "chat",', content_type="application/json")
+
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["errors"]["body"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", [[], ["chat"], "chat", 42, None])
+async def test_send_non_object_rejected(fresh_feed, demo_client, body):
+    response = await post_json(demo_client, SEND, body)
+
+    assert response.status_code == 400
+    assert "object" in response.json()["errors"]["body"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", [{}, {"text": "hi"}, {"type": "ping"}, {"type": 1}])
+async def test_send_missing_or_unknown_type_rejected(fresh_feed, demo_client, body):
+    response = await post_json(demo_client, SEND, body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["type"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("text", ["", "   ", None, 42])
+async def test_send_chat_empty_rejected(fresh_feed, demo_client, text):
+    body = {"type": "chat"} if text is None else {"type": "chat", "text": text}
+
+    response = await post_json(demo_client, SEND, body)
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_chat"
+    assert "non-empty" in response.json()["errors"]["text"]
+
+
+@pytest.mark.asyncio
+async def test_send_chat_too_long_rejected(fresh_feed, demo_client):
+    response = await post_json(demo_client, SEND, {"type": "chat", "text": "x" * 501})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "chat_too_long"
+    assert "500" in response.json()["errors"]["text"]
+
+
+@pytest.mark.asyncio
+async def test_send_chat_at_the_limit_accepted(fresh_feed, demo_client):
+    response = await post_json(demo_client, SEND, {"type": "chat", "text": "x" * 500})
+
+    assert response.status_code == 201
+
+
+@pytest.mark.asyncio
+async def test_send_chat_published_to_the_feed(fresh_feed, demo_client):
+    message = {"type": "chat", "text": " hello ", "nonce": "n-1", "connection": "abc"}
+
+    response = await post_json(demo_client, SEND, message)
+
+    assert response.status_code == 201
+    ack = response.json()
+    assert ack["type"] == "chat_ack"
+    feed = await get_feed()
+    events, _, newest = await feed.history_after(ack["id"] - 1)
+    chat = events[0]
+    assert chat.id == ack["id"]
+    assert chat.ts == ack["ts"]
+    assert chat.type == "chat"
+    assert chat.payload == {"text": "hello", "via": "sse", "sender": "abc", "nonce": "n-1"}
+
+
+@pytest.mark.asyncio
+async def test_send_binary_acknowledged_with_checksum(fresh_feed, demo_client):
+    data = bytes(range(256)) * 40
+
+    response = await post_json(
+        demo_client, SEND, {"type": "binary", "data": base64.b64encode(data).decode()}
+    )
+
+    assert response.status_code == 200
+    receipt = response.json()
+    assert receipt["type"] == "binary_ack"
+    assert receipt["size"] == len(data)
+    assert receipt["sha256"] == hashlib.sha256(data).hexdigest()
+    assert receipt["wire_bytes"] > len(base64.b64encode(data))
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("data", ["not base64!", "QUJ", "QU=D", 1234, None])
+async def test_send_binary_invalid_base64_rejected(fresh_feed, demo_client, data):
+    response = await post_json(demo_client, SEND, {"type": "binary", "data": data})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_binary"
+    assert response.json()["errors"]["data"]
+
+
+@pytest.mark.asyncio
+async def test_send_binary_at_the_limit_accepted(fresh_feed, demo_client):
+    data = b"\xab" * MAX_BINARY
+
+    response = await post_json(
+        demo_client, SEND, {"type": "binary", "data": base64.b64encode(data).decode()}
+    )
+
+    assert response.status_code == 200
+    assert response.json()["size"] == MAX_BINARY
+
+
+@pytest.mark.asyncio
+async def test_send_binary_over_the_limit_rejected(fresh_feed, demo_client):
+    data = base64.b64encode(b"\xab" * (MAX_BINARY + 1)).decode()
+
+    response = await post_json(demo_client, SEND, {"type": "binary", "data": data})
+
+    assert response.status_code in {400, 413}
+    assert "limited" in json.dumps(response.json()["errors"])
+
+
+@pytest.mark.asyncio
+async def test_send_body_over_the_limit_too_large(fresh_feed, demo_client):
+    body = json.dumps({"type": "chat", "text": "x" * MAX_SEND_BODY})
+
+    response = await demo_client.post(SEND, body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert str(MAX_SEND_BODY) in response.json()["errors"]["body"]
+
+
+@pytest.mark.asyncio
+async def test_send_rate_limited(fresh_feed, demo_client):
+    responses = [
+        await post_json(demo_client, SEND, {"type": "chat", "text": f"flood {n}"})
+        for n in range(25)
+    ]
+
+    statuses = [response.status_code for response in responses]
+    assert statuses[0] == 201
+    assert 429 in statuses
+    assert set(statuses) == {201, 429}
+    limited = next(response for response in responses if response.status_code == 429)
+    assert "20 messages a second" in limited.json()["errors"]["type"]
+
+
+@pytest.mark.asyncio
+async def test_send_rate_limit_is_per_client(fresh_feed, demo_client):
+    for n in range(25):
+        await post_json(demo_client, SEND, {"type": "chat", "text": f"flood {n}"})
+    other = DemoClient(new_address())
+
+    response = await post_json(other, SEND, {"type": "chat", "text": "my turn"})
+
+    assert response.status_code == 201
+
+
+@pytest.mark.asyncio
+async def test_send_get_not_allowed(fresh_feed, demo_client):
+    response = await demo_client.get(SEND)
+
+    assert response.status_code == 405
+
+
+# POST /demo/drop/ -------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_drop_unknown_connection_not_found(fresh_feed, demo_client):
+    response = await post_json(demo_client, DROP, {"connection": "no-such-connection"})
+
+    assert response.status_code == 404
+    assert response.json()["errors"]["connection"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("body", [{}, {"connection": ""}, {"connection": 42}])
+async def test_drop_without_connection_rejected(fresh_feed, demo_client, body):
+    response = await post_json(demo_client, DROP, body)
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["connection"]
+
+
+@pytest.mark.asyncio
+async def test_drop_closes_the_subscriber(fresh_feed, demo_client):
+    feed = await get_feed()
+    subscriber = feed.subscribe("sse")
+
+    response = await post_json(demo_client, DROP, {"connection": subscriber.id})
+
+    assert response.status_code == 202
+    assert response.json() == {"dropped": subscriber.id}
+    assert subscriber.closed_reason == "dropped"
+    assert feed.counts()["sse"] == 0
+
+
+@pytest.mark.asyncio
+async def test_drop_get_not_allowed(fresh_feed, demo_client):
+    response = await demo_client.get(DROP)
+
+    assert response.status_code == 405
+
+
+# GET /demo/stats/ -------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_stats_counts_subscribers(fresh_feed, demo_client):
+    feed = await get_feed()
+    feed.subscribe("sse")
+    feed.subscribe("sse")
+    feed.subscribe("websocket")
+
+    response = await demo_client.get(STATS)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["running"] is True
+    assert body["subscribers"] == {"websocket": 1, "sse": 2}
+    assert body["tasks"] == 0
+    assert isinstance(body["ts"], float | int)
+    assert 0 <= body["last_id"] <= feed.last_id
+
+
+@pytest.mark.asyncio
+async def test_stats_before_the_feed_starts(fresh_feed, demo_client):
+    response = await demo_client.get(STATS)
+
+    body = response.json()
+    assert body["running"] is False
+    assert body["subscribers"] == {"websocket": 0, "sse": 0}
+    assert body["tasks"] == 0
+    assert isinstance(body["ts"], float | int)
+
+
+@pytest.mark.asyncio
+async def test_stats_not_cached(fresh_feed, demo_client):
+    response = await demo_client.get(STATS)
+
+    assert response.headers["Cache-Control"] == "no-store"
