@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import pytest
+from asgiref.sync import SyncToAsync
 from channels.testing.live import make_application
 from daphne.testing import DaphneProcess
 from django.db import connections
@@ -45,12 +47,25 @@ def start_daphne() -> tuple[DaphneProcess, str]:
     database connections.
     """
     connections.close_all()
-    server = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=None))
+    server = DaphneProcess(
+        "127.0.0.1", partial(make_application, static_wrapper=None), setup=_after_fork
+    )
     server.start()
     if not server.ready.wait(timeout=20):
         server.terminate()
         raise RuntimeError("daphne did not start within 20 s")
     return server, f"http://127.0.0.1:{server.port.value}"
+
+
+def _after_fork() -> None:
+    """Give the child its own thread for thread-sensitive sync code.
+
+    asgiref runs it on one class-level executor. Once an in-process test has
+    used it, the executor believes it has a worker thread, which a forked
+    child does not get: the child's sync work (Channels' session and user
+    look-up) would wait forever and every WebSocket handshake time out.
+    """
+    SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
 
 
 def stop_daphne(server: DaphneProcess) -> None:
