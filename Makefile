@@ -9,7 +9,7 @@ PORT ?= 8000
 # The PostgreSQL pass of `make test`; override to point at another server.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/advisor
 
-.PHONY: run test test-sqlite test-postgres test-deps migrate lint format bench clean
+.PHONY: run test test-sqlite test-postgres test-deps runtime-deps migrate lint format bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,15 +21,20 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# System libraries the app needs (Pango and fonts for the PDF report);
+# installed only when missing.
+runtime-deps:
+	scripts/ensure-runtime-deps
+
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 
-run: migrate
+run: runtime-deps migrate
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # System packages and services the suite needs (Chromium for the browser
 # tests, a running PostgreSQL); installed or started only when missing.
-test-deps: $(VENV)/.installed-dev
+test-deps: $(VENV)/.installed-dev runtime-deps
 	scripts/ensure-test-deps
 
 test-sqlite: test-deps
@@ -43,6 +48,7 @@ test: lint test-sqlite test-postgres
 # Benchmarks are run by hand; their figures go to docs/benchmarks.md.
 bench: $(VENV)/.installed-dev
 	$(PY) bench/bench_scoring.py
+	$(PY) bench/bench_report.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

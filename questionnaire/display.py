@@ -134,3 +134,23 @@ def revision_history(revisions: list[Revision]) -> list[RevisionDiff]:
         )
         previous = revision
     return history[::-1]
+
+
+def result_context(revisions: list[Revision], revision: Revision) -> dict:
+    """What the result page and the PDF report both show of ``revision``.
+
+    ``revisions`` are all of the assessment's revisions, oldest first, already
+    loaded: nothing here touches the database, so a report can be rendered
+    from this context in a worker thread.
+    """
+    catalogue = revision.catalogue
+    result = revision.result
+    return {
+        "revision": revision,
+        "is_latest": revision.number == revisions[-1].number,
+        "result": result,
+        "catalogue": catalogue,
+        "transport_name": catalogue.transport_names[result["recommendation"]],
+        "chart": score_chart(result, catalogue),
+        "history": revision_history(revisions),
+    }

@@ -12,6 +12,7 @@ urlpatterns = [
     path("assessments/leaning/", views.leaning, name="leaning"),
     path("assessments/<uuid:pk>/", views.assessment_detail, name="assessment"),
     path("assessments/<uuid:pk>/edit/", views.assessment_edit, name="edit"),
+    path("assessments/<uuid:pk>/report.pdf", views.assessment_report, name="report"),
     path("api/questions/", api.questions, name="api-questions"),
     path("api/assessments/", api.assessments, name="api-assessments"),
     path("api/assessments/<uuid:pk>/", api.assessment_detail, name="api-assessment"),

@@ -1,14 +1,23 @@
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from asgiref.sync import sync_to_async
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+)
+from django.shortcuts import aget_object_or_404, get_object_or_404, render
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from . import report
 from .catalogue import get_catalogue
-from .display import revision_history, score_chart
-from .models import Assessment
+from .display import result_context
+from .models import Assessment, Revision
 from .scoring import evaluate
 from .wizard import Wizard
 
@@ -109,29 +118,60 @@ def leaning(request: HtmxHttpRequest) -> HttpResponse:
 def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=pk)
     revisions = list(assessment.revisions.all())
-    requested = request.GET.get("revision")
-    if requested is None:
-        revision = revisions[-1]
-    else:
-        revision = next((r for r in revisions if str(r.number) == requested), None)
-        if revision is None:
-            raise Http404("No such revision of this assessment.")
-    catalogue = revision.catalogue
+    revision = _requested_revision(request, revisions)
     return render(
         request,
         "questionnaire/assessment.html",
         {
+            **result_context(revisions, revision),
             "assessment": assessment,
-            "revision": revision,
-            "is_latest": revision.number == revisions[-1].number,
-            "result": revision.result,
-            "catalogue": catalogue,
-            "transport_name": catalogue.transport_names[revision.result["recommendation"]],
-            "chart": score_chart(revision.result, catalogue),
-            "history": revision_history(revisions),
             "share_url": request.build_absolute_uri(assessment.get_absolute_url()),
         },
     )
+
+
+@require_GET
+async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
+    """The result as a PDF report, rendered off the event loop.
+
+    A render takes a few hundred milliseconds of CPU: on the event loop it
+    would stall every stream of the live demo, and in a thread-sensitive
+    sync_to_async thread it would hold up the sync views that share it. So the
+    data is loaded with the async ORM and the render runs in the report's own
+    one-thread pool, which also caps how many renders compete for the CPU.
+    """
+    paper = request.GET.get("paper", report.DEFAULT_PAPER)
+    if paper not in report.PAPER_SIZES:
+        accepted = " or ".join(f"paper={value}" for value in report.PAPER_SIZES)
+        return HttpResponseBadRequest(
+            f"Unknown paper size {paper!r}: use {accepted} (the default is "
+            f"paper={report.DEFAULT_PAPER}).\n",
+            content_type="text/plain; charset=utf-8",
+        )
+    assessment = await aget_object_or_404(Assessment, pk=pk)
+    revisions = [revision async for revision in assessment.revisions.all()]
+    revision = _requested_revision(request, revisions)
+    context = report.report_context(assessment.display_title, revisions, revision)
+    render = sync_to_async(
+        report.render_report, thread_sensitive=False, executor=report.RENDER_THREADS
+    )
+    pdf = await render(context, paper)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=report.report_filename(assessment.title)
+    )
+    return response
+
+
+def _requested_revision(request: HttpRequest, revisions: list[Revision]) -> Revision:
+    """The revision ``?revision=N`` names, the latest without it; 404 if there is none."""
+    requested = request.GET.get("revision")
+    if requested is None:
+        return revisions[-1]
+    revision = next((r for r in revisions if str(r.number) == requested), None)
+    if revision is None:
+        raise Http404("No such revision of this assessment.")
+    return revision
 
 
 def _remember(request: HttpRequest, assessment: Assessment) -> None:

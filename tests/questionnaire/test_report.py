@@ -1,0 +1,564 @@
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import threading
+import uuid
+
+import pytest
+import pytest_asyncio
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.utils.html import escape
+from pypdf import PdfReader
+
+from questionnaire import report
+from questionnaire.catalogue import CATALOGUE_DIR, get_catalogue
+from questionnaire.models import Assessment, Revision
+from questionnaire.scoring import evaluate
+
+pytestmark = pytest.mark.django_db
+
+PRESETS = [
+    "collaborative-editing",
+    "chat",
+    "trading",
+    "iot-control",
+    "activity-feed",
+    "notifications",
+    "order-tracking",
+    "dashboard",
+]
+# Page sizes in PDF points.
+A4 = (595, 842)
+LETTER = (612, 792)
+PREVIEW_DPI = 30
+
+
+def report_url(assessment: Assessment, **query: str) -> str:
+    url = f"/assessments/{assessment.pk}/report.pdf"
+    return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
+
+
+def pdf_reader(content: bytes) -> PdfReader:
+    return PdfReader(io.BytesIO(content))
+
+
+def pdf_text(content: bytes) -> str:
+    return " ".join(page.extract_text() for page in pdf_reader(content).pages)
+
+
+def squeezed(text: str) -> str:
+    # Lines break at spaces and after hyphens ("full-|duplex"): compare without whitespace.
+    return "".join(text.split())
+
+
+def page_size(content: bytes, index: int = 0) -> tuple[int, int]:
+    box = pdf_reader(content).pages[index].mediabox
+    return round(float(box.width)), round(float(box.height))
+
+
+def missing(text: str, *snippets: str) -> list[str]:
+    """The snippets that ``text`` lacks, ignoring line breaks: [] names them on failure."""
+    return [snippet for snippet in snippets if squeezed(snippet) not in squeezed(text)]
+
+
+def first_page_pixels(content: bytes, tmp_path) -> tuple[int, int, bytes]:
+    """Page 1 rasterised by poppler's pdftoppm as 8-bit grey: (width, height, pixels)."""
+    pdftoppm = shutil.which("pdftoppm")
+    if pdftoppm is None:
+        pytest.fail("pdftoppm is missing: install poppler-utils (make test-deps does)")
+    source = tmp_path / "report.pdf"
+    source.write_bytes(content)
+    command = [pdftoppm, "-gray", "-r", str(PREVIEW_DPI), "-f", "1", "-l", "1", "-singlefile"]
+    subprocess.run([*command, str(source), str(tmp_path / "page")], check=True, timeout=30)
+    data = (tmp_path / "page.pgm").read_bytes()
+    header = re.match(rb"P5\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
+    assert header and header[3] == b"255", data[:20]
+    width, height = int(header[1]), int(header[2])
+    pixels = data[header.end() :]
+    assert len(pixels) == width * height
+    return width, height, pixels
+
+
+def preview_size(points: tuple[int, int]) -> tuple[int, int]:
+    return tuple(round(value / 72 * PREVIEW_DPI) for value in points)
+
+
+@pytest.fixture
+def saved(chat_answers) -> Assessment:
+    return Assessment.create_scored("Team chat", chat_answers)
+
+
+@pytest.fixture
+def edited(saved, chat_answers) -> Assessment:
+    """The chat assessment revised so that clients never send: the verdict turns to SSE."""
+    saved.revise("Team chat", {**chat_answers, "client_messages": "none"})
+    return saved
+
+
+@pytest.fixture
+def response(client, saved):
+    return client.get(report_url(saved))
+
+
+@pytest.fixture
+def text(response) -> str:
+    return pdf_text(response.content)
+
+
+# --- The response ----------------------------------------------------------------
+
+
+def test_report_ok(response):
+    assert response.status_code == 200
+
+
+def test_report_is_pdf(response):
+    assert response["Content-Type"] == "application/pdf"
+    assert response.content.startswith(b"%PDF-")
+
+
+def test_report_is_attachment_named_after_title(response):
+    assert (
+        response["Content-Disposition"] == 'attachment; filename="team-chat-websocket-vs-sse.pdf"'
+    )
+
+
+def test_report_filename_default_for_empty_title(client, chat_answers):
+    untitled = Assessment.create_scored("", chat_answers)
+
+    disposition = client.get(report_url(untitled))["Content-Disposition"]
+
+    assert disposition == 'attachment; filename="assessment-websocket-vs-sse.pdf"'
+
+
+def test_report_filename_default_when_title_slugifies_to_nothing(client, chat_answers):
+    symbols = Assessment.create_scored("¿?! — ✓", chat_answers)
+
+    disposition = client.get(report_url(symbols))["Content-Disposition"]
+
+    assert disposition == 'attachment; filename="assessment-websocket-vs-sse.pdf"'
+
+
+def test_report_filename_drops_accents_and_punctuation():
+    assert (
+        report.report_filename("Café Ops: Live board!")
+        == "cafe-ops-live-board-websocket-vs-sse.pdf"
+    )
+
+
+def test_report_filename_of_long_title_stays_readable():
+    filename = report.report_filename("word " * 40)
+
+    assert filename.endswith("-websocket-vs-sse.pdf")
+    assert len(filename) <= report.SLUG_LENGTH + len(report.FILENAME_SUFFIX)
+    assert "--" not in filename
+
+
+def test_report_unknown_assessment_404(client):
+    assert client.get(f"/assessments/{uuid.uuid4()}/report.pdf").status_code == 404
+
+
+def test_report_unknown_revision_404(client, saved):
+    assert client.get(report_url(saved, revision="9")).status_code == 404
+
+
+def test_report_malformed_revision_404(client, saved):
+    assert client.get(report_url(saved, revision="abc")).status_code == 404
+
+
+def test_report_unknown_paper_400(client, saved):
+    response = client.get(report_url(saved, paper="a3"))
+
+    assert response.status_code == 400
+    assert "paper=a4" in response.text and "paper=letter" in response.text
+
+
+def test_report_post_not_allowed(client, saved):
+    assert client.post(report_url(saved)).status_code == 405
+
+
+# --- The document ------------------------------------------------------------------
+
+
+def test_report_holds_verdict_and_confidence(text, saved):
+    assert missing(text, "WebSocket is recommended with strong confidence") == []
+    assert saved.confidence == "strong"
+
+
+def test_report_holds_every_question(text, catalogue):
+    assert missing(text, *(question.text for question in catalogue.questions)) == []
+
+
+def test_report_holds_every_answer_label(text, saved):
+    labels = [reason["answer_label"] for reason in saved.latest.result["reasons"]]
+
+    assert len(labels) == 14
+    assert missing(text, *labels) == []
+
+
+def test_report_holds_reasons_and_sources(text, saved):
+    reasons = saved.latest.result["reasons"]
+
+    assert missing(text, *(reason["source"]["title"] for reason in reasons)) == []
+    assert missing(text, reasons[0]["reason"]) == []
+
+
+def test_report_holds_caveats_and_flip(text, saved):
+    result = saved.latest.result
+
+    assert missing(text, *(caveat["title"] for caveat in result["caveats"])) == []
+    assert missing(text, "What would change the verdict") == []
+
+
+def test_report_holds_checklists(text, saved):
+    checklist = saved.latest.result["checklist"]
+
+    assert missing(text, *checklist["implementation"], *checklist["security"]) == []
+
+
+def test_report_holds_executive_summary(text, saved, catalogue):
+    summary = report.executive_summary(saved.latest.result, catalogue)
+
+    assert missing(text, "Executive summary", *summary) == []
+
+
+def test_report_chart_is_vector(response, catalogue):
+    reader = pdf_reader(response.content)
+    first = " ".join(reader.pages[0].extract_text().split())
+
+    assert [image for page in reader.pages for image in page.images] == []
+    assert missing(first, *(section.title for section in catalogue.sections), "Total") == []
+
+
+def test_report_page_count_sensible(response):
+    assert 2 <= len(pdf_reader(response.content).pages) <= 8
+
+
+def test_report_running_footer_numbers_pages(response):
+    reader = pdf_reader(response.content)
+    count = len(reader.pages)
+
+    for number, page in enumerate(reader.pages, start=1):
+        assert f"Page {number} of {count}" in page.extract_text()
+        assert "Team chat" in page.extract_text()
+
+
+def test_report_metadata(response):
+    reader = pdf_reader(response.content)
+
+    assert "Team chat" in reader.metadata.title
+    assert reader.metadata.author == "Transport Advisor"
+    assert reader.trailer["/Root"]["/Lang"] == "en"
+
+
+def test_report_a4_by_default(response):
+    assert page_size(response.content) == A4
+
+
+def test_report_a4_on_request(client, saved):
+    assert page_size(client.get(report_url(saved, paper="a4")).content) == A4
+
+
+def test_report_letter_on_request(client, saved):
+    content = client.get(report_url(saved, paper="letter")).content
+    reader = pdf_reader(content)
+
+    assert {page_size(content, index) for index in range(len(reader.pages))} == {LETTER}
+
+
+def test_report_first_page_is_not_blank(response, tmp_path):
+    width, height, pixels = first_page_pixels(response.content, tmp_path)
+    ink = sum(pixel < 160 for pixel in pixels) / len(pixels)
+
+    assert 0.02 < ink < 0.5
+
+
+def test_report_first_page_is_a4(response, tmp_path):
+    width, height, _ = first_page_pixels(response.content, tmp_path)
+    expected = preview_size(A4)
+
+    assert abs(width - expected[0]) <= 1 and abs(height - expected[1]) <= 1
+
+
+def test_report_first_page_is_letter_on_request(client, saved, tmp_path):
+    content = client.get(report_url(saved, paper="letter")).content
+    width, height, _ = first_page_pixels(content, tmp_path)
+    expected = preview_size(LETTER)
+
+    assert abs(width - expected[0]) <= 1 and abs(height - expected[1]) <= 1
+
+
+@pytest.mark.parametrize("slug", PRESETS)
+def test_report_renders_every_preset(client, catalogue, slug):
+    preset = catalogue.preset(slug)
+    assessment = Assessment.create_scored(preset.title, preset.answers)
+    result = assessment.latest.result
+    transport = catalogue.transport_names[result["recommendation"]]
+
+    response = client.get(report_url(assessment))
+
+    assert response.status_code == 200
+    assert (
+        missing(
+            pdf_text(response.content),
+            f"{transport} is recommended with {result['confidence']} confidence",
+            result["pattern"]["title"],
+        )
+        == []
+    )
+
+
+# --- Revisions and catalogue versions --------------------------------------------------
+
+
+def test_report_single_revision_has_no_revisions_section(text):
+    assert squeezed("What changed since revision") not in squeezed(text)
+
+
+def test_report_shows_what_changed_since_previous_revision(
+    client, edited, catalogue, chat_answers
+):
+    question = catalogue.question("client_messages")
+    before = question.option(chat_answers["client_messages"]).label
+    after = question.option("none").label
+
+    text = pdf_text(client.get(report_url(edited)).content)
+
+    assert (
+        missing(
+            text,
+            "What changed since revision 1",
+            f"“{question.text}” from {before} to {after}",
+            "The verdict changed from WebSocket to SSE.",
+        )
+        == []
+    )
+
+
+def test_report_latest_revision_by_default(client, edited):
+    text = pdf_text(client.get(report_url(edited)).content)
+
+    assert missing(text, "revision 2 of 2", "Server-Sent Events (SSE) is recommended") == []
+
+
+def test_report_of_earlier_revision(client, edited):
+    text = pdf_text(client.get(report_url(edited, revision="1")).content)
+
+    assert (
+        missing(text, "revision 1 of 2", "WebSocket is recommended with strong confidence") == []
+    )
+    assert squeezed("What changed since revision") not in squeezed(text)
+
+
+def test_report_renders_stored_snapshot(client, saved):
+    revision = saved.latest
+    revision.result["pattern"]["title"] = "Pattern from the stored snapshot"
+    revision.save()
+
+    text = pdf_text(client.get(report_url(saved)).content)
+
+    assert missing(text, "Pattern from the stored snapshot") == []
+
+
+@pytest.fixture
+def catalogue_v2(tmp_path, monkeypatch):
+    """Version 2 of the catalogue published beside version 1, which renames a section."""
+    data = json.loads((CATALOGUE_DIR / "1.json").read_text(encoding="utf-8"))
+    (tmp_path / "1.json").write_text(json.dumps(data), encoding="utf-8")
+    data["version"] = "2"
+    next(s for s in data["sections"] if s["slug"] == "payload")["title"] = "Message contents"
+    (tmp_path / "2.json").write_text(json.dumps(data), encoding="utf-8")
+    monkeypatch.setattr("questionnaire.catalogue.CATALOGUE_DIR", tmp_path)
+    get_catalogue.cache_clear()
+    yield get_catalogue()
+    get_catalogue.cache_clear()
+
+
+def test_report_of_old_catalogue_uses_its_wording(client, catalogue_v2, chat_answers):
+    old = Assessment.create_scored("Team chat", chat_answers, get_catalogue("1"))
+    assert catalogue_v2.version == "2"
+
+    text = pdf_text(client.get(report_url(old)).content)
+
+    assert missing(text, "catalogue version 1", "Payload") == []
+    assert squeezed("Message contents") not in squeezed(text)
+
+
+def test_report_of_new_catalogue_uses_its_wording(client, catalogue_v2, chat_answers):
+    new = Assessment.create_scored("Team chat", chat_answers)
+
+    text = pdf_text(client.get(report_url(new)).content)
+
+    assert missing(text, "catalogue version 2", "Message contents") == []
+
+
+def test_report_with_withdrawn_catalogue_version_still_renders(client, saved):
+    Revision.objects.filter(pk=saved.latest.pk).update(catalogue_version="0.1")
+
+    response = client.get(report_url(saved))
+
+    assert response.status_code == 200
+    assert missing(pdf_text(response.content), "catalogue version 0.1") == []
+
+
+# --- The result page links to it -------------------------------------------------------
+
+
+def test_result_links_to_report(client, saved):
+    page = client.get(saved.get_absolute_url()).text
+
+    assert f'href="/assessments/{saved.pk}/report.pdf">Download PDF</a>' in page
+
+
+def test_result_of_earlier_revision_links_to_its_report(client, edited):
+    page = client.get(edited.get_absolute_url(), {"revision": "1"}).text
+    href = escape(f"/assessments/{edited.pk}/report.pdf?revision=1")
+
+    assert f'href="{href}">Download PDF</a>' in page
+
+
+# --- The executive summary ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", PRESETS)
+def test_summary_has_three_to_five_sentences(catalogue, slug):
+    result = evaluate(catalogue, catalogue.preset(slug).answers).to_dict()
+
+    summary = report.executive_summary(result, catalogue)
+
+    assert 3 <= len(summary) <= 5
+    assert all(sentence.endswith(".") for sentence in summary)
+
+
+def test_summary_names_verdict_confidence_and_margin(saved, catalogue):
+    result = saved.latest.result
+
+    first = report.executive_summary(result, catalogue)[0]
+
+    assert first.startswith("We recommend WebSocket with strong confidence")
+    assert f"{round(result['margin'] * 100)}% of all points" in first
+
+
+def test_summary_names_the_single_change_that_flips_it(saved, catalogue):
+    summary = report.executive_summary(saved.latest.result, catalogue)
+
+    assert summary[-1].startswith("One changed answer would reverse it")
+
+
+def test_summary_counts_changes_when_several_are_needed(catalogue):
+    result = evaluate(catalogue, catalogue.preset("dashboard").answers).to_dict()
+
+    summary = report.executive_summary(result, catalogue)
+
+    assert (
+        summary[-1] == "Reversing it would take at least two changed answers at once (section 4)."
+    )
+
+
+# --- Rendering stays off the event loop and away from the database ------------------------
+
+
+def test_render_report_needs_no_database(saved, django_db_blocker):
+    revisions = list(saved.revisions.all())
+    context = report.report_context(saved.display_title, revisions, revisions[-1])
+
+    with django_db_blocker.block():
+        pdf = report.render_report(context)
+
+    assert pdf.startswith(b"%PDF-")
+
+
+def test_report_fetcher_refuses_the_network():
+    fetcher = report.local_fetcher()
+
+    with pytest.raises(ValueError, match="disallowed protocol"):
+        fetcher("http://127.0.0.1:9/logo.png")
+    with pytest.raises(ValueError, match="disallowed protocol"):
+        fetcher("https://example.com/style.css")
+
+
+def test_report_fetcher_allows_inline_data():
+    assert report.local_fetcher()("data:text/plain,ok").read() == b"ok"
+
+
+@pytest_asyncio.fixture
+async def asgi_client(async_client):
+    """The async test client, and afterwards no database connection left open.
+
+    The test client keeps connections across requests, and the ORM calls of
+    views run in asgiref's thread; close that thread's connections, or
+    PostgreSQL refuses to drop the test database.
+    """
+    yield async_client
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_report_render_does_not_hold_up_other_views(asgi_client, saved, monkeypatch):
+    """While one report renders, a page served by a sync view still comes back at once."""
+    loop = asyncio.get_running_loop()
+    started = asyncio.Event()
+    release = threading.Event()
+
+    def slow_render(context, paper):
+        loop.call_soon_threadsafe(started.set)
+        # Never released if this blocks the event loop or the sync views' thread.
+        if not release.wait(timeout=5):
+            raise TimeoutError("the other request never completed during the render")
+        return b"%PDF- slow"
+
+    monkeypatch.setattr(report, "render_report", slow_render)
+    rendering = asyncio.create_task(asgi_client.get(report_url(saved)))
+    try:
+        await asyncio.wait_for(started.wait(), timeout=5)
+        page = await asyncio.wait_for(asgi_client.get(saved.get_absolute_url()), timeout=5)
+        assert not rendering.done()
+    finally:
+        release.set()
+    response = await asyncio.wait_for(rendering, timeout=5)
+
+    assert page.status_code == 200
+    assert response.content == b"%PDF- slow"
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_report_renders_in_its_own_thread(asgi_client, saved, monkeypatch):
+    threads = []
+    real_render = report.render_report
+
+    def recording_render(context, paper):
+        threads.append(threading.current_thread())
+        return real_render(context, paper)
+
+    monkeypatch.setattr(report, "render_report", recording_render)
+    response = await asgi_client.get(report_url(saved))
+    sync_views_thread = await sync_to_async(threading.current_thread)()
+
+    assert response.status_code == 200
+    assert len(threads) == 1
+    assert threads[0] not in {threading.current_thread(), sync_views_thread}
+    assert threads[0].name.startswith("report-render")
+
+
+def test_render_pool_works_in_a_forked_child():
+    """A live server forked after a render can still render: it gets a pool of its own."""
+    assert report.RENDER_THREADS.submit(threading.get_ident).result(timeout=5)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            rendered = report.RENDER_THREADS.submit(lambda: True).result(timeout=5)
+        except BaseException:
+            rendered = False
+        os._exit(0 if rendered else 1)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0
