@@ -14,9 +14,10 @@ from django.conf import settings
 
 from .events import Event, now_ms, to_json
 from .feed import Closed, Feed, Subscriber, get_feed
-from .limits import RateLimiter, pending_bytes
+from .limits import Connection, RateLimiter
 from .protocol import (
     CLOSE_CODES,
+    CLOSE_INTERNAL,
     CLOSE_TOO_BIG,
     MessageError,
     binary_receipt,
@@ -30,9 +31,22 @@ logger = logging.getLogger(__name__)
 
 
 class DemoConsumer(AsyncWebsocketConsumer):
+    # The feed is fanned out by live_demo.feed, not by the channel layer: an
+    # alias that names no layer keeps this consumer off it, so a channel-layer
+    # (Redis) hiccup cannot close every demo socket.
+    channel_layer_alias = "live-demo-uses-no-channel-layer"
+
     feed: Feed
     subscriber: Subscriber | None = None
     writer: asyncio.Task | None = None
+
+    async def __call__(self, scope, receive, send) -> None:
+        # disconnect() is not called when a handler raises: clean up here too,
+        # so that no writer task or subscriber outlives its socket.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._release()
 
     async def connect(self) -> None:
         self.options = settings.LIVE_DEMO
@@ -43,7 +57,8 @@ class DemoConsumer(AsyncWebsocketConsumer):
             await self.close()  # before accepting: the handshake is refused (HTTP 403)
             return
         self.limiter = RateLimiter(self.options["MAX_MESSAGES_PER_SECOND"])
-        # Set by the first message: a resume, or anything else (go live).
+        # Resolved by the first message (a resume, or anything else: go live)
+        # or by the end of the resume window, whichever comes first.
         self.first_message: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         await self.accept()
         self.subscriber = self.feed.subscribe("websocket")
@@ -51,10 +66,14 @@ class DemoConsumer(AsyncWebsocketConsumer):
         self.writer = self.feed.track(asyncio.create_task(self._write()))
 
     async def disconnect(self, code: int) -> None:
-        if self.writer is not None and self.writer is not asyncio.current_task():
-            self.writer.cancel()
+        await self._release()
+
+    async def _release(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self.writer
+                await writer
         if self.subscriber is not None:
             self.feed.unsubscribe(self.subscriber)
 
@@ -79,15 +98,17 @@ class DemoConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_BIG, reason="text message over the limit")
             return
         try:
-            message = json.loads(text_data)
+            try:
+                message = json.loads(text_data)
+            except (ValueError, RecursionError):
+                # Not JSON, or JSON Python will not hold (a 5,000-digit
+                # number, brackets nested thousands deep).
+                raise MessageError("invalid_json", "That message is not JSON.") from None
             if not isinstance(message, dict):
                 raise MessageError("invalid_message", "A message must be a JSON object.")
             await self._dispatch(message)
-        except json.JSONDecodeError:
-            self._went_live()
-            await self.send_error(MessageError("invalid_json", "That message is not JSON."))
         except MessageError as error:
-            self._went_live()
+            self._go_live()
             await self.send_error(error)
 
     async def _dispatch(self, message: dict[str, Any]) -> None:
@@ -96,17 +117,22 @@ class DemoConsumer(AsyncWebsocketConsumer):
             last_id = resume_id(message)
             if not self.first_message.done():
                 self.first_message.set_result(last_id)
-            else:
-                for event in await self.feed.late_resume(self.subscriber, last_id):
-                    await self.send(text_data=event.json)
+            elif last_id < self.subscriber.started_after:
+                # Newer events have gone out already: replaying older ones now
+                # would break the order every client relies on.
+                raise MessageError(
+                    "resume_too_late",
+                    "Send resume as the first message, within "
+                    f"{self.options['RESUME_WINDOW']} s of connecting; reconnect to resume.",
+                )
             return
-        self._went_live()
+        self._go_live()
         if kind == "ping":
-            await self.send_json({**_echo(message), "type": "pong", "ts": now_ms()})
+            await self.send_json({"type": "pong", "nonce": nonce_of(message), "ts": now_ms()})
         elif kind == "chat":
             payload = chat_payload(
                 message,
-                sender=self.subscriber.id,
+                sender=self.subscriber.public_id,
                 via="websocket",
                 max_chars=self.options["MAX_CHAT_CHARS"],
             )
@@ -114,29 +140,31 @@ class DemoConsumer(AsyncWebsocketConsumer):
         else:
             known = "chat, ping, resume"
             raise MessageError(
-                "unknown_type", f"Unknown message type {kind!r}; the types are {known}."
+                "unknown_type", f"Unknown message type {kind!r:.40}; the types are {known}."
             )
 
     async def _receive_binary(self, data: bytes) -> None:
         if len(data) > self.options["MAX_BINARY_BYTES"]:
             await self.close(code=CLOSE_TOO_BIG, reason="binary message over the limit")
             return
-        self._went_live()
+        self._go_live()
         wire = websocket_frame_bytes(len(data), masked=True)
         await self.send_json(binary_receipt(data, wire_bytes=wire))
 
-    def _went_live(self) -> None:
+    def _go_live(self) -> None:
         if not self.first_message.done():
             self.first_message.set_result(None)
 
     async def _write(self) -> None:
         """The feed to this client: replay if it asked to resume, then live."""
+        connection = Connection(self.base_send)
         try:
             try:
                 last_id = await asyncio.wait_for(
                     asyncio.shield(self.first_message), self.options["RESUME_WINDOW"]
                 )
             except TimeoutError:
+                self._go_live()
                 last_id = None
             for item in await self.feed.start_from(self.subscriber, last_id):
                 await self._send_item(item)
@@ -144,11 +172,19 @@ class DemoConsumer(AsyncWebsocketConsumer):
             while True:
                 for event in await self.subscriber.next_batch():
                     await self.send(text_data=event.json)
-                backlog = pending_bytes(self.base_send)
+                backlog = connection.pending
                 if backlog is not None and backlog > limit:
                     self.subscriber.close("slow")
         except Closed as closed:
             await self.close(code=CLOSE_CODES[closed.reason], reason=closed.reason)
+            if closed.reason == "slow":
+                # It is not reading: a polite close would wait for it to.
+                connection.abort()
+        except Exception:
+            # Without its writer the socket would stay open and silent.
+            logger.exception("live demo: the WebSocket writer failed")
+            with contextlib.suppress(Exception):
+                await self.close(code=CLOSE_INTERNAL, reason="server error")
 
     async def _send_item(self, item: Event | dict[str, Any]) -> None:
         if isinstance(item, Event):
@@ -169,6 +205,7 @@ def welcome(feed: Feed, subscriber: Subscriber) -> dict[str, Any]:
     return {
         "type": "welcome",
         "connection": subscriber.id,
+        "sender": subscriber.public_id,
         "transport": subscriber.transport,
         "last_id": feed.last_id,
         "ts": now_ms(),
@@ -179,11 +216,6 @@ def welcome(feed: Feed, subscriber: Subscriber) -> dict[str, Any]:
             "max_messages_per_second": options["MAX_MESSAGES_PER_SECOND"],
             "max_chat_chars": options["MAX_CHAT_CHARS"],
             "history": options["HISTORY"],
+            "resume_window": options["RESUME_WINDOW"],
         },
     }
-
-
-def _echo(message: dict[str, Any]) -> dict[str, Any]:
-    """A ping's own fields, returned with the pong (say, the client's send time)."""
-    nonce_of(message)  # refuses an oversized nonce
-    return {key: value for key, value in message.items() if key not in {"type", "ts"}}

@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 from django.conf import settings
 
 from .events import Event, gap_notice, now_ms, to_json
+from .protocol import public_id
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Subscriber:
 
     def __init__(self, feed: Feed, transport: str, max_backlog: int) -> None:
         self.id = uuid.uuid4().hex
+        self.public_id = public_id(self.id)
         self.transport = transport
         self.feed = feed
         self.max_backlog = max_backlog
@@ -178,15 +180,6 @@ class Feed:
         items.extend(subscriber.take(events))
         return items
 
-    async def late_resume(self, subscriber: Subscriber, last_id: int) -> list[Event]:
-        """Events after `last_id` this connection was never sent (it started later)."""
-        if last_id >= subscriber.started_after:
-            return []
-        events, _, _ = await self.history_after(last_id)
-        missed = [event for event in events if event.id <= subscriber.started_after]
-        subscriber.started_after = last_id
-        return missed
-
     def deliver(self, event: Event) -> None:
         for subscriber in list(self.subscribers.values()):
             subscriber.push(event)
@@ -245,14 +238,22 @@ class RedisFeed(Feed):
 
     backend = "redis"
 
-    # KEYS: id counter, history, events channel. ARGV: event JSON without its
-    # id (an object), history size. Atomic: ids are published in order.
+    # KEYS: id counter, history, events channel, epoch. ARGV: event JSON
+    # without its id (an object), history size, an epoch for a new sequence.
+    # Atomic: ids are published in order. The epoch names the id sequence: a
+    # Redis that lost its data (restarted without persistence, flushed)
+    # starts again from id 1 under a new epoch, which every process notices.
     PUBLISH_SCRIPT = """
+    local epoch = redis.call('GET', KEYS[4])
+    if not epoch then
+      epoch = ARGV[3]
+      redis.call('SET', KEYS[4], epoch)
+    end
     local id = redis.call('INCR', KEYS[1])
     local event = '{"id":' .. id .. ',' .. string.sub(ARGV[1], 2)
     redis.call('ZADD', KEYS[2], id, event)
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
-    redis.call('PUBLISH', KEYS[3], event)
+    redis.call('PUBLISH', KEYS[3], epoch .. '\\n' .. event)
     return id
     """
     # KEYS: leader lock. ARGV: this process's token, lease in ms.
@@ -262,6 +263,11 @@ class RedisFeed(Feed):
       return 1
     end
     if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+    return 0
+    """
+    # KEYS: leader lock. ARGV: this process's token. Gives up only its own lease.
+    RESIGN_SCRIPT = """
+    if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
     return 0
     """
 
@@ -275,14 +281,20 @@ class RedisFeed(Feed):
             "events": f"{prefix}:events",
             "control": f"{prefix}:control",
             "leader": f"{prefix}:leader",
+            "epoch": f"{prefix}:epoch",
         }
         self._token = f"{os.getpid()}:{uuid.uuid4().hex}"
         self._publish = self._redis.register_script(self.PUBLISH_SCRIPT)
         self._lead = self._redis.register_script(self.LEAD_SCRIPT)
+        self._resign = self._redis.register_script(self.RESIGN_SCRIPT)
         self._subscribed = asyncio.Event()
+        self.epoch: str | None = None
         self.leading = False
 
     async def start(self) -> None:
+        # Fail at once when Redis is not there (the caller answers 503),
+        # rather than after the listener's retries.
+        await asyncio.wait_for(self._redis.ping(), timeout=3)
         self._spawn(self._listen_forever())
         # Subscribed before anyone reads the history: an event is then either
         # in the history read or delivered live, never neither.
@@ -293,14 +305,14 @@ class RedisFeed(Feed):
         await super().aclose()
         if self.leading:
             with contextlib.suppress(Exception):
-                await self._redis.delete(self._keys["leader"])
+                await self._resign(keys=[self._keys["leader"]], args=[self._token])
         await self._redis.aclose()
 
     async def publish(self, kind: str, payload: dict[str, Any]) -> Event:
         body = to_json({"type": kind, "ts": now_ms(), "payload": payload})
         event_id = await self._publish(
-            keys=[self._keys["id"], self._keys["history"], self._keys["events"]],
-            args=[body, self.options["HISTORY"]],
+            keys=[self._keys[name] for name in ("id", "history", "events", "epoch")],
+            args=[body, self.options["HISTORY"], uuid.uuid4().hex],
         )
         return Event.from_json(f'{{"id":{int(event_id)},{body[1:]}')
 
@@ -342,10 +354,14 @@ class RedisFeed(Feed):
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._keys["events"], self._keys["control"])
+                epoch = await self._redis.get(self._keys["epoch"])
                 if self._subscribed.is_set():
                     # Back after an outage: replay what this process missed.
+                    if epoch is not None and epoch != self.epoch:
+                        self._restart(epoch)
                     await self._catch_up()
                 else:
+                    self.epoch = epoch
                     _, self.last_id = await self.history_bounds()
                     self._subscribed.set()
                 delay = 0.1
@@ -369,13 +385,30 @@ class RedisFeed(Feed):
             if control.get("op") == "drop":
                 self.drop_local(str(control.get("connection", "")))
             return
-        event = Event.from_json(message["data"])
+        epoch, _, data = message["data"].partition("\n")
+        event = Event.from_json(data)
+        if epoch != self.epoch:
+            if self.epoch is not None:
+                self._restart(epoch)
+            self.epoch = epoch
         if event.id <= self.last_id:
             return
         if event.id > self.last_id + 1 and self.last_id:
             await self._catch_up(until=event.id)
         self.last_id = event.id
         self.deliver(event)
+
+    def _restart(self, epoch: str) -> None:
+        """The id sequence started again (Redis lost its data): everyone reconnects.
+
+        Each client then resumes with an id the new sequence has not reached,
+        and gets a "restarted" gap notice and the new history.
+        """
+        logger.warning("live demo feed: Redis lost the feed's ids; a new sequence begins")
+        self.epoch = epoch
+        self.last_id = 0
+        for subscriber in list(self.subscribers.values()):
+            subscriber.close("dropped")
 
     async def _catch_up(self, until: int | None = None) -> None:
         events, _, _ = await self.history_after(self.last_id)
@@ -423,10 +456,16 @@ async def get_feed() -> Feed:
     _Current.feed, _Current.loop, _Current.starting = feed, loop, starting
     try:
         await feed.start()
-    except BaseException:
-        # Waiting callers fail too; the next call starts a feed afresh.
-        _Current.feed = _Current.loop = None
-        starting.cancel()
+    except BaseException as error:
+        # Callers waiting for this start fail with the same error; the next
+        # call starts a feed afresh. Nothing of this one may keep running.
+        _Current.feed = _Current.loop = _Current.starting = None
+        await asyncio.shield(feed.aclose())
+        if isinstance(error, Exception):
+            starting.set_exception(error)
+            starting.exception()  # counted as seen: each waiter raises it
+        else:
+            starting.cancel()
         raise
     starting.set_result(None)
     return feed

@@ -38,20 +38,40 @@ class RateLimiter:
         return False
 
 
-def pending_bytes(send: Callable[..., Any]) -> int | None:
-    """Bytes written to this connection but not yet taken by the client's TCP stack.
+class Connection:
+    """The TCP connection beneath an ASGI `send`, where the server lets us see it.
 
     An ASGI `send` under daphne returns at once: Twisted buffers whatever the
-    client does not read, without bound. This reads that buffer so a client
-    that stops reading can be cut off. It follows the wrappers between a
-    consumer and daphne (Channels' session middleware keeps the real send as
-    `real_send`); under another server it returns None, and the per-subscriber
-    event bound does the job (servers with flow control make `send` wait).
+    client does not read, without bound. Reading that buffer lets a client
+    that stops reading be cut off, and aborting the transport frees what it
+    holds at once (a polite close would wait for the client to read it all).
+    This follows the wrappers between a consumer and daphne (Channels'
+    session middleware keeps the real send as `real_send`). Under another
+    server it finds nothing: `pending` is None, and the per-subscriber event
+    bound does the job (servers with flow control make `send` wait).
     """
+
+    def __init__(self, send: Callable[..., Any]) -> None:
+        self.transport = _twisted_transport(send)
+
+    @property
+    def pending(self) -> int | None:
+        transport = self.transport
+        if transport is None or not hasattr(transport, "dataBuffer"):
+            return None
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+    def abort(self) -> None:
+        if self.transport is not None and hasattr(self.transport, "abortConnection"):
+            self.transport.abortConnection()
+
+
+def _twisted_transport(send: Callable[..., Any]) -> Any:
     for _ in range(8):
         if isinstance(send, functools.partial):
             protocol = send.args[0] if send.args else None
-            return _twisted_buffered(protocol)
+            channel = getattr(protocol, "channel", None)  # an HTTP request: its connection
+            return getattr(channel or protocol, "transport", None)
         owner = getattr(send, "__self__", None)
         send = getattr(owner, "real_send", None)
         if send is None:
@@ -59,37 +79,43 @@ def pending_bytes(send: Callable[..., Any]) -> int | None:
     return None
 
 
-def _twisted_buffered(protocol: Any) -> int | None:
-    channel = getattr(protocol, "channel", None)  # an HTTP request: its connection
-    transport = getattr(channel or protocol, "transport", None)
-    if transport is None or not hasattr(transport, "dataBuffer"):
-        return None
-    return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
-
-
 def limit_daphne_text_messages(text_limit: int, binary_limit: int) -> None:
     """Make daphne's WebSocket layer refuse big messages itself, with close code 1009.
 
-    daphne passes one size limit for every message to autobahn; autobahn checks
-    it frame by frame before buffering, and closes with 1009 (message too
-    big), a code a consumer cannot send (daphne only forwards 1000 and
-    3000-4999). Narrowing the limit when a text message begins gives text and
-    binary messages their own limits at that level.
+    daphne gives autobahn one size limit for every message (1 MiB, the binary
+    limit); autobahn checks it frame by frame, before buffering, and closes
+    with 1009 (message too big), a code a consumer cannot send (daphne only
+    forwards 1000 and 3000-4999). This adds the text limit at the same place.
+    `maxMessagePayloadSize` itself stays as it is: autobahn also checks
+    outgoing messages against it.
     """
     try:
         from daphne.ws_protocol import WebSocketProtocol
     except ImportError:  # another server: the consumer's own checks apply
         return
-    if getattr(WebSocketProtocol, "_advisor_limits", None) == (text_limit, binary_limit):
-        return
-    original = getattr(WebSocketProtocol, "_advisor_original_begin", None)
+    original = getattr(WebSocketProtocol, "_advisor_original_frame_begin", None)
     if original is None:
-        original = WebSocketProtocol.onMessageBegin
-        WebSocketProtocol._advisor_original_begin = original
+        original = WebSocketProtocol.onMessageFrameBegin
+        WebSocketProtocol._advisor_original_frame_begin = original
 
-    def on_message_begin(self, isBinary: bool) -> None:
-        self.maxMessagePayloadSize = binary_limit if isBinary else text_limit
-        original(self, isBinary)
+    def on_message_frame_begin(self, length: int) -> None:
+        original(self, length)
+        limit = binary_limit if self.message_is_binary else text_limit
+        if not self.failedByMe and self.message_data_total_length > limit:
+            self.wasMaxMessagePayloadSizeExceeded = True
+            kind = "binary" if self.message_is_binary else "text"
+            self._max_message_size_exceeded(
+                self.message_data_total_length,
+                limit,
+                f"{kind} message of {self.message_data_total_length} bytes; the limit is {limit}",
+            )
 
-    WebSocketProtocol.onMessageBegin = on_message_begin
+    def max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
+        # autobahn fails a connection by dropping TCP (failByDrop, daphne's
+        # default): the client would see 1006. A close frame tells it 1009.
+        self.failByDrop = False
+        super(WebSocketProtocol, self)._max_message_size_exceeded(msg_size, max_msg_size, reason)
+
+    WebSocketProtocol.onMessageFrameBegin = on_message_frame_begin
+    WebSocketProtocol._max_message_size_exceeded = max_message_size_exceeded
     WebSocketProtocol._advisor_limits = (text_limit, binary_limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from typing import Any
 
 from .events import now_ms
@@ -15,7 +16,10 @@ from .events import now_ms
 CLOSE_DROPPED = 4000  # "Drop connection" in the demo: reconnect and resume
 CLOSE_SLOW = 4008  # the backlog of unread events passed its bound (HTTP 408)
 CLOSE_TOO_BIG = 4009  # a message over the limit, where the server did not close with 1009
+CLOSE_INTERNAL = 4011  # the server failed (WebSocket 1011): reconnect and resume
 CLOSE_CODES = {"dropped": CLOSE_DROPPED, "slow": CLOSE_SLOW, "shutdown": 1000}
+
+CONNECTION_ID = re.compile(r"[0-9a-f]{32}")
 
 MAX_NONCE_CHARS = 64
 
@@ -30,6 +34,18 @@ class MessageError(ValueError):
 
     def as_dict(self) -> dict[str, Any]:
         return {"type": "error", "code": self.code, "message": self.message, "ts": now_ms()}
+
+
+def public_id(connection: str) -> str:
+    """Who sent a chat, as everyone may see it.
+
+    The connection id itself is what `/demo/drop/` takes, so it is never
+    broadcast; this one-way digest of it tells senders apart, the same in
+    every process. Anything that is not a connection id gives "".
+    """
+    if not isinstance(connection, str) or not CONNECTION_ID.fullmatch(connection):
+        return ""
+    return hashlib.sha256(f"sender:{connection}".encode()).hexdigest()[:12]
 
 
 def chat_payload(message: dict[str, Any], *, sender: str, via: str, max_chars: int) -> dict:

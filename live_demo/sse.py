@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,9 +22,13 @@ from django.conf import settings
 from .consumers import welcome
 from .events import Event, format_comment, format_event, to_json
 from .feed import Closed, Feed, Subscriber, get_feed
-from .limits import pending_bytes
+from .limits import Connection
 
 logger = logging.getLogger(__name__)
+
+# A whole number an id sequence can reach (up to 18 digits); anything else
+# starts live.
+LAST_ID = re.compile(r"[0-9]{1,18}")
 
 UNAVAILABLE = b"The live feed is unavailable at the moment; try again shortly.\n"
 
@@ -48,7 +53,7 @@ def requested_last_id(scope: dict[str, Any]) -> int | None:
     if raw is None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         raw = (query.get("last_event_id") or [None])[0]
-    if raw is None or not raw.strip().isdigit() or not raw.strip().isascii():
+    if raw is None or not LAST_ID.fullmatch(raw.strip()):
         return None
     return int(raw.strip())
 
@@ -89,16 +94,21 @@ async def _serve(scope, send, feed: Feed, subscriber: Subscriber) -> None:
     if scope["method"] == "HEAD":
         await send({"type": "http.response.body", "body": b""})
         return
+    connection = Connection(send)
     try:
         async for chunk in _chunks(first, subscriber, options["HEARTBEAT"]):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            backlog = pending_bytes(send)
+            backlog = connection.pending
             if backlog is not None and backlog > options["MAX_BACKLOG_BYTES"]:
                 subscriber.close("slow")
-    except Closed:
-        # Ending the response is the drop: EventSource reconnects after
-        # retry: milliseconds, sending Last-Event-ID.
-        pass
+    except Closed as closed:
+        if closed.reason == "slow":
+            # It is not reading: ending the response politely would keep its
+            # backlog in memory until it did. Cut the connection instead.
+            connection.abort()
+            return
+        # Otherwise ending the response is the drop: EventSource reconnects
+        # after retry: milliseconds, sending Last-Event-ID.
     await send({"type": "http.response.body", "body": b""})
 
 

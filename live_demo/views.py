@@ -6,8 +6,11 @@ Every error here is JSON, ``{"errors": {field: message}}``, with a 4xx status.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import OrderedDict
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -17,11 +20,14 @@ from django.shortcuts import render
 from django.views.csrf import csrf_failure as default_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
+from redis.exceptions import RedisError
 
 from .events import now_ms
 from .feed import current_feed, get_feed
 from .limits import RateLimiter
-from .protocol import MessageError, binary_receipt, chat_payload, decode_base64
+from .protocol import MessageError, binary_receipt, chat_payload, decode_base64, public_id
+
+logger = logging.getLogger(__name__)
 
 # Base64 of the largest binary message, inside a small JSON object.
 MAX_SEND_BODY = (settings.LIVE_DEMO["MAX_BINARY_BYTES"] + 2) // 3 * 4 + 1024
@@ -81,11 +87,27 @@ def _json_body(request: HttpRequest, limit: int) -> dict[str, Any] | JsonRespons
         body = json.loads(request.body)
     except RequestDataTooBig:
         return errors(413, body=f"The body is limited to {limit} bytes.")
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
+        # Not JSON, or JSON Python will not hold (a 5,000-digit number,
+        # brackets nested thousands deep).
         return errors(400, body="The body is not valid JSON.")
     if not isinstance(body, dict):
         return errors(400, body="The body must be a JSON object.")
     return body
+
+
+def feed_errors(view: Callable) -> Callable:
+    """A feed that cannot reach Redis answers 503, not 500: the request may be retried."""
+
+    @wraps(view)
+    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            return await view(request, *args, **kwargs)
+        except (RedisError, OSError, TimeoutError):
+            logger.exception("live demo: the feed is unavailable")
+            return errors(503, feed="The live feed is unavailable at the moment; try again.")
+
+    return wrapper
 
 
 def _request_bytes(request: HttpRequest) -> int:
@@ -97,6 +119,7 @@ def _request_bytes(request: HttpRequest) -> int:
 
 
 @require_POST
+@feed_errors
 async def send(request: HttpRequest) -> HttpResponse:
     """The SSE side's way back: a chat message, or binary data as base64."""
     options = settings.LIVE_DEMO
@@ -110,10 +133,9 @@ async def send(request: HttpRequest) -> HttpResponse:
     try:
         if kind == "chat":
             feed = await get_feed()
-            sender = body.get("connection")
             payload = chat_payload(
                 body,
-                sender=sender if isinstance(sender, str) else "",
+                sender=public_id(body.get("connection", "")),
                 via="sse",
                 max_chars=options["MAX_CHAT_CHARS"],
             )
@@ -129,6 +151,7 @@ async def send(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@feed_errors
 async def drop(request: HttpRequest) -> HttpResponse:
     """Close one connection from the server's end, so the browser sees a real drop."""
     body = _json_body(request, 1024)
@@ -144,6 +167,7 @@ async def drop(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@feed_errors
 async def stats(request: HttpRequest) -> HttpResponse:
     """This process's view: subscribers per transport, tasks, the feed's position.
 

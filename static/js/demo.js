@@ -160,7 +160,8 @@
       this.payload += payloadBytes;
       const arrived = now();
       const sentAt = message.ts - clockOffset;
-      if (sentAt < this.openedAt - 5) {
+      const replay = sentAt < this.openedAt - 5;
+      if (replay) {
         // Sent before this connection opened: a replay after a drop. Its
         // delay is the outage, not the transport's latency.
         this.replayed += 1;
@@ -175,7 +176,8 @@
       } else if (message.type === "chat") {
         this.showChat(message, arrived);
       }
-      if (this.recovering && this.droppedAt === null) this.recovered();
+      // Recovered: the replay is over, live events flow again.
+      if (this.recovering && this.droppedAt === null && !replay) this.recovered();
     }
 
     showChat(message, arrived) {
@@ -251,7 +253,7 @@
       this.attempt = 0;
       this.pings = new Map();
       this.recoveryCredit =
-        "Our code did it: a reconnect loop with exponential backoff and jitter in this page, a resume message, and a replay from the server's history.";
+        "This needed code of ours: a reconnect loop with exponential backoff and jitter in this page, a resume message, and a replay from the server's history.";
       this.connect();
       setInterval(() => this.ping(), 5000);
     }
@@ -267,7 +269,10 @@
       socket.binaryType = "arraybuffer";
       this.socket = socket;
       socket.addEventListener("open", () => {
-        this.attempt = 0;
+        // The backoff starts over only once this connection has proved
+        // itself: a server that accepts and closes at once is not hammered.
+        clearTimeout(this.steady);
+        this.steady = setTimeout(() => { this.attempt = 0; }, 5000);
         // Resume first, so the server replays in order before going live;
         // a fresh page says anything (a ping) to go live at once.
         if (this.lastId) socket.send(JSON.stringify({ type: "resume", last_id: this.lastId }));
@@ -277,6 +282,7 @@
       socket.addEventListener("message", (event) => this.onMessage(event));
       socket.addEventListener("close", (event) => {
         if (this.socket !== socket) return;
+        clearTimeout(this.steady);
         this.lost(`closed ${event.code}${event.reason ? ` ${event.reason}` : ""}`);
         // Exponential backoff with full jitter: a restarted server is not
         // hit by every client at the same instant.
@@ -359,13 +365,16 @@
     constructor() {
       super("sse");
       this.recoveryCredit =
-        "No code of ours in this page: EventSource reconnected by itself and sent Last-Event-ID; the server replayed from its history.";
+        "No code of ours in this page: EventSource reconnected by itself, after the retry: interval the server set (2 s), and sent Last-Event-ID; the server replayed from its history.";
       this.connect();
     }
 
     connect() {
       this.setState("connecting");
-      const source = new EventSource(root.dataset.eventsUrl);
+      // EventSource sends Last-Event-ID on its own reconnects; when it gave
+      // up and we start a new one, the query parameter carries it.
+      const resume = this.lastId ? `?last_event_id=${this.lastId}` : "";
+      const source = new EventSource(root.dataset.eventsUrl + resume);
       this.source = source;
       source.addEventListener("open", () => this.opened());
       source.addEventListener("error", () => {

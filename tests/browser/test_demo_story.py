@@ -80,6 +80,14 @@ def test_demo_drop_reconnects_and_resumes_without_gaps(page: Page, transport: st
         re.compile(r"resumed after #\d+: \d+ missed events? replayed")
     )
     expect(recovery).to_contain_text("0 gaps")
+    # The page says which transport needed code of ours to get there.
+    credit = {"websocket": "This needed code of ours", "sse": "No code of ours"}
+    expect(recovery).to_contain_text(credit[transport])
+    if transport == "sse":
+        # Two seconds away (retry: 2000) at 4 events a second: what it
+        # missed came back as a replay.
+        replayed = int(re.search(r"(\d+) missed", recovery.inner_text()).group(1))
+        assert replayed >= 4
     expect(field(page, transport, "gaps")).to_have_text("0")
     expect(field(page, transport, "duplicates")).to_have_text("0")
     # The other panel did not notice.

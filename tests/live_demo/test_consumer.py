@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
@@ -14,8 +15,10 @@ from channels.testing import WebsocketCommunicator
 
 from advisor.asgi import application
 from live_demo import consumers
-from live_demo.feed import get_feed
+from live_demo.consumers import DemoConsumer
+from live_demo.feed import Subscriber, get_feed
 from live_demo.limits import RateLimiter
+from live_demo.protocol import public_id
 
 ALLOWED_ORIGIN = b"http://127.0.0.1"
 TIMEOUT = 5
@@ -118,7 +121,16 @@ async def test_welcome_first_message(fresh_feed, settings):
             "max_messages_per_second": limits["MAX_MESSAGES_PER_SECOND"],
             "max_chat_chars": limits["MAX_CHAT_CHARS"],
             "history": limits["HISTORY"],
+            "resume_window": limits["RESUME_WINDOW"],
         }
+
+
+@pytest.mark.asyncio
+async def test_welcome_sender_public_id(fresh_feed):
+    async with demo_client() as (_, welcome):
+        assert welcome["sender"] == public_id(welcome["connection"])
+        assert len(welcome["sender"]) == 12
+        assert welcome["sender"] not in welcome["connection"]
 
 
 @pytest.mark.asyncio
@@ -170,10 +182,19 @@ async def test_chat_reaches_other_client(fresh_feed):
         assert chat["payload"] == {
             "text": "hello all",
             "via": "websocket",
-            "sender": hello["connection"],
+            "sender": hello["sender"],
             "nonce": "n-1",
         }
         assert isinstance(chat["id"], int)
+
+
+@pytest.mark.asyncio
+async def test_chat_sender_never_connection_id(fresh_feed):
+    async with demo_client() as (sender, hello), demo_client() as (other, _):
+        await sender.send_json_to({"type": "chat", "text": "who am I"})
+        messages = await receive_until(other, is_type("chat"))
+        assert messages[-1]["payload"]["sender"] == hello["sender"]
+        assert hello["connection"] not in json.dumps(messages)
 
 
 @pytest.mark.asyncio
@@ -223,16 +244,47 @@ async def test_chat_500_chars_accepted(fresh_feed):
 
 
 @pytest.mark.asyncio
-async def test_ping_answered_at_once_echoing_fields(fresh_feed, options):
+async def test_ping_answered_at_once_type_nonce_ts(fresh_feed, options):
     # A long resume window: the pong must not wait for it.
     options(RESUME_WINDOW=30)
     async with demo_client() as (client, _):
-        await client.send_json_to({"type": "ping", "nonce": "abc", "sent": 123.5})
+        await client.send_json_to({"type": "ping", "nonce": "abc"})
         pong = await client.receive_json_from(timeout=TIMEOUT)
         assert pong["type"] == "pong"
         assert pong["nonce"] == "abc"
-        assert pong["sent"] == 123.5
         assert isinstance(pong["ts"], float)
+
+
+@pytest.mark.asyncio
+async def test_ping_other_fields_not_echoed(fresh_feed):
+    async with demo_client() as (client, _):
+        await client.send_json_to(
+            {"type": "ping", "nonce": "abc", "sent": 123.5, "ts": 1, "pad": "x" * 1000}
+        )
+        pong = (await receive_until(client, is_type("pong")))[-1]
+        assert set(pong) == {"type", "nonce", "ts"}
+        assert pong["ts"] != 1
+
+
+@pytest.mark.asyncio
+async def test_ping_nan_field_not_echoed(fresh_feed):
+    async with demo_client() as (client, _):
+        await client.send_to(text_data='{"type": "ping", "nonce": "n", "x": NaN}')
+        async with asyncio.timeout(TIMEOUT):
+            output = await client.receive_output(timeout=TIMEOUT)
+            while '"pong"' not in output.get("text", ""):
+                output = await client.receive_output(timeout=TIMEOUT)
+        assert "NaN" not in output["text"]
+        assert set(json.loads(output["text"])) == {"type", "nonce", "ts"}
+
+
+@pytest.mark.asyncio
+async def test_ping_without_nonce_pong_nonce_null(fresh_feed):
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "ping"})
+        pong = (await receive_until(client, is_type("pong")))[-1]
+        assert pong["nonce"] is None
+        assert set(pong) == {"type", "nonce", "ts"}
 
 
 @pytest.mark.asyncio
@@ -290,6 +342,53 @@ async def test_resume_older_than_history_gap_first(fresh_feed, options):
         assert event_ids(messages) == list(range(gap["oldest"], gap["newest"] + 3))
 
 
+async def assert_fed_from(client: WebsocketCommunicator, welcome: dict, seen: list) -> None:
+    """Ping, then check that every event so far came once, in order, after the welcome."""
+    await client.send_json_to({"type": "ping", "nonce": "check"})
+    seen += await receive_until(client, lambda m: m.get("nonce") == "check")
+    seen += await receive_until(client, is_type("tick"))  # still fed
+    ids = event_ids(seen)
+    assert ids == list(range(welcome["last_id"] + 1, ids[-1] + 1))
+
+
+@pytest.mark.asyncio
+async def test_resume_after_window_too_late_error_no_replay(fresh_feed):
+    await publish_ticks(3)
+    async with demo_client() as (client, welcome):
+        # Events flow only once the resume window has ended: it is live.
+        seen = await receive_until(client, is_type("tick"))
+        await client.send_json_to({"type": "resume", "last_id": 1})
+        seen += await receive_until(client, is_type("error"))
+        assert seen[-1]["code"] == "resume_too_late"
+        await assert_fed_from(client, welcome, seen)
+
+
+@pytest.mark.asyncio
+async def test_resume_after_ping_too_late_error_no_replay(fresh_feed, options):
+    options(RESUME_WINDOW=30)
+    await publish_ticks(3)
+    async with demo_client() as (client, welcome):
+        await client.send_json_to({"type": "ping", "nonce": "first"})
+        seen = await receive_until(client, is_type("pong"))
+        await client.send_json_to({"type": "resume", "last_id": welcome["last_id"] - 1})
+        seen += await receive_until(client, is_type("error"))
+        assert seen[-1]["code"] == "resume_too_late"
+        await assert_fed_from(client, welcome, seen)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("ahead", [0, 1, 1000])
+async def test_resume_after_live_not_older_ignored(fresh_feed, options, ahead):
+    options(RESUME_WINDOW=30)
+    await publish_ticks(3)
+    async with demo_client() as (client, welcome):
+        await client.send_json_to({"type": "ping", "nonce": "first"})
+        seen = await receive_until(client, is_type("pong"))
+        await client.send_json_to({"type": "resume", "last_id": welcome["last_id"] + ahead})
+        await assert_fed_from(client, welcome, seen)
+        assert [m for m in seen if m["type"] in {"error", "gap"}] == []
+
+
 @pytest.mark.asyncio
 @pytest.mark.parametrize("last_id", ["x", -1, True, 1.5, None])
 async def test_resume_invalid_last_id_error(fresh_feed, last_id):
@@ -308,6 +407,26 @@ async def test_resume_invalid_last_id_error(fresh_feed, last_id):
 async def test_non_json_error_invalid_json(fresh_feed):
     async with demo_client() as (client, _):
         await client.send_to(text_data="not json {")
+        error = (await receive_until(client, is_type("error")))[-1]
+        assert error["code"] == "invalid_json"
+        await client.send_json_to({"type": "ping", "nonce": "up"})
+        assert (await receive_until(client, is_type("pong")))[-1]["nonce"] == "up"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"type": "ping", "nonce": ' + "9" * 5000 + "}",
+        "[" * 30000,
+        "[" * 30000 + "]" * 30000,
+    ],
+    ids=["5000-digit-number", "30000-open-brackets", "30000-nested-arrays"],
+)
+async def test_json_python_cannot_hold_error_invalid_json(fresh_feed, text):
+    assert len(text) <= 64 * 1024
+    async with demo_client() as (client, _):
+        await client.send_to(text_data=text)
         error = (await receive_until(client, is_type("error")))[-1]
         assert error["code"] == "invalid_json"
         await client.send_json_to({"type": "ping", "nonce": "up"})
@@ -361,11 +480,11 @@ async def test_text_over_64_kib_closed_4009(fresh_feed):
 @pytest.mark.asyncio
 async def test_text_of_64_kib_not_closed(fresh_feed):
     async with demo_client() as (client, _):
-        padding = "x" * (64 * 1024 - len('{"type":"ping","pad":""}'))
-        await client.send_to(
-            text_data=json.dumps({"type": "ping", "pad": padding}, separators=(",", ":"))
-        )
-        assert (await receive_until(client, is_type("pong")))[-1]["pad"] == padding
+        padding = "x" * (64 * 1024 - len('{"type":"ping","nonce":"big","pad":""}'))
+        text = json.dumps({"type": "ping", "nonce": "big", "pad": padding}, separators=(",", ":"))
+        assert len(text.encode()) == 64 * 1024
+        await client.send_to(text_data=text)
+        assert (await receive_until(client, is_type("pong")))[-1]["nonce"] == "big"
 
 
 @pytest.mark.asyncio
@@ -525,3 +644,77 @@ async def test_slow_client_closed_4008_others_keep_every_event(fresh_feed, optio
         ids = event_ids(received)
         assert ids == list(range(ids[0], feed.last_id + 1))
         assert len(feed.subscribers) == 1
+
+
+# Server failures ----------------------------------------------------------------------
+
+
+async def fail(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("injected failure")
+
+
+@pytest.mark.asyncio
+async def test_writer_failure_before_live_closed_4011_leaks_nothing(fresh_feed, monkeypatch):
+    feed = await get_feed()
+    monkeypatch.setattr(feed, "start_from", fail)
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "ping"})
+        assert (await receive_close(client))["code"] == 4011
+    await wait_until(lambda: not feed.subscribers and not feed.connection_tasks)
+
+
+@pytest.mark.asyncio
+async def test_writer_failure_when_live_closed_4011_leaks_nothing(fresh_feed, monkeypatch):
+    feed = await get_feed()
+    monkeypatch.setattr(Subscriber, "next_batch", fail)
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "ping"})
+        assert (await receive_close(client))["code"] == 4011
+    await wait_until(lambda: not feed.subscribers and not feed.connection_tasks)
+
+
+@pytest.mark.asyncio
+async def test_handler_crash_leaks_nothing(fresh_feed, monkeypatch):
+    feed = await get_feed()
+    monkeypatch.setattr(feed, "publish", fail)
+    client = communicator()
+    try:
+        connected, _ = await client.connect(timeout=TIMEOUT)
+        assert connected
+        await client.receive_json_from(timeout=TIMEOUT)
+        assert len(feed.subscribers) == 1
+        assert len(feed.connection_tasks) == 1
+        await client.send_json_to({"type": "chat", "text": "boom"})
+        with pytest.raises(RuntimeError, match="injected failure"):
+            await client.wait(timeout=TIMEOUT)
+        await wait_until(lambda: not feed.subscribers and not feed.connection_tasks)
+    finally:
+        with contextlib.suppress(RuntimeError):
+            await client.disconnect(timeout=TIMEOUT)
+
+
+# Channel layer ------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_consumer_has_no_channel_layer(fresh_feed, settings, monkeypatch):
+    consumers_seen: list[DemoConsumer] = []
+    connect = DemoConsumer.connect
+
+    async def recording_connect(self: DemoConsumer) -> None:
+        consumers_seen.append(self)
+        await connect(self)
+
+    monkeypatch.setattr(DemoConsumer, "connect", recording_connect)
+    async with demo_client():
+        assert DemoConsumer.channel_layer_alias not in settings.CHANNEL_LAYERS
+        assert consumers_seen[0].channel_layer is None
+
+
+@pytest.mark.asyncio
+async def test_broken_channel_layer_connection_still_works(fresh_feed, settings):
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "live_demo.no_such_module.ChannelLayer"}}
+    async with demo_client() as (client, welcome):
+        assert welcome["type"] == "welcome"
+        await client.send_json_to({"type": "ping", "nonce": "up"})
+        assert (await receive_until(client, is_type("pong")))[-1]["nonce"] == "up"

@@ -6,20 +6,25 @@ import base64
 import functools
 import hashlib
 import json
+import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from daphne.ws_protocol import WebSocketProtocol
 
+from live_demo.consumers import welcome
 from live_demo.events import Event, format_comment, format_event, gap_notice
 from live_demo.feed import Closed, Feed, get_feed
-from live_demo.limits import RateLimiter, limit_daphne_text_messages, pending_bytes
+from live_demo.limits import Connection, RateLimiter, limit_daphne_text_messages
 from live_demo.protocol import (
     MessageError,
     binary_receipt,
     chat_payload,
     decode_base64,
+    public_id,
     resume_id,
     websocket_frame_bytes,
 )
@@ -182,6 +187,19 @@ def event(event_id: int) -> Event:
 
 
 @pytest.mark.asyncio
+async def test_subscriber_public_id_from_its_id(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    assert subscriber.public_id == public_id(subscriber.id)
+    assert len(subscriber.public_id) == 12
+
+
+@pytest.mark.asyncio
+async def test_subscriber_public_ids_differ(fresh_feed, feed):
+    first, second = feed.subscribe("websocket"), feed.subscribe("sse")
+    assert first.public_id != second.public_id
+
+
+@pytest.mark.asyncio
 async def test_subscriber_take_dedups(fresh_feed, feed):
     subscriber = feed.subscribe("websocket")
     assert ids(subscriber.take([event(1), event(2)])) == [1, 2]
@@ -334,35 +352,25 @@ async def test_start_from_newer_than_empty_feed_restarted(fresh_feed, feed):
     assert (gap["oldest"], gap["newest"]) == (None, 0)
 
 
-# late_resume and drop_local ---------------------------------------------------------------
+# welcome ----------------------------------------------------------------------------------
 
 
 @pytest.mark.asyncio
-async def test_late_resume_sends_what_came_before_start(fresh_feed, feed):
-    await publish(feed, 4)
+async def test_welcome_sender_is_public_id(fresh_feed, feed):
     subscriber = feed.subscribe("websocket")
-    await feed.start_from(subscriber, None)
-    await publish(feed, 1)
-    assert ids(await subscriber.next_batch(timeout=1)) == [5]
-    assert ids(await feed.late_resume(subscriber, 2)) == [3, 4]
+    hello = welcome(feed, subscriber)
+    assert hello["connection"] == subscriber.id
+    assert hello["sender"] == subscriber.public_id
+    assert hello["sender"] != hello["connection"]
 
 
 @pytest.mark.asyncio
-async def test_late_resume_twice_nothing_more(fresh_feed, feed):
-    await publish(feed, 4)
-    subscriber = feed.subscribe("websocket")
-    await feed.start_from(subscriber, None)
-    await feed.late_resume(subscriber, 2)
-    assert await feed.late_resume(subscriber, 2) == []
-    assert ids(await feed.late_resume(subscriber, 1)) == [2]
+async def test_welcome_limits_include_resume_window(fresh_feed, feed):
+    hello = welcome(feed, feed.subscribe("sse"))
+    assert hello["limits"]["resume_window"] == feed.options["RESUME_WINDOW"]
 
 
-@pytest.mark.asyncio
-async def test_late_resume_already_sent_nothing(fresh_feed, feed):
-    await publish(feed, 4)
-    subscriber = feed.subscribe("websocket")
-    await feed.start_from(subscriber, None)
-    assert await feed.late_resume(subscriber, 4) == []
+# drop_local ---------------------------------------------------------------------------------
 
 
 @pytest.mark.asyncio
@@ -562,76 +570,235 @@ def test_websocket_frame_bytes_boundaries(payload, unmasked):
     assert websocket_frame_bytes(payload, masked=True) == unmasked + 4
 
 
-# pending_bytes ----------------------------------------------------------------------------
+# public_id ----------------------------------------------------------------------------------
+
+CONNECTION = "0123456789abcdef0123456789abcdef"
 
 
-def test_pending_bytes_plain_coroutine_function_none():
+def test_public_id_twelve_hex_chars():
+    assert re.fullmatch(r"[0-9a-f]{12}", public_id(CONNECTION))
+
+
+def test_public_id_digest_of_connection():
+    expected = hashlib.sha256(f"sender:{CONNECTION}".encode()).hexdigest()[:12]
+    assert public_id(CONNECTION) == expected
+
+
+def test_public_id_stable():
+    assert public_id(CONNECTION) == public_id("0123456789abcdef" * 2)
+
+
+def test_public_id_not_part_of_connection():
+    assert public_id(CONNECTION) not in CONNECTION
+
+
+def test_public_id_differs_per_connection():
+    assert public_id(CONNECTION) != public_id("f" + CONNECTION[1:])
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [
+        "",
+        "abc",
+        CONNECTION[:-1],
+        CONNECTION + "0",
+        CONNECTION.upper(),
+        "g" + CONNECTION[1:],
+        f" {CONNECTION}",
+        f"{CONNECTION}\n",
+    ],
+    ids=["empty", "short", "31-chars", "33-chars", "upper-case", "not-hex", "space", "newline"],
+)
+def test_public_id_other_strings_empty(connection):
+    assert public_id(connection) == ""
+
+
+@pytest.mark.parametrize("connection", [None, 5, CONNECTION.encode(), [CONNECTION]])
+def test_public_id_not_a_string_empty(connection):
+    assert public_id(connection) == ""
+
+
+# Connection -----------------------------------------------------------------------------------
+
+
+class Transport:
+    """A stand-in for Twisted's TCP transport: its write buffer, and abortConnection()."""
+
+    def __init__(self, buffered: int = 0, offset: int = 0, temp: int = 0) -> None:
+        self.dataBuffer = b"x" * buffered
+        self.offset = offset
+        self._tempDataLen = temp
+        self.aborted = 0
+
+    def abortConnection(self) -> None:
+        self.aborted += 1
+
+
+class Protocol:
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+
+def daphne_send(protocol: Any, message: dict[str, Any]) -> None:
+    """How daphne hands a send to the application: partial(handle_reply, protocol)."""
+
+
+def test_connection_pending_plain_coroutine_function_none():
     async def send(message: dict[str, Any]) -> None:
         pass
 
-    assert pending_bytes(send) is None
+    assert Connection(send).pending is None
 
 
-def test_pending_bytes_reads_twisted_buffer():
-    class Transport:
-        dataBuffer = b"x" * 100
-        offset = 30
-        _tempDataLen = 5
-
-    class Protocol:
-        transport = Transport()
-
-    def daphne_send(protocol: Any, message: dict[str, Any]) -> None:
-        pass
-
-    assert pending_bytes(functools.partial(daphne_send, Protocol())) == 75
+def test_connection_pending_reads_twisted_buffer():
+    send = functools.partial(daphne_send, Protocol(Transport(100, offset=30, temp=5)))
+    assert Connection(send).pending == 75
 
 
-def test_pending_bytes_follows_real_send():
-    class Transport:
-        dataBuffer = b"x" * 10
-        offset = 0
-        _tempDataLen = 0
-
-    class Protocol:
-        transport = Transport()
-
-    def daphne_send(protocol: Any, message: dict[str, Any]) -> None:
-        pass
-
+def test_connection_pending_follows_real_send():
     class Wrapper:
-        real_send = functools.partial(daphne_send, Protocol())
+        real_send = functools.partial(daphne_send, Protocol(Transport(10)))
 
         async def send(self, message: dict[str, Any]) -> None:
             pass
 
-    assert pending_bytes(Wrapper().send) == 10
+    assert Connection(Wrapper().send).pending == 10
 
 
-def test_pending_bytes_no_transport_none():
-    def send(protocol: Any, message: dict[str, Any]) -> None:
+def test_connection_pending_http_request_reads_its_channel():
+    class Request:
+        channel = Protocol(Transport(40, offset=10))
+
+    assert Connection(functools.partial(daphne_send, Request())).pending == 30
+
+
+def test_connection_pending_follows_buffer_growth():
+    transport = Transport(10)
+    connection = Connection(functools.partial(daphne_send, Protocol(transport)))
+    transport.dataBuffer += b"y" * 20
+    assert connection.pending == 30
+
+
+def test_connection_pending_no_transport_none():
+    assert Connection(functools.partial(daphne_send, object())).pending is None
+
+
+def test_connection_pending_transport_without_buffer_none():
+    assert Connection(functools.partial(daphne_send, Protocol(object()))).pending is None
+
+
+def test_connection_abort_aborts_transport():
+    transport = Transport()
+    Connection(functools.partial(daphne_send, Protocol(transport))).abort()
+    assert transport.aborted == 1
+
+
+def test_connection_abort_follows_real_send():
+    transport = Transport()
+
+    class Wrapper:
+        real_send = functools.partial(daphne_send, Protocol(transport))
+
+        async def send(self, message: dict[str, Any]) -> None:
+            pass
+
+    Connection(Wrapper().send).abort()
+    assert transport.aborted == 1
+
+
+def test_connection_abort_no_transport_no_error():
+    async def send(message: dict[str, Any]) -> None:
         pass
 
-    assert pending_bytes(functools.partial(send, object())) is None
+    connection = Connection(send)
+    assert connection.transport is None
+    connection.abort()
 
 
-# limit_daphne_text_messages ---------------------------------------------------------------
+def test_connection_abort_none_transport_no_error():
+    connection = Connection(functools.partial(daphne_send, Protocol(None)))
+    assert connection.transport is None
+    connection.abort()
+
+
+def test_connection_abort_transport_without_abort_no_error():
+    Connection(functools.partial(daphne_send, Protocol(object()))).abort()
+
+
+# limit_daphne_text_messages -------------------------------------------------------------------
+
+PATCHED = (
+    "onMessageFrameBegin",
+    "_max_message_size_exceeded",
+    "_advisor_original_frame_begin",
+    "_advisor_limits",
+)
+ABSENT = object()
+
+
+def patched_attributes() -> dict[str, Any]:
+    return {name: vars(WebSocketProtocol).get(name, ABSENT) for name in PATCHED}
 
 
 @pytest.fixture
-def daphne_protocol(monkeypatch) -> list[bool]:
-    """daphne's WebSocketProtocol with autobahn's own onMessageBegin stubbed, restored after."""
-    calls: list[bool] = []
+def frame_begins() -> Iterator[list[int]]:
+    """daphne's WebSocketProtocol as before the patch, with a stand-in for autobahn's
+    onMessageFrameBegin that counts the message's bytes but checks no limit, so that
+    only the patch can refuse a message. The class is put back exactly as it was.
+    """
+    saved = patched_attributes()
+    calls: list[int] = []
 
-    def original_begin(self, isBinary: bool) -> None:
-        calls.append(isBinary)
+    def original_frame_begin(self, length: int) -> None:
+        calls.append(length)
+        self.message_data_total_length += length
 
-    monkeypatch.setattr(WebSocketProtocol, "onMessageBegin", WebSocketProtocol.onMessageBegin)
-    monkeypatch.setattr(WebSocketProtocol, "_advisor_limits", None, raising=False)
-    monkeypatch.setattr(
-        WebSocketProtocol, "_advisor_original_begin", original_begin, raising=False
-    )
-    return calls
+    try:
+        for name in PATCHED:
+            if name in vars(WebSocketProtocol):
+                delattr(WebSocketProtocol, name)
+        WebSocketProtocol.onMessageFrameBegin = original_frame_begin
+        yield calls
+    finally:
+        for name, value in saved.items():
+            if value is ABSENT:
+                if name in vars(WebSocketProtocol):
+                    delattr(WebSocketProtocol, name)
+            else:
+                setattr(WebSocketProtocol, name, value)
+    assert patched_attributes() == saved
+
+
+class Message:
+    """A WebSocketProtocol in the middle of receiving one message, recording its failures."""
+
+    def __init__(self, *, binary: bool, max_payload: int = 2000) -> None:
+        self.protocol = protocol = object.__new__(WebSocketProtocol)
+        protocol.message_is_binary = binary
+        protocol.message_data_total_length = 0
+        protocol.failedByMe = False
+        protocol.wasMaxMessagePayloadSizeExceeded = False
+        protocol.maxMessagePayloadSize = max_payload
+        protocol.failByDrop = True  # autobahn's default, and daphne's
+        self.exceeded: list[tuple[int, int]] = []
+        self.failures: list[int] = []
+
+        def exceeded(size: int, limit: int, reason: str) -> None:
+            self.exceeded.append((size, limit))
+            WebSocketProtocol._max_message_size_exceeded(protocol, size, limit, reason)
+
+        def fail(code: int, reason: str) -> None:
+            self.failures.append(code)
+            protocol.failedByMe = True
+
+        protocol._max_message_size_exceeded = exceeded
+        protocol._fail_connection = fail
+
+    def frames(self, *lengths: int) -> Message:
+        for length in lengths:
+            self.protocol.onMessageFrameBegin(length)
+        return self
 
 
 def test_limit_daphne_installed_at_startup(settings):
@@ -640,36 +807,121 @@ def test_limit_daphne_installed_at_startup(settings):
         options["MAX_TEXT_BYTES"],
         options["MAX_BINARY_BYTES"],
     )
+    assert WebSocketProtocol._advisor_original_frame_begin is AutobahnProtocol.onMessageFrameBegin
 
 
-@pytest.mark.parametrize(("is_binary", "limit"), [(False, 100), (True, 2000)])
-def test_limit_daphne_per_message_kind(daphne_protocol, is_binary, limit):
+def test_limit_daphne_installed_wraps_frame_begin():
+    assert WebSocketProtocol.onMessageFrameBegin is not AutobahnProtocol.onMessageFrameBegin
+    assert "onMessageFrameBegin" in vars(WebSocketProtocol)
+
+
+def test_limit_daphne_installed_closes_rather_than_drops():
+    assert "_max_message_size_exceeded" in vars(WebSocketProtocol)
+
+
+def test_limit_daphne_text_over_limit_fails_1009(frame_begins):
     limit_daphne_text_messages(100, 2000)
-    protocol = object.__new__(WebSocketProtocol)
-    protocol.onMessageBegin(is_binary)
-    assert protocol.maxMessagePayloadSize == limit
-    assert daphne_protocol == [is_binary]
+    message = Message(binary=False).frames(101)
+    assert message.exceeded == [(101, 100)]
+    assert message.failures == [AutobahnProtocol.CLOSE_STATUS_CODE_MESSAGE_TOO_BIG] == [1009]
+    assert message.protocol.wasMaxMessagePayloadSizeExceeded is True
 
 
-def test_limit_daphne_text_then_binary(daphne_protocol):
+def test_limit_daphne_over_limit_close_frame_not_dropped(frame_begins):
     limit_daphne_text_messages(100, 2000)
-    protocol = object.__new__(WebSocketProtocol)
-    protocol.onMessageBegin(False)
-    protocol.onMessageBegin(True)
-    assert protocol.maxMessagePayloadSize == 2000
+    message = Message(binary=False)
+    assert message.protocol.failByDrop is True
+    message.frames(101)
+    # A close frame (1009), not a dropped TCP connection (1006 for the client).
+    assert message.protocol.failByDrop is False
 
 
-def test_limit_daphne_same_limits_not_rewrapped(daphne_protocol):
+def test_limit_daphne_under_limit_fail_by_drop_kept(frame_begins):
     limit_daphne_text_messages(100, 2000)
-    patched = WebSocketProtocol.onMessageBegin
+    assert Message(binary=False).frames(100).protocol.failByDrop is True
+
+
+def test_limit_daphne_autobahn_size_check_closes_1009(frame_begins):
     limit_daphne_text_messages(100, 2000)
-    assert WebSocketProtocol.onMessageBegin is patched
+    message = Message(binary=True)
+    # What autobahn's own check (maxMessagePayloadSize, maxFramePayloadSize) calls.
+    message.protocol._max_message_size_exceeded(3000, 2000, "too big")
+    assert message.failures == [1009]
+    assert message.protocol.failByDrop is False
 
 
-def test_limit_daphne_new_limits_wrap_original_once(daphne_protocol):
+def test_limit_daphne_text_at_limit_passes(frame_begins):
+    limit_daphne_text_messages(100, 2000)
+    message = Message(binary=False).frames(100)
+    assert (message.exceeded, message.failures) == ([], [])
+    assert message.protocol.wasMaxMessagePayloadSizeExceeded is False
+
+
+def test_limit_daphne_binary_of_same_size_passes(frame_begins):
+    limit_daphne_text_messages(100, 2000)
+    message = Message(binary=True).frames(101)
+    assert (message.exceeded, message.failures) == ([], [])
+
+
+def test_limit_daphne_binary_over_its_limit_fails_1009(frame_begins):
+    limit_daphne_text_messages(100, 2000)
+    message = Message(binary=True, max_payload=0).frames(2001)
+    assert message.exceeded == [(2001, 2000)]
+    assert message.failures == [1009]
+
+
+def test_limit_daphne_text_frames_add_up(frame_begins):
+    limit_daphne_text_messages(100, 2000)
+    message = Message(binary=False).frames(60, 40)
+    assert message.failures == []
+    message.frames(1)
+    assert message.exceeded == [(101, 100)]
+    assert message.failures == [1009]
+
+
+def test_limit_daphne_calls_original_first(frame_begins):
+    limit_daphne_text_messages(100, 2000)
+    Message(binary=False).frames(30, 101)
+    assert frame_begins == [30, 101]
+
+
+def test_limit_daphne_failed_connection_not_failed_again(frame_begins):
+    limit_daphne_text_messages(100, 2000)
+    message = Message(binary=False).frames(101, 50)
+    assert message.failures == [1009]
+
+
+def test_limit_daphne_max_message_payload_size_unchanged(frame_begins):
+    limit_daphne_text_messages(100, 2000)
+    message = Message(binary=False, max_payload=2000).frames(50)
+    assert message.protocol.maxMessagePayloadSize == 2000
+    message.frames(60)
+    assert message.failures == [1009]
+    assert message.protocol.maxMessagePayloadSize == 2000
+    assert Message(binary=True).frames(10).protocol.maxMessagePayloadSize == 2000
+
+
+def test_limit_daphne_class_payload_size_untouched(frame_begins):
+    before = vars(WebSocketProtocol).get("maxMessagePayloadSize", ABSENT)
+    limit_daphne_text_messages(100, 2000)
+    Message(binary=False).frames(101)
+    assert vars(WebSocketProtocol).get("maxMessagePayloadSize", ABSENT) is before
+
+
+def test_limit_daphne_stores_original(frame_begins):
+    original = WebSocketProtocol.onMessageFrameBegin
+    limit_daphne_text_messages(100, 2000)
+    assert WebSocketProtocol._advisor_original_frame_begin is original
+    assert WebSocketProtocol.onMessageFrameBegin is not original
+    assert WebSocketProtocol._advisor_limits == (100, 2000)
+
+
+def test_limit_daphne_new_limits_wrap_original_once(frame_begins):
+    original = WebSocketProtocol.onMessageFrameBegin
     limit_daphne_text_messages(100, 2000)
     limit_daphne_text_messages(300, 4000)
-    protocol = object.__new__(WebSocketProtocol)
-    protocol.onMessageBegin(False)
-    assert protocol.maxMessagePayloadSize == 300
-    assert daphne_protocol == [False]
+    assert WebSocketProtocol._advisor_original_frame_begin is original
+    message = Message(binary=False).frames(200)
+    assert message.failures == []
+    assert frame_begins == [200]
+    assert Message(binary=False).frames(301).failures == [1009]

@@ -21,11 +21,15 @@ import httpx
 import pytest
 import redis
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from live_demo.events import Event
-from live_demo.feed import RedisFeed, get_feed
+from live_demo.feed import RedisFeed, current_feed, get_feed, reset_feed
+from live_demo.protocol import CLOSE_DROPPED
 
 TIMEOUT = 5.0
+# Nothing listens on port 1: a Redis server that is down.
+REDIS_DOWN = "redis://127.0.0.1:1/0"
 
 
 # Helpers ---------------------------------------------------------------------
@@ -95,6 +99,15 @@ class SseStream:
                     events.append(event)
         return events
 
+    async def rest(self, timeout: float = TIMEOUT) -> list[SseEvent]:
+        """Feed events until the server ends the response (fails after `timeout` s)."""
+        events: list[SseEvent] = []
+        async with asyncio.timeout(timeout):
+            while (event := await self.next()) is not None:
+                if event.id is not None:
+                    events.append(event)
+        return events
+
     async def until(self, predicate, timeout: float = TIMEOUT) -> list[SseEvent]:
         """Feed events up to and including the first one `predicate` accepts."""
         events: list[SseEvent] = []
@@ -147,6 +160,15 @@ async def ws_until(socket: ClientConnection, predicate, timeout: float = TIMEOUT
                 return message
 
 
+async def ws_close_code(socket: ClientConnection, timeout: float = TIMEOUT) -> int | None:
+    """Read on until the server closes the connection; its close code."""
+    async with asyncio.timeout(timeout):
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await socket.recv()
+    return socket.close_code
+
+
 async def post_json(base_url: str, path: str, body: dict[str, Any]) -> httpx.Response:
     """A POST the way the page makes it: CSRF cookie from /demo/, token in a header."""
     async with open_client(base_url) as client:
@@ -172,13 +194,29 @@ def assert_consecutive(ids: list[int]) -> None:
     assert ids == list(range(ids[0], ids[0] + len(ids)))
 
 
+def redis_client(options: dict[str, Any]) -> redis.Redis:
+    return redis.Redis.from_url(options["REDIS_URL"], decode_responses=True)
+
+
+def leader_token(options: dict[str, Any]) -> str | None:
+    with redis_client(options) as client:
+        return client.get(f"{options['REDIS_PREFIX']}:leader")
+
+
 def leader_pid(options: dict[str, Any]) -> int | None:
-    client = redis.Redis.from_url(options["REDIS_URL"], decode_responses=True)
-    try:
-        token = client.get(f"{options['REDIS_PREFIX']}:leader")
-    finally:
-        client.close()
+    token = leader_token(options)
     return int(token.split(":")[0]) if token else None
+
+
+def lose_feed_data(options: dict[str, Any]) -> set[str]:
+    """What a Redis restarted without persistence (or flushed) does to the feed: its keys go.
+
+    One DEL, so no event is published half-way through. Returns the keys deleted.
+    """
+    with redis_client(options) as client:
+        keys = set(client.scan_iter(f"{options['REDIS_PREFIX']}:*"))
+        client.delete(*keys)
+    return keys
 
 
 @pytest.fixture
@@ -269,9 +307,10 @@ async def test_redis_chat_sent_as_websocket_frame_reaches_sse_on_other(servers) 
     assert chat["payload"] == {
         "text": "frame from A",
         "via": "websocket",
-        "sender": welcome["connection"],
+        "sender": welcome["sender"],
         "nonce": nonce,
     }
+    assert welcome["connection"] not in json.dumps(chat)
 
 
 @pytest.mark.asyncio
@@ -341,6 +380,108 @@ async def test_redis_stats_report_redis_backend(servers) -> None:
     assert body["running"] is True
     assert body["backend"] == "redis"
     assert body["subscribers"]["sse"] == 1
+
+
+# Redis loses the feed's data ---------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_redis_lost_data_ends_every_connection(servers, redis_options) -> None:
+    a, b = servers
+    async with open_sse(a) as sse_a, open_sse(b) as sse_b, open_ws(b) as ws_b:
+        await sse_a.welcome()
+        await sse_b.welcome()
+        assert (await ws_message(ws_b))["type"] == "welcome"
+        await ws_b.send(json.dumps({"type": "ping"}))
+        last_a = (await sse_a.feed_events(1))[-1].id
+        last_b = (await sse_b.feed_events(1))[-1].id
+        await ws_until(ws_b, lambda message: message["type"] == "tick")
+
+        lost = lose_feed_data(redis_options)
+        rest_a, rest_b, code = await asyncio.gather(
+            sse_a.rest(), sse_b.rest(), ws_close_code(ws_b)
+        )
+    assert f"{redis_options['REDIS_PREFIX']}:epoch" in lost
+    assert code == CLOSE_DROPPED
+    # Up to the end, each stream carried the old sequence only, in order.
+    assert_consecutive([last_a, *(event.id for event in rest_a)])
+    assert_consecutive([last_b, *(event.id for event in rest_b)])
+
+
+async def old_sequence_ends(servers: tuple[str, str], options: dict[str, Any]) -> list[int]:
+    """An SSE client on each server, Redis losing the feed's data: each one's last id.
+
+    The old sequence is first taken well past where the new one will be when
+    the clients come back, so that their ids are ones the new one has not reached.
+    """
+    async with open_sse(servers[0]) as one, open_sse(servers[1]) as other:
+        streams = (one, other)
+        for stream in streams:
+            await stream.welcome()
+            await stream.feed_events(1)
+        async with redis_feed(options) as elsewhere:
+            last_chat = (await publish_chats(elsewhere, 100))[-1].id
+        seen = await asyncio.gather(
+            *(stream.until(lambda event: event.id >= last_chat) for stream in streams)
+        )
+        lose_feed_data(options)
+        rest = await asyncio.gather(*(stream.rest() for stream in streams))
+    return [
+        max(event.id for event in [*before, *after])
+        for before, after in zip(seen, rest, strict=True)
+    ]
+
+
+async def sse_resume(base_url: str, last_id: int, count: int) -> tuple[SseEvent, list[SseEvent]]:
+    """Reconnect with Last-Event-ID: what comes first, and the next `count` feed events."""
+    async with open_sse(base_url, headers={"Last-Event-ID": str(last_id)}) as stream:
+        await stream.welcome()
+        first = await stream.next()
+        assert first is not None
+        return first, await stream.feed_events(count)
+
+
+@pytest.mark.asyncio
+async def test_redis_resume_after_lost_data_gets_restarted_gap(servers, redis_options) -> None:
+    old_ids = await old_sequence_ends(servers, redis_options)
+
+    resumed = await asyncio.gather(
+        *(sse_resume(url, last_id, 10) for url, last_id in zip(servers, old_ids, strict=True))
+    )
+    for (gap, events), last_id in zip(resumed, old_ids, strict=True):
+        assert gap.event == "gap"
+        assert gap.id is None
+        assert gap.json["reason"] == "restarted"
+        assert gap.json["last_id"] == last_id
+        assert gap.json["newest"] < last_id
+        # The new sequence, from its first event on.
+        assert [event.id for event in events] == list(range(1, 11))
+
+
+@pytest.mark.asyncio
+async def test_redis_websocket_resume_after_lost_data_gets_restarted_gap(
+    servers, redis_options
+) -> None:
+    a, _ = servers
+    async with open_ws(a) as socket:
+        assert (await ws_message(socket))["type"] == "welcome"
+        await socket.send(json.dumps({"type": "ping"}))
+        await ws_until(socket, lambda message: message["type"] == "tick")
+        async with redis_feed(redis_options) as elsewhere:
+            last_id = (await publish_chats(elsewhere, 100))[-1].id
+        await ws_until(socket, lambda message: message.get("id") == last_id)
+        lose_feed_data(redis_options)
+        code = await ws_close_code(socket)
+    async with open_ws(a) as socket:
+        assert (await ws_message(socket))["type"] == "welcome"
+        await socket.send(json.dumps({"type": "resume", "last_id": last_id}))
+        gap = await ws_message(socket)
+        events = [await ws_message(socket) for _ in range(10)]
+    assert code == CLOSE_DROPPED
+    assert gap["type"] == "gap"
+    assert gap["reason"] == "restarted"
+    assert gap["last_id"] == last_id
+    assert [event["id"] for event in events] == list(range(1, 11))
 
 
 # In this process ----------------------------------------------------------------
@@ -434,3 +575,55 @@ async def test_redis_started_feed_delivers_published_events_to_subscribers(
             received.extend(await subscriber.next_batch())
     assert feed.backend == "redis"
     assert_consecutive([event.id for event in received])
+
+
+async def leading_feed() -> RedisFeed:
+    """This process's feed, once it has ticked: it holds the lease."""
+    feed = await get_feed()
+    subscriber = feed.subscribe("websocket")
+    async with asyncio.timeout(TIMEOUT):
+        while not await subscriber.next_batch():
+            pass
+    feed.unsubscribe(subscriber)
+    assert feed.leading
+    return feed
+
+
+@pytest.mark.asyncio
+async def test_redis_feed_closing_gives_up_its_lease(fresh_feed, redis_options) -> None:
+    await leading_feed()
+    assert leader_pid(redis_options) == os.getpid()
+
+    await reset_feed()
+
+    assert leader_token(redis_options) is None
+
+
+@pytest.mark.asyncio
+async def test_redis_feed_closing_keeps_a_lease_it_lost(fresh_feed, redis_options) -> None:
+    feed = await leading_feed()
+    # Another process took the lease (this one stalled past it): a blocking
+    # call, so this feed cannot tick in between and still believes it leads.
+    with redis_client(redis_options) as client:
+        client.set(f"{redis_options['REDIS_PREFIX']}:leader", "other:token", px=60_000)
+    assert feed.leading
+
+    await reset_feed()
+
+    assert leader_token(redis_options) == "other:token"
+
+
+@pytest.mark.asyncio
+async def test_redis_unreachable_get_feed_fails_every_caller(fresh_feed, settings) -> None:
+    settings.LIVE_DEMO = {**settings.LIVE_DEMO, "REDIS_URL": REDIS_DOWN}
+    baseline = asyncio.all_tasks()
+
+    # The feed gives the Redis server 10 s to answer.
+    async with asyncio.timeout(15):
+        results = await asyncio.gather(get_feed(), get_feed(), return_exceptions=True)
+
+    first, second = results
+    assert isinstance(first, Exception)  # CancelledError is not one
+    assert type(second) is type(first)
+    assert current_feed() is None
+    assert asyncio.all_tasks() == baseline

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+
+from live_demo.protocol import public_id
 
 EVENTS = "/demo/events/"
 STATS = "/demo/stats/"
@@ -195,6 +199,16 @@ async def test_events_first_event_is_welcome(serve, settings):
 
 
 @pytest.mark.asyncio
+async def test_events_welcome_sender_is_not_the_connection_id(serve):
+    async with client_for(serve()) as client, open_stream(client) as stream:
+        welcome = await stream.welcome()
+
+    assert re.fullmatch(r"[0-9a-f]{12}", welcome["sender"])
+    assert welcome["sender"] not in welcome["connection"]
+    assert welcome["sender"] == public_id(welcome["connection"])
+
+
+@pytest.mark.asyncio
 async def test_events_feed_events_carry_their_id(serve):
     async with client_for(serve()) as client, open_stream(client) as stream:
         events = await stream.feed_events(10)
@@ -302,18 +316,84 @@ async def test_events_expired_last_event_id_gets_gap_first(serve):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("last_event_id", ["abc", "-5", "1.5", ""])
-async def test_events_non_integer_last_event_id_starts_live(serve, last_event_id):
+@pytest.mark.parametrize(
+    "last_event_id",
+    [
+        "abc",
+        "-5",
+        "1.5",
+        "",
+        "1e5",
+        "+5",
+        pytest.param("1" * 19, id="19-digits"),
+        pytest.param("9" * 5000, id="5000-digits"),
+    ],
+)
+async def test_events_unusable_last_event_id_starts_live(serve, last_event_id):
     async with client_for(serve()) as client:
         last_id = await started_feed(client, 20)
 
         async with open_stream(client, headers={"Last-Event-ID": last_event_id}) as stream:
+            assert stream.response.status_code == 200
             await stream.welcome()
             first = await stream.next_event()
 
     assert first.event != "gap"
     assert first.id is not None
     assert int(first.id) > last_id
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "last_event_id",
+    [
+        "1e5",
+        "+5",
+        pytest.param("1" * 19, id="19-digits"),
+        pytest.param("9" * 5000, id="5000-digits"),
+    ],
+)
+async def test_events_unusable_query_last_event_id_starts_live(serve, last_event_id):
+    async with client_for(serve()) as client:
+        last_id = await started_feed(client, 20)
+
+        async with open_stream(client, params={"last_event_id": last_event_id}) as stream:
+            assert stream.response.status_code == 200
+            await stream.welcome()
+            first = await stream.next_event()
+
+    assert first.event != "gap"
+    assert first.id is not None
+    assert int(first.id) > last_id
+
+
+@pytest.mark.asyncio
+async def test_events_last_event_id_surrounding_spaces_ignored(serve):
+    async with client_for(serve()) as client:
+        await started_feed(client, 20)
+
+        # A header cannot carry them (HTTP strips them); the query parameter can.
+        async with open_stream(client, params={"last_event_id": " 7 "}) as stream:
+            await stream.welcome()
+            events = await stream.feed_events(10)
+
+    assert ids(events) == list(range(8, 18))
+
+
+@pytest.mark.asyncio
+async def test_events_eighteen_digit_last_event_id_gets_restarted_gap(serve):
+    async with client_for(serve()) as client:
+        newest = await started_feed(client, 5)
+
+        async with open_stream(client, headers={"Last-Event-ID": "9" * 18}) as stream:
+            await stream.welcome()
+            gap = await stream.next_event()
+            events = await stream.feed_events(newest + 5)
+
+    assert gap.event == "gap"
+    assert gap.json["reason"] == "restarted"
+    assert gap.json["last_id"] == int("9" * 18)
+    assert ids(events) == list(range(1, newest + 6))
 
 
 @pytest.mark.asyncio
@@ -421,7 +501,7 @@ async def test_events_chat_post_appears_on_the_stream(serve):
     assert chat.event == "chat"
     assert int(chat.id) == chat_id
     assert chat.json["payload"]["text"] == "hello over SSE"
-    assert chat.json["payload"]["sender"] == connection
+    assert chat.json["payload"]["sender"] == public_id(connection)
     assert ids(events) == list(range(ids(events)[0], chat_id + 1))
 
 
@@ -474,3 +554,43 @@ async def test_events_slow_client_disconnected_others_unaffected(serve):
     # The feed kept its pace for everyone else while the slow client was cut off.
     assert after["last_id"] - before["last_id"] >= rate * elapsed / 4
     assert ids(received)[-1] >= before["last_id"]
+
+
+def read_until_closed(sock: socket.socket, timeout: float) -> int:
+    """Read everything the socket still gives; the byte count once the server has closed it.
+
+    Fails if the connection is still open after `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    received = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"still open after {timeout} s ({received} bytes read)"
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return received
+        except TimeoutError:
+            raise AssertionError(f"still open after {timeout} s ({received} bytes read)") from None
+        if not chunk:
+            return received
+        received += len(chunk)
+
+
+@pytest.mark.asyncio
+async def test_events_slow_client_connection_cut_without_its_backlog(serve):
+    max_backlog = 64 * 1024
+    url = serve(FEED_RATE=200.0, MAX_BACKLOG_BYTES=max_backlog)
+    async with client_for(url) as client:
+        with unread_stream(url) as sock:
+            await wait_for_stats(client, lambda body: body["subscribers"]["sse"] == 1)
+            await wait_for_stats(
+                client,
+                lambda body: body["subscribers"]["sse"] == 0 and body["tasks"] == 0,
+                timeout=12.0,
+            )
+            # Only what the kernels still held: the server dropped the rest at once.
+            unread = await asyncio.to_thread(read_until_closed, sock, WAIT)
+
+    assert unread < max_backlog

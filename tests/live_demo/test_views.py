@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import itertools
 import json
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 from django.templatetags.static import static
 from django.test import AsyncClient, Client
 from django.urls import reverse
 
-from live_demo.feed import get_feed
+from live_demo.feed import current_feed, get_feed
 from live_demo.views import MAX_SEND_BODY
 
 SEND = "/demo/send/"
 DROP = "/demo/drop/"
 STATS = "/demo/stats/"
 MAX_BINARY = 1024 * 1024
+# Nothing listens on port 1: a Redis server that is down.
+REDIS_DOWN = "redis://127.0.0.1:1/0"
+# The feed gives a Redis it cannot reach 10 s to answer before it gives up.
+FEED_START_TIMEOUT = 15.0
 
 _addresses = itertools.count(1)
 
@@ -52,6 +63,60 @@ def demo_client(address) -> DemoClient:
 
 async def post_json(client: AsyncClient, path: str, body: object):
     return await client.post(path, json.dumps(body), content_type="application/json")
+
+
+async def chat_event(ack_id: int):
+    """The chat event a 201 acknowledged, read back from the feed's history."""
+    feed = await get_feed()
+    events, _, _ = await feed.history_after(ack_id - 1)
+    assert events[0].id == ack_id
+    return events[0]
+
+
+@pytest.fixture
+def redis_down(settings, demo_options) -> dict:
+    """The feed on a Redis server that is not there."""
+    settings.LIVE_DEMO = {**settings.LIVE_DEMO, "REDIS_URL": REDIS_DOWN}
+    return settings.LIVE_DEMO
+
+
+@pytest.fixture
+def doomed_redis(settings, demo_options) -> Iterator[Callable[[], None]]:
+    """The feed on a Redis server of its own, which the test stops (returns the stopper)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start within 10 s"
+            time.sleep(0.02)
+    client.close()
+    settings.LIVE_DEMO = {**settings.LIVE_DEMO, "REDIS_URL": url, "REDIS_PREFIX": "doomed"}
+
+    def stop() -> None:
+        server.terminate()
+        server.wait(timeout=10)
+
+    yield stop
+    if server.poll() is None:
+        stop()
+
+
+async def feed_then_redis_gone(stop: Callable[[], None]) -> None:
+    """A running feed whose Redis server then goes away."""
+    await get_feed()
+    stop()
 
 
 # The page ------------------------------------------------------------------------
@@ -183,20 +248,67 @@ async def test_send_chat_at_the_limit_accepted(fresh_feed, demo_client):
 
 @pytest.mark.asyncio
 async def test_send_chat_published_to_the_feed(fresh_feed, demo_client):
-    message = {"type": "chat", "text": " hello ", "nonce": "n-1", "connection": "abc"}
+    connection = uuid.uuid4().hex
+    message = {"type": "chat", "text": " hello ", "nonce": "n-1", "connection": connection}
 
     response = await post_json(demo_client, SEND, message)
 
     assert response.status_code == 201
     ack = response.json()
     assert ack["type"] == "chat_ack"
-    feed = await get_feed()
-    events, _, newest = await feed.history_after(ack["id"] - 1)
-    chat = events[0]
-    assert chat.id == ack["id"]
+    chat = await chat_event(ack["id"])
     assert chat.ts == ack["ts"]
     assert chat.type == "chat"
-    assert chat.payload == {"text": "hello", "via": "sse", "sender": "abc", "nonce": "n-1"}
+    sender = hashlib.sha256(f"sender:{connection}".encode()).hexdigest()[:12]
+    assert chat.payload == {"text": "hello", "via": "sse", "sender": sender, "nonce": "n-1"}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "connection",
+    [
+        pytest.param("abc", id="short"),
+        pytest.param("0" * 31, id="31-hex"),
+        pytest.param("0" * 33, id="33-hex"),
+        pytest.param("g" * 32, id="32-not-hex"),
+        pytest.param(f" {'0' * 32}", id="padded"),
+        pytest.param(42, id="number"),
+        pytest.param(None, id="null"),
+        pytest.param(["0" * 32], id="list"),
+        pytest.param("x" * 200_000, id="200KB"),
+    ],
+)
+async def test_send_chat_junk_connection_accepted_without_sender(
+    fresh_feed, demo_client, connection
+):
+    message = {"type": "chat", "text": "hi", "connection": connection}
+
+    response = await post_json(demo_client, SEND, message)
+
+    assert response.status_code == 201
+    chat = await chat_event(response.json()["id"])
+    assert chat.payload["sender"] == ""
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(
+            '{"type": "chat", "text": "hi", "nonce": ' + "7" * 5000 + "}", id="5000-digits"
+        ),
+        pytest.param(
+            '{"type": "chat", "text": "hi", "x": ' + "[" * 30_000 + "]" * 30_000 + "}", id="nested"
+        ),
+        pytest.param("[" * 30_000 + "]" * 30_000, id="nested-top-level"),
+        pytest.param("{" * 30_000, id="unclosed"),
+    ],
+)
+async def test_send_json_python_cannot_hold_rejected(fresh_feed, demo_client, body):
+    response = await demo_client.post(SEND, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["errors"]["body"]
 
 
 @pytest.mark.asyncio
@@ -290,6 +402,38 @@ async def test_send_get_not_allowed(fresh_feed, demo_client):
     assert response.status_code == 405
 
 
+@pytest.mark.asyncio
+async def test_send_chat_redis_unreachable_unavailable(fresh_feed, redis_down, demo_client):
+    async with asyncio.timeout(FEED_START_TIMEOUT):
+        response = await post_json(demo_client, SEND, {"type": "chat", "text": "hi"})
+
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["errors"]["feed"]
+    assert current_feed() is None
+
+
+@pytest.mark.asyncio
+async def test_send_chat_redis_gone_unavailable(fresh_feed, doomed_redis, demo_client):
+    await feed_then_redis_gone(doomed_redis)
+
+    response = await post_json(demo_client, SEND, {"type": "chat", "text": "hi"})
+
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["errors"]["feed"]
+
+
+@pytest.mark.asyncio
+async def test_send_binary_redis_unreachable_still_acknowledged(
+    fresh_feed, redis_down, demo_client
+):
+    data = base64.b64encode(b"no feed needed").decode()
+
+    response = await post_json(demo_client, SEND, {"type": "binary", "data": data})
+
+    assert response.status_code == 200
+    assert response.json()["size"] == len(b"no feed needed")
+
+
 # POST /demo/drop/ -------------------------------------------------------------------
 
 
@@ -330,6 +474,25 @@ async def test_drop_get_not_allowed(fresh_feed, demo_client):
     assert response.status_code == 405
 
 
+@pytest.mark.asyncio
+async def test_drop_redis_unreachable_unavailable(fresh_feed, redis_down, demo_client):
+    async with asyncio.timeout(FEED_START_TIMEOUT):
+        response = await post_json(demo_client, DROP, {"connection": uuid.uuid4().hex})
+
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["errors"]["feed"]
+
+
+@pytest.mark.asyncio
+async def test_drop_redis_gone_unavailable(fresh_feed, doomed_redis, demo_client):
+    await feed_then_redis_gone(doomed_redis)
+
+    response = await post_json(demo_client, DROP, {"connection": uuid.uuid4().hex})
+
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["errors"]["feed"]
+
+
 # GET /demo/stats/ -------------------------------------------------------------------
 
 
@@ -367,3 +530,23 @@ async def test_stats_not_cached(fresh_feed, demo_client):
     response = await demo_client.get(STATS)
 
     assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.asyncio
+async def test_stats_redis_unreachable_not_running(fresh_feed, redis_down, demo_client):
+    # Stats never start the feed, so they do not wait on the Redis server either.
+    async with asyncio.timeout(2):
+        response = await demo_client.get(STATS)
+
+    assert response.status_code == 200
+    assert response.json()["running"] is False
+
+
+@pytest.mark.asyncio
+async def test_stats_redis_gone_unavailable(fresh_feed, doomed_redis, demo_client):
+    await feed_then_redis_gone(doomed_redis)
+
+    response = await demo_client.get(STATS)
+
+    assert response.status_code == 503
+    assert "unavailable" in response.json()["errors"]["feed"]

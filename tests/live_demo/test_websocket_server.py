@@ -1,0 +1,360 @@
+"""The WebSocket endpoint /ws/demo/ against a real daphne server, with a real client.
+
+What the in-process tests cannot see: the limits daphne and autobahn enforce
+on the wire (close code 1009), the handshake refusals as HTTP statuses, and a
+client that stops reading at the TCP level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import socket
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+DEMO = "/ws/demo/"
+STATS = "/demo/stats/"
+ORIGIN = "http://127.0.0.1"
+TEXT_LIMIT = 64 * 1024
+BINARY_LIMIT = 1024 * 1024
+# The longest any one expected message may take to arrive.
+WAIT = 5.0
+POLL = 0.05
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+@pytest.fixture
+def serve(settings, daphne_servers) -> Callable[..., str]:
+    """Start daphne with these LIVE_DEMO options on top of the tests' own."""
+
+    def start(**options: Any) -> str:
+        settings.LIVE_DEMO = {**settings.LIVE_DEMO, **options}
+        return daphne_servers()
+
+    return start
+
+
+def ws_url(url: str, path: str = DEMO) -> str:
+    return "ws" + url.removeprefix("http") + path
+
+
+def open_socket(url: str, path: str = DEMO, origin: str | None = ORIGIN) -> connect:
+    # No compression: the sizes on the wire are the sizes the tests name.
+    return connect(
+        ws_url(url, path),
+        origin=origin,
+        compression=None,
+        open_timeout=WAIT,
+        close_timeout=WAIT,
+        ping_interval=None,
+    )
+
+
+@contextlib.asynccontextmanager
+async def demo_socket(url: str) -> AsyncIterator[tuple[ClientConnection, dict[str, Any]]]:
+    """A connected client and its welcome message; closed afterwards."""
+    async with open_socket(url) as websocket:
+        welcome = json.loads(await asyncio.wait_for(websocket.recv(), WAIT))
+        assert welcome["type"] == "welcome"
+        yield websocket, welcome
+
+
+async def receive_until(
+    websocket: ClientConnection, predicate: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """Every message up to and including the first that matches `predicate`."""
+    messages = []
+    async with asyncio.timeout(WAIT):
+        while True:
+            message = json.loads(await websocket.recv())
+            messages.append(message)
+            if predicate(message):
+                return messages
+
+
+async def server_close(websocket: ClientConnection) -> int | None:
+    """Read until the connection ends: the code of the server's close frame (None: none)."""
+    async with asyncio.timeout(WAIT):
+        try:
+            while True:
+                await websocket.recv()
+        except ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd is not None else None
+
+
+async def ping(websocket: ClientConnection, nonce: str) -> dict[str, Any]:
+    await websocket.send(json.dumps({"type": "ping", "nonce": nonce}))
+    return (await receive_until(websocket, lambda m: m.get("nonce") == nonce))[-1]
+
+
+def is_type(kind: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda message: message.get("type") == kind
+
+
+def event_ids(messages: list[dict[str, Any]]) -> list[int]:
+    return [message["id"] for message in messages if message.get("type") in {"tick", "chat"}]
+
+
+def client_for(url: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10.0))
+
+
+async def wait_for_stats(
+    client: httpx.AsyncClient, condition: Callable[[dict], bool], timeout: float = WAIT
+) -> dict[str, Any]:
+    """Poll the server's stats until `condition` holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        response = await client.get(STATS)
+        assert response.status_code == 200
+        body = response.json()
+        if condition(body):
+            return body
+        assert loop.time() < deadline, f"stats never matched within {timeout} s: {body}"
+        await asyncio.sleep(POLL)
+
+
+# Size limits on the wire -----------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_text_over_64_kib_closed_1009(serve):
+    async with demo_socket(serve()) as (websocket, _):
+        await websocket.send("x" * (TEXT_LIMIT + 1))
+        assert await server_close(websocket) == 1009
+
+
+@pytest.mark.asyncio
+async def test_binary_over_1_mib_closed_1009(serve):
+    async with demo_socket(serve()) as (websocket, _):
+        await websocket.send(b"\x01" * (BINARY_LIMIT + 1))
+        assert await server_close(websocket) == 1009
+
+
+@pytest.mark.asyncio
+async def test_text_of_64_kib_answered_connection_open(serve):
+    padding = "x" * (TEXT_LIMIT - len('{"type":"ping","nonce":"big","pad":""}'))
+    text = json.dumps({"type": "ping", "nonce": "big", "pad": padding}, separators=(",", ":"))
+    assert len(text.encode()) == TEXT_LIMIT
+    async with demo_socket(serve()) as (websocket, _):
+        await websocket.send(text)
+        pong = (await receive_until(websocket, is_type("pong")))[-1]
+        assert pong["nonce"] == "big"
+        assert (await ping(websocket, "after"))["type"] == "pong"
+
+
+@pytest.mark.asyncio
+async def test_binary_of_1_mib_acknowledged(serve):
+    data = os.urandom(BINARY_LIMIT)
+    async with demo_socket(serve()) as (websocket, _):
+        await websocket.send(data)
+        ack = (await receive_until(websocket, is_type("binary_ack")))[-1]
+        assert ack["size"] == BINARY_LIMIT
+        assert ack["sha256"] == hashlib.sha256(data).hexdigest()
+        assert ack["wire_bytes"] == BINARY_LIMIT + 14
+        assert (await ping(websocket, "after"))["type"] == "pong"
+
+
+@pytest.mark.asyncio
+async def test_after_text_message_events_over_64_kib_received(serve):
+    # The text limit once narrowed autobahn's limit for the whole connection,
+    # which autobahn also applies to what it sends: after any text message
+    # from the client, an event over 64 KiB closed the socket instead.
+    url = serve(MAX_CHAT_CHARS=100_000)
+    text = "long chat " * 7_000
+    async with client_for(url) as client, demo_socket(url) as (websocket, _):
+        assert (await ping(websocket, "first"))["type"] == "pong"
+        await client.get("/demo/")
+        response = await client.post(
+            "/demo/send/",
+            json={"type": "chat", "text": text},
+            headers={"X-CSRFToken": client.cookies["csrftoken"]},
+        )
+        assert response.status_code == 201
+        chat = (await receive_until(websocket, is_type("chat")))[-1]
+        assert chat["id"] == response.json()["id"]
+        assert chat["payload"]["text"] == text.strip()
+        assert len(json.dumps(chat).encode()) > TEXT_LIMIT
+        assert (await ping(websocket, "after"))["type"] == "pong"
+
+
+# Handshake -------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_welcome_sender_not_connection(serve):
+    async with demo_socket(serve()) as (_, welcome):
+        assert len(welcome["sender"]) == 12
+        assert welcome["sender"] not in welcome["connection"]
+
+
+@pytest.mark.asyncio
+async def test_foreign_origin_refused_403(serve):
+    url = serve()
+    with pytest.raises(InvalidStatus) as refused:
+        async with open_socket(url, origin="http://evil.example"):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.asyncio
+async def test_missing_origin_refused_403(serve):
+    url = serve()
+    with pytest.raises(InvalidStatus) as refused:
+        async with open_socket(url, origin=None):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+@pytest.mark.asyncio
+async def test_unknown_path_refused_403(serve):
+    url = serve()
+    with pytest.raises(InvalidStatus) as refused:
+        async with open_socket(url, path="/ws/nope/"):
+            pass
+    assert refused.value.response.status_code == 403
+
+
+# Messages Python cannot hold ---------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "text",
+    ['{"type": "ping", "nonce": ' + "9" * 5000 + "}", "[" * 30000],
+    ids=["5000-digit-number", "30000-nested-brackets"],
+)
+async def test_json_python_cannot_hold_error_connection_open(serve, text):
+    async with demo_socket(serve()) as (websocket, _):
+        await websocket.send(text)
+        error = (await receive_until(websocket, is_type("error")))[-1]
+        assert error["code"] == "invalid_json"
+        assert (await ping(websocket, "after"))["type"] == "pong"
+
+
+# A client that stops reading ----------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def unread_websocket(url: str) -> Iterator[socket.socket]:
+    """A client that opens the WebSocket, then never reads a byte of it."""
+    address = httpx.URL(url)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # Small buffers and segments: otherwise the loopback kernel buffers take
+    # about a megabyte of the feed before daphne's own buffer starts to grow.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
+    sock.settimeout(WAIT)
+    try:
+        sock.connect((address.host, address.port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall(
+            (
+                f"GET {DEMO} HTTP/1.1\r\n"
+                f"Host: {address.netloc.decode()}\r\n"
+                "Upgrade: websocket\r\n"
+                "Connection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n"
+                f"Origin: {ORIGIN}\r\n\r\n"
+            ).encode()
+        )
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            byte = sock.recv(1)  # one at a time: not a byte of the feed is read
+            assert byte, f"the server closed during the handshake: {head!r}"
+            head += byte
+        status, *lines = head.decode("latin-1").strip().split("\r\n")
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.lower()] = value.strip()
+        accept = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest())
+        assert status.startswith("HTTP/1.1 101 ")
+        assert headers["sec-websocket-accept"] == accept.decode()
+        yield sock
+    finally:
+        sock.close()
+
+
+def read_until_closed(sock: socket.socket, timeout: float) -> bool:
+    """Read everything the server still sends; True once it has closed the connection."""
+    sock.settimeout(timeout)
+    try:
+        while sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+    return True
+
+
+@pytest.mark.asyncio
+async def test_slow_client_cut_off_others_keep_every_event(serve):
+    rate = 200.0
+    url = serve(FEED_RATE=rate, MAX_BACKLOG_BYTES=64 * 1024, MAX_CHAT_CHARS=100_000)
+    loop = asyncio.get_running_loop()
+    async with client_for(url) as client, demo_socket(url) as (websocket, _):
+        received = await receive_until(websocket, is_type("tick"))
+
+        async def keep_reading() -> None:
+            while True:
+                received.append(json.loads(await websocket.recv()))
+
+        async def keep_chatting() -> None:
+            # Bigger events fill the unread socket sooner; each is far below
+            # the backlog bound, and ten a second stay under the rate limit.
+            while True:
+                await websocket.send(json.dumps({"type": "chat", "text": "x" * 8000}))
+                await asyncio.sleep(0.1)
+
+        reader = asyncio.create_task(keep_reading())
+        chatter = asyncio.create_task(keep_chatting())
+        try:
+            with unread_websocket(url) as sock:
+                before = await wait_for_stats(
+                    client, lambda body: body["subscribers"]["websocket"] == 2
+                )
+                started = loop.time()
+                after = await wait_for_stats(
+                    client,
+                    lambda body: body["subscribers"]["websocket"] == 1 and body["tasks"] == 1,
+                    timeout=15.0,
+                )
+                elapsed = loop.time() - started
+                assert not chatter.done(), chatter.exception()
+                chatter.cancel()
+                closed = await asyncio.to_thread(read_until_closed, sock, WAIT)
+            assert not reader.done(), reader.exception()
+            reader.cancel()  # safe: recv() loses nothing when cancelled
+            await asyncio.gather(reader, return_exceptions=True)
+            # Still fed after the slow client is gone.
+            target = after["last_id"] + 5
+            received += await receive_until(
+                websocket, lambda m: m.get("type") in {"tick", "chat"} and m["id"] >= target
+            )
+        finally:
+            reader.cancel()
+            chatter.cancel()
+            await asyncio.gather(reader, chatter, return_exceptions=True)
+
+    assert closed
+    assert [message for message in received if message["type"] == "error"] == []
+    assert any(message["type"] == "chat" for message in received)
+    ids = event_ids(received)
+    assert ids == list(range(ids[0], ids[-1] + 1))
+    assert ids[0] <= before["last_id"]
+    # The feed kept its pace for everyone else while the slow client was cut off.
+    assert after["last_id"] - before["last_id"] >= rate * elapsed / 4
