@@ -8,40 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import platform
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-import django
+import httpx
+import weasyprint
+from common import daphne_server, machine, percentile, write_section
+from pypdf import PdfReader
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advisor.settings")
-django.setup()
-
-import logging  # noqa: E402
-
-import httpx  # noqa: E402
-import weasyprint  # noqa: E402
-from pypdf import PdfReader  # noqa: E402
-
-from questionnaire import report  # noqa: E402
-from questionnaire.catalogue import get_catalogue  # noqa: E402
-from questionnaire.models import Assessment, Revision  # noqa: E402
-from questionnaire.scoring import evaluate  # noqa: E402
+from questionnaire import report
+from questionnaire.catalogue import get_catalogue
+from questionnaire.models import Assessment, Revision
+from questionnaire.scoring import evaluate
 
 RENDERS = 30
 WARM_UP = 3
 REQUESTS = 20
-SECTION_START = "<!-- bench_report:start -->"
-SECTION_END = "<!-- bench_report:end -->"
 
 
 def preset_context(catalogue, preset) -> dict:
@@ -58,11 +41,6 @@ def preset_context(catalogue, preset) -> dict:
     return report.report_context(assessment.display_title, [revision], revision)
 
 
-def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 def time_renders(context: dict, paper: str) -> tuple[list[float], int]:
     """Seconds per render of RENDERS renders after WARM_UP, and the page count."""
     for _ in range(WARM_UP):
@@ -73,12 +51,6 @@ def time_renders(context: dict, paper: str) -> tuple[list[float], int]:
         report.render_report(context, paper)
         samples.append(time.perf_counter() - start)
     return samples, len(PdfReader(io.BytesIO(pdf)).pages)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def timed_get(client: httpx.AsyncClient, url: str) -> float:
@@ -107,42 +79,12 @@ async def http_load(base: str, report_url: str, page_url: str) -> dict[str, list
 
 def http_benchmark(catalogue) -> dict[str, list[float]]:
     """GET report.pdf and the result page against a real daphne process."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as folder:
-        env = {
-            **os.environ,
-            "DATABASE_URL": f"sqlite:///{folder}/bench.sqlite3",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": "bench",
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        }
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True
-        )
-        server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-            + ["advisor.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(100):
-                try:
-                    httpx.get(f"{base}/api/questions/", timeout=1)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            preset = catalogue.preset("dashboard")
-            body = {"title": preset.title, "answers": dict(preset.answers)}
-            created = httpx.post(f"{base}/api/assessments/", json=body, timeout=10).json()
-            page_url = f"/assessments/{created['id']}/"
-            return asyncio.run(http_load(base, page_url + "report.pdf", page_url))
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+    with daphne_server() as base:
+        preset = catalogue.preset("dashboard")
+        body = {"title": preset.title, "answers": dict(preset.answers)}
+        created = httpx.post(f"{base}/api/assessments/", json=body, timeout=10).json()
+        page_url = f"/assessments/{created['id']}/"
+        return asyncio.run(http_load(base, page_url + "report.pdf", page_url))
 
 
 def ms(seconds: float) -> str:
@@ -150,7 +92,6 @@ def ms(seconds: float) -> str:
 
 
 def main() -> None:
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     catalogue = get_catalogue()
     rows = []
     everything = []
@@ -164,12 +105,10 @@ def main() -> None:
     http = http_benchmark(catalogue)
 
     lines = [
-        SECTION_START,
         "## PDF recommendation report",
         "",
-        f"Run `make bench` ({time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, "
-        f"Django {django.get_version()}, WeasyPrint {weasyprint.__version__}, "
-        f"{os.cpu_count()} cores, {platform.machine()}). `render_report()` (template, layout, "
+        f"Run `make bench` ({machine(f'WeasyPrint {weasyprint.__version__}')}). "
+        "`render_report()` (template, layout, "
         f"PDF) of each preset's report, {RENDERS} renders after {WARM_UP} warm-up ones, "
         "A4, in one thread:",
         "",
@@ -200,24 +139,8 @@ def main() -> None:
                 ("page_during", "result page, during two report requests"),
             )
         ),
-        SECTION_END,
     ]
-    section = "\n".join(lines)
-    target = ROOT / "docs" / "benchmarks.md"
-    target.parent.mkdir(exist_ok=True)
-    text = (
-        target.read_text()
-        if target.exists()
-        else "# Benchmarks\n\nFigures measured on this machine by the scripts in `bench/`; "
-        "`make bench` rewrites them.\n"
-    )
-    if SECTION_START in text:
-        head, rest = text.split(SECTION_START, 1)
-        text = head + section + rest.split(SECTION_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    target.write_text(text)
-    print(section)
+    write_section("bench_report", lines)
 
 
 if __name__ == "__main__":
