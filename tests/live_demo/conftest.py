@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -21,6 +22,17 @@ def demo_options(settings) -> dict:
         "RESUME_WINDOW": 0.3,
     }
     return settings.LIVE_DEMO
+
+
+@pytest.fixture
+def serve(settings, daphne_servers) -> Callable[..., str]:
+    """Start daphne with these LIVE_DEMO options on top of the tests' own."""
+
+    def start(**options: Any) -> str:
+        settings.LIVE_DEMO = {**settings.LIVE_DEMO, **options}
+        return daphne_servers()
+
+    return start
 
 
 @pytest.fixture

@@ -119,17 +119,6 @@ def ids(events: list[Message]) -> list[int]:
     return [int(event.id) for event in events]
 
 
-@pytest.fixture
-def serve(settings, daphne_servers) -> Callable[..., str]:
-    """Start daphne with these LIVE_DEMO options on top of the tests' own."""
-
-    def start(**options: Any) -> str:
-        settings.LIVE_DEMO = {**settings.LIVE_DEMO, **options}
-        return daphne_servers()
-
-    return start
-
-
 def client_for(url: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10.0))
 

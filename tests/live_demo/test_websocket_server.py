@@ -33,17 +33,6 @@ POLL = 0.05
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-@pytest.fixture
-def serve(settings, daphne_servers) -> Callable[..., str]:
-    """Start daphne with these LIVE_DEMO options on top of the tests' own."""
-
-    def start(**options: Any) -> str:
-        settings.LIVE_DEMO = {**settings.LIVE_DEMO, **options}
-        return daphne_servers()
-
-    return start
-
-
 def ws_url(url: str, path: str = DEMO) -> str:
     return "ws" + url.removeprefix("http") + path
 
