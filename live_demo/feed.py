@@ -86,11 +86,19 @@ class Subscriber:
                 self.last_sent = event.id
         return fresh
 
+    def wake(self) -> None:
+        """Let the waiting `next_batch` return, with nothing if nothing is pending."""
+        self._ready.set()
+
     async def next_batch(self, timeout: float | None = None) -> list[Event]:
-        """Everything pending (maybe nothing, after `timeout` seconds)."""
+        """Everything pending (maybe nothing: after `timeout` seconds, or a `wake`)."""
         if not self._pending and self.closed_reason is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ready.wait(), timeout)
+            if timeout is None:
+                # The hot path: no timer and no task per wake-up.
+                await self._ready.wait()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ready.wait(), timeout)
         if self.closed_reason is not None:
             raise Closed(self.closed_reason)
         self._ready.clear()

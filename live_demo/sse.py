@@ -11,6 +11,7 @@ watcher as two tasks and ends both when either ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -95,12 +96,15 @@ async def _serve(scope, send, feed: Feed, subscriber: Subscriber) -> None:
         await send({"type": "http.response.body", "body": b""})
         return
     connection = Connection(send)
+    # aclosing: a cancelled stream closes its generator at once, and with it
+    # the heartbeat timer, instead of whenever the generator is collected.
     try:
-        async for chunk in _chunks(first, subscriber, options["HEARTBEAT"]):
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            backlog = connection.pending
-            if backlog is not None and backlog > options["MAX_BACKLOG_BYTES"]:
-                subscriber.close("slow")
+        async with contextlib.aclosing(_chunks(first, subscriber, options["HEARTBEAT"])) as chunks:
+            async for chunk in chunks:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                backlog = connection.pending
+                if backlog is not None and backlog > options["MAX_BACKLOG_BYTES"]:
+                    subscriber.close("slow")
     except Closed as closed:
         if closed.reason == "slow":
             # It is not reading: ending the response politely would keep its
@@ -128,15 +132,26 @@ async def _chunks(first: bytes, subscriber: Subscriber, heartbeat: float) -> Asy
     """The stream, one chunk per wake-up: under daphne each send costs more than its bytes."""
     yield first
     loop = asyncio.get_running_loop()
-    next_beat = loop.time() + heartbeat
-    while True:
-        batch = await subscriber.next_batch(timeout=max(0.0, next_beat - loop.time()))
-        chunk = [event.sse for event in batch]
-        if loop.time() >= next_beat:
-            chunk.append(format_comment("heartbeat"))
-            next_beat = loop.time() + heartbeat
-        if chunk:
-            yield b"".join(chunk)
+    beat_due = False
+
+    def beat() -> None:
+        # One timer per heartbeat period, not one per event.
+        nonlocal beat_due, timer
+        beat_due = True
+        subscriber.wake()
+        timer = loop.call_later(heartbeat, beat)
+
+    timer = loop.call_later(heartbeat, beat)
+    try:
+        while True:
+            chunk = [event.sse for event in await subscriber.next_batch()]
+            if beat_due:
+                chunk.append(format_comment("heartbeat"))
+                beat_due = False
+            if chunk:
+                yield b"".join(chunk)
+    finally:
+        timer.cancel()
 
 
 async def _wait_for_disconnect(receive) -> None:

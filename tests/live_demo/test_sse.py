@@ -15,7 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from live_demo.feed import get_feed
 from live_demo.protocol import public_id
+from live_demo.sse import event_stream
 
 EVENTS = "/demo/events/"
 STATS = "/demo/stats/"
@@ -568,3 +570,51 @@ async def test_events_slow_client_connection_cut_without_its_backlog(serve):
             unread = await asyncio.to_thread(read_until_closed, sock, WAIT)
 
     assert unread < max_backlog
+
+
+# In process: what a finished stream leaves on the event loop ---------------------------
+
+
+def heartbeat_timers() -> list[asyncio.TimerHandle]:
+    loop = asyncio.get_running_loop()
+    return [
+        handle
+        for handle in loop._scheduled
+        if not handle.cancelled() and "_chunks" in getattr(handle._callback, "__qualname__", "")
+    ]
+
+
+@pytest.mark.asyncio
+async def test_events_disconnect_leaves_no_heartbeat_timer(fresh_feed, settings):
+    settings.LIVE_DEMO = {**settings.LIVE_DEMO, "HEARTBEAT": 0.2}
+    inbox: asyncio.Queue[dict] = asyncio.Queue()
+    sent: list[dict] = []
+    first_body = asyncio.Event()
+    blocked = asyncio.Event()
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            if first_body.is_set():
+                # A client slow to take the next chunk: the stream is cancelled
+                # here, outside its generator, which must still be closed.
+                blocked.set()
+                await asyncio.Event().wait()
+            first_body.set()
+
+    await inbox.put({"type": "http.request", "body": b"", "more_body": False})
+    scope = {"type": "http", "method": "GET", "path": EVENTS, "headers": [], "query_string": b""}
+    stream = asyncio.create_task(event_stream(scope, inbox.get, send))
+    await asyncio.wait_for(first_body.wait(), 5)
+    assert heartbeat_timers()
+    await (await get_feed()).publish("tick", {})
+    await asyncio.wait_for(blocked.wait(), 5)
+
+    await inbox.put({"type": "http.disconnect"})
+    await asyncio.wait_for(stream, 5)
+
+    feed = await get_feed()
+    assert heartbeat_timers() == []
+    assert feed.subscribers == {}
+    assert feed.connection_tasks == set()
+    assert sent[0]["status"] == 200
