@@ -22,6 +22,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
+from questionnaire.catalogue import get_catalogue
+
 from .events import now_ms
 from .feed import current_feed, get_feed
 from .limits import RateLimiter
@@ -47,6 +49,7 @@ def demo(request: HttpRequest) -> HttpResponse:
         "live_demo/demo.html",
         {
             "options": options,
+            "catalogue": get_catalogue(),
             "backend": "redis" if options["REDIS_URL"] else "memory",
             "binary_sizes": [1024, 64 * 1024, 512 * 1024],
         },

@@ -11,6 +11,7 @@
   const chatsSent = new Map(); // nonce -> {at, via}
   let clockOffset = 0; // server clock minus this browser's clock, in ms
   let nonceCounter = 0;
+  let httpRoundTrip = () => {};
 
   const format = {
     ms: (value) => (value == null ? "–" : value < 10 ? `${value.toFixed(1)} ms` : `${Math.round(value)} ms`),
@@ -42,25 +43,33 @@
     return data;
   }
 
-  // The offset between clocks, NTP-style, from the quickest of a few round trips.
+  // The offset between clocks, NTP-style: the server's time against the
+  // middle of a round trip, from the quickest round trip seen (its error is
+  // at most half of it). HTTP probes and WebSocket pings both feed it.
+  let bestClock = null;
+  function observeClock(sent, received, serverTs) {
+    const rtt = received - sent;
+    if (bestClock && rtt >= bestClock.rtt && received - bestClock.at < 60000) return;
+    bestClock = { rtt, at: received };
+    clockOffset = serverTs - (sent + received) / 2;
+    root.querySelector("[data-clock]").textContent =
+      "Latency is the server's timestamp to arrival here, corrected by the clock offset " +
+      `(${format.ms(Math.abs(clockOffset))}, within ±${format.ms(rtt / 2)}).`;
+  }
+
   async function estimateClock() {
-    let best = null;
     for (let i = 0; i < 5; i += 1) {
       const sent = now();
       try {
         const response = await fetch(root.dataset.statsUrl, { cache: "no-store" });
         const { ts } = await response.json();
         const received = now();
-        const rtt = received - sent;
-        if (!best || rtt < best.rtt) best = { rtt, offset: ts - (sent + received) / 2 };
+        httpRoundTrip(received - sent);
+        observeClock(sent, received, ts);
       } catch {
         return;
       }
     }
-    clockOffset = best.offset;
-    root.querySelector("[data-clock]").textContent =
-      `Latency is the server's timestamp to arrival here, corrected by the clock offset ` +
-      `(${format.ms(Math.abs(best.offset))}, measured with a ${format.ms(best.rtt)} round trip).`;
   }
 
   class Panel {
@@ -81,7 +90,8 @@
       this.payload = 0;
       this.reconnects = 0;
       this.replayed = 0;
-      this.openedAt = 0;
+      this.replayUpTo = 0;
+      this.rtts = [];
       this.latencies = [];
       this.arrivals = [];
       this.droppedAt = null;
@@ -114,7 +124,6 @@
 
     opened() {
       this.setState("open");
-      this.openedAt = now();
       if (this.droppedAt !== null) {
         this.reconnects += 1;
         this.reconnectMs = now() - this.droppedAt;
@@ -136,6 +145,8 @@
     }
 
     welcome(message) {
+      // Anything up to the feed's position at connect time is a replay.
+      this.replayUpTo = message.last_id;
       this.connection = message.connection;
       this.el.dataset.connection = message.connection;
     }
@@ -160,13 +171,14 @@
       this.payload += payloadBytes;
       const arrived = now();
       const sentAt = message.ts - clockOffset;
-      const replay = sentAt < this.openedAt - 5;
+      const replay = message.id <= this.replayUpTo;
       if (replay) {
         // Sent before this connection opened: a replay after a drop. Its
         // delay is the outage, not the transport's latency.
         this.replayed += 1;
       } else {
-        this.latencies.push(arrived - sentAt);
+        // Below zero is the clock offset's own error: count it as none.
+        this.latencies.push(Math.max(0, arrived - sentAt));
         if (this.latencies.length > 1000) this.latencies.shift();
       }
       this.arrivals.push(arrived);
@@ -225,6 +237,11 @@
       this.fields.recovery.dataset.gaps = String(gaps);
     }
 
+    roundTrip(ms) {
+      this.rtts.push(ms);
+      if (this.rtts.length > 100) this.rtts.shift();
+    }
+
     render() {
       const cutoff = now() - 5000;
       while (this.arrivals.length && this.arrivals[0] < cutoff) this.arrivals.shift();
@@ -233,8 +250,10 @@
       f.events.textContent = this.events.toLocaleString("en");
       f["last-id"].textContent = this.lastId || "–";
       f.latency.textContent = sorted.length
-        ? [50, 95, 99].map((p) => format.ms(percentile(sorted, p))).join(" / ")
+        ? [50, 95, 99].map((p) => format.ms(percentile(sorted, p))).join(" / ") + ` (n=${sorted.length})`
         : "–";
+      const rtts = [...this.rtts].sort((a, b) => a - b);
+      f.rtt.textContent = rtts.length ? `${format.ms(percentile(rtts, 50))} median (n=${rtts.length})` : "–";
       f.rate.textContent = (this.arrivals.length / 5).toFixed(1);
       f.bytes.textContent = format.bytes(this.bytes);
       f["per-event"].textContent = this.events
@@ -303,15 +322,12 @@
           this.welcome(message);
           break;
         case "pong":
-          this.bytes += frame;
           this.onPong(message);
           break;
         case "binary_ack":
-          this.bytes += frame;
           this.pendingBinary?.(message);
           break;
         case "error":
-          this.bytes += frame;
           this.fields["chat-error"].textContent = message.message;
           break;
         default:
@@ -336,7 +352,8 @@
       if (sent === undefined) return;
       this.pings.delete(message.nonce);
       const received = now();
-      this.fields.state.title = `Ping round trip ${format.ms(received - sent)}`;
+      this.roundTrip(received - sent);
+      observeClock(sent, received, message.ts);
     }
 
     async sendChat(text, nonce) {
@@ -410,6 +427,8 @@
   }
 
   const panels = { websocket: new WebSocketPanel(), sse: new SsePanel() };
+  // The SSE side's way back is HTTP: its round trip is the clock probes'.
+  httpRoundTrip = (ms) => panels.sse.roundTrip(ms);
   root.dataset.ready = "true";
   estimateClock();
   setInterval(estimateClock, 30000);
@@ -479,8 +498,10 @@
     extra.forEach(({ source }) => source.close());
     extra = [];
     clearInterval(summaryTimer);
+    const hadFocus = document.activeElement === closeButton;
     openButton.hidden = false;
     closeButton.hidden = true;
+    if (hadFocus) openButton.focus();
   }
 
   openButton.addEventListener("click", () => {
@@ -505,6 +526,8 @@
     }
     openButton.hidden = true;
     closeButton.hidden = false;
+    closeButton.focus();
+    let announced = null;
     const report = () => {
       const waited = (now() - started) / 1000;
       const open = extra.filter((s) => s.openedAt !== null).length;
@@ -512,9 +535,15 @@
         s.item.dataset.state = "stalled";
         s.item.textContent = `Stream ${s.n}: stalled for ${waited.toFixed(0)} s, no connection free`;
       });
+      // A live region: say it when something changes, not every second.
+      if (open === announced) {
+        if (waited >= 20) closeStreams();
+        return;
+      }
+      announced = open;
       streamSummary.textContent = open === 7
         ? `All 7 opened: this connection multiplexes streams (${protocol}), so the per-origin limit does not bite.`
-        : `${open} of 7 opened; ${7 - open} stalled after ${waited.toFixed(0)} s: with the SSE panel's stream that is the browser's limit of about six connections per origin over HTTP/1.1. The streams close by themselves after 20 s.`;
+        : `${open} of 7 opened; ${7 - open} stalled: with the SSE panel's stream that is the browser's limit of about six connections per origin over HTTP/1.1. The streams close by themselves after 20 s.`;
       if (waited >= 20) closeStreams();
     };
     summaryTimer = setInterval(report, 1000);
