@@ -85,13 +85,18 @@ class Interaction:
 
 @dataclass(frozen=True)
 class Rule:
-    """A pattern or caveat that applies when every condition in ``when`` holds."""
+    """A pattern or caveat that applies when every condition in ``when`` holds.
+
+    A pattern that builds on both transports (a hybrid, a fallback) names the
+    ``checklists`` it needs; empty means the recommended transport's alone.
+    """
 
     slug: str
     when: Mapping[str, frozenset[str]]
     title: str
     text: str
     source: Source | None = None
+    checklists: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,9 @@ class Catalogue:
 
     def section(self, slug: str) -> Section | None:
         return next((section for section in self.sections if section.slug == slug), None)
+
+    def pattern(self, slug: str) -> Rule | None:
+        return next((pattern for pattern in self.patterns if pattern.slug == slug), None)
 
     def preset(self, slug: str) -> Preset | None:
         return next((preset for preset in self.presets if preset.slug == slug), None)
@@ -253,6 +261,7 @@ def _parse(data: Mapping) -> Catalogue:
                 when=_conditions(entry["when"]),
                 title=entry["title"],
                 text=entry["description"],
+                checklists=_transports(entry.get("checklists", [])),
             )
             for entry in data["patterns"]
         ),
@@ -300,6 +309,12 @@ def _points(raw: Mapping) -> Mapping[str, int]:
     return MappingProxyType(dict(raw))
 
 
+def _transports(raw: list) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(value, str) for value in raw):
+        raise CatalogueError(f"checklists must be a list of transports: {raw!r}")
+    return tuple(raw)
+
+
 def _conditions(raw: Mapping) -> Mapping[str, frozenset[str]]:
     return MappingProxyType({key: frozenset(values) for key, values in raw.items()})
 
@@ -323,6 +338,8 @@ def _check(catalogue: Catalogue) -> None:
         _check_conditions(catalogue, interaction.when, f"interaction {interaction.question}")
     for rule in (*catalogue.patterns, *catalogue.caveats):
         _check_conditions(catalogue, rule.when, rule.slug)
+    for pattern in catalogue.patterns:
+        _check_checklists(pattern)
     for preset in catalogue.presets:
         for slug, value in preset.answers.items():
             question = catalogue.question(slug)
@@ -341,6 +358,23 @@ def _check(catalogue: Catalogue) -> None:
         raise CatalogueError(f"tie_break must be one of {TRANSPORTS}")
     if not 0 < catalogue.moderate_margin < catalogue.strong_margin < 1:
         raise CatalogueError("confidence margins must satisfy 0 < moderate < strong < 1")
+
+
+def _check_checklists(pattern: Rule) -> None:
+    """A pattern's own checklists are known transports and cover what it recommends."""
+    if not pattern.checklists:
+        return
+    unknown = set(pattern.checklists) - set(TRANSPORTS)
+    if unknown or len(set(pattern.checklists)) != len(pattern.checklists):
+        raise CatalogueError(
+            f"{pattern.slug}: checklists must name distinct transports of {TRANSPORTS}"
+        )
+    recommended = pattern.when.get("recommendation", frozenset(TRANSPORTS))
+    if not recommended <= set(pattern.checklists):
+        raise CatalogueError(
+            f"{pattern.slug}: checklists must include the recommended "
+            f"{' and '.join(sorted(recommended - set(pattern.checklists)))}"
+        )
 
 
 def _check_conditions(

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from .catalogue import TRANSPORTS, Catalogue
 from .models import Revision
 
+# The names sentences and labels use; the catalogue's are for headings.
+SHORT_NAMES = {"websocket": "WebSocket", "sse": "SSE"}
+# Why a tie goes where the catalogue's ``tie_break`` sends it, where there is a reason.
+TIE_BREAK_REASONS = {"sse": "the simpler of the two to build and run"}
 CHART_LABEL_WIDTH = 190
 CHART_BAR_WIDTH = 330
 CHART_ROW_HEIGHT = 46
@@ -136,6 +140,94 @@ def revision_history(revisions: list[Revision]) -> list[RevisionDiff]:
     return history[::-1]
 
 
+def tie_break_rule(recommendation: str) -> str:
+    """The rule that made ``recommendation`` of a tie, as a clause."""
+    why = TIE_BREAK_REASONS.get(recommendation)
+    rule = f"the tie-break rule gives a tie to {SHORT_NAMES[recommendation]}"
+    return f"{rule}, {why}" if why else rule
+
+
+def answer_points(reason: Mapping) -> dict[str, int]:
+    """What one stored answer gave each transport.
+
+    Snapshots from before ``scores`` was stored per answer hold only the
+    difference (``points``), credited here to the side it favours.
+    """
+    if "scores" in reason:
+        return {transport: reason["scores"][transport] for transport in TRANSPORTS}
+    points = dict.fromkeys(TRANSPORTS, 0)
+    if reason["favours"] in points:
+        points[reason["favours"]] = reason["points"]
+    return points
+
+
+def answer_effect(points: Mapping[str, int]) -> str:
+    """What an answer did, in words that account for every point it gave."""
+    given = [transport for transport in TRANSPORTS if points[transport]]
+    if not given:
+        return "Neutral"
+    if len(given) == 1:
+        return f"Favours {SHORT_NAMES[given[0]]}, {_points(points[given[0]])}"
+    each = ", ".join(f"{SHORT_NAMES[transport]} +{points[transport]}" for transport in TRANSPORTS)
+    if points["websocket"] == points["sse"]:
+        return f"{each}: they cancel out"
+    favoured = max(TRANSPORTS, key=lambda transport: points[transport])
+    difference = abs(points["websocket"] - points["sse"])
+    return f"Favours {SHORT_NAMES[favoured]} by {_points(difference)} ({each})"
+
+
+def answers_shown(result: Mapping) -> list[dict]:
+    """The stored reasons, each with what it gave each side in words."""
+    shown = []
+    for reason in result["reasons"]:
+        points = answer_points(reason)
+        shown.append(
+            {**reason, "effect": answer_effect(points), "both_sides": all(points.values())}
+        )
+    return shown
+
+
+@dataclass(frozen=True)
+class ChecklistBlock:
+    """One transport's checklist, as a pattern that builds on it needs it."""
+
+    transport: str
+    name: str
+    recommended: bool
+    implementation: tuple[str, ...]
+    security: tuple[str, ...]
+
+
+def checklists(result: Mapping, catalogue: Catalogue) -> list[ChecklistBlock]:
+    """Every checklist the delivery pattern needs, the recommended transport's first.
+
+    The pattern is looked up by its stored slug in the catalogue the result
+    was scored with; the recommended transport's list is the stored one.
+    """
+    chosen = result["recommendation"]
+    pattern = catalogue.pattern(result["pattern"]["slug"])
+    listed = pattern.checklists if pattern else ()
+    also = [transport for transport in listed if transport != chosen]
+    blocks = []
+    for transport in (chosen, *also):
+        if transport == chosen:
+            implementation = result["checklist"]["implementation"]
+            security = result["checklist"]["security"]
+        else:
+            implementation = catalogue.checklists[transport].implementation
+            security = catalogue.checklists[transport].security
+        blocks.append(
+            ChecklistBlock(
+                transport=transport,
+                name=catalogue.transport_names[transport],
+                recommended=transport == chosen,
+                implementation=tuple(implementation),
+                security=tuple(security),
+            )
+        )
+    return blocks
+
+
 def result_context(revisions: list[Revision], revision: Revision) -> dict:
     """What the result page and the PDF report both show of ``revision``.
 
@@ -145,12 +237,21 @@ def result_context(revisions: list[Revision], revision: Revision) -> dict:
     """
     catalogue = revision.catalogue
     result = revision.result
+    tie = result["scores"]["websocket"] == result["scores"]["sse"]
     return {
         "revision": revision,
         "is_latest": revision.number == revisions[-1].number,
         "result": result,
         "catalogue": catalogue,
         "transport_name": catalogue.transport_names[result["recommendation"]],
+        "tie": tie,
+        "tie_break_rule": tie_break_rule(result["recommendation"]) if tie else "",
+        "reasons": answers_shown(result),
+        "checklists": checklists(result, catalogue),
         "chart": score_chart(result, catalogue),
         "history": revision_history(revisions),
     }
+
+
+def _points(number: int) -> str:
+    return f"{number} point{'' if number == 1 else 's'}"

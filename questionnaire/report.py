@@ -23,7 +23,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from .catalogue import Catalogue
-from .display import result_context
+from .display import SHORT_NAMES, result_context, tie_break_rule
 from .models import Revision
 from .scoring import other_transport
 
@@ -31,7 +31,6 @@ from .scoring import other_transport
 PAPER_SIZES = {"a4": "A4", "letter": "letter"}
 DEFAULT_PAPER = "a4"
 FILENAME_SUFFIX = "-websocket-vs-sse.pdf"
-SHORT_NAMES = {"websocket": "WebSocket", "sse": "SSE"}
 STYLESHEET = "css/report.css"
 TEMPLATE = "questionnaire/report.html"
 # Room for a readable file name; titles may be 200 characters long.
@@ -76,18 +75,25 @@ def report_context(title: str, revisions: list[Revision], revision: Revision) ->
     result, catalogue = context["result"], context["catalogue"]
     chosen = result["recommendation"]
     other = other_transport(chosen)
+    if context["tie"]:
+        verdict = (
+            f"{context['transport_name']} is recommended on a tie: both transports score "
+            f"{_points(result['scores'][chosen])}, and {context['tie_break_rule']}."
+        )
+    else:
+        verdict = (
+            f"{context['transport_name']} is recommended with {result['confidence']} "
+            f"confidence, scoring {result['scores'][chosen]} points to "
+            f"{result['scores'][other]} for {SHORT_NAMES[other]}."
+        )
     return {
         **context,
         "title": title,
         "recommended": SHORT_NAMES[chosen],
         "alternative": SHORT_NAMES[other],
-        "verdict": (
-            f"{context['transport_name']} is recommended with {result['confidence']} "
-            f"confidence, scoring {result['scores'][chosen]} points to "
-            f"{result['scores'][other]} for {SHORT_NAMES[other]}."
-        ),
+        "verdict": verdict,
         "summary": executive_summary(result, catalogue),
-        "answer_sections": answer_sections(result, catalogue),
+        "answer_sections": answer_sections(context["reasons"], catalogue),
         "this_revision": next(
             entry for entry in context["history"] if entry.revision.number == revision.number
         ),
@@ -97,75 +103,135 @@ def report_context(title: str, revisions: list[Revision], revision: Revision) ->
 def executive_summary(result: Mapping, catalogue: Catalogue) -> list[str]:
     """Four or five sentences a manager can read alone, composed from the stored result.
 
-    The verdict with its confidence and margin, how the answers split and the
-    weightiest one, the delivery pattern, the first caveat, and how many
-    answer changes would reverse it.
+    The verdict with its confidence and margin (or the tie and its rule), how
+    the answers split, the weightiest one, the delivery pattern with its first
+    caveat, and what answer changes would reverse it.
     """
     chosen = result["recommendation"]
-    other = other_transport(chosen)
-    scores = result["scores"]
-    sentences = [
-        f"We recommend {catalogue.transport_names[chosen]} with {result['confidence']} "
-        f"confidence: it scores {scores[chosen]} points to {scores[other]} for "
-        f"{SHORT_NAMES[other]}, a margin of {round(result['margin'] * 100)}% of all points."
-    ]
-    reasons = result["reasons"]
-    favouring = [reason for reason in reasons if reason["favours"] == chosen]
-    against = [reason for reason in reasons if reason["favours"] == other]
-    sentence = (
-        f"Of the {_count(len(reasons))} answers, {_count(len(favouring))} favour "
-        f"{SHORT_NAMES[chosen]} ({_points(favouring)}) and "
-        + (
-            f"{_count(len(against))} {SHORT_NAMES[other]} ({_points(against)})"
-            if against
-            else f"none favours {SHORT_NAMES[other]}"
+    sentences = [_verdict_sentence(result, catalogue), _split_sentence(result)]
+    favouring = [reason for reason in result["reasons"] if reason["favours"] == chosen]
+    strongest = favouring[0] if favouring else None
+    if strongest:
+        sentences.append(
+            f"The weightiest answer, to “{strongest['question_text']}”, is "
+            f"“{strongest['answer_label']}”, because "
+            f"{_lower_first(_full_stop(_first_sentence(strongest['reason'])))}"
         )
-    )
-    if favouring:
-        strongest = favouring[0]
-        sentence += (
-            f"; the weightiest is “{strongest['answer_label']}”, because "
-            f"{_lower_first(_first_sentence(strongest['reason']))}"
-        )
-    sentences.append(sentence + ("" if sentence.endswith(".") else "."))
-    sentences.append(f"The delivery pattern to build is “{result['pattern']['title']}”.")
-    if result["caveats"]:
-        first = result["caveats"][0]["title"]
-        more = len(result["caveats"]) - 1
-        also = f", one of {_count(more + 1)} listed in section 4" if more else ""
-        sentences.append(f"The first caveat to plan for: {_lower_first(first)}{also}.")
-    if not result["flips"]:
-        sentences.append("No change of answers would reverse the verdict.")
-    else:
-        changes = result["flips"][0]["changes"]
-        if len(changes) == 1:
-            change = changes[0]
-            sentences.append(
-                f"One changed answer would reverse it: “{change['question_text']}” "
-                f"answered “{change['to_label']}” instead of “{change['from_label']}”."
-            )
-        else:
-            sentences.append(
-                f"Reversing it would take at least {_count(len(changes))} changed answers "
-                "at once (section 4)."
-            )
+    sentences.append(_pattern_sentence(result))
+    sentences.append(_flip_sentence(result, strongest["question"] if strongest else None))
     return sentences
 
 
-def answer_sections(result: Mapping, catalogue: Catalogue) -> list[tuple[str, list[dict]]]:
+def _verdict_sentence(result: Mapping, catalogue: Catalogue) -> str:
+    chosen = result["recommendation"]
+    other = other_transport(chosen)
+    scores = result["scores"]
+    if scores[chosen] == scores[other]:
+        # verdict() gives a tie to the catalogue's tie_break; the stored
+        # recommendation is what it gave.
+        return (
+            f"{SHORT_NAMES['websocket']} and {SHORT_NAMES['sse']} tie at "
+            f"{_points(scores[chosen])} each, so the scores alone decide nothing: we "
+            f"recommend {catalogue.transport_names[chosen]} because {tie_break_rule(chosen)}."
+        )
+    return (
+        f"We recommend {catalogue.transport_names[chosen]} with {result['confidence']} "
+        f"confidence: it scores {scores[chosen]} points to {scores[other]} for "
+        f"{SHORT_NAMES[other]}, a margin of {round(result['margin'] * 100)}% of all points."
+    )
+
+
+def _split_sentence(result: Mapping) -> str:
+    """How many answers favour each side, with points that add up to the totals.
+
+    An answer's stored ``points`` is what it gave one side minus what it gave
+    the other, so the sums per side fall short of the totals by the points
+    that cancel out (an answer may give both sides 3); that remainder is named.
+    """
+    chosen = result["recommendation"]
+    other = other_transport(chosen)
+    reasons = result["reasons"]
+    sides = []
+    for transport in (chosen, other):
+        favouring = [reason for reason in reasons if reason["favours"] == transport]
+        net = sum(reason["points"] for reason in favouring)
+        sides.append((transport, favouring, net))
+    neither = len(reasons) - sum(len(favouring) for _, favouring, _ in sides)
+    parts = [
+        f"{_count(len(favouring))} {_favour(len(favouring))} {SHORT_NAMES[transport]}"
+        + (f" ({_points(net)})" if favouring else "")
+        for transport, favouring, net in sides
+    ]
+    if neither:
+        parts.append(f"{_count(neither)} {_favour(neither)} neither")
+    sentence = f"Of the {_count(len(reasons))} answers, {_join(parts)}"
+    cancelled = result["scores"][chosen] - sides[0][2]
+    if cancelled > 0:
+        sentence += (
+            f"; each total also includes {_points(cancelled)} that cancel"
+            f"{'s' if cancelled == 1 else ''} out (section 3)"
+        )
+    return sentence + "."
+
+
+def _pattern_sentence(result: Mapping) -> str:
+    sentence = f"The delivery pattern to build is “{result['pattern']['title']}”"
+    caveats = result["caveats"]
+    if len(caveats) == 1:
+        sentence += f", and one caveat applies: “{caveats[0]['title']}” (section 4)"
+    elif caveats:
+        sentence += (
+            f"; of the {_count(len(caveats))} caveats in section 4, plan first for "
+            f"“{caveats[0]['title']}”"
+        )
+    return sentence + "."
+
+
+def _flip_sentence(result: Mapping, quoted: str | None) -> str:
+    """What would reverse the verdict; ``quoted`` is a question the summary already quotes."""
+    if not result["flips"]:
+        return "No change of answers would reverse the verdict."
+    flip = result["flips"][0]
+    changes = flip["changes"]
+    if len(changes) > 1:
+        return (
+            f"Reversing it would take at least {_count(len(changes))} changed answers "
+            "at once (section 4)."
+        )
+    change = changes[0]
+    if change["question"] == quoted:
+        question, instead = "that question", ""
+    else:
+        question = f"“{change['question_text']}”"
+        instead = f" instead of “{change['from_label']}”"
+    if result["confidence"] == "slight":
+        # Here one answer really does hang in the balance: say it outright.
+        return (
+            f"One changed answer would reverse it: {question} answered "
+            f"“{change['to_label']}”{instead}."
+        )
+    # A wide margin that one answer still reverses means a decisive answer, not
+    # a fragile verdict: state the condition under which it would change.
+    return (
+        f"Only if {question} were answered “{change['to_label']}”{instead} would the "
+        f"verdict change to {SHORT_NAMES[flip['recommendation']]}."
+    )
+
+
+def answer_sections(reasons: list[Mapping], catalogue: Catalogue) -> list[tuple[str, list[dict]]]:
     """Every answered question, numbered, grouped by section in the catalogue's order."""
     order = {question.slug: index for index, question in enumerate(catalogue.questions)}
     grouped: dict[str, list[dict]] = {section.slug: [] for section in catalogue.sections}
-    for reason in sorted(result["reasons"], key=lambda r: order.get(r["question"], len(order))):
+    for reason in sorted(reasons, key=lambda r: order.get(r["question"], len(order))):
         grouped.setdefault(reason["section"], []).append(reason)
     number = 0
     sections = []
-    for slug, reasons in grouped.items():
-        if not reasons:
+    for slug, section_reasons in grouped.items():
+        if not section_reasons:
             continue
         section = catalogue.section(slug)
         numbered = []
-        for reason in reasons:
+        for reason in section_reasons:
             number += 1
             numbered.append({**reason, "number": number})
         sections.append((section.title if section else slug.capitalize(), numbered))
@@ -176,7 +242,10 @@ def render_report(context: Mapping, paper: str = DEFAULT_PAPER) -> bytes:
     """The PDF of a report context; no database, no network, safe in a worker thread."""
     html = render_to_string(TEMPLATE, {**context, "page_size": PAPER_SIZES[paper]})
     document = HTML(string=html, url_fetcher=local_fetcher())
-    return document.write_pdf(stylesheets=[_stylesheet()], font_config=_font_config())
+    # Tagged: screen readers and reflow get headings, lists and reading order.
+    return document.write_pdf(
+        stylesheets=[_stylesheet()], font_config=_font_config(), pdf_tags=True
+    )
 
 
 def local_fetcher() -> URLFetcher:
@@ -218,9 +287,21 @@ def _lower_first(text: str) -> str:
     return text
 
 
-def _points(reasons: list[Mapping]) -> str:
-    total = sum(reason["points"] for reason in reasons)
-    return f"{total} point{'' if total == 1 else 's'}"
+def _full_stop(text: str) -> str:
+    return text if text.endswith(".") else f"{text}."
+
+
+def _points(number: int) -> str:
+    return f"{number} point{'' if number == 1 else 's'}"
+
+
+def _favour(count: int) -> str:
+    return "favours" if count <= 1 else "favour"
+
+
+def _join(parts: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
 
 
 def _count(number: int) -> str:

@@ -123,6 +123,9 @@ class Result:
                     "answer": reason.answer,
                     "favours": reason.favours,
                     "points": reason.strength,
+                    # What it gave each side: an answer may give both, and
+                    # then ``points`` (the difference) hides what the totals count.
+                    "scores": dict(reason.points),
                     "reason": reason.reason,
                     "section": reason.question.section,
                     "question_text": reason.question.text,

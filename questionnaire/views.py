@@ -10,7 +10,12 @@ from django.http import (
 )
 from django.shortcuts import aget_object_or_404, get_object_or_404, render
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
@@ -130,7 +135,8 @@ def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     )
 
 
-@require_GET
+# HEAD too: link checkers and download managers ask before they fetch.
+@require_safe
 async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     """The result as a PDF report, rendered off the event loop.
 

@@ -231,6 +231,69 @@ def test_parse_catalogue_unknown_tie_break():
         parse_catalogue(data)
 
 
+def _pattern(data: dict, slug: str) -> dict:
+    return next(pattern for pattern in data["patterns"] if pattern["slug"] == slug)
+
+
+@pytest.mark.parametrize(
+    ("slug", "checklists"),
+    [
+        ("websocket-with-fallback", ("websocket", "sse")),
+        ("websocket-hybrid-broadcast", ("websocket", "sse")),
+        ("sse-hybrid-websocket", ("sse", "websocket")),
+        ("sse-hybrid-collaborative", ("sse", "websocket")),
+        ("websocket-with-resume", ()),
+        ("sse-with-post", ()),
+        ("sse", ()),
+    ],
+)
+def test_catalogue_pattern_checklists(slug, checklists):
+    assert CATALOGUE.pattern(slug).checklists == checklists
+
+
+def test_catalogue_unknown_pattern_is_none():
+    assert CATALOGUE.pattern("carrier-pigeon") is None
+
+
+def test_parse_catalogue_pattern_checklists_default_to_none_listed():
+    data = _data()
+    del _pattern(data, "websocket-with-fallback")["checklists"]
+
+    assert parse_catalogue(data).pattern("websocket-with-fallback").checklists == ()
+
+
+def test_parse_catalogue_pattern_checklist_unknown_transport():
+    data = _data()
+    _pattern(data, "websocket-with-fallback")["checklists"] = ["websocket", "long-polling"]
+
+    with pytest.raises(CatalogueError, match="websocket-with-fallback"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_pattern_checklist_twice():
+    data = _data()
+    _pattern(data, "websocket-with-fallback")["checklists"] = ["websocket", "websocket"]
+
+    with pytest.raises(CatalogueError, match="distinct"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_pattern_checklists_leave_out_the_recommended():
+    data = _data()
+    _pattern(data, "websocket-with-fallback")["checklists"] = ["sse"]
+
+    with pytest.raises(CatalogueError, match="include the recommended websocket"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_pattern_checklists_not_a_list():
+    data = _data()
+    _pattern(data, "websocket-with-fallback")["checklists"] = "websocket"
+
+    with pytest.raises(CatalogueError, match="list of transports"):
+        parse_catalogue(data)
+
+
 # --- Loading ------------------------------------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ import asyncio
 import io
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -17,7 +18,7 @@ from django.db import connections
 from django.utils.html import escape
 from pypdf import PdfReader
 
-from questionnaire import report
+from questionnaire import display, report
 from questionnaire.catalogue import CATALOGUE_DIR, get_catalogue
 from questionnaire.models import Assessment, Revision
 from questionnaire.scoring import evaluate
@@ -38,6 +39,8 @@ PRESETS = [
 A4 = (595, 842)
 LETTER = (612, 792)
 PREVIEW_DPI = 30
+# How sentences name the transports.
+SHORT_NAMES = {"websocket": "WebSocket", "sse": "SSE"}
 
 
 def report_url(assessment: Assessment, **query: str) -> str:
@@ -100,6 +103,24 @@ def edited(saved, chat_answers) -> Assessment:
     """The chat assessment revised so that clients never send: the verdict turns to SSE."""
     saved.revise("Team chat", {**chat_answers, "client_messages": "none"})
     return saved
+
+
+@pytest.fixture
+def cancelling_answers(chat_answers) -> dict[str, str]:
+    """Occasional actions under a real-time budget: that answer gives both sides 3 points."""
+    return {**chat_answers, "client_messages": "occasional", "upstream_latency": "realtime"}
+
+
+@pytest.fixture
+def tie_answers(chat_answers) -> dict[str, str]:
+    """WebSocket and SSE at 14 points each."""
+    return {**chat_answers, "upstream_latency": "relaxed", "load_balancer": "http_only"}
+
+
+@pytest.fixture
+def fallback_answers(chat_answers) -> dict[str, str]:
+    """WebSocket behind corporate proxies: the pattern with an SSE + HTTP POST fallback."""
+    return {**chat_answers, "middleboxes": "corporate"}
 
 
 @pytest.fixture
@@ -184,6 +205,13 @@ def test_report_post_not_allowed(client, saved):
     assert client.post(report_url(saved)).status_code == 405
 
 
+def test_report_head_ok(client, saved):
+    response = client.head(report_url(saved))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+
+
 # --- The document ------------------------------------------------------------------
 
 
@@ -256,6 +284,35 @@ def test_report_metadata(response):
     assert "Team chat" in reader.metadata.title
     assert reader.metadata.author == "Transport Advisor"
     assert reader.trailer["/Root"]["/Lang"] == "en"
+
+
+def test_report_is_tagged(response):
+    catalog = pdf_reader(response.content).trailer["/Root"]
+
+    assert "/StructTreeRoot" in catalog
+    assert catalog["/MarkInfo"]["/Marked"]
+
+
+def footer_lines(content: bytes, page: int, words: str) -> set[float]:
+    """The baselines on ``page`` of the text runs that are pieces of ``words``."""
+    lines = set()
+
+    def visit(text, matrix, text_matrix, font, size):
+        if text.strip() and text.strip() in words:
+            lines.add(round(text_matrix[5], 1))
+
+    pdf_reader(content).pages[page].extract_text(visitor_text=visit)
+    return lines
+
+
+def test_report_footer_keeps_a_long_title_on_one_line(client, chat_answers):
+    title = " ".join(["Quokka zebra platform"] * 9)
+    long = Assessment.create_scored(title, chat_answers)
+
+    content = client.get(report_url(long)).content
+
+    # Page 2: the cover's heading holds the title too, in full.
+    assert len(footer_lines(content, 1, title + " Page 2 of")) == 1
 
 
 def test_report_a4_by_default(response):
@@ -446,10 +503,37 @@ def test_summary_names_verdict_confidence_and_margin(saved, catalogue):
     assert f"{round(result['margin'] * 100)}% of all points" in first
 
 
-def test_summary_names_the_single_change_that_flips_it(saved, catalogue):
+def test_summary_states_a_decisive_flip_as_a_condition(saved, catalogue):
     summary = report.executive_summary(saved.latest.result, catalogue)
 
-    assert summary[-1].startswith("One changed answer would reverse it")
+    assert summary[-1] == (
+        "Only if that question were answered “Never: clients only receive” "
+        "would the verdict change to SSE."
+    )
+
+
+def test_summary_flip_names_a_question_not_quoted_before(saved, catalogue):
+    result = saved.latest.result
+    result["flips"][0]["changes"][0].update(
+        question="delivery", question_text="Must missed messages be replayed?"
+    )
+
+    summary = report.executive_summary(result, catalogue)
+
+    assert summary[-1] == (
+        "Only if “Must missed messages be replayed?” were answered “Never: clients only "
+        "receive” instead of “Continuously: typing, cursors, game input, orders” would the "
+        "verdict change to SSE."
+    )
+
+
+def test_summary_slight_verdict_says_one_answer_reverses_it(catalogue, tie_answers):
+    result = evaluate(catalogue, tie_answers).to_dict()
+    assert result["confidence"] == "slight"
+
+    summary = report.executive_summary(result, catalogue)
+
+    assert summary[-1].startswith("One changed answer would reverse it: ")
 
 
 def test_summary_counts_changes_when_several_are_needed(catalogue):
@@ -460,6 +544,178 @@ def test_summary_counts_changes_when_several_are_needed(catalogue):
     assert (
         summary[-1] == "Reversing it would take at least two changed answers at once (section 4)."
     )
+
+
+def summary_figures(summary: list[str]) -> tuple[dict[str, tuple[int, int]], int]:
+    """Per side, the answers and points the summary gives it, and the points that cancel."""
+
+    def number(word: str) -> int:
+        return report.NUMBERS.index(word) if word in report.NUMBERS else int(word)
+
+    text = " ".join(summary)
+    sides = dict.fromkeys(SHORT_NAMES.values(), (0, 0))
+    for count, name, points in re.findall(
+        r"(\w+) (?:favours? )?(WebSocket|SSE)(?: \((\d+) points?\))?[,;. ]", text
+    ):
+        if count in report.NUMBERS or count.isdigit():
+            sides[name] = (number(count), int(points or 0))
+    cancelled = re.search(r"(\d+) points? that cancels? out", text)
+    return sides, int(cancelled[1]) if cancelled else 0
+
+
+def random_answers(catalogue, rng: random.Random) -> dict[str, str]:
+    return {question.slug: rng.choice(question.values) for question in catalogue.questions}
+
+
+def test_summary_figures_add_up_to_the_totals_for_random_answers(catalogue):
+    rng = random.Random(12)
+    for _ in range(400):
+        result = evaluate(catalogue, random_answers(catalogue, rng), with_flips=False).to_dict()
+        result["flips"] = []
+
+        summary = report.executive_summary(result, catalogue)
+
+        sides, cancelled = summary_figures(summary)
+        scores = {int(figure) for figure in re.findall(r"\d+(?![\d%])", summary[0])}
+        assert scores == set(result["scores"].values()), summary[0]
+        for transport, name in SHORT_NAMES.items():
+            count, points = sides[name]
+            favouring = [r for r in result["reasons"] if r["favours"] == transport]
+            assert count == len(favouring), summary[1]
+            assert points + cancelled == result["scores"][transport], summary[1]
+
+
+def test_summary_one_answer_favours_in_the_singular(catalogue):
+    result = evaluate(catalogue, {"client_messages": "none", "payload_format": "binary"}).to_dict()
+
+    second = report.executive_summary(result, catalogue)[1]
+
+    assert second == (
+        "Of the two answers, one favours SSE (6 points) and one favours WebSocket (6 points)."
+    )
+
+
+def test_summary_names_points_that_cancel_out(catalogue, cancelling_answers):
+    result = evaluate(catalogue, cancelling_answers).to_dict()
+    assert result["scores"] == {"websocket": 16, "sse": 10}
+
+    second = report.executive_summary(result, catalogue)[1]
+
+    assert second == (
+        "Of the fourteen answers, two favour WebSocket (13 points), five favour SSE "
+        "(7 points) and seven favour neither; each total also includes 3 points that "
+        "cancel out (section 3)."
+    )
+
+
+def test_summary_of_snapshot_without_per_side_points_still_adds_up(catalogue, cancelling_answers):
+    result = evaluate(catalogue, cancelling_answers).to_dict()
+    for reason in result["reasons"]:
+        del reason["scores"]
+
+    sides, cancelled = summary_figures(report.executive_summary(result, catalogue))
+
+    assert (sides["WebSocket"][1] + cancelled, sides["SSE"][1] + cancelled) == (16, 10)
+
+
+def test_report_shows_what_a_cancelling_answer_gave_each_side(client, cancelling_answers):
+    assessment = Assessment.create_scored("Chat with rare actions", cancelling_answers)
+
+    text = pdf_text(client.get(report_url(assessment)).content)
+
+    assert missing(text, "WebSocket +3, SSE +3: they cancel out") == []
+
+
+def test_answer_effect_of_unequal_points_on_both_sides():
+    effect = display.answer_effect({"websocket": 5, "sse": 2})
+
+    assert effect == "Favours WebSocket by 3 points (WebSocket +5, SSE +2)"
+
+
+@pytest.mark.parametrize("slug", PRESETS)
+def test_summary_names_the_question_of_the_weightiest_answer(catalogue, slug):
+    result = evaluate(catalogue, catalogue.preset(slug).answers).to_dict()
+    weightiest = next(r for r in result["reasons"] if r["favours"] == result["recommendation"])
+
+    summary = report.executive_summary(result, catalogue)
+
+    assert summary[2].startswith(
+        f"The weightiest answer, to “{weightiest['question_text']}”, is "
+        f"“{weightiest['answer_label']}”, because "
+    )
+
+
+def test_summary_explains_a_tie(catalogue, tie_answers):
+    result = evaluate(catalogue, tie_answers).to_dict()
+    assert result["scores"] == {"websocket": 14, "sse": 14}
+
+    first = report.executive_summary(result, catalogue)[0]
+
+    assert first == (
+        "WebSocket and SSE tie at 14 points each, so the scores alone decide nothing: we "
+        "recommend Server-Sent Events (SSE) because the tie-break rule gives a tie to SSE, "
+        "the simpler of the two to build and run."
+    )
+
+
+def test_report_cover_explains_a_tie(client, tie_answers):
+    assessment = Assessment.create_scored("Even", tie_answers)
+
+    text = pdf_text(client.get(report_url(assessment)).content)
+
+    assert missing(text, "is recommended on a tie: both transports score 14 points") == []
+    assert squeezed("slight confidence, scoring") not in squeezed(text)
+
+
+# --- Checklists: every transport the pattern builds on ----------------------------------
+
+
+def test_report_of_fallback_pattern_has_both_checklists(client, fallback_answers, catalogue):
+    assessment = Assessment.create_scored("Behind proxies", fallback_answers)
+    assert assessment.latest.result["pattern"]["slug"] == "websocket-with-fallback"
+
+    text = pdf_text(client.get(report_url(assessment)).content)
+
+    sse = catalogue.checklists["sse"]
+    assert (
+        missing(
+            text,
+            "Checklists for WebSocket and Server-Sent Events (SSE)",
+            "WebSocket, the recommended transport",
+            "Server-Sent Events (SSE), which this pattern also uses",
+            *sse.implementation,
+            *sse.security,
+        )
+        == []
+    )
+    assert "X-Accel-Buffering" in text and "Last-Event-ID" in text
+
+
+def test_report_of_single_transport_pattern_has_one_checklist(text):
+    assert "X-Accel-Buffering" not in text
+    assert missing(text, "Checklist for WebSocket") == []
+
+
+def test_report_checklist_of_recommended_transport_is_the_stored_one(client, fallback_answers):
+    assessment = Assessment.create_scored("Behind proxies", fallback_answers)
+    revision = assessment.latest
+    revision.result["checklist"]["implementation"] = ["Item from the stored snapshot"]
+    revision.save()
+
+    text = pdf_text(client.get(report_url(assessment)).content)
+
+    assert missing(text, "Item from the stored snapshot", "X-Accel-Buffering") == []
+
+
+def test_report_with_unknown_stored_pattern_has_the_recommended_checklist(client, saved):
+    revision = saved.latest
+    revision.result["pattern"]["slug"] = "withdrawn-pattern"
+    revision.save()
+
+    response = client.get(report_url(saved))
+
+    assert response.status_code == 200
+    assert missing(pdf_text(response.content), "Checklist for WebSocket") == []
 
 
 # --- Rendering stays off the event loop and away from the database ------------------------

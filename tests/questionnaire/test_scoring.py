@@ -764,6 +764,29 @@ def test_to_dict_reasons_name_the_answers():
     assert {reason["question"]: reason["answer"] for reason in reasons} == SSE_CASE
 
 
+def test_to_dict_reason_scores_add_up_to_the_totals_for_random_answers():
+    # ``points`` is only the difference; ``scores`` must account for every
+    # point the totals count, answers that give both sides points included.
+    rng = random.Random(11)
+    for _ in range(300):
+        answers = {question.slug: rng.choice(question.values) for question in CATALOGUE.questions}
+        document = _document(answers)
+        for transport in ("websocket", "sse"):
+            total = sum(reason["scores"][transport] for reason in document["reasons"])
+            assert total == document["scores"][transport]
+
+
+def test_to_dict_reason_scores_of_an_answer_that_gives_both_sides():
+    answers = {"client_messages": "occasional", "upstream_latency": "realtime"}
+    reasons = {reason["question"]: reason for reason in _document(answers)["reasons"]}
+
+    assert reasons["client_messages"]["scores"] == {"websocket": 3, "sse": 3}
+    assert (reasons["client_messages"]["favours"], reasons["client_messages"]["points"]) == (
+        "neutral",
+        0,
+    )
+
+
 def test_to_dict_checklist_of_recommended_transport():
     document = _document(SSE_CASE)
 

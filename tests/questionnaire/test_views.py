@@ -562,6 +562,48 @@ def test_result_shows_checklist(page, saved):
     assert missing(page, *(f"<li>{escape(item)}</li>" for item in items)) == []
 
 
+def test_result_of_fallback_pattern_shows_both_checklists(client, chat_answers, catalogue):
+    behind_proxies = Assessment.create_scored("Chat", {**chat_answers, "middleboxes": "corporate"})
+    sse = catalogue.checklists["sse"]
+
+    page = client.get(behind_proxies.get_absolute_url()).text
+
+    assert (
+        missing(
+            page,
+            "Checklists for WebSocket and Server-Sent Events (SSE)",
+            "<h3>WebSocket, the recommended transport</h3>",
+            "<h3>Server-Sent Events (SSE), which this pattern also uses</h3>",
+            *(f"<li>{escape(item)}</li>" for item in (*sse.implementation, *sse.security)),
+        )
+        == []
+    )
+
+
+def test_result_of_single_transport_pattern_shows_one_checklist(page, catalogue):
+    assert '<h2 id="checklist-heading">Checklist for WebSocket</h2>' in page
+    assert escape(catalogue.checklists["sse"].implementation[0]) not in page
+
+
+def test_result_shows_what_a_cancelling_answer_gave_each_side(client, chat_answers):
+    rare = {**chat_answers, "client_messages": "occasional", "upstream_latency": "realtime"}
+    assessment = Assessment.create_scored("Chat", rare)
+
+    page = client.get(assessment.get_absolute_url()).text
+
+    assert "WebSocket +3, SSE +3: they cancel out" in page
+
+
+def test_result_explains_a_tie(client, chat_answers):
+    even = {**chat_answers, "upstream_latency": "relaxed", "load_balancer": "http_only"}
+    assessment = Assessment.create_scored("Chat", even)
+
+    page = client.get(assessment.get_absolute_url()).text
+
+    assert "WebSocket and SSE both score 14 points: the tie-break rule gives a tie to SSE" in page
+    assert "SSE scores 14 points against WebSocket's 14" not in page
+
+
 def test_result_shows_share_link(page, saved):
     url = f"http://testserver/assessments/{saved.pk}/"
 
