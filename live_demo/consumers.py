@@ -22,7 +22,7 @@ from .protocol import (
     MessageError,
     binary_receipt,
     chat_payload,
-    nonce_of,
+    pong,
     resume_id,
     websocket_frame_bytes,
 )
@@ -39,6 +39,9 @@ class DemoConsumer(AsyncWebsocketConsumer):
     feed: Feed
     subscriber: Subscriber | None = None
     writer: asyncio.Task | None = None
+    # A resume that came after the connection went live: the writer restarts
+    # the stream after this id.
+    rewind_to: int | None = None
 
     async def __call__(self, scope, receive, send) -> None:
         # disconnect() is not called when a handler raises: clean up here too,
@@ -117,18 +120,15 @@ class DemoConsumer(AsyncWebsocketConsumer):
             last_id = resume_id(message)
             if not self.first_message.done():
                 self.first_message.set_result(last_id)
-            elif last_id < self.subscriber.started_after:
-                # Newer events have gone out already: replaying older ones now
-                # would break the order every client relies on.
-                raise MessageError(
-                    "resume_too_late",
-                    "Send resume as the first message, within "
-                    f"{self.options['RESUME_WINDOW']} s of connecting; reconnect to resume.",
-                )
+            else:
+                # Later on, "I have everything up to last_id" restarts the
+                # stream there: in order, whatever this connection was sent.
+                self.rewind_to = last_id
+                self.subscriber.wake()
             return
         self._go_live()
         if kind == "ping":
-            await self.send_json({"type": "pong", "nonce": nonce_of(message), "ts": now_ms()})
+            await self.send_json(pong(message))
         elif kind == "chat":
             payload = chat_payload(
                 message,
@@ -166,11 +166,16 @@ class DemoConsumer(AsyncWebsocketConsumer):
             except TimeoutError:
                 self._go_live()
                 last_id = None
-            for item in await self.feed.start_from(self.subscriber, last_id):
-                await self._send_item(item)
+            await self._replay(last_id)
             limit = self.options["MAX_BACKLOG_BYTES"]
             while True:
-                for event in await self.subscriber.next_batch():
+                batch = await self.subscriber.next_batch()
+                if self.rewind_to is not None:
+                    # The batch is in the history too: the replay covers it.
+                    last_id, self.rewind_to = self.rewind_to, None
+                    await self._replay(last_id)
+                    continue
+                for event in batch:
                     await self.send(text_data=event.json)
                 backlog = connection.pending
                 if backlog is not None and backlog > limit:
@@ -186,11 +191,12 @@ class DemoConsumer(AsyncWebsocketConsumer):
             with contextlib.suppress(Exception):
                 await self.close(code=CLOSE_INTERNAL, reason="server error")
 
-    async def _send_item(self, item: Event | dict[str, Any]) -> None:
-        if isinstance(item, Event):
-            await self.send(text_data=item.json)
-        else:
-            await self.send_json(item)
+    async def _replay(self, last_id: int | None) -> None:
+        for item in await self.feed.start_from(self.subscriber, last_id):
+            if isinstance(item, Event):
+                await self.send(text_data=item.json)
+            else:
+                await self.send_json(item)
 
     async def send_json(self, content: dict[str, Any]) -> None:
         await self.send(text_data=to_json(content))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 import re
 from typing import Any
 
@@ -72,6 +73,41 @@ def nonce_of(message: dict[str, Any]) -> str | None:
             "invalid_nonce", f'"nonce" must be a string of at most {MAX_NONCE_CHARS} characters.'
         )
     return str(nonce)
+
+
+MAX_ECHOED_FIELDS = 8
+MAX_ECHOED_CHARS = 64
+
+
+def pong(message: dict[str, Any]) -> dict[str, Any]:
+    """A ping's answer: its own small fields back (say, the client's send time), our time.
+
+    Only scalars come back (a finite number, a boolean, null, or a string of up
+    to 64 characters), at most 8 of them, so a ping cannot make the server send
+    more than it received or JSON a browser cannot parse (NaN). The server's
+    time is `server_ts`, and `ts` too unless the ping has a `ts` of its own.
+    """
+    nonce_of(message)  # refuses an oversized nonce with a clear error
+    echoed = {}
+    for key, value in message.items():
+        if key == "type" or not isinstance(key, str) or len(key) > MAX_ECHOED_CHARS:
+            continue
+        if _small_scalar(value):
+            echoed[key] = value
+        if len(echoed) == MAX_ECHOED_FIELDS:
+            break
+    server_ts = now_ms()
+    return {"ts": server_ts, **echoed, "type": "pong", "server_ts": server_ts}
+
+
+def _small_scalar(value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str) and len(value) <= MAX_ECHOED_CHARS
 
 
 def resume_id(message: dict[str, Any]) -> int:

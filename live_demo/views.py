@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
 from django.shortcuts import render
 from django.views.csrf import csrf_failure as default_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
@@ -77,16 +78,22 @@ class _Limiters(OrderedDict):
 _limiters = _Limiters()
 
 
-def _json_body(request: HttpRequest, limit: int) -> dict[str, Any] | JsonResponse:
-    if request.content_type != "application/json":
-        return errors(415, body="Send JSON, with Content-Type: application/json.")
+FORMS = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+def _body(request: HttpRequest, limit: int) -> dict[str, Any] | JsonResponse:
+    """The request's fields, from JSON or an HTML form; or the error to answer."""
+    if request.content_type not in {"application/json", *FORMS}:
+        return errors(415, body="Send JSON (Content-Type: application/json) or an HTML form.")
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     try:
-        if declared > limit or len(request.body) > limit:
+        if declared > limit or _body_bytes(request) > limit:
             return errors(413, body=f"The body is limited to {limit} bytes.")
+        if request.content_type in FORMS:
+            return request.POST.dict()
         body = json.loads(request.body)
     except RequestDataTooBig:
         return errors(413, body=f"The body is limited to {limit} bytes.")
@@ -113,12 +120,24 @@ def feed_errors(view: Callable) -> Callable:
     return wrapper
 
 
+def _body_bytes(request: HttpRequest) -> int:
+    try:
+        return len(request.body)
+    except RawPostDataException:
+        # The CSRF check read a multipart form from the stream (for its token
+        # field), so the raw body is gone: its declared length is what came.
+        try:
+            return int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return 0
+
+
 def _request_bytes(request: HttpRequest) -> int:
     """The request as it crossed the network: request line, headers and body."""
     scope = getattr(request, "scope", {})
     line = len(request.method) + len(request.get_full_path()) + len(" HTTP/1.1\r\n") + 1
     headers = sum(len(name) + len(value) + 4 for name, value in scope.get("headers", []))
-    return line + headers + 2 + len(request.body)
+    return line + headers + 2 + _body_bytes(request)
 
 
 @require_POST
@@ -129,10 +148,11 @@ async def send(request: HttpRequest) -> HttpResponse:
     if not _limiters.allow(request.META.get("REMOTE_ADDR", "")):
         limit = options["MAX_MESSAGES_PER_SECOND"]
         return errors(429, type=f"More than {limit} messages a second; try again shortly.")
-    body = _json_body(request, MAX_SEND_BODY)
+    body = _body(request, MAX_SEND_BODY)
     if isinstance(body, JsonResponse):
         return body
-    kind = body.get("type")
+    # A message with text and no type is a chat.
+    kind = body.get("type", "chat" if "text" in body else None)
     try:
         if kind == "chat":
             feed = await get_feed()
@@ -157,7 +177,7 @@ async def send(request: HttpRequest) -> HttpResponse:
 @feed_errors
 async def drop(request: HttpRequest) -> HttpResponse:
     """Close one connection from the server's end, so the browser sees a real drop."""
-    body = _json_body(request, 1024)
+    body = _body(request, 1024)
     if isinstance(body, JsonResponse):
         return body
     connection = body.get("connection")

@@ -256,14 +256,16 @@ async def test_ping_answered_at_once_type_nonce_ts(fresh_feed, options):
 
 
 @pytest.mark.asyncio
-async def test_ping_other_fields_not_echoed(fresh_feed):
+async def test_ping_fields_echoed_at_once(fresh_feed, options):
+    # A long resume window: the pong must not wait for it.
+    options(RESUME_WINDOW=30)
     async with demo_client() as (client, _):
-        await client.send_json_to(
-            {"type": "ping", "nonce": "abc", "sent": 123.5, "ts": 1, "pad": "x" * 1000}
-        )
-        pong = (await receive_until(client, is_type("pong")))[-1]
-        assert set(pong) == {"type", "nonce", "ts"}
-        assert pong["ts"] != 1
+        await client.send_json_to({"type": "ping", "sent": 123.5, "id": 7})
+        pong = await client.receive_json_from(timeout=TIMEOUT)
+        assert set(pong) == {"type", "sent", "id", "ts", "server_ts"}
+        assert (pong["type"], pong["sent"], pong["id"]) == ("pong", 123.5, 7)
+        assert isinstance(pong["server_ts"], float)
+        assert pong["ts"] == pong["server_ts"]
 
 
 @pytest.mark.asyncio
@@ -275,16 +277,7 @@ async def test_ping_nan_field_not_echoed(fresh_feed):
             while '"pong"' not in output.get("text", ""):
                 output = await client.receive_output(timeout=TIMEOUT)
         assert "NaN" not in output["text"]
-        assert set(json.loads(output["text"])) == {"type", "nonce", "ts"}
-
-
-@pytest.mark.asyncio
-async def test_ping_without_nonce_pong_nonce_null(fresh_feed):
-    async with demo_client() as (client, _):
-        await client.send_json_to({"type": "ping"})
-        pong = (await receive_until(client, is_type("pong")))[-1]
-        assert pong["nonce"] is None
-        assert set(pong) == {"type", "nonce", "ts"}
+        assert set(json.loads(output["text"])) == {"type", "nonce", "ts", "server_ts"}
 
 
 @pytest.mark.asyncio
@@ -342,51 +335,135 @@ async def test_resume_older_than_history_gap_first(fresh_feed, options):
         assert event_ids(messages) == list(range(gap["oldest"], gap["newest"] + 3))
 
 
-async def assert_fed_from(client: WebsocketCommunicator, welcome: dict, seen: list) -> None:
-    """Ping, then check that every event so far came once, in order, after the welcome."""
-    await client.send_json_to({"type": "ping", "nonce": "check"})
-    seen += await receive_until(client, lambda m: m.get("nonce") == "check")
-    seen += await receive_until(client, is_type("tick"))  # still fed
-    ids = event_ids(seen)
-    assert ids == list(range(welcome["last_id"] + 1, ids[-1] + 1))
+def replay_then_live(
+    ids: list[int], *, last_id: int, received: int, until: int
+) -> tuple[list[int], list[int]]:
+    """Split what came after a late resume: events already on their way, then the replay.
+
+    The replay starts again after `last_id`: each id once, in order, up to
+    `until` (past it, live), with no gap and no duplicate.
+    """
+    assert last_id + 1 in ids
+    start = ids.index(last_id + 1)
+    in_flight, replayed = ids[:start], ids[start:]
+    assert in_flight == list(range(received + 1, received + 1 + len(in_flight)))
+    assert replayed == list(range(last_id + 1, until + 1))
+    return in_flight, replayed
 
 
 @pytest.mark.asyncio
-async def test_resume_after_window_too_late_error_no_replay(fresh_feed):
-    await publish_ticks(3)
+async def test_resume_after_window_rewinds_then_live_without_gap_or_dup(fresh_feed):
     async with demo_client() as (client, welcome):
         # Events flow only once the resume window has ended: it is live.
         seen = await receive_until(client, is_type("tick"))
+        seen += await receive_until(client, id_at_least(event_ids(seen)[0] + 5))
+        received = event_ids(seen)[-1]
+        assert event_ids(seen) == list(range(welcome["last_id"] + 1, received + 1))
+        last_id = received - 3
+        await client.send_json_to({"type": "resume", "last_id": last_id})
+        # The feed keeps ticking: about 30 events, replayed and live.
+        after = await receive_until(client, id_at_least(received + 30))
+        assert [m["type"] for m in after if m["type"] not in {"tick", "chat"}] == []
+        _, replayed = replay_then_live(
+            event_ids(after), last_id=last_id, received=received, until=received + 30
+        )
+        # Sent twice, as asked: the resume said only these were had.
+        assert replayed[:3] == event_ids(seen)[-3:]
+
+
+@pytest.mark.asyncio
+async def test_resume_after_ping_replays_events_from_before_connecting(fresh_feed, options):
+    options(FEED_RATE=0.001)
+    await publish_ticks(10)
+    async with demo_client() as (client, welcome):
+        await client.send_json_to({"type": "ping", "nonce": "first"})
+        await receive_until(client, is_type("pong"))
+        # Never sent on this connection: they came before it.
+        last_id = welcome["last_id"] - 4
+        await client.send_json_to({"type": "resume", "last_id": last_id})
+        replay = await receive_until(client, id_at_least(welcome["last_id"]))
+        assert [m["type"] for m in replay] == ["tick"] * 4
+        assert event_ids(replay) == list(range(last_id + 1, welcome["last_id"] + 1))
+        await publish_ticks(30)
+        live = await receive_until(client, id_at_least(welcome["last_id"] + 30))
+        assert event_ids(live) == list(range(welcome["last_id"] + 1, welcome["last_id"] + 31))
+        assert [m["type"] for m in live] == ["tick"] * 30
+
+
+@pytest.mark.asyncio
+async def test_resume_after_live_rewinds_events_sent_and_unsent(fresh_feed, options):
+    options(FEED_RATE=0.001)
+    await publish_ticks(5)
+    async with demo_client() as (client, welcome):
+        await client.send_json_to({"type": "ping", "nonce": "first"})
+        await receive_until(client, is_type("pong"))
+        await publish_ticks(3)
+        sent = event_ids(await receive_until(client, id_at_least(welcome["last_id"] + 3)))
+        assert sent == list(range(welcome["last_id"] + 1, welcome["last_id"] + 4))
+        await client.send_json_to({"type": "resume", "last_id": welcome["last_id"] - 2})
+        replay = await receive_until(client, id_at_least(sent[-1]))
+        assert event_ids(replay) == list(range(welcome["last_id"] - 1, sent[-1] + 1))
+        await publish_ticks(2)
+        live = await receive_until(client, id_at_least(sent[-1] + 2))
+        assert event_ids(live) == [sent[-1] + 1, sent[-1] + 2]
+
+
+@pytest.mark.asyncio
+async def test_resume_after_live_at_newest_nothing_repeated(fresh_feed, options):
+    options(FEED_RATE=0.001)
+    await publish_ticks(3)
+    async with demo_client() as (client, welcome):
+        await client.send_json_to({"type": "ping", "nonce": "first"})
+        await receive_until(client, is_type("pong"))
+        await client.send_json_to({"type": "resume", "last_id": welcome["last_id"]})
+        await publish_ticks(2)
+        messages = await receive_until(client, id_at_least(welcome["last_id"] + 2))
+        assert event_ids(messages) == [welcome["last_id"] + 1, welcome["last_id"] + 2]
+        assert [m["type"] for m in messages] == ["tick", "tick"]
+
+
+@pytest.mark.asyncio
+async def test_resume_after_live_older_than_history_gap_first(fresh_feed, options):
+    options(HISTORY=5, FEED_RATE=0.001)
+    await publish_ticks(20)
+    async with demo_client() as (client, welcome):
+        await client.send_json_to({"type": "ping", "nonce": "first"})
+        await receive_until(client, is_type("pong"))
         await client.send_json_to({"type": "resume", "last_id": 1})
-        seen += await receive_until(client, is_type("error"))
-        assert seen[-1]["code"] == "resume_too_late"
-        await assert_fed_from(client, welcome, seen)
+        gap = await client.receive_json_from(timeout=TIMEOUT)
+        assert gap["type"] == "gap"
+        assert gap["reason"] == "expired"
+        assert (gap["last_id"], gap["newest"]) == (1, welcome["last_id"])
+        assert gap["oldest"] == welcome["last_id"] - 4
+        assert gap["missed"] == gap["oldest"] - 2
+        replay = await receive_until(client, id_at_least(gap["newest"]))
+        assert event_ids(replay) == list(range(gap["oldest"], gap["newest"] + 1))
+        assert [m["type"] for m in replay] == ["tick"] * 5
+        await publish_ticks(3)
+        live = await receive_until(client, id_at_least(gap["newest"] + 3))
+        assert event_ids(live) == list(range(gap["newest"] + 1, gap["newest"] + 4))
 
 
 @pytest.mark.asyncio
-async def test_resume_after_ping_too_late_error_no_replay(fresh_feed, options):
-    options(RESUME_WINDOW=30)
+async def test_resume_after_live_newer_than_feed_restarted_gap(fresh_feed, options):
+    options(FEED_RATE=0.001)
     await publish_ticks(3)
     async with demo_client() as (client, welcome):
         await client.send_json_to({"type": "ping", "nonce": "first"})
-        seen = await receive_until(client, is_type("pong"))
-        await client.send_json_to({"type": "resume", "last_id": welcome["last_id"] - 1})
-        seen += await receive_until(client, is_type("error"))
-        assert seen[-1]["code"] == "resume_too_late"
-        await assert_fed_from(client, welcome, seen)
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("ahead", [0, 1, 1000])
-async def test_resume_after_live_not_older_ignored(fresh_feed, options, ahead):
-    options(RESUME_WINDOW=30)
-    await publish_ticks(3)
-    async with demo_client() as (client, welcome):
-        await client.send_json_to({"type": "ping", "nonce": "first"})
-        seen = await receive_until(client, is_type("pong"))
-        await client.send_json_to({"type": "resume", "last_id": welcome["last_id"] + ahead})
-        await assert_fed_from(client, welcome, seen)
-        assert [m for m in seen if m["type"] in {"error", "gap"}] == []
+        await receive_until(client, is_type("pong"))
+        await client.send_json_to({"type": "resume", "last_id": welcome["last_id"] + 1000})
+        gap = await client.receive_json_from(timeout=TIMEOUT)
+        assert gap["type"] == "gap"
+        assert gap["reason"] == "restarted"
+        assert gap["last_id"] == welcome["last_id"] + 1000
+        assert (gap["oldest"], gap["newest"], gap["missed"]) == (1, welcome["last_id"], None)
+        # The whole history again, from the start.
+        replay = await receive_until(client, id_at_least(welcome["last_id"]))
+        assert event_ids(replay) == list(range(1, welcome["last_id"] + 1))
+        assert [m["type"] for m in replay] == ["tick"] * welcome["last_id"]
+        await publish_ticks(2)
+        live = await receive_until(client, id_at_least(welcome["last_id"] + 2))
+        assert event_ids(live) == [welcome["last_id"] + 1, welcome["last_id"] + 2]
 
 
 @pytest.mark.asyncio

@@ -15,6 +15,7 @@ import pytest
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from daphne.ws_protocol import WebSocketProtocol
 
+from live_demo import protocol
 from live_demo.consumers import welcome
 from live_demo.events import Event, format_comment, format_event, gap_notice
 from live_demo.feed import Closed, Feed, get_feed
@@ -24,6 +25,7 @@ from live_demo.protocol import (
     binary_receipt,
     chat_payload,
     decode_base64,
+    pong,
     public_id,
     resume_id,
     websocket_frame_bytes,
@@ -568,6 +570,180 @@ def test_binary_receipt():
 def test_websocket_frame_bytes_boundaries(payload, unmasked):
     assert websocket_frame_bytes(payload, masked=False) == unmasked
     assert websocket_frame_bytes(payload, masked=True) == unmasked + 4
+
+
+# pong -----------------------------------------------------------------------------------------
+
+SERVER_MS = 1_700_000_000_123.5
+
+
+@pytest.fixture
+def server_time(monkeypatch) -> float:
+    """The server's clock, as pongs read it, stopped at SERVER_MS."""
+    monkeypatch.setattr(protocol, "now_ms", lambda: SERVER_MS)
+    return SERVER_MS
+
+
+def test_pong_bare_ping_type_and_server_time(server_time):
+    assert pong({"type": "ping"}) == {"type": "pong", "ts": server_time, "server_ts": server_time}
+
+
+def test_pong_reads_the_real_clock():
+    before = time.time() * 1000
+    answer = pong({"type": "ping"})
+    assert before - 1 <= answer["server_ts"] <= time.time() * 1000 + 1
+    assert answer["ts"] == answer["server_ts"]
+
+
+def test_pong_echoes_fields(server_time):
+    answer = pong({"type": "ping", "nonce": "n-1", "sent": 123.5, "id": 7})
+    assert answer == {
+        "type": "pong",
+        "nonce": "n-1",
+        "sent": 123.5,
+        "id": 7,
+        "ts": server_time,
+        "server_ts": server_time,
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, -1, 2**63 - 1, -(2**63 - 1), 1.5, -0.25, 1e300, True, False, None, "", "x" * 64, "é" * 64],
+    ids=[
+        "zero",
+        "negative",
+        "largest-int",
+        "smallest-int",
+        "float",
+        "negative-float",
+        "huge-float",
+        "true",
+        "false",
+        "null",
+        "empty-string",
+        "64-chars",
+        "64-non-ascii-chars",
+    ],
+)
+def test_pong_small_scalar_echoed(server_time, value):
+    answer = pong({"type": "ping", "value": value})
+    assert answer["value"] == value
+    assert type(answer["value"]) is type(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        2**63,
+        -(2**63),
+        10**30,
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        "x" * 65,
+        "é" * 65,
+        [],
+        [1],
+        {},
+        {"a": 1},
+    ],
+    ids=[
+        "int-2**63",
+        "int-minus-2**63",
+        "int-10**30",
+        "nan",
+        "infinity",
+        "minus-infinity",
+        "65-chars",
+        "65-non-ascii-chars",
+        "empty-list",
+        "list",
+        "empty-object",
+        "object",
+    ],
+)
+def test_pong_other_value_left_out(server_time, value):
+    answer = pong({"type": "ping", "nonce": "n", "value": value})
+    assert answer == {"type": "pong", "nonce": "n", "ts": server_time, "server_ts": server_time}
+
+
+def test_pong_nan_left_out_strict_json(server_time):
+    answer = pong({"type": "ping", "a": float("nan"), "b": float("inf"), "c": 1})
+    assert json.loads(json.dumps(answer, allow_nan=False)) == answer
+    assert "a" not in answer
+    assert "b" not in answer
+
+
+def test_pong_at_most_8_fields_the_first_ones(server_time):
+    message = {"type": "ping", **{f"f{number}": number for number in range(12)}}
+    answer = pong(message)
+    assert [key for key in answer if key.startswith("f")] == [f"f{n}" for n in range(8)]
+    assert set(answer) == {"type", "ts", "server_ts", *(f"f{n}" for n in range(8))}
+
+
+def test_pong_fields_left_out_not_counted(server_time):
+    nested = {f"nested{number}": [number] for number in range(5)}
+    scalars = {f"f{number}": number for number in range(8)}
+    answer = pong({"type": "ping", **nested, **scalars})
+    assert {key: answer[key] for key in scalars} == scalars
+    assert not any(key.startswith("nested") for key in answer)
+
+
+def test_pong_type_not_counted(server_time):
+    scalars = {f"f{number}": number for number in range(8)}
+    answer = pong({**scalars, "type": "ping"})
+    assert {key: answer[key] for key in scalars} == scalars
+    assert answer["type"] == "pong"
+
+
+@pytest.mark.parametrize("kind", ["ping", "pong", "chat", None, 5])
+def test_pong_type_never_echoed(server_time, kind):
+    assert pong({"type": kind})["type"] == "pong"
+
+
+def test_pong_key_of_64_chars_echoed(server_time):
+    assert pong({"type": "ping", "k" * 64: 1})["k" * 64] == 1
+
+
+def test_pong_key_over_64_chars_left_out(server_time):
+    answer = pong({"type": "ping", "k" * 65: 1})
+    assert answer == {"type": "pong", "ts": server_time, "server_ts": server_time}
+
+
+@pytest.mark.parametrize("ts", [1, 1234.5, "client-clock", None, 0])
+def test_pong_ts_of_ping_echoed(server_time, ts):
+    answer = pong({"type": "ping", "ts": ts})
+    assert answer["ts"] == ts
+    assert answer["server_ts"] == server_time
+
+
+@pytest.mark.parametrize("ts", [[1], {"ms": 1}, float("nan"), "t" * 65])
+def test_pong_ts_not_echoable_server_time(server_time, ts):
+    assert pong({"type": "ping", "ts": ts})["ts"] == server_time
+
+
+@pytest.mark.parametrize("server_ts", [1, "mine", None, [1]])
+def test_pong_server_ts_always_server_time(server_time, server_ts):
+    assert pong({"type": "ping", "server_ts": server_ts})["server_ts"] == server_time
+
+
+@pytest.mark.parametrize("nonce", [7, "n" * 64])
+def test_pong_nonce_echoed(server_time, nonce):
+    assert pong({"type": "ping", "nonce": nonce})["nonce"] == nonce
+
+
+@pytest.mark.parametrize("nonce", ["n" * 65, 1.5, ["a"], {"a": 1}])
+def test_pong_invalid_nonce_refused(nonce):
+    with pytest.raises(MessageError) as error:
+        pong({"type": "ping", "nonce": nonce})
+    assert error.value.code == "invalid_nonce"
+
+
+def test_pong_message_unchanged(server_time):
+    message = {"type": "ping", "nonce": "n", "pad": "x" * 100}
+    pong(message)
+    assert message == {"type": "ping", "nonce": "n", "pad": "x" * 100}
 
 
 # public_id ----------------------------------------------------------------------------------

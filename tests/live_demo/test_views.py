@@ -12,11 +12,13 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from urllib.parse import urlencode
 
 import pytest
 import redis
 from django.templatetags.static import static
 from django.test import AsyncClient, Client
+from django.test.client import MULTIPART_CONTENT
 from django.urls import reverse
 
 from live_demo.feed import current_feed, get_feed
@@ -63,6 +65,20 @@ def demo_client(address) -> DemoClient:
 
 async def post_json(client: AsyncClient, path: str, body: object):
     return await client.post(path, json.dumps(body), content_type="application/json")
+
+
+async def post_form(client: AsyncClient, path: str, fields: dict[str, str]):
+    """An HTML form's POST: application/x-www-form-urlencoded."""
+    return await client.post(
+        path, urlencode(fields), content_type="application/x-www-form-urlencoded"
+    )
+
+
+async def csrf_client() -> DemoClient:
+    """A client that the CSRF check applies to, holding the page's csrftoken cookie."""
+    client = DemoClient(new_address(), enforce_csrf_checks=True)
+    await client.get("/demo/")
+    return client
 
 
 async def chat_event(ack_id: int):
@@ -184,12 +200,165 @@ async def test_send_with_csrf_token_accepted(fresh_feed, address):
     assert response.status_code == 201
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param("type=chat&text=hi", "application/x-www-form-urlencoded", id="form"),
+        pytest.param({"type": "chat", "text": "hi"}, MULTIPART_CONTENT, id="multipart"),
+    ],
+)
+def test_send_form_without_csrf_token_forbidden(address, body, content_type):
+    client = Client(enforce_csrf_checks=True, REMOTE_ADDR=address)
+
+    response = client.post(SEND, body, content_type=content_type)
+
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["errors"]["csrf"]
+
+
 @pytest.mark.asyncio
-async def test_send_not_json_unsupported(fresh_feed, demo_client):
-    response = await demo_client.post(SEND, {"type": "chat", "text": "hi"})
+async def test_send_form_with_csrf_field_accepted(fresh_feed):
+    client = await csrf_client()
+    token = client.cookies["csrftoken"].value
+
+    response = await post_form(
+        client, SEND, {"type": "chat", "text": "hi", "csrfmiddlewaretoken": token}
+    )
+
+    assert response.status_code == 201
+
+
+@pytest.mark.asyncio
+async def test_send_multipart_form_with_csrf_field_accepted(fresh_feed):
+    client = await csrf_client()
+    token = client.cookies["csrftoken"].value
+
+    response = await client.post(
+        SEND, {"type": "chat", "text": "hi", "csrfmiddlewaretoken": token}
+    )
+
+    assert response.status_code == 201
+    assert (await chat_event(response.json()["id"])).payload["text"] == "hi"
+
+
+@pytest.mark.asyncio
+async def test_send_multipart_form_binary_with_csrf_field_acknowledged(fresh_feed):
+    client = await csrf_client()
+    token = client.cookies["csrftoken"].value
+    data = bytes(range(256))
+
+    response = await client.post(
+        SEND,
+        {"type": "binary", "data": base64.b64encode(data).decode(), "csrfmiddlewaretoken": token},
+    )
+
+    assert response.status_code == 200
+    assert response.json()["sha256"] == hashlib.sha256(data).hexdigest()
+    assert response.json()["wire_bytes"] > len(base64.b64encode(data))
+
+
+@pytest.mark.asyncio
+async def test_send_form_with_csrf_header_accepted(fresh_feed):
+    client = await csrf_client()
+
+    response = await client.post(
+        SEND,
+        "text=hi",
+        content_type="application/x-www-form-urlencoded",
+        headers={"X-CSRFToken": client.cookies["csrftoken"].value},
+    )
+
+    assert response.status_code == 201
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/xml", "application/octet-stream"]
+)
+async def test_send_other_content_type_unsupported(fresh_feed, demo_client, content_type):
+    response = await demo_client.post(
+        SEND, '{"type": "chat", "text": "hi"}', content_type=content_type
+    )
 
     assert response.status_code == 415
-    assert "body" in response.json()["errors"]
+    message = response.json()["errors"]["body"]
+    assert "JSON" in message
+    assert "form" in message
+
+
+@pytest.mark.asyncio
+async def test_send_form_chat_published(fresh_feed, demo_client):
+    connection = uuid.uuid4().hex
+    fields = {"type": "chat", "text": " from a form ", "nonce": "f-1", "connection": connection}
+
+    response = await post_form(demo_client, SEND, fields)
+
+    assert response.status_code == 201
+    assert response.json()["type"] == "chat_ack"
+    chat = await chat_event(response.json()["id"])
+    sender = hashlib.sha256(f"sender:{connection}".encode()).hexdigest()[:12]
+    assert chat.payload == {"text": "from a form", "via": "sse", "sender": sender, "nonce": "f-1"}
+
+
+@pytest.mark.asyncio
+async def test_send_form_chat_without_type_published(fresh_feed, demo_client):
+    response = await post_form(demo_client, SEND, {"text": "no type"})
+
+    assert response.status_code == 201
+    chat = await chat_event(response.json()["id"])
+    assert chat.type == "chat"
+    assert chat.payload["text"] == "no type"
+
+
+@pytest.mark.asyncio
+async def test_send_multipart_form_chat_published(fresh_feed, demo_client):
+    response = await demo_client.post(SEND, {"type": "chat", "text": "multipart"})
+
+    assert response.status_code == 201
+    assert (await chat_event(response.json()["id"])).payload["text"] == "multipart"
+
+
+@pytest.mark.asyncio
+async def test_send_form_binary_acknowledged(fresh_feed, demo_client):
+    # Bytes whose base64 holds "+", "/" and "=", which a form must carry intact.
+    data = b"\xfb\xff\xfe" * 100 + b"\x00"
+    encoded = base64.b64encode(data).decode()
+    assert {"+", "/", "="} <= set(encoded)
+
+    response = await post_form(demo_client, SEND, {"type": "binary", "data": encoded})
+
+    assert response.status_code == 200
+    receipt = response.json()
+    assert receipt["type"] == "binary_ack"
+    assert receipt["size"] == len(data)
+    assert receipt["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.asyncio
+async def test_send_form_chat_too_long_rejected(fresh_feed, demo_client):
+    response = await post_form(demo_client, SEND, {"text": "x" * 501})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "chat_too_long"
+
+
+@pytest.mark.asyncio
+async def test_send_form_body_over_the_limit_too_large(fresh_feed, demo_client):
+    response = await post_form(demo_client, SEND, {"text": "x" * MAX_SEND_BODY})
+
+    assert response.status_code == 413
+    assert str(MAX_SEND_BODY) in response.json()["errors"]["body"]
+
+
+@pytest.mark.asyncio
+async def test_send_json_chat_without_type_published(fresh_feed, demo_client):
+    response = await post_json(demo_client, SEND, {"text": "no type"})
+
+    assert response.status_code == 201
+    chat = await chat_event(response.json()["id"])
+    assert chat.type == "chat"
+    assert chat.payload["text"] == "no type"
 
 
 @pytest.mark.asyncio
@@ -210,7 +379,10 @@ async def test_send_non_object_rejected(fresh_feed, demo_client, body):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("body", [{}, {"text": "hi"}, {"type": "ping"}, {"type": 1}])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"nonce": "n"}, {"type": "ping"}, {"type": 1}, {"type": "ping", "text": "hi"}],
+)
 async def test_send_missing_or_unknown_type_rejected(fresh_feed, demo_client, body):
     response = await post_json(demo_client, SEND, body)
 
@@ -465,6 +637,63 @@ async def test_drop_closes_the_subscriber(fresh_feed, demo_client):
     assert response.json() == {"dropped": subscriber.id}
     assert subscriber.closed_reason == "dropped"
     assert feed.counts()["sse"] == 0
+
+
+@pytest.mark.asyncio
+async def test_drop_form_unknown_connection_not_found(fresh_feed, demo_client):
+    response = await post_form(demo_client, DROP, {"connection": uuid.uuid4().hex})
+
+    assert response.status_code == 404
+    assert response.json()["errors"]["connection"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fields", [{"connection": ""}, {"other": "x"}])
+async def test_drop_form_without_connection_rejected(fresh_feed, demo_client, fields):
+    response = await post_form(demo_client, DROP, fields)
+
+    assert response.status_code == 400
+    assert response.json()["errors"]["connection"]
+
+
+@pytest.mark.asyncio
+async def test_drop_form_closes_the_subscriber(fresh_feed, demo_client):
+    feed = await get_feed()
+    subscriber = feed.subscribe("sse")
+
+    response = await post_form(demo_client, DROP, {"connection": subscriber.id})
+
+    assert response.status_code == 202
+    assert subscriber.closed_reason == "dropped"
+
+
+@pytest.mark.asyncio
+async def test_drop_multipart_form_with_csrf_field_closes_the_subscriber(fresh_feed):
+    feed = await get_feed()
+    subscriber = feed.subscribe("sse")
+    client = await csrf_client()
+    token = client.cookies["csrftoken"].value
+
+    response = await client.post(DROP, {"connection": subscriber.id, "csrfmiddlewaretoken": token})
+
+    assert response.status_code == 202
+    assert subscriber.closed_reason == "dropped"
+
+
+def test_drop_form_without_csrf_token_forbidden(address):
+    client = Client(enforce_csrf_checks=True, REMOTE_ADDR=address)
+
+    response = client.post(DROP, {"connection": uuid.uuid4().hex})
+
+    assert response.status_code == 403
+    assert response.json()["errors"]["csrf"]
+
+
+@pytest.mark.asyncio
+async def test_drop_other_content_type_unsupported(fresh_feed, demo_client):
+    response = await demo_client.post(DROP, "connection=x", content_type="text/plain")
+
+    assert response.status_code == 415
 
 
 @pytest.mark.asyncio

@@ -178,6 +178,63 @@ async def test_after_text_message_events_over_64_kib_received(serve):
         assert (await ping(websocket, "after"))["type"] == "pong"
 
 
+# Ping, resume and forms on the wire ------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_ping_fields_echoed(serve):
+    async with demo_socket(serve()) as (websocket, _):
+        await websocket.send(json.dumps({"type": "ping", "sent": 123.5, "id": 7, "deep": [1]}))
+        pong = (await receive_until(websocket, is_type("pong")))[-1]
+        assert set(pong) == {"type", "sent", "id", "ts", "server_ts"}
+        assert (pong["sent"], pong["id"]) == (123.5, 7)
+
+
+@pytest.mark.asyncio
+async def test_resume_after_window_rewinds_then_live_without_gap_or_dup(serve):
+    async with demo_socket(serve()) as (websocket, _):
+        seen = event_ids(await receive_until(websocket, is_type("tick")))
+        seen += event_ids(await receive_until(websocket, lambda m: m.get("id", 0) >= seen[0] + 5))
+        received, last_id = seen[-1], seen[-1] - 3
+        await websocket.send(json.dumps({"type": "resume", "last_id": last_id}))
+        after = await receive_until(websocket, lambda m: m.get("id", 0) >= received + 30)
+        assert [m["type"] for m in after if m["type"] not in {"tick", "chat"}] == []
+        ids = event_ids(after)
+        start = ids.index(last_id + 1)
+        # Events already on their way when the resume came may arrive before the replay.
+        assert ids[:start] == list(range(received + 1, received + 1 + start))
+        assert ids[start:] == list(range(last_id + 1, received + 31))
+
+
+@pytest.mark.asyncio
+async def test_multipart_form_chat_with_csrf_field_reaches_websocket(serve):
+    url = serve()
+    async with client_for(url) as client, demo_socket(url) as (websocket, welcome):
+        await client.get("/demo/")
+        fields = {
+            "text": "from a form",
+            "connection": welcome["connection"],
+            "csrfmiddlewaretoken": client.cookies["csrftoken"],
+        }
+        # Parts without a file name: a multipart form of plain fields.
+        response = await client.post(
+            "/demo/send/", files={name: (None, value) for name, value in fields.items()}
+        )
+        assert response.status_code == 201
+        chat = (await receive_until(websocket, is_type("chat")))[-1]
+        assert chat["id"] == response.json()["id"]
+        assert chat["payload"]["text"] == "from a form"
+        assert chat["payload"]["sender"] == welcome["sender"]
+
+
+@pytest.mark.asyncio
+async def test_form_without_csrf_token_forbidden(serve):
+    async with client_for(serve()) as client:
+        response = await client.post("/demo/send/", data={"text": "no token"})
+    assert response.status_code == 403
+    assert response.json()["errors"]["csrf"]
+
+
 # Handshake -------------------------------------------------------------------------------
 
 
