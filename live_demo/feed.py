@@ -51,9 +51,6 @@ class Subscriber:
         # The newest id handed to the connection: anything at or below it is
         # a duplicate (an event both replayed and delivered live).
         self.last_sent = feed.last_id
-        # Ids up to here were never sent on this connection (for a late resume).
-        self.started_after = feed.last_id
-        self.started = False
         self.closed_reason: str | None = None
         self._pending: deque[Event] = deque()
         self._ready = asyncio.Event()
@@ -171,7 +168,6 @@ class Feed:
         A gap notice comes first when `last_id` is older than the history or
         newer than the feed (the feed restarted); then whatever history holds.
         """
-        subscriber.started = True
         if last_id is None:
             return []
         events, oldest, newest = await self.history_after(last_id)
@@ -184,7 +180,6 @@ class Feed:
             if oldest is not None and last_id < oldest - 1:
                 items.append(gap_notice(last_id, oldest, newest, "expired"))
             subscriber.last_sent = last_id
-        subscriber.started_after = subscriber.last_sent
         items.extend(subscriber.take(events))
         return items
 
