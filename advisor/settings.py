@@ -128,7 +128,7 @@ else:
 
 # The live demo's feed. With REDIS_URL set, every server process shares one
 # feed (one id sequence, one history) through Redis; without it, the feed
-# lives in the one process. See live_demo/feed.py and the README.
+# lives in the one process. See live_demo/feed/ and the README.
 LIVE_DEMO = {
     "REDIS_URL": REDIS_URL,
     # Keys and channels in Redis start with this (several apps, one Redis).

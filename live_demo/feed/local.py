@@ -1,0 +1,163 @@
+"""The feed kept in this process: ids, history and ticks of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import deque
+from typing import Any
+
+from ..events import Event, gap_notice, now_ms
+from .subscriber import Subscriber
+
+logger = logging.getLogger(__name__)
+
+
+class Feed:
+    """The process's view of the feed: local subscribers, history, publishing."""
+
+    backend = "memory"
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self.last_id = 0
+        self.subscribers: dict[str, Subscriber] = {}
+        # Tasks that serve connections; the count must return to zero.
+        self.connection_tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task] = set()
+        self._history: deque[Event] = deque(maxlen=options["HISTORY"])
+        self._prices = _Prices()
+
+    # Life cycle -------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._spawn(self._tick_forever())
+
+    async def aclose(self) -> None:
+        for subscriber in list(self.subscribers.values()):
+            subscriber.close("shutdown")
+        tasks = self._tasks | self.connection_tasks
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, coroutine) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def track(self, task: asyncio.Task) -> asyncio.Task:
+        """Count a connection's task until it ends (the leak tests read the count)."""
+        self.connection_tasks.add(task)
+        task.add_done_callback(self.connection_tasks.discard)
+        return task
+
+    # Subscribers --------------------------------------------------------------
+
+    def subscribe(self, transport: str) -> Subscriber:
+        """Register at once, so nothing published from now on is missed."""
+        subscriber = Subscriber(self, transport, self.options["MAX_BACKLOG_EVENTS"])
+        self.subscribers[subscriber.id] = subscriber
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.pop(subscriber.id, None)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"websocket": 0, "sse": 0}
+        for subscriber in self.subscribers.values():
+            counts[subscriber.transport] = counts.get(subscriber.transport, 0) + 1
+        return counts
+
+    async def start_from(
+        self, subscriber: Subscriber, last_id: int | None
+    ) -> list[Event | dict[str, Any]]:
+        """What to send before going live: nothing, or the events after `last_id`.
+
+        A gap notice comes first when `last_id` is older than the history or
+        newer than the feed (the feed restarted); then whatever history holds.
+        """
+        if last_id is None:
+            return []
+        events, oldest, newest = await self.history_after(last_id)
+        items: list[Event | dict[str, Any]] = []
+        if last_id > newest:
+            items.append(gap_notice(last_id, oldest, newest, "restarted"))
+            events, oldest, newest = await self.history_after(0)
+            subscriber.last_sent = 0
+        else:
+            if oldest is not None and last_id < oldest - 1:
+                items.append(gap_notice(last_id, oldest, newest, "expired"))
+            subscriber.last_sent = last_id
+        items.extend(subscriber.take(events))
+        return items
+
+    def deliver(self, event: Event) -> None:
+        for subscriber in list(self.subscribers.values()):
+            subscriber.push(event)
+
+    def drop_local(self, connection: str) -> bool:
+        subscriber = self.subscribers.get(connection)
+        if subscriber is None:
+            return False
+        subscriber.close("dropped")
+        return True
+
+    # Backend: in this process ---------------------------------------------------
+
+    async def publish(self, kind: str, payload: dict[str, Any]) -> Event:
+        self.last_id += 1
+        event = Event(id=self.last_id, type=kind, ts=now_ms(), payload=payload)
+        self._history.append(event)
+        self.deliver(event)
+        return event
+
+    async def history_after(self, last_id: int) -> tuple[list[Event], int | None, int]:
+        """(events newer than `last_id`, oldest id kept, newest id)."""
+        oldest = self._history[0].id if self._history else None
+        if oldest is None:
+            return [], None, self.last_id
+        start = max(0, last_id - oldest + 1)
+        return list(self._history)[start:], oldest, self.last_id
+
+    async def history_bounds(self) -> tuple[int | None, int]:
+        return (self._history[0].id if self._history else None), self.last_id
+
+    async def drop(self, connection: str) -> bool:
+        """Close a connection's stream, wherever it is served; False if unknown."""
+        return self.drop_local(connection)
+
+    async def _should_tick(self) -> bool:
+        return True
+
+    async def _tick_forever(self) -> None:
+        interval = 1 / self.options["FEED_RATE"]
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            try:
+                if await self._should_tick():
+                    await self.publish("tick", self._prices.tick())
+            except Exception:
+                # A feed that dies silently is worse than one that skips a tick.
+                logger.exception("live demo feed: tick failed")
+            next_at = max(next_at + interval, loop.time())
+            await asyncio.sleep(next_at - loop.time())
+
+
+class _Prices:
+    """A simulated market: a random walk over a few symbols."""
+
+    SYMBOLS = {"ACME": 182.40, "GLOBEX": 47.15, "INITECH": 12.82, "UMBRELLA": 311.07}
+
+    def __init__(self) -> None:
+        self.prices = dict(self.SYMBOLS)
+
+    def tick(self) -> dict[str, Any]:
+        symbol = random.choice(list(self.prices))
+        old = self.prices[symbol]
+        new = round(max(0.01, old * (1 + random.gauss(0, 0.002))), 2)
+        self.prices[symbol] = new
+        return {"symbol": symbol, "price": new, "change": round(new - old, 2)}

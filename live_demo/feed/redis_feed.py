@@ -1,0 +1,204 @@
+"""The feed shared by every process on one Redis server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import uuid
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from ..events import Event, now_ms, to_json
+from .local import Feed
+
+logger = logging.getLogger(__name__)
+
+
+class RedisFeed(Feed):
+    """One feed for every process sharing a Redis server."""
+
+    backend = "redis"
+
+    # KEYS: id counter, history, events channel, epoch. ARGV: event JSON
+    # without its id (an object), history size, an epoch for a new sequence.
+    # Atomic: ids are published in order. The epoch names the id sequence: a
+    # Redis that lost its data (restarted without persistence, flushed)
+    # starts again from id 1 under a new epoch, which every process notices.
+    PUBLISH_SCRIPT = """
+    local epoch = redis.call('GET', KEYS[4])
+    if not epoch then
+      epoch = ARGV[3]
+      redis.call('SET', KEYS[4], epoch)
+    end
+    local id = redis.call('INCR', KEYS[1])
+    local event = '{"id":' .. id .. ',' .. string.sub(ARGV[1], 2)
+    redis.call('ZADD', KEYS[2], id, event)
+    redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
+    redis.call('PUBLISH', KEYS[3], epoch .. '\\n' .. event)
+    return id
+    """
+    # KEYS: leader lock. ARGV: this process's token, lease in ms.
+    LEAD_SCRIPT = """
+    if redis.call('GET', KEYS[1]) == ARGV[1] then
+      redis.call('PEXPIRE', KEYS[1], ARGV[2])
+      return 1
+    end
+    if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+    return 0
+    """
+    # KEYS: leader lock. ARGV: this process's token. Gives up only its own lease.
+    RESIGN_SCRIPT = """
+    if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+    return 0
+    """
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        super().__init__(options)
+        self._redis = aioredis.from_url(options["REDIS_URL"], decode_responses=True)
+        prefix = options["REDIS_PREFIX"]
+        self._keys = {
+            "id": f"{prefix}:id",
+            "history": f"{prefix}:history",
+            "events": f"{prefix}:events",
+            "control": f"{prefix}:control",
+            "leader": f"{prefix}:leader",
+            "epoch": f"{prefix}:epoch",
+        }
+        self._token = f"{os.getpid()}:{uuid.uuid4().hex}"
+        self._publish = self._redis.register_script(self.PUBLISH_SCRIPT)
+        self._lead = self._redis.register_script(self.LEAD_SCRIPT)
+        self._resign = self._redis.register_script(self.RESIGN_SCRIPT)
+        self._subscribed = asyncio.Event()
+        self.epoch: str | None = None
+        self.leading = False
+
+    async def start(self) -> None:
+        # Fail at once when Redis is not there (the caller answers 503),
+        # rather than after the listener's retries.
+        await asyncio.wait_for(self._redis.ping(), timeout=3)
+        self._spawn(self._listen_forever())
+        # Subscribed before anyone reads the history: an event is then either
+        # in the history read or delivered live, never neither.
+        await asyncio.wait_for(self._subscribed.wait(), timeout=10)
+        await super().start()
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self.leading:
+            with contextlib.suppress(Exception):
+                await self._resign(keys=[self._keys["leader"]], args=[self._token])
+        await self._redis.aclose()
+
+    async def publish(self, kind: str, payload: dict[str, Any]) -> Event:
+        body = to_json({"type": kind, "ts": now_ms(), "payload": payload})
+        event_id = await self._publish(
+            keys=[self._keys[name] for name in ("id", "history", "events", "epoch")],
+            args=[body, self.options["HISTORY"], uuid.uuid4().hex],
+        )
+        return Event.from_json(f'{{"id":{int(event_id)},{body[1:]}')
+
+    async def history_after(self, last_id: int) -> tuple[list[Event], int | None, int]:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrangebyscore(self._keys["history"], f"({last_id}", "+inf")
+            pipe.zrange(self._keys["history"], 0, 0, withscores=True)
+            pipe.get(self._keys["id"])
+            raw_events, first, newest = await pipe.execute()
+        oldest = int(first[0][1]) if first else None
+        return [Event.from_json(raw) for raw in raw_events], oldest, int(newest or 0)
+
+    async def history_bounds(self) -> tuple[int | None, int]:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrange(self._keys["history"], 0, 0, withscores=True)
+            pipe.get(self._keys["id"])
+            first, newest = await pipe.execute()
+        return (int(first[0][1]) if first else None), int(newest or 0)
+
+    async def drop(self, connection: str) -> bool:
+        if self.drop_local(connection):
+            return True
+        message = to_json({"op": "drop", "connection": connection})
+        await self._redis.publish(self._keys["control"], message)
+        # Whether another process knew it is not known here.
+        return True
+
+    async def _should_tick(self) -> bool:
+        """Only the process holding the lease ticks: one feed, whatever the count."""
+        lease_ms = max(2000, int(3000 / self.options["FEED_RATE"]))
+        self.leading = bool(
+            await self._lead(keys=[self._keys["leader"]], args=[self._token, lease_ms])
+        )
+        return self.leading
+
+    async def _listen_forever(self) -> None:
+        delay = 0.1
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self._keys["events"], self._keys["control"])
+                epoch = await self._redis.get(self._keys["epoch"])
+                if self._subscribed.is_set():
+                    # Back after an outage: replay what this process missed.
+                    if epoch is not None and epoch != self.epoch:
+                        self._restart(epoch)
+                    await self._catch_up()
+                else:
+                    self.epoch = epoch
+                    _, self.last_id = await self.history_bounds()
+                    self._subscribed.set()
+                delay = 0.1
+                async for message in pubsub.listen():
+                    await self._on_message(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("live demo feed: Redis subscription lost; retrying", exc_info=True)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        if message.get("type") != "message":
+            return
+        if message["channel"] == self._keys["control"]:
+            control = json.loads(message["data"])
+            if control.get("op") == "drop":
+                self.drop_local(str(control.get("connection", "")))
+            return
+        epoch, _, data = message["data"].partition("\n")
+        event = Event.from_json(data)
+        if epoch != self.epoch:
+            if self.epoch is not None:
+                self._restart(epoch)
+            self.epoch = epoch
+        if event.id <= self.last_id:
+            return
+        if event.id > self.last_id + 1 and self.last_id:
+            await self._catch_up(until=event.id)
+        self.last_id = event.id
+        self.deliver(event)
+
+    def _restart(self, epoch: str) -> None:
+        """The id sequence started again (Redis lost its data): everyone reconnects.
+
+        Each client then resumes with an id the new sequence has not reached,
+        and gets a "restarted" gap notice and the new history.
+        """
+        logger.warning("live demo feed: Redis lost the feed's ids; a new sequence begins")
+        self.epoch = epoch
+        self.last_id = 0
+        for subscriber in list(self.subscribers.values()):
+            subscriber.close("dropped")
+
+    async def _catch_up(self, until: int | None = None) -> None:
+        events, _, _ = await self.history_after(self.last_id)
+        for event in events:
+            if until is not None and event.id >= until:
+                break
+            self.last_id = event.id
+            self.deliver(event)
