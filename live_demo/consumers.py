@@ -6,13 +6,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from .events import Event, now_ms, to_json
+from .events import Event, to_json
 from .feed import Closed, Feed, Subscriber, get_feed
 from .limits import Connection, RateLimiter
 from .protocol import (
@@ -25,6 +24,7 @@ from .protocol import (
     pong,
     resume_id,
     websocket_frame_bytes,
+    welcome,
 )
 
 logger = logging.getLogger(__name__)
@@ -203,25 +203,3 @@ class DemoConsumer(AsyncWebsocketConsumer):
 
     async def send_error(self, error: MessageError) -> None:
         await self.send_json(error.as_dict())
-
-
-def welcome(feed: Feed, subscriber: Subscriber) -> dict[str, Any]:
-    """The first message on either transport: who you are, and the limits."""
-    options = feed.options
-    return {
-        "type": "welcome",
-        "connection": subscriber.id,
-        "sender": subscriber.public_id,
-        "transport": subscriber.transport,
-        "last_id": feed.last_id,
-        "ts": now_ms(),
-        "server": {"process": os.getpid(), "backend": feed.backend},
-        "limits": {
-            "max_text_bytes": options["MAX_TEXT_BYTES"],
-            "max_binary_bytes": options["MAX_BINARY_BYTES"],
-            "max_messages_per_second": options["MAX_MESSAGES_PER_SECOND"],
-            "max_chat_chars": options["MAX_CHAT_CHARS"],
-            "history": options["HISTORY"],
-            "resume_window": options["RESUME_WINDOW"],
-        },
-    }

@@ -6,10 +6,14 @@ import base64
 import binascii
 import hashlib
 import math
+import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .events import now_ms
+
+if TYPE_CHECKING:
+    from .feed import Feed, Subscriber
 
 # WebSocket close codes of ours (the README lists them). daphne forwards only
 # 1000 and 3000-4999 from an application, so these are 4000 plus the number
@@ -151,3 +155,25 @@ def websocket_frame_bytes(payload_bytes: int, *, masked: bool) -> int:
     else:
         header = 10
     return header + (4 if masked else 0) + payload_bytes
+
+
+def welcome(feed: Feed, subscriber: Subscriber) -> dict[str, Any]:
+    """The first message on either transport: who you are, and the limits."""
+    options = feed.options
+    return {
+        "type": "welcome",
+        "connection": subscriber.id,
+        "sender": subscriber.public_id,
+        "transport": subscriber.transport,
+        "last_id": feed.last_id,
+        "ts": now_ms(),
+        "server": {"process": os.getpid(), "backend": feed.backend},
+        "limits": {
+            "max_text_bytes": options["MAX_TEXT_BYTES"],
+            "max_binary_bytes": options["MAX_BINARY_BYTES"],
+            "max_messages_per_second": options["MAX_MESSAGES_PER_SECOND"],
+            "max_chat_chars": options["MAX_CHAT_CHARS"],
+            "history": options["HISTORY"],
+            "resume_window": options["RESUME_WINDOW"],
+        },
+    }

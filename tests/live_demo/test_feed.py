@@ -16,7 +16,6 @@ from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from daphne.ws_protocol import WebSocketProtocol
 
 from live_demo import protocol
-from live_demo.consumers import welcome
 from live_demo.events import Event, format_comment, format_event, gap_notice
 from live_demo.feed import Closed, Feed, get_feed
 from live_demo.limits import Connection, RateLimiter, limit_daphne_text_messages
@@ -29,6 +28,7 @@ from live_demo.protocol import (
     public_id,
     resume_id,
     websocket_frame_bytes,
+    welcome,
 )
 
 # format_event -------------------------------------------------------------------------

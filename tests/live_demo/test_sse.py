@@ -8,7 +8,7 @@ import json
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +18,8 @@ import pytest
 from live_demo.feed import get_feed
 from live_demo.protocol import public_id
 from live_demo.sse import event_stream
+
+from .raw_client import unread_connection
 
 EVENTS = "/demo/events/"
 STATS = "/demo/stats/"
@@ -481,21 +483,9 @@ async def test_events_chat_post_appears_on_the_stream(serve):
     assert ids(events) == list(range(ids(events)[0], chat_id + 1))
 
 
-@contextlib.contextmanager
-def unread_stream(url: str) -> Iterator[socket.socket]:
+def unread_stream(url: str) -> contextlib.AbstractContextManager[socket.socket]:
     """A client that asks for the stream, then never reads a byte of it."""
-    address = httpx.URL(url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # Small buffers and segments: otherwise the loopback kernel buffers take
-    # about a megabyte of the stream before daphne's own buffer starts to grow.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
-    try:
-        sock.connect((address.host, address.port))
-        sock.sendall(f"GET {EVENTS} HTTP/1.1\r\nHost: {address.netloc.decode()}\r\n\r\n".encode())
-        yield sock
-    finally:
-        sock.close()
+    return unread_connection(url, f"GET {EVENTS} HTTP/1.1\r\n\r\n", timeout=None)
 
 
 @pytest.mark.asyncio

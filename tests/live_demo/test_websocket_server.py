@@ -22,6 +22,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from .raw_client import unread_connection
+
 DEMO = "/ws/demo/"
 STATS = "/demo/stats/"
 ORIGIN = "http://127.0.0.1"
@@ -295,27 +297,16 @@ async def test_json_python_cannot_hold_error_connection_open(serve, text):
 @contextlib.contextmanager
 def unread_websocket(url: str) -> Iterator[socket.socket]:
     """A client that opens the WebSocket, then never reads a byte of it."""
-    address = httpx.URL(url)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # Small buffers and segments: otherwise the loopback kernel buffers take
-    # about a megabyte of the feed before daphne's own buffer starts to grow.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 536)
-    sock.settimeout(WAIT)
-    try:
-        sock.connect((address.host, address.port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(
-            (
-                f"GET {DEMO} HTTP/1.1\r\n"
-                f"Host: {address.netloc.decode()}\r\n"
-                "Upgrade: websocket\r\n"
-                "Connection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n"
-                f"Origin: {ORIGIN}\r\n\r\n"
-            ).encode()
-        )
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET {DEMO} HTTP/1.1\r\n"
+        "Upgrade: websocket\r\n"
+        "Connection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n"
+        f"Origin: {ORIGIN}\r\n\r\n"
+    )
+    with unread_connection(url, request, timeout=WAIT) as sock:
         head = b""
         while not head.endswith(b"\r\n\r\n"):
             byte = sock.recv(1)  # one at a time: not a byte of the feed is read
@@ -330,8 +321,6 @@ def unread_websocket(url: str) -> Iterator[socket.socket]:
         assert status.startswith("HTTP/1.1 101 ")
         assert headers["sec-websocket-accept"] == accept.decode()
         yield sock
-    finally:
-        sock.close()
 
 
 def read_until_closed(sock: socket.socket, timeout: float) -> bool:

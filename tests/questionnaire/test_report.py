@@ -22,19 +22,10 @@ from questionnaire import display, report
 from questionnaire.catalogue import CATALOGUE_DIR, get_catalogue
 from questionnaire.models import Assessment, Revision
 from questionnaire.scoring import evaluate
+from tests.seed import PRESETS
 
 pytestmark = pytest.mark.django_db
 
-PRESETS = [
-    "collaborative-editing",
-    "chat",
-    "trading",
-    "iot-control",
-    "activity-feed",
-    "notifications",
-    "order-tracking",
-    "dashboard",
-]
 # Page sizes in PDF points.
 A4 = (595, 842)
 LETTER = (612, 792)

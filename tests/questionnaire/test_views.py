@@ -10,6 +10,7 @@ from django.utils.html import escape
 
 from questionnaire.models import Assessment, Revision
 from questionnaire.wizard import INVALID_ANSWER, MISSING_ANSWER
+from tests.seed import PRESETS
 
 pytestmark = pytest.mark.django_db
 
@@ -17,16 +18,6 @@ NEW = "/assessments/new/"
 LEANING = "/assessments/leaning/"
 HTMX = {"HX-Request": "true"}
 LAST_STEP = "3"
-PRESETS = [
-    "collaborative-editing",
-    "chat",
-    "trading",
-    "iot-control",
-    "activity-feed",
-    "notifications",
-    "order-tracking",
-    "dashboard",
-]
 FIRST_STEP = ["client_messages", "upstream_latency", "interaction_pattern"]
 
 
