@@ -45,10 +45,18 @@ test-postgres: test-deps
 
 test: lint test-sqlite test-postgres
 
-# Benchmarks are run by hand; their figures go to docs/benchmarks.md.
-bench: $(VENV)/.installed-dev
-	$(PY) bench/bench_scoring.py
-	$(PY) bench/bench_report.py
+# Benchmarks are run by hand; their figures go to docs/benchmarks.md. The
+# reference servers, charts and profilers they use are installed for them only.
+$(VENV)/.installed-bench: $(VENV)/.installed-dev requirements-bench.txt
+	$(PY) -m pip install --quiet -r requirements-bench.txt
+	touch $@
+
+# `make bench` runs every scenario; `make bench-fanout` (and so on) runs one.
+BENCHES := scoring report advisor fanout idle storm references
+bench: runtime-deps $(addprefix bench-,$(BENCHES))
+
+bench-%: $(VENV)/.installed-bench
+	$(PY) bench/bench_$*.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
