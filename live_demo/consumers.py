@@ -124,6 +124,7 @@ class DemoConsumer(AsyncWebsocketConsumer):
                 # Later on, "I have everything up to last_id" restarts the
                 # stream there: in order, whatever this connection was sent.
                 self.rewind_to = last_id
+                self.subscriber.sink = None
                 self.subscriber.wake()
             return
         self._go_live()
@@ -168,7 +169,11 @@ class DemoConsumer(AsyncWebsocketConsumer):
                 last_id = None
             await self._replay(last_id)
             limit = self.options["MAX_BACKLOG_BYTES"]
+            sink = connection.event_sink(self.subscriber, limit)
             while True:
+                if not self.subscriber.backlog and self.rewind_to is None:
+                    # Caught up: the feed writes the next events itself.
+                    self.subscriber.sink = sink
                 batch = await self.subscriber.next_batch()
                 if self.rewind_to is not None:
                     # The batch is in the history too: the replay covers it.

@@ -42,6 +42,23 @@ def format_comment(text: str) -> bytes:
     return f": {_one_line(text)}\n\n".encode()
 
 
+def websocket_text_frame(payload: bytes) -> bytes:
+    """A whole unmasked server-to-client text frame (RFC 6455 section 5.2)."""
+    size = len(payload)
+    if size <= 125:
+        header = bytes((0x81, size))
+    elif size <= 0xFFFF:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload
+
+
+def http_chunk(data: bytes) -> bytes:
+    """`data` as one chunk of a chunked HTTP/1.1 response body (RFC 9112 section 7.1)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
 def _one_line(value: str) -> str:
     return value.replace("\r", "").replace("\n", "").replace("\0", "")
 
@@ -68,6 +85,16 @@ class Event:
     @cached_property
     def sse(self) -> bytes:
         return format_event(self.json, event=self.type, id=self.id)
+
+    # The same event framed for the wire, for connections written to directly
+    # (live_demo.limits.Connection): framed once per event, not per subscriber.
+    @cached_property
+    def websocket_frame(self) -> bytes:
+        return websocket_text_frame(self.json.encode())
+
+    @cached_property
+    def sse_chunk(self) -> bytes:
+        return http_chunk(self.sse)
 
 
 def gap_notice(last_id: int, oldest: int | None, newest: int, reason: str) -> dict[str, Any]:

@@ -61,18 +61,18 @@ def requested_last_id(scope: dict[str, Any]) -> int | None:
 
 async def event_stream(scope, receive, send) -> None:
     if scope["method"] not in {"GET", "HEAD"}:
-        await _plain(send, 405, b"Only GET opens an event stream.\n", [(b"allow", b"GET")])
+        await plain_response(send, 405, b"Only GET opens an event stream.\n", [(b"allow", b"GET")])
         return
     try:
         feed = await get_feed()
     except Exception:
         logger.exception("live demo: the feed could not start")
-        await _plain(send, 503, UNAVAILABLE)
+        await plain_response(send, 503, UNAVAILABLE)
         return
     subscriber = feed.subscribe("sse")
     try:
         stream = feed.track(asyncio.create_task(_serve(scope, send, feed, subscriber)))
-        watcher = asyncio.create_task(_wait_for_disconnect(receive))
+        watcher = asyncio.create_task(wait_for_disconnect(receive))
         try:
             await asyncio.wait({stream, watcher}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -89,13 +89,14 @@ async def _serve(scope, send, feed: Feed, subscriber: Subscriber) -> None:
         first = await _first_chunk(scope, feed, subscriber)
     except Exception:
         logger.exception("live demo: could not read the feed's history")
-        await _plain(send, 503, UNAVAILABLE)
+        await plain_response(send, 503, UNAVAILABLE)
         return
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     if scope["method"] == "HEAD":
         await send({"type": "http.response.body", "body": b""})
         return
     connection = Connection(send)
+    sink = None
     # aclosing: a cancelled stream closes its generator at once, and with it
     # the heartbeat timer, instead of whenever the generator is collected.
     try:
@@ -105,6 +106,11 @@ async def _serve(scope, send, feed: Feed, subscriber: Subscriber) -> None:
                 backlog = connection.pending
                 if backlog is not None and backlog > options["MAX_BACKLOG_BYTES"]:
                     subscriber.close("slow")
+                elif not subscriber.backlog:
+                    # Caught up: the feed writes the next events itself. (Only
+                    # now: Twisted picks the body's framing at its first write.)
+                    sink = sink or connection.event_sink(subscriber, options["MAX_BACKLOG_BYTES"])
+                    subscriber.sink = sink
     except Closed as closed:
         if closed.reason == "slow":
             # It is not reading: ending the response politely would keep its
@@ -154,12 +160,12 @@ async def _chunks(first: bytes, subscriber: Subscriber, heartbeat: float) -> Asy
         timer.cancel()
 
 
-async def _wait_for_disconnect(receive) -> None:
+async def wait_for_disconnect(receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
 
 
-async def _plain(send, status: int, body: bytes, headers: list | None = None) -> None:
+async def plain_response(send, status: int, body: bytes, headers: list | None = None) -> None:
     await send(
         {
             "type": "http.response.start",

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..events import Event
@@ -37,6 +37,9 @@ class Subscriber:
         # a duplicate (an event both replayed and delivered live).
         self.last_sent = feed.last_id
         self.closed_reason: str | None = None
+        # Set by the connection while it is live and writable directly: then
+        # `push` writes each event at once, with no task switch per event.
+        self.sink: Callable[[Event], bool] | None = None
         self._pending: deque[Event] = deque()
         self._ready = asyncio.Event()
 
@@ -47,6 +50,11 @@ class Subscriber:
     def push(self, event: Event) -> None:
         if self.closed_reason:
             return
+        if self.sink is not None and not self._pending:
+            if self.sink(event):
+                self.last_sent = event.id
+                return
+            self.sink = None
         if len(self._pending) >= self.max_backlog:
             self.close("slow")
             return
@@ -54,6 +62,7 @@ class Subscriber:
         self._ready.set()
 
     def close(self, reason: str) -> None:
+        self.sink = None
         if self.closed_reason is None:
             self.closed_reason = reason
             self._ready.set()

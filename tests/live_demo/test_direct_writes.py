@@ -1,0 +1,248 @@
+"""Events written straight to a daphne connection's socket, framed once per event."""
+
+from __future__ import annotations
+
+import functools
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from live_demo.events import Event, http_chunk, websocket_text_frame
+from live_demo.feed import Feed
+from live_demo.limits import Connection
+
+OPEN, CLOSING = 3, 4
+
+
+def parse_frame(data: bytes) -> tuple[int, bytes]:
+    """(opcode, payload) of one unmasked frame, as a client reads it (RFC 6455 5.2)."""
+    assert data[0] & 0x80, "FIN is set"
+    assert not data[1] & 0x80, "a server frame is not masked"
+    size, offset = data[1] & 0x7F, 2
+    if size == 126:
+        size, offset = int.from_bytes(data[2:4], "big"), 4
+    elif size == 127:
+        size, offset = int.from_bytes(data[2:10], "big"), 10
+    assert len(data) == offset + size
+    return data[0] & 0x0F, data[offset:]
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+def test_websocket_text_frame_lengths_round_trip(size):
+    payload = b"a" * size
+    assert parse_frame(websocket_text_frame(payload)) == (1, payload)
+
+
+def test_http_chunk_frames_data():
+    assert http_chunk(b"hello world") == b"b\r\nhello world\r\n"
+
+
+def test_event_wire_forms_framed_once():
+    event = Event(id=7, type="tick", ts=1.5, payload={"price": "€1"})
+    assert event.websocket_frame is event.websocket_frame
+    assert parse_frame(event.websocket_frame) == (1, event.json.encode())
+    assert event.sse_chunk == http_chunk(event.sse)
+
+
+# A Twisted connection, with a real socket underneath -------------------------------------------
+
+
+class Transport:
+    """What Connection reads of Twisted's TCP transport, over one end of a socket pair."""
+
+    TLS = False
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.socket = sock
+        self.dataBuffer = b""
+        self.offset = 0
+        self._tempDataLen = 0
+        self.queued: list[bytes] = []
+        self.connected = True
+        self.disconnecting = False
+        self.aborted = 0
+
+    def write(self, data: bytes) -> None:
+        # Twisted queues and sends when the socket is writable; keep it queued.
+        self.queued.append(data)
+        self._tempDataLen += len(data)
+
+    def abortConnection(self) -> None:
+        self.aborted += 1
+
+
+class WebSocketProtocol:
+    """autobahn's protocol as Connection sees it: state, compression, sendMessage."""
+
+    STATE_OPEN = OPEN
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.state = OPEN
+        self._perMessageCompress = None
+
+    def sendMessage(self, payload: bytes, binary: bool = False) -> None:
+        raise AssertionError("the direct path does not go through autobahn")
+
+
+class Request:
+    """Twisted's HTTP request as Connection sees it: its channel, chunking, state."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.channel = type("Channel", (), {"transport": transport})()
+        self.chunked = 1
+        self.finished = 0
+        self._disconnected = False
+
+
+def daphne_send(protocol: Any, message: dict[str, Any]) -> None:
+    """How daphne hands a send to the application: partial(handle_reply, protocol)."""
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    server, client = socket.socketpair()
+    server.setblocking(False)
+    client.settimeout(5)
+    yield server, client
+    server.close()
+    client.close()
+
+
+@pytest.fixture
+def subscriber(settings):
+    feed = Feed({**settings.LIVE_DEMO, "REDIS_URL": ""})
+    return feed.subscribe("websocket")
+
+
+def receive(client: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        data += client.recv(size - len(data))
+    return data
+
+
+def event(number: int) -> Event:
+    return Event(id=number, type="tick", ts=1.0, payload={"n": number})
+
+
+def test_sink_websocket_writes_frame_to_socket(pair, subscriber):
+    server, client = pair
+    connection = Connection(functools.partial(daphne_send, WebSocketProtocol(Transport(server))))
+    subscriber.sink = connection.event_sink(subscriber, 1024)
+    subscriber.push(event(1))
+    assert parse_frame(receive(client, len(event(1).websocket_frame))) == (
+        1,
+        event(1).json.encode(),
+    )
+    assert subscriber.backlog == 0
+    assert subscriber.last_sent == 1
+
+
+def test_sink_sse_writes_chunk_to_socket(pair, subscriber):
+    server, client = pair
+    connection = Connection(functools.partial(daphne_send, Request(Transport(server))))
+    subscriber.sink = connection.event_sink(subscriber, 1024)
+    subscriber.push(event(1))
+    assert receive(client, len(event(1).sse_chunk)) == http_chunk(event(1).sse)
+
+
+def test_sink_queues_behind_bytes_twisted_holds(pair, subscriber):
+    server, client = pair
+    transport = Transport(server)
+    transport.write(b"earlier bytes")
+    connection = Connection(functools.partial(daphne_send, WebSocketProtocol(transport)))
+    subscriber.sink = connection.event_sink(subscriber, 1024)
+    subscriber.push(event(1))
+    # Behind what is already queued, in order, rather than ahead of it.
+    assert transport.queued == [b"earlier bytes", event(1).websocket_frame]
+    client.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        client.recv(100)
+
+
+def test_sink_closes_slow_subscriber_over_limit(pair, subscriber):
+    server, _ = pair
+    transport = Transport(server)
+    transport.write(b"x" * 500)
+    connection = Connection(functools.partial(daphne_send, WebSocketProtocol(transport)))
+    subscriber.sink = connection.event_sink(subscriber, 400)
+    subscriber.push(event(1))
+    assert subscriber.closed_reason == "slow"
+    assert subscriber.sink is None
+
+
+def test_sink_declines_closing_websocket_event_waits(pair, subscriber):
+    server, _ = pair
+    protocol = WebSocketProtocol(Transport(server))
+    connection = Connection(functools.partial(daphne_send, protocol))
+    subscriber.sink = connection.event_sink(subscriber, 1024)
+    protocol.state = CLOSING
+    subscriber.push(event(1))
+    # Left for the writer task, which sees the close.
+    assert subscriber.sink is None
+    assert subscriber.backlog == 1
+
+
+def test_sink_declines_finished_response(pair, subscriber):
+    server, _ = pair
+    request = Request(Transport(server))
+    connection = Connection(functools.partial(daphne_send, request))
+    subscriber.sink = connection.event_sink(subscriber, 1024)
+    request.finished = 1
+    subscriber.push(event(1))
+    assert subscriber.backlog == 1
+
+
+def test_sink_not_used_while_events_pending(pair, subscriber):
+    server, client = pair
+    connection = Connection(functools.partial(daphne_send, WebSocketProtocol(Transport(server))))
+    subscriber.push(event(1))
+    subscriber.sink = connection.event_sink(subscriber, 1024)
+    subscriber.push(event(2))
+    # Event 2 must not overtake event 1, which waits for the writer.
+    assert subscriber.backlog == 2
+    client.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        client.recv(100)
+
+
+def test_connection_socket_gone_write_dropped_quietly(pair, subscriber):
+    server, client = pair
+    transport = Transport(server)
+    connection = Connection(functools.partial(daphne_send, WebSocketProtocol(transport)))
+    client.close()
+    server.shutdown(socket.SHUT_WR)
+    connection.write(b"lost")
+    assert transport.queued == []
+
+
+def test_event_sink_tls_none(pair, subscriber):
+    server, _ = pair
+    transport = Transport(server)
+    transport.TLS = True
+    connection = Connection(functools.partial(daphne_send, WebSocketProtocol(transport)))
+    assert connection.event_sink(subscriber, 1024) is None
+
+
+def test_event_sink_compressed_websocket_none(pair, subscriber):
+    server, _ = pair
+    protocol = WebSocketProtocol(Transport(server))
+    protocol._perMessageCompress = object()
+    assert Connection(functools.partial(daphne_send, protocol)).event_sink(subscriber, 1) is None
+
+
+def test_event_sink_unchunked_response_none(pair, subscriber):
+    server, _ = pair
+    request = Request(Transport(server))
+    request.chunked = 0
+    assert Connection(functools.partial(daphne_send, request)).event_sink(subscriber, 1) is None
+
+
+def test_event_sink_other_server_none(subscriber):
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    assert Connection(send).event_sink(subscriber, 1024) is None
