@@ -165,7 +165,9 @@ def welcome(feed: Feed, subscriber: Subscriber) -> dict[str, Any]:
         "connection": subscriber.id,
         "sender": subscriber.public_id,
         "transport": subscriber.transport,
-        "last_id": feed.last_id,
+        # Where this connection's live stream starts: not the feed's newest id,
+        # which may have moved on between subscribing and this welcome.
+        "last_id": subscriber.last_sent,
         "ts": now_ms(),
         "server": {"process": os.getpid(), "backend": feed.backend},
         "limits": {

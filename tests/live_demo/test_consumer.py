@@ -18,7 +18,7 @@ from live_demo import consumers
 from live_demo.consumers import DemoConsumer
 from live_demo.feed import Subscriber, get_feed
 from live_demo.limits import RateLimiter
-from live_demo.protocol import public_id
+from live_demo.protocol import public_id, welcome
 
 ALLOWED_ORIGIN = b"http://127.0.0.1"
 TIMEOUT = 5
@@ -123,6 +123,40 @@ async def test_welcome_first_message(fresh_feed, settings):
             "history": limits["HISTORY"],
             "resume_window": limits["RESUME_WINDOW"],
         }
+
+
+@pytest.mark.asyncio
+async def test_welcome_last_id_where_stream_starts_though_feed_moved_on(fresh_feed):
+    # SSE builds its welcome in a task of its own, so the feed can move on
+    # between subscribing and the welcome: events after last_id are live ones.
+    feed = await get_feed()
+    await publish_ticks(2)
+    subscriber = feed.subscribe("sse")
+    start = feed.last_id
+    await publish_ticks(3)
+    assert welcome(feed, subscriber)["last_id"] == start
+    assert [event.id for event in await subscriber.next_batch()] == [
+        start + 1,
+        start + 2,
+        start + 3,
+    ]
+    feed.unsubscribe(subscriber)
+
+
+@pytest.mark.asyncio
+async def test_messages_handled_without_database_round_trips(fresh_feed, monkeypatch):
+    # Channels would close stale database connections in a worker thread
+    # before every message; the demo holds none, so it skips that trip.
+    trips = []
+
+    async def close_old_connections() -> None:
+        trips.append(1)
+
+    monkeypatch.setattr("channels.consumer.aclose_old_connections", close_old_connections)
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "ping", "nonce": "n"})
+        await receive_until(client, is_type("pong"))
+    assert trips == []
 
 
 @pytest.mark.asyncio
