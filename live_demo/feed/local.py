@@ -32,7 +32,9 @@ class Feed:
     # Life cycle -------------------------------------------------------------
 
     async def start(self) -> None:
-        self._spawn(self._tick_forever())
+        # A rate of 0 means no ticks at all: only chat (the idle benchmark).
+        if self.options["FEED_RATE"] > 0:
+            self._spawn(self._tick_forever())
 
     async def aclose(self) -> None:
         for subscriber in list(self.subscribers.values()):
