@@ -205,6 +205,10 @@ class DemoConsumer(StandaloneConsumer):
             if closed.reason == "slow":
                 # It is not reading: a polite close would wait for it to.
                 connection.abort()
+        except OSError:
+            # The client is gone (uvicorn says so when sending to it); the
+            # server reports the disconnect, and disconnect() cleans up.
+            return
         except Exception:
             # Without its writer the socket would stay open and silent.
             logger.exception("live demo: the WebSocket writer failed")

@@ -49,31 +49,39 @@ class Connection:
     client does not read, without bound. Reading that buffer lets a client
     that stops reading be cut off, and aborting the transport frees what it
     holds at once (a polite close would wait for the client to read it all).
-    This follows the wrappers between a consumer and daphne (Channels'
-    session middleware keeps the real send as `real_send`). Under another
-    server it finds nothing: `pending` is None, and the per-subscriber event
-    bound does the job (servers with flow control make `send` wait).
+    This follows the wrappers between a consumer and the server (Channels'
+    session middleware keeps the real send as `real_send`) to daphne's
+    protocol object and Twisted transport, or to uvicorn's protocol object
+    and asyncio transport. Under another server it finds nothing: `pending`
+    is None, and the per-subscriber event bound does the job.
 
-    Under daphne it can also write a feed event straight to the socket
-    (`write_event`): the ASGI path costs a message dict, daphne's reply
-    handler, autobahn's framing or Twisted's chunking, and Twisted's
-    write-when-writable dance (two epoll changes and a loop turn per write);
-    a direct `send()` of bytes framed once per event costs one system call.
+    It can also write a feed event straight to the connection (`event_sink`),
+    as bytes framed once per event. Under daphne the ASGI path costs a message
+    dict, daphne's reply handler, autobahn's framing or Twisted's chunking,
+    and Twisted's write-when-writable dance (two epoll changes and a loop turn
+    per write), where a direct `send()` costs one system call; under uvicorn
+    it saves the framing and a task switch per event.
     """
 
     def __init__(self, send: Callable[..., Any]) -> None:
-        self.protocol, self.transport = _twisted_parts(send)
+        self.protocol, self.transport = _server_parts(send)
+        self.twisted = hasattr(self.transport, "dataBuffer")
+        self.asyncio = hasattr(self.transport, "get_write_buffer_size")
 
     @property
     def pending(self) -> int | None:
         transport = self.transport
-        if transport is None or not hasattr(transport, "dataBuffer"):
-            return None
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        if self.twisted:
+            return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        if self.asyncio:
+            return transport.get_write_buffer_size()
+        return None
 
     def abort(self) -> None:
-        if self.transport is not None and hasattr(self.transport, "abortConnection"):
+        if self.twisted and hasattr(self.transport, "abortConnection"):
             self.transport.abortConnection()
+        elif self.asyncio:
+            self.transport.abort()
 
     def event_sink(
         self, subscriber: Subscriber, max_pending: int
@@ -100,37 +108,49 @@ class Connection:
     def _event_encoder(self) -> Callable[[Event], bytes] | None:
         """How events go on this connection's wire, if it can be written to directly.
 
-        Only a plain TCP connection (no TLS: bytes on the socket must be the
-        bytes on the wire), carrying an open WebSocket without compression or
-        a chunked HTTP/1.1 response body.
+        Only an open WebSocket without compression or a chunked HTTP/1.1
+        response body; under daphne only a plain TCP connection, since bytes
+        written to its socket must be the bytes on the wire (no TLS).
         """
         transport, protocol = self.transport, self.protocol
-        if (
-            transport is None
-            or getattr(transport, "TLS", True)
-            or not hasattr(transport, "socket")
-            or not hasattr(transport, "dataBuffer")
-        ):
-            return None
-        if hasattr(protocol, "sendMessage"):  # autobahn's WebSocket protocol
-            if getattr(protocol, "_perMessageCompress", True) is not None:
+        if self.twisted:
+            if getattr(transport, "TLS", True) or not hasattr(transport, "socket"):
                 return None
-            return _websocket_frame
-        if getattr(protocol, "chunked", False):  # Twisted's HTTP request
-            return _sse_chunk
+            if hasattr(protocol, "sendMessage"):  # autobahn's WebSocket protocol
+                if getattr(protocol, "_perMessageCompress", True) is not None:
+                    return None
+                return _websocket_frame
+            if getattr(protocol, "chunked", False):  # Twisted's HTTP request
+                return _sse_chunk
+        elif self.asyncio:
+            if hasattr(protocol, "write_frame_sync"):  # uvicorn's `websockets` protocol
+                return None if protocol.extensions else _websocket_frame
+            if getattr(protocol, "chunked_encoding", False):  # uvicorn's HTTP cycle
+                return _sse_chunk
         return None
 
     def writable(self) -> bool:
         transport, protocol = self.transport, self.protocol
-        if not transport.connected or transport.disconnecting:
+        if self.asyncio:
+            if transport.is_closing():
+                return False
+        elif not transport.connected or transport.disconnecting:
             return False
         if hasattr(protocol, "sendMessage"):
             return protocol.state == protocol.STATE_OPEN
+        if hasattr(protocol, "write_frame_sync"):
+            return protocol.state.name == "OPEN"
+        if hasattr(protocol, "chunked_encoding"):
+            return not protocol.response_complete and not protocol.disconnected
         return not protocol.finished and not protocol._disconnected
 
     def write(self, data: bytes) -> None:
         """Send now if nothing is queued before it; otherwise queue it behind the rest."""
         transport = self.transport
+        if self.asyncio:
+            # An asyncio transport already sends at once when it can.
+            transport.write(data)
+            return
         sent = 0
         if not self.pending:
             try:
@@ -153,14 +173,16 @@ def _sse_chunk(event: Event) -> bytes:
     return event.sse_chunk
 
 
-def _twisted_parts(send: Callable[..., Any]) -> tuple[Any, Any]:
-    """daphne's protocol object for this connection and its Twisted transport."""
+def _server_parts(send: Callable[..., Any]) -> tuple[Any, Any]:
+    """The server's protocol object for this connection and its transport, if found."""
     for _ in range(8):
-        if isinstance(send, functools.partial):
+        if isinstance(send, functools.partial):  # daphne: partial(handle_reply, protocol)
             protocol = send.args[0] if send.args else None
             channel = getattr(protocol, "channel", None)  # an HTTP request: its connection
             return protocol, getattr(channel or protocol, "transport", None)
         owner = getattr(send, "__self__", None)
+        if hasattr(getattr(owner, "transport", None), "get_write_buffer_size"):
+            return owner, owner.transport  # uvicorn: a method of its protocol or cycle
         send = getattr(owner, "real_send", None)
         if send is None:
             return None, None

@@ -785,6 +785,24 @@ async def test_writer_failure_when_live_closed_4011_leaks_nothing(fresh_feed, mo
 
 
 @pytest.mark.asyncio
+async def test_writer_client_gone_ends_quietly(fresh_feed, monkeypatch, caplog):
+    # uvicorn raises ClientDisconnected (an OSError) on a send to a client
+    # that has gone: the end of that client, not a server error.
+    feed = await get_feed()
+
+    async def gone(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionResetError("client gone")
+
+    monkeypatch.setattr(Subscriber, "next_batch", gone)
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "ping"})
+        await receive_until(client, is_type("pong"))
+        await wait_until(lambda: not feed.connection_tasks)
+    assert "writer failed" not in caplog.text
+    await wait_until(lambda: not feed.subscribers)
+
+
+@pytest.mark.asyncio
 async def test_handler_crash_leaks_nothing(fresh_feed, monkeypatch):
     feed = await get_feed()
     monkeypatch.setattr(feed, "publish", fail)

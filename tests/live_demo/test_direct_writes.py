@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import socket
 from collections.abc import Iterator
@@ -246,3 +247,137 @@ def test_event_sink_other_server_none(subscriber):
         pass
 
     assert Connection(send).event_sink(subscriber, 1024) is None
+
+
+# Under uvicorn: its protocol objects, and an asyncio transport ---------------------------------
+
+
+class AsyncioTransport:
+    """What Connection reads of an asyncio transport: it writes, buffers and aborts."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.buffered = 0
+        self.closing = False
+        self.aborted = 0
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def abort(self) -> None:
+        self.aborted += 1
+
+
+class State(enum.Enum):
+    OPEN = 1
+    CLOSING = 2
+
+
+class UvicornWebSocket:
+    """uvicorn's `websockets` protocol: the consumer's send is its asgi_send."""
+
+    def __init__(self, transport: AsyncioTransport) -> None:
+        self.transport = transport
+        self.state = State.OPEN
+        self.extensions: list[Any] = []
+
+    def write_frame_sync(self, fin: bool, opcode: int, data: bytes) -> None:
+        raise AssertionError("the direct path frames the event itself")
+
+    async def asgi_send(self, message: dict[str, Any]) -> None:
+        pass
+
+
+class UvicornCycle:
+    """uvicorn's HTTP request-response cycle: the app's send is its send."""
+
+    def __init__(self, transport: AsyncioTransport) -> None:
+        self.transport = transport
+        self.chunked_encoding = True
+        self.response_complete = False
+        self.disconnected = False
+
+    async def send(self, message: dict[str, Any]) -> None:
+        pass
+
+
+class SessionWrapper:
+    """Channels' session middleware between a consumer and the server's send."""
+
+    def __init__(self, real_send: Any) -> None:
+        self.real_send = real_send
+
+    async def send(self, message: dict[str, Any]) -> None:
+        pass
+
+
+def test_uvicorn_websocket_sink_writes_frame_to_transport(subscriber):
+    transport = AsyncioTransport()
+    protocol = UvicornWebSocket(transport)
+    connection = Connection(SessionWrapper(protocol.asgi_send).send)
+    subscriber.sink = connection.event_sink(subscriber, 1024)
+    subscriber.push(event(1))
+    assert transport.written == [event(1).websocket_frame]
+    assert subscriber.last_sent == 1
+
+
+def test_uvicorn_sse_sink_writes_chunk_to_transport(subscriber):
+    transport = AsyncioTransport()
+    connection = Connection(UvicornCycle(transport).send)
+    subscriber.sink = connection.event_sink(subscriber, 1024)
+    subscriber.push(event(1))
+    assert transport.written == [http_chunk(event(1).sse)]
+
+
+def test_uvicorn_pending_reads_transport_buffer():
+    transport = AsyncioTransport()
+    transport.buffered = 75
+    assert Connection(UvicornCycle(transport).send).pending == 75
+
+
+def test_uvicorn_slow_client_closed_and_aborted(subscriber):
+    transport = AsyncioTransport()
+    connection = Connection(UvicornWebSocket(transport).asgi_send)
+    subscriber.sink = connection.event_sink(subscriber, 100)
+    transport.buffered = 500
+    subscriber.push(event(1))
+    assert subscriber.closed_reason == "slow"
+    connection.abort()
+    assert transport.aborted == 1
+
+
+def test_uvicorn_compressed_websocket_no_sink(subscriber):
+    protocol = UvicornWebSocket(AsyncioTransport())
+    protocol.extensions = [object()]
+    assert Connection(protocol.asgi_send).event_sink(subscriber, 1024) is None
+
+
+def test_uvicorn_closing_websocket_sink_declines(subscriber):
+    protocol = UvicornWebSocket(AsyncioTransport())
+    connection = Connection(protocol.asgi_send)
+    subscriber.sink = connection.event_sink(subscriber, 1024)
+    protocol.state = State.CLOSING
+    subscriber.push(event(1))
+    assert protocol.transport.written == []
+    assert subscriber.backlog == 1
+
+
+def test_uvicorn_finished_response_sink_declines(subscriber):
+    cycle = UvicornCycle(AsyncioTransport())
+    connection = Connection(cycle.send)
+    subscriber.sink = connection.event_sink(subscriber, 1024)
+    cycle.response_complete = True
+    subscriber.push(event(1))
+    assert cycle.transport.written == []
+
+
+def test_uvicorn_unchunked_response_no_sink(subscriber):
+    cycle = UvicornCycle(AsyncioTransport())
+    cycle.chunked_encoding = False
+    assert Connection(cycle.send).event_sink(subscriber, 1024) is None
