@@ -4,6 +4,11 @@ Every catalogue version ever published stays in ``catalogues/<version>.json`` so
 that a saved assessment can always be shown with the wording it was scored with.
 The newest version is the one new assessments use. Adding a question, an
 option, a caveat or a pattern is a change to the data file, not to the code.
+
+A question may be optional (``"optional": true`` with a ``"default"`` option):
+an answer set without it counts as answering the default, everywhere. That
+lets a question be added, such as one a measurement answers, without
+breaking clients that send the previous version's answers.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ class Question:
     options: tuple[Option, ...]
     void_when: Mapping[str, frozenset[str]]
     void_reason: str
+    # An optional question's missing answer counts as ``default``.
+    optional: bool = False
+    default: str | None = None
     _by_value: Mapping[str, Option] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -131,6 +139,7 @@ class Catalogue:
     tie_break: str
     questions: tuple[Question, ...] = field(init=False, repr=False, compare=False)
     _index: Mapping[str, Question] = field(init=False, repr=False, compare=False)
+    _defaults: Mapping[str, str] = field(init=False, repr=False, compare=False)
     _interactions: Mapping[tuple[str, str], tuple[Interaction, ...]] = field(
         init=False, repr=False, compare=False
     )
@@ -139,6 +148,11 @@ class Catalogue:
         questions = tuple(question for section in self.sections for question in section.questions)
         object.__setattr__(self, "questions", questions)
         object.__setattr__(self, "_index", {question.slug: question for question in questions})
+        object.__setattr__(
+            self,
+            "_defaults",
+            {question.slug: question.default for question in questions if question.optional},
+        )
         by_answer: dict[tuple[str, str], tuple[Interaction, ...]] = {}
         for interaction in self.interactions:
             key = (interaction.question, interaction.answer)
@@ -151,6 +165,18 @@ class Catalogue:
 
     def question(self, slug: str) -> Question | None:
         return self._index.get(slug)
+
+    def with_defaults(self, answers: Mapping[str, str]) -> dict[str, str]:
+        """``answers`` with the default of every optional question they leave out.
+
+        Scoring and storage both go through here, so an answer set without an
+        optional question is scored, shown and stored as if it had answered
+        the default.
+        """
+        filled = dict(answers)
+        for slug, default in self._defaults.items():
+            filled.setdefault(slug, default)
+        return filled
 
     def section(self, slug: str) -> Section | None:
         return next((section for section in self.sections if section.slug == slug), None)
@@ -232,6 +258,8 @@ def _parse(data: Mapping) -> Catalogue:
                     ),
                     void_when=_conditions(question.get("void_when", {})),
                     void_reason=question.get("void_reason", ""),
+                    optional=question.get("optional", False),
+                    default=question.get("default"),
                 )
                 for question in section["questions"]
             ),
@@ -328,6 +356,7 @@ def _check(catalogue: Catalogue) -> None:
         seen.add(question.slug)
         if len(set(question.values)) != len(question.values) or len(question.values) < 2:
             raise CatalogueError(f"{question.slug}: options must be two or more, unique")
+        _check_optional(question)
         _check_conditions(catalogue, question.void_when, f"{question.slug}.void_when")
     for interaction in catalogue.interactions:
         question = catalogue.question(interaction.question)
@@ -358,6 +387,21 @@ def _check(catalogue: Catalogue) -> None:
         raise CatalogueError(f"tie_break must be one of {TRANSPORTS}")
     if not 0 < catalogue.moderate_margin < catalogue.strong_margin < 1:
         raise CatalogueError("confidence margins must satisfy 0 < moderate < strong < 1")
+
+
+def _check_optional(question: Question) -> None:
+    """An optional question names one of its options as the default; no other has one."""
+    if not isinstance(question.optional, bool):
+        raise CatalogueError(f"{question.slug}: optional must be true or false")
+    if not question.optional:
+        if question.default is not None:
+            raise CatalogueError(f"{question.slug}: only an optional question has a default")
+        return
+    if not isinstance(question.default, str) or question.option(question.default) is None:
+        raise CatalogueError(
+            f"{question.slug}: default {question.default!r} must be one of its options "
+            f"({', '.join(question.values)})"
+        )
 
 
 def _check_checklists(pattern: Rule) -> None:

@@ -6,6 +6,9 @@ the catalogue add decisive points when answers combine (continuous input under
 a real-time budget, binary at high rates), so many mild answers cannot outvote
 them. The verdict is the transport with more points, its confidence the margin
 as a share of all points.
+
+An optional question left unanswered counts as its default everywhere here
+(scores, conditions, flips), through ``Catalogue.with_defaults``.
 """
 
 from __future__ import annotations
@@ -192,7 +195,7 @@ def validate_answers(
             errors[slug] = f"unknown option {value!r}; expected one of {expected}"
     if not partial:
         for question in catalogue.questions:
-            if question.slug not in answers:
+            if question.slug not in answers and not question.optional:
                 errors[question.slug] = "this question needs an answer"
     return errors
 
@@ -206,6 +209,7 @@ def contributions(
     catalogue: Catalogue, answers: Answers, questions: Iterable[Question] | None = None
 ) -> list[Contribution]:
     """Each answered question's points, in catalogue order (or of ``questions``)."""
+    answers = catalogue.with_defaults(answers)
     result = []
     for question in catalogue.questions if questions is None else questions:
         value = answers.get(question.slug)
@@ -252,6 +256,7 @@ def net_score(
     The same arithmetic as ``contributions`` without building its records;
     the flip search calls it many times per evaluation.
     """
+    answers = catalogue.with_defaults(answers)
     total = 0
     for question in catalogue.questions if questions is None else questions:
         value = answers.get(question.slug)
@@ -285,6 +290,7 @@ def verdict(catalogue: Catalogue, scores: Mapping[str, int]) -> tuple[str, str, 
 
 def evaluate(catalogue: Catalogue, answers: Answers, *, with_flips: bool = True) -> Result:
     """Score ``answers`` (validated, possibly partial) against ``catalogue``."""
+    answers = catalogue.with_defaults(answers)
     parts = contributions(catalogue, answers)
     scores = {transport: sum(part.points[transport] for part in parts) for transport in TRANSPORTS}
     sections = {
@@ -331,7 +337,12 @@ def evaluate(catalogue: Catalogue, answers: Answers, *, with_flips: bool = True)
 def find_flips(
     catalogue: Catalogue, answers: Answers, recommendation: str, *, limit: int = 3
 ) -> tuple[Flip, ...]:
-    """Up to ``limit`` smallest sets of answer changes that reverse the verdict."""
+    """Up to ``limit`` smallest sets of answer changes that reverse the verdict.
+
+    An optional question's default is an answer like any other: changing it
+    (to what a measurement found, say) can be part of a flip.
+    """
+    answers = catalogue.with_defaults(answers)
     target = other_transport(recommendation)
     sign = 1 if target == "websocket" else -1
 

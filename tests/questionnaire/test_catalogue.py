@@ -12,9 +12,10 @@ from questionnaire.catalogue import (
     get_catalogue,
     parse_catalogue,
 )
+from questionnaire.scoring import evaluate
 
-# The questionnaire as specified: section -> question -> options, in order.
-QUESTIONNAIRE = {
+# The first published questionnaire: section -> question -> options, in order.
+QUESTIONNAIRE_1 = {
     "interactivity": {
         "client_messages": ("none", "occasional", "frequent"),
         "upstream_latency": ("relaxed", "interactive", "realtime"),
@@ -38,6 +39,15 @@ QUESTIONNAIRE = {
         "scale": ("small", "medium", "large"),
     },
 }
+# Version 2 adds one optional question, answered by the network check.
+QUESTIONNAIRE = copy.deepcopy(QUESTIONNAIRE_1)
+QUESTIONNAIRE["network"] = {
+    "middleboxes": ("open", "corporate", "strict", "unknown"),
+    "http_version": ("http2", "http1", "unknown"),
+    "stream_buffering": ("streamed", "buffered", "unknown"),
+    "hosting": ("long_running", "paas", "serverless"),
+    "load_balancer": ("upgrade_ok", "http_only", "unknown"),
+}
 
 CATALOGUE = get_catalogue()
 OPTIONS = [
@@ -47,9 +57,18 @@ OPTIONS = [
 ]
 
 
-def _data() -> dict:
-    """A fresh copy of the version 1 document, safe to break."""
-    return copy.deepcopy(json.loads((CATALOGUE_DIR / "1.json").read_text(encoding="utf-8")))
+def _data(version: str = CATALOGUE.version) -> dict:
+    """A fresh copy of a published document (the current one by default), safe to break."""
+    return json.loads((CATALOGUE_DIR / f"{version}.json").read_text(encoding="utf-8"))
+
+
+def _question(data: dict, slug: str) -> dict:
+    return next(
+        question
+        for section in data["sections"]
+        for question in section["questions"]
+        if question["slug"] == slug
+    )
 
 
 def _caveat(data: dict, slug: str) -> dict:
@@ -70,8 +89,119 @@ def test_catalogue_has_exactly_the_specified_questions():
     } == QUESTIONNAIRE
 
 
-def test_catalogue_has_fourteen_questions():
-    assert len(CATALOGUE.questions) == 14
+def test_catalogue_has_fifteen_questions():
+    assert len(CATALOGUE.questions) == 15
+
+
+def test_first_catalogue_keeps_its_fourteen_questions():
+    first = get_catalogue("1")
+
+    assert {
+        section.slug: {question.slug: question.values for question in section.questions}
+        for section in first.sections
+    } == QUESTIONNAIRE_1
+
+
+def test_first_catalogue_has_no_optional_question():
+    assert not any(question.optional for question in get_catalogue("1").questions)
+
+
+def test_catalogue_version_2_is_current():
+    assert (CATALOGUE.version, CATALOGUE.published) == ("2", "2026-11-26")
+
+
+# --- The optional question -------------------------------------------------------------
+
+
+def test_stream_buffering_is_optional_with_not_measured_default():
+    question = CATALOGUE.question("stream_buffering")
+
+    assert (question.optional, question.default, question.option("unknown").label) == (
+        True,
+        "unknown",
+        "Not measured",
+    )
+
+
+def test_stream_buffering_comes_after_http_version():
+    slugs = [question.slug for question in CATALOGUE.section("network").questions]
+
+    assert slugs.index("stream_buffering") == slugs.index("http_version") + 1
+
+
+def test_stream_buffering_only_buffered_weighs():
+    question = CATALOGUE.question("stream_buffering")
+
+    assert {option.value: dict(option.points) for option in question.options} == {
+        "streamed": {"websocket": 0, "sse": 0},
+        "buffered": {"websocket": 6, "sse": 0},
+        "unknown": {"websocket": 0, "sse": 0},
+    }
+
+
+def test_stream_buffering_cites_the_proxy_notes():
+    sources = {option.source.slug for option in CATALOGUE.question("stream_buffering").options}
+
+    assert sources <= {"whatwg-sse-proxy", "nginx-buffering"}
+
+
+def test_other_questions_are_required_without_default():
+    others = [question for question in CATALOGUE.questions if question.slug != "stream_buffering"]
+
+    assert {(question.optional, question.default) for question in others} == {(False, None)}
+
+
+def test_with_defaults_fills_a_left_out_optional_question():
+    assert CATALOGUE.with_defaults({"scale": "small"}) == {
+        "scale": "small",
+        "stream_buffering": "unknown",
+    }
+
+
+def test_with_defaults_keeps_a_given_optional_answer():
+    answers = {"stream_buffering": "buffered"}
+
+    assert CATALOGUE.with_defaults(answers) == {"stream_buffering": "buffered"}
+
+
+def test_with_defaults_returns_a_new_dict():
+    answers = {"scale": "small"}
+
+    CATALOGUE.with_defaults(answers)
+
+    assert answers == {"scale": "small"}
+
+
+def test_with_defaults_of_first_catalogue_adds_nothing():
+    assert get_catalogue("1").with_defaults({"scale": "small"}) == {"scale": "small"}
+
+
+def test_sse_buffered_caveat_cites_a_source():
+    caveat = next(rule for rule in CATALOGUE.caveats if rule.slug == "sse-buffered")
+
+    assert (dict(caveat.when), caveat.source.slug) == (
+        {"recommendation": frozenset({"sse"}), "stream_buffering": frozenset({"buffered"})},
+        "nginx-buffering",
+    )
+
+
+def test_sse_checklist_raises_idle_timeouts_above_the_heartbeat():
+    implementation = CATALOGUE.checklists["sse"].implementation
+
+    assert any("idle" in item and "heartbeat interval" in item for item in implementation)
+
+
+@pytest.mark.parametrize(("stream_buffering", "shown"), [("buffered", False), ("unknown", True)])
+def test_proxy_buffering_caveat_gives_way_to_the_measured_one(stream_buffering, shown):
+    # A measured buffering proxy gets the firmer caveat; "may buffer" would repeat it.
+    answers = {
+        **CATALOGUE.preset("notifications").answers,
+        "stream_buffering": stream_buffering,
+    }
+
+    slugs = {caveat.slug for caveat in evaluate(CATALOGUE, answers).caveats}
+
+    assert ("proxy-buffering" in slugs, "sse-buffered" in slugs) == (shown, not shown)
 
 
 def test_catalogue_question_knows_its_section():
@@ -114,8 +244,52 @@ def test_catalogue_margins_ordered():
 # --- parse_catalogue ----------------------------------------------------------------------
 
 
-def test_parse_catalogue_accepts_the_published_file():
-    assert parse_catalogue(_data()).version == "1"
+@pytest.mark.parametrize("version", available_versions())
+def test_parse_catalogue_accepts_every_published_file(version):
+    assert parse_catalogue(_data(version)).version == version
+
+
+@pytest.mark.parametrize("default", ["sometimes", None, ["unknown"], 3])
+def test_parse_catalogue_optional_default_not_an_option(default):
+    data = _data()
+    _question(data, "stream_buffering")["default"] = default
+
+    with pytest.raises(CatalogueError, match="stream_buffering: default"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_optional_without_default():
+    data = _data()
+    del _question(data, "stream_buffering")["default"]
+
+    with pytest.raises(CatalogueError, match="stream_buffering: default None"):
+        parse_catalogue(data)
+
+
+@pytest.mark.parametrize("optional", ["yes", 1, None])
+def test_parse_catalogue_optional_not_a_bool(optional):
+    data = _data()
+    _question(data, "stream_buffering")["optional"] = optional
+
+    with pytest.raises(CatalogueError, match="stream_buffering: optional must be true or false"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_default_on_a_required_question():
+    data = _data()
+    _question(data, "hosting")["default"] = "paas"
+
+    with pytest.raises(CatalogueError, match="hosting: only an optional question has a default"):
+        parse_catalogue(data)
+
+
+def test_parse_catalogue_optional_false_is_required():
+    data = _data()
+    question = _question(data, "stream_buffering")
+    question["optional"] = False
+    del question["default"]
+
+    assert not parse_catalogue(data).question("stream_buffering").optional
 
 
 def test_parse_catalogue_unknown_source():

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from questionnaire.catalogue import get_catalogue
+from questionnaire.catalogue import CATALOGUE_DIR, get_catalogue, parse_catalogue
 from questionnaire.scoring import (
     contributions,
     evaluate,
@@ -31,6 +31,9 @@ USE_CASES = {
     "order-tracking": "sse",
     "dashboard": "sse",
 }
+
+# The cases below leave out the optional question (stream_buffering), as a
+# version 1 client would: it counts as its default, "unknown".
 
 # A clear WebSocket case whose other answers trigger no caveat: continuous
 # real-time collaboration on an open, modern path.
@@ -140,6 +143,10 @@ CAVEAT_CASES = {
         {**SSE_CASE, "scale": "large"},
         SSE_CASE,
     ),
+    "sse-buffered": (
+        {**SSE_CASE, "stream_buffering": "buffered"},
+        {**SSE_CASE, "stream_buffering": "streamed"},
+    ),
 }
 
 # Decisive combinations from DOMAIN.md that mild answers must not outvote.
@@ -171,10 +178,14 @@ FLIP_CASES = [
 ]
 
 
-def _smallest_flip_by_brute_force(answers: dict[str, str], max_size: int = 3) -> int | None:
+def _smallest_flip_by_brute_force(
+    answers: dict[str, str], max_size: int = 3, catalogue=CATALOGUE
+) -> int | None:
     """Size of the smallest set of changes that reverses the verdict, or None."""
-    recommendation = evaluate(CATALOGUE, answers, with_flips=False).recommendation
-    questions = [question for question in CATALOGUE.questions if question.slug in answers]
+    # A left-out optional question may be changed from its default like any answer.
+    answers = catalogue.with_defaults(answers)
+    recommendation = evaluate(catalogue, answers, with_flips=False).recommendation
+    questions = [question for question in catalogue.questions if question.slug in answers]
     for size in range(1, max_size + 1):
         for chosen in itertools.combinations(questions, size):
             alternatives = [
@@ -189,7 +200,7 @@ def _smallest_flip_by_brute_force(answers: dict[str, str], max_size: int = 3) ->
                         for question, value in zip(chosen, values, strict=True)
                     },
                 }
-                if evaluate(CATALOGUE, trial, with_flips=False).recommendation != recommendation:
+                if evaluate(catalogue, trial, with_flips=False).recommendation != recommendation:
                     return size
     return None
 
@@ -306,7 +317,7 @@ def test_reasons_equal_strength_keep_catalogue_order():
 def test_reasons_one_per_answered_question():
     slugs = [reason.question.slug for reason in evaluate(CATALOGUE, SSE_CASE).reasons]
 
-    assert sorted(slugs) == sorted(SSE_CASE)
+    assert sorted(slugs) == sorted([*SSE_CASE, "stream_buffering"])
 
 
 def test_reasons_only_for_answered_questions():
@@ -314,7 +325,8 @@ def test_reasons_only_for_answered_questions():
 
     slugs = [reason.question.slug for reason in evaluate(CATALOGUE, answers).reasons]
 
-    assert sorted(slugs) == ["client_messages", "hosting"]
+    # The optional question counts as answered with its default.
+    assert sorted(slugs) == ["client_messages", "hosting", "stream_buffering"]
 
 
 @pytest.mark.parametrize(
@@ -334,9 +346,11 @@ def test_reasons_only_for_answered_questions():
     ],
 )
 def test_reasons_favour_the_transport_the_domain_names(question, answer, favours):
-    (reason,) = evaluate(CATALOGUE, {question: answer}).reasons
+    reasons = {
+        reason.question.slug: reason for reason in evaluate(CATALOGUE, {question: answer}).reasons
+    }
 
-    assert reason.favours == favours
+    assert reasons[question].favours == favours
 
 
 @pytest.mark.parametrize("preset", CATALOGUE.presets, ids=lambda preset: preset.slug)
@@ -611,9 +625,10 @@ def test_flips_reverse_recommendation(answers):
 
 @pytest.mark.parametrize("answers", FLIP_CASES)
 def test_flips_change_from_the_current_answer(answers):
+    current = CATALOGUE.with_defaults(answers)
     for flip in evaluate(CATALOGUE, answers).flips:
         for change in flip.changes:
-            assert change.before == answers[change.question.slug]
+            assert change.before == current[change.question.slug]
             assert change.after != change.before
 
 
@@ -656,8 +671,16 @@ def test_flips_respect_limit():
     assert len(find_flips(CATALOGUE, answers, "sse", limit=1)) == 1
 
 
-def test_flips_none_without_answers():
-    assert evaluate(CATALOGUE, {}).flips == ()
+def test_flips_without_answers_can_only_change_the_optional_default():
+    flips = evaluate(CATALOGUE, {}).flips
+
+    assert [[(c.question.slug, c.before, c.after) for c in flip.changes] for flip in flips] == [
+        [("stream_buffering", "unknown", "buffered")]
+    ]
+
+
+def test_flips_none_without_answers_when_nothing_is_optional():
+    assert evaluate(get_catalogue("1"), {}).flips == ()
 
 
 # --- validate_answers ------------------------------------------------------------------------
@@ -761,7 +784,10 @@ def test_to_dict_reason_points_never_negative():
 def test_to_dict_reasons_name_the_answers():
     reasons = _document(SSE_CASE)["reasons"]
 
-    assert {reason["question"]: reason["answer"] for reason in reasons} == SSE_CASE
+    assert {reason["question"]: reason["answer"] for reason in reasons} == {
+        **SSE_CASE,
+        "stream_buffering": "unknown",
+    }
 
 
 def test_to_dict_reason_scores_add_up_to_the_totals_for_random_answers():
@@ -907,3 +933,151 @@ def test_chat_with_occasional_messages_still_websocket():
     assert evaluate(CATALOGUE, {**chat, "client_messages": "occasional"}).recommendation == (
         "websocket"
     )
+
+
+# --- The optional question --------------------------------------------------------------
+
+
+def test_validate_answers_optional_question_may_be_left_out():
+    assert "stream_buffering" not in SSE_CASE
+    assert validate_answers(CATALOGUE, SSE_CASE) == {}
+
+
+def test_validate_answers_optional_question_still_needs_a_known_option():
+    errors = validate_answers(CATALOGUE, {**SSE_CASE, "stream_buffering": "sometimes"})
+
+    assert set(errors) == {"stream_buffering"}
+    assert "streamed, buffered, unknown" in errors["stream_buffering"]
+
+
+@pytest.mark.parametrize("value", [None, True, ["buffered"]])
+def test_validate_answers_optional_question_non_string(value):
+    errors = validate_answers(CATALOGUE, {**SSE_CASE, "stream_buffering": value})
+
+    assert set(errors) == {"stream_buffering"}
+
+
+def test_validate_answers_empty_set_names_only_required_questions():
+    errors = validate_answers(CATALOGUE, {})
+
+    assert set(errors) == {q.slug for q in CATALOGUE.questions if q.slug != "stream_buffering"}
+
+
+@pytest.mark.parametrize("answers", [SSE_CASE, WEBSOCKET_CASE, {}], ids=["sse", "ws", "empty"])
+def test_evaluate_left_out_optional_is_the_same_as_its_default(answers):
+    left_out = evaluate(CATALOGUE, answers).to_dict()
+    explicit = evaluate(CATALOGUE, {**answers, "stream_buffering": "unknown"}).to_dict()
+
+    assert left_out == explicit
+
+
+def test_evaluate_result_holds_the_default():
+    result = evaluate(CATALOGUE, SSE_CASE)
+
+    assert (result.answers["stream_buffering"], result.complete) == ("unknown", True)
+
+
+def test_evaluate_buffered_stream_favours_websocket():
+    reasons = {
+        r.question.slug: r for r in evaluate(CATALOGUE, {"stream_buffering": "buffered"}).reasons
+    }
+
+    reason = reasons["stream_buffering"]
+    assert (reason.favours, reason.strength, reason.source.slug) == (
+        "websocket",
+        6,
+        "whatwg-sse-proxy",
+    )
+
+
+@pytest.mark.parametrize("value", ["streamed", "unknown"])
+def test_evaluate_unbuffered_or_unmeasured_stream_is_neutral(value):
+    reasons = {
+        r.question.slug: r for r in evaluate(CATALOGUE, {"stream_buffering": value}).reasons
+    }
+
+    assert reasons["stream_buffering"].favours == "neutral"
+
+
+def test_caveat_condition_sees_the_left_out_default():
+    # proxy-buffering holds for stream_buffering "streamed" or "unknown": a
+    # left-out answer must meet it as "unknown", not fail as a missing fact.
+    result = evaluate(CATALOGUE, {**SSE_CASE, "middleboxes": "corporate"})
+
+    assert "proxy-buffering" in {caveat.slug for caveat in result.caveats}
+
+
+def test_buffered_stream_flips_a_close_sse_call():
+    answers = {**SSE_CASE, "client_messages": "frequent", "upstream_latency": "relaxed"}
+
+    flips = find_flips(CATALOGUE, answers, "sse", limit=10)
+
+    changes = [[(c.question.slug, c.before, c.after) for c in flip.changes] for flip in flips]
+    assert [("stream_buffering", "unknown", "buffered")] in changes
+
+
+def test_buffered_stream_alone_does_not_turn_the_seed_sse_cases():
+    for slug, transport in USE_CASES.items():
+        answers = {**CATALOGUE.preset(slug).answers, "stream_buffering": "buffered"}
+        assert evaluate(CATALOGUE, answers).recommendation == transport, slug
+
+
+def _catalogue_with_interaction_on_the_default():
+    """The current catalogue plus an interaction that needs stream_buffering "unknown"."""
+    data = json.loads((CATALOGUE_DIR / f"{CATALOGUE.version}.json").read_text(encoding="utf-8"))
+    data["interactions"].append(
+        {
+            "question": "payload_format",
+            "answer": "binary",
+            "when": {"stream_buffering": ["unknown"]},
+            "points": {"websocket": 5, "sse": 0},
+            "reason": "Test interaction.",
+        }
+    )
+    return parse_catalogue(data)
+
+
+def test_interaction_condition_sees_the_left_out_default():
+    catalogue = _catalogue_with_interaction_on_the_default()
+    answers = {"payload_format": "binary"}
+
+    (reason,) = [
+        r for r in contributions(catalogue, answers) if r.question.slug == "payload_format"
+    ]
+
+    assert (reason.points["websocket"], net_score(catalogue, answers)) == (6 + 5, 6 + 5)
+
+
+@pytest.mark.parametrize("answers", FLIP_CASES)
+def test_flips_with_coupled_optional_question_have_minimum_size(answers):
+    # Coupled through an interaction, the left-out optional question joins the
+    # exact group search with its default as the current answer.
+    catalogue = _catalogue_with_interaction_on_the_default()
+    answers = {slug: value for slug, value in answers.items() if slug != "stream_buffering"}
+    smallest = _smallest_flip_by_brute_force(answers, catalogue=catalogue)
+
+    result = evaluate(catalogue, answers)
+
+    sizes = {len(flip.changes) for flip in result.flips}
+    if smallest is None:
+        assert not sizes or min(sizes) > 3
+    else:
+        assert sizes == {smallest}
+    for flip in result.flips:
+        trial = {**answers, **{c.question.slug: c.after for c in flip.changes}}
+        assert evaluate(catalogue, trial, with_flips=False).recommendation == flip.recommendation
+
+
+def test_buffered_stream_alone_is_no_flip_where_it_loses_an_interaction():
+    # Binary with the stream unmeasured gets 5 extra points in this catalogue;
+    # "buffered" would add 6 and lose those 5: not enough to turn 11 against 13.
+    catalogue = _catalogue_with_interaction_on_the_default()
+    answers = {**SSE_CASE, "payload_format": "binary"}
+    assert evaluate(catalogue, answers).scores == {"websocket": 11, "sse": 13}
+
+    flips = find_flips(catalogue, answers, "sse", limit=10)
+
+    assert [("stream_buffering", "unknown", "buffered")] not in [
+        [(c.question.slug, c.before, c.after) for c in flip.changes] for flip in flips
+    ]
+    assert flips
