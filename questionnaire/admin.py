@@ -4,12 +4,12 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from .models import Assessment, Revision
+from .models import Assessment, NetworkCheck, Revision
 
 
 class RevisionInline(admin.TabularInline):
     model = Revision
-    fields = ["number", "catalogue_version", "created_at", "answers"]
+    fields = ["number", "catalogue_version", "created_at", "answers", "network_check"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -44,3 +44,19 @@ class AssessmentAdmin(admin.ModelAdmin):
     @admin.display(description="revisions", ordering="revision_total")
     def revision_count(self, obj: Assessment) -> int:
         return obj.revision_total
+
+
+@admin.register(NetworkCheck)
+class NetworkCheckAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "created_at", "user_agent"]
+    list_filter = ["created_at"]
+    search_fields = ["id", "user_agent"]
+    fields = ["id", "created_at", "user_agent", "measurement"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A check is a measurement a browser made: never typed in by hand.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: NetworkCheck | None = None) -> bool:
+        return False

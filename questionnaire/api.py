@@ -1,4 +1,4 @@
-"""The JSON API: the catalogue, and assessments created and read as documents.
+"""The JSON API: the catalogue, network checks, and assessments as documents.
 
 Every error is JSON of the form ``{"errors": {field: message}}`` with a 4xx
 status; a rejected request saves nothing.
@@ -7,7 +7,9 @@ status; a rejected request saves nothing.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import cache, wraps
 
 from django.core.exceptions import RequestDataTooBig
@@ -16,11 +18,20 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found
 
-from .catalogue import get_catalogue
-from .models import Assessment, Revision, title_problem
+from . import network
+from .catalogue import Catalogue, get_catalogue
+from .models import (
+    USER_AGENT_MAX_LENGTH,
+    Assessment,
+    NetworkCheck,
+    Revision,
+    title_problem,
+)
 from .scoring import validate_answers
 
 MAX_BODY_BYTES = 64 * 1024
+# A measurement is a few hundred numbers at most.
+MAX_NETWORK_CHECK_BYTES = 16 * 1024
 
 
 def error_response(status: int, errors: dict[str, str], **headers: str) -> JsonResponse:
@@ -53,6 +64,35 @@ def json_methods(*methods: str) -> Callable:
     return decorator
 
 
+def read_json_object(
+    request: HttpRequest, max_bytes: int
+) -> tuple[dict, None] | tuple[None, JsonResponse]:
+    """The body as a JSON object, or the 413 or 400 that refuses it."""
+    too_big = error_response(413, {"body": f"the body must be at most {max_bytes} bytes"})
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > max_bytes:
+        return None, too_big
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return None, too_big
+    if len(body) > max_bytes:
+        return None, too_big
+
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        # ValueError covers bad UTF-8, bad JSON and integers past Python's
+        # digit limit; RecursionError, nesting deeper than the parser goes.
+        return None, error_response(400, {"body": f"the body is not valid JSON: {error}"})
+    if not isinstance(document, dict):
+        return None, error_response(400, {"body": "the body must be a JSON object"})
+    return document, None
+
+
 @json_methods("GET")
 def questions(request: HttpRequest) -> HttpResponse:
     return HttpResponse(_catalogue_json(get_catalogue().version), content_type="application/json")
@@ -76,6 +116,10 @@ def _catalogue_json(version: str) -> bytes:
                             "slug": question.slug,
                             "text": question.text,
                             "help": question.help,
+                            # An optional question left out of an answer set
+                            # is scored and stored as its default.
+                            "optional": question.optional,
+                            "default": question.default,
                             "options": [
                                 {
                                     "value": option.value,
@@ -110,32 +154,16 @@ def _catalogue_json(version: str) -> bytes:
 
 @json_methods("POST")
 def assessments(request: HttpRequest) -> JsonResponse:
-    too_big = error_response(413, {"body": f"the body must be at most {MAX_BODY_BYTES} bytes"})
-    try:
-        declared = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        declared = 0
-    if declared > MAX_BODY_BYTES:
-        return too_big
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        return too_big
-    if len(body) > MAX_BODY_BYTES:
-        return too_big
-
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as error:
-        # ValueError covers bad UTF-8, bad JSON and integers past Python's
-        # digit limit; RecursionError, nesting deeper than the parser goes.
-        return error_response(400, {"body": f"the body is not valid JSON: {error}"})
-    if not isinstance(document, dict):
-        return error_response(400, {"body": "the body must be a JSON object"})
+    document, refusal = read_json_object(request, MAX_BODY_BYTES)
+    if refusal is not None:
+        return refusal
 
     errors: dict[str, str] = {}
-    for key in document.keys() - {"title", "answers"}:
-        errors[key] = "unknown field; expected title and answers"
+    for key in document.keys() - {"title", "answers", "network_check"}:
+        errors[key] = "unknown field; expected title, answers and network_check"
+    network_check, problem = _network_check(document.get("network_check"))
+    if problem:
+        errors["network_check"] = problem
     title = document.get("title", "")
     if title is None:
         title = ""
@@ -152,10 +180,12 @@ def assessments(request: HttpRequest) -> JsonResponse:
     if errors:
         return error_response(400, errors)
 
-    assessment = Assessment.create_scored(title.strip(), document["answers"], catalogue)
-    response = JsonResponse(
-        assessment_document(request, assessment, assessment.latest), status=201
+    assessment = Assessment.create_scored(
+        title.strip(), document["answers"], catalogue, network_check=network_check
     )
+    # Its one revision, which create_scored kept: no query.
+    [revision] = assessment.revisions.all()
+    response = JsonResponse(assessment_document(request, assessment, revision), status=201)
     response["Location"] = request.build_absolute_uri(
         reverse("questionnaire:api-assessment", args=[assessment.pk])
     )
@@ -193,7 +223,78 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
         "created_at": revision.created_at.isoformat(),
         "answers": revision.answers,
         **revision.result,
+        "network_check": (
+            network_check_document(request, revision.network_check, revision.catalogue)
+            if revision.network_check_id
+            else None
+        ),
     }
+
+
+@json_methods("POST")
+def network_checks(request: HttpRequest) -> JsonResponse:
+    document, refusal = read_json_object(request, MAX_NETWORK_CHECK_BYTES)
+    if refusal is not None:
+        return refusal
+    measurement, errors = network.validate_measurement(document)
+    if errors:
+        return error_response(400, errors)
+    check = NetworkCheck.objects.create(
+        measurement=measurement,
+        user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX_LENGTH],
+    )
+    response = JsonResponse(network_check_document(request, check), status=201)
+    response["Location"] = _network_check_url(request, check)
+    return response
+
+
+@json_methods("GET")
+def network_check_detail(request: HttpRequest, pk) -> JsonResponse:
+    check = NetworkCheck.objects.filter(pk=pk).first()
+    if check is None:
+        return error_response(404, {"id": f"no network check with id {pk}"})
+    return JsonResponse(network_check_document(request, check))
+
+
+def network_check_document(
+    request: HttpRequest, check: NetworkCheck, catalogue: Catalogue | None = None
+) -> dict:
+    """The stored measurement with what it found and suggests, in ``catalogue``'s words."""
+    return {
+        "id": str(check.pk),
+        "url": _network_check_url(request, check),
+        "created_at": check.created_at.isoformat(),
+        "user_agent": check.user_agent,
+        "measurement": check.measurement,
+        # Said outright: a simulated run's figures show the probes' pretence.
+        "simulated": check.measurement.get("simulated", []),
+        "simulation_notice": network.simulation_notice(check.measurement),
+        "findings": [asdict(finding) for finding in network.findings(check.measurement)],
+        "suggestions": [
+            asdict(suggestion)
+            for suggestion in network.suggestions(check.measurement, catalogue or get_catalogue())
+        ],
+    }
+
+
+def _network_check_url(request: HttpRequest, check: NetworkCheck) -> str:
+    return request.build_absolute_uri(reverse("questionnaire:api-network-check", args=[check.pk]))
+
+
+def _network_check(value: object) -> tuple[NetworkCheck | None, str | None]:
+    """The check an assessment names (absent or null: none), or why it cannot be linked."""
+    if value is None:
+        return None, None
+    try:
+        pk = uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        pk = None
+    if pk is None:
+        return None, "must be the id of a network check (a UUID), or null"
+    check = NetworkCheck.objects.filter(pk=pk).first()
+    if check is None:
+        return None, f"no network check with id {value}"
+    return check, None
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
+from . import network
 from .catalogue import TRANSPORTS, Catalogue
 from .models import Revision
 
@@ -115,12 +117,18 @@ def revision_history(revisions: list[Revision]) -> list[RevisionDiff]:
     for revision in revisions:
         changes: list[AnswerChange] = []
         if previous is not None:
+            catalogues = (revision.catalogue, previous.catalogue)
             for slug in dict.fromkeys([*previous.answers, *revision.answers]):
-                before, after = previous.answers.get(slug), revision.answers.get(slug)
+                before = _compared_answer(previous.answers, slug, catalogues)
+                after = _compared_answer(revision.answers, slug, catalogues)
                 if before == after:
                     continue
-                question, after_label = answer_label(revision.catalogue, slug, after or "")
-                _, before_label = answer_label(previous.catalogue, slug, before or "")
+                question, after_label = answer_label(
+                    _knowing(slug, revision.catalogue, previous.catalogue), slug, after or ""
+                )
+                _, before_label = answer_label(
+                    _knowing(slug, previous.catalogue, revision.catalogue), slug, before or ""
+                )
                 changes.append(
                     AnswerChange(
                         question=question,
@@ -138,6 +146,28 @@ def revision_history(revisions: list[Revision]) -> list[RevisionDiff]:
         )
         previous = revision
     return history[::-1]
+
+
+def _compared_answer(
+    answers: Mapping[str, str], slug: str, catalogues: tuple[Catalogue, ...]
+) -> str | None:
+    """The answer to compare: a missing answer to an optional question counts as its default.
+
+    A revision scored before the question existed (an older catalogue) left
+    it out, as a new revision may: neither is a change of answer.
+    """
+    if slug in answers:
+        return answers[slug]
+    for catalogue in catalogues:
+        question = catalogue.question(slug)
+        if question is not None and question.optional:
+            return question.default
+    return None
+
+
+def _knowing(slug: str, *catalogues: Catalogue) -> Catalogue:
+    """The first catalogue that asks ``slug``, to put its answer in words."""
+    return next((c for c in catalogues if c.question(slug) is not None), catalogues[0])
 
 
 def tie_break_rule(recommendation: str) -> str:
@@ -250,7 +280,65 @@ def result_context(revisions: list[Revision], revision: Revision) -> dict:
         "checklists": checklists(result, catalogue),
         "chart": score_chart(result, catalogue),
         "history": revision_history(revisions),
+        "evidence": network_evidence(revision, catalogue),
     }
+
+
+@dataclass(frozen=True)
+class SuggestionOutcome:
+    """One answer the network check suggested, against the answer stored."""
+
+    question: str
+    suggested: str
+    answered: str
+    finding: str
+    follows: bool
+
+
+@dataclass(frozen=True)
+class Evidence:
+    created_at: datetime
+    user_agent: str
+    findings: tuple[network.Finding, ...]
+    suggestions: tuple[SuggestionOutcome, ...]
+    # Set for a run whose probes were told to misbehave: not evidence at all.
+    simulation: str | None = None
+    scope: str = network.SCOPE
+
+    @property
+    def followed(self) -> int:
+        return sum(outcome.follows for outcome in self.suggestions)
+
+
+def network_evidence(revision: Revision, catalogue: Catalogue) -> Evidence | None:
+    """The network check stored with ``revision``, and whether its answers follow it.
+
+    Needs the check loaded with the revision (``select_related``) to stay off
+    the database.
+    """
+    if revision.network_check_id is None:
+        return None
+    check = revision.network_check
+    outcomes = []
+    for suggestion in network.suggestions(check.measurement, catalogue):
+        given = revision.answers.get(suggestion.question, "")
+        question, answered = answer_label(catalogue, suggestion.question, given)
+        outcomes.append(
+            SuggestionOutcome(
+                question=question,
+                suggested=suggestion.label,
+                answered=answered or "(not answered)",
+                finding=suggestion.finding,
+                follows=given == suggestion.value,
+            )
+        )
+    return Evidence(
+        created_at=check.created_at,
+        user_agent=check.user_agent,
+        findings=tuple(network.findings(check.measurement)),
+        suggestions=tuple(outcomes),
+        simulation=network.simulation_notice(check.measurement),
+    )
 
 
 def _points(number: int) -> str:

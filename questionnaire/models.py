@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+import contextlib
+import threading
 import unicodedata
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.urls import reverse
 
 from .catalogue import Catalogue, CatalogueError, get_catalogue
 from .scoring import evaluate
 
 TITLE_MAX_LENGTH = 200
+USER_AGENT_MAX_LENGTH = 512
 
 
 def title_problem(title: str) -> str | None:
@@ -23,6 +26,27 @@ def title_problem(title: str) -> str | None:
     return None
 
 
+_sqlite_writer = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_writer_at_a_time() -> Iterator[None]:
+    """On SQLite, let this process's threads take turns at writing.
+
+    SQLite has one write lock, and a connection that finds it taken sleeps
+    and retries (1, 2, 5 ... 100 ms): under concurrent requests that made
+    writes wait up to seconds for a lock held a millisecond. A thread lock
+    wakes the next writer as soon as the last one commits. Other databases
+    lock rows, not the file, and need no turns; inside a transaction already
+    begun, this thread holds SQLite's lock (BEGIN IMMEDIATE) and waits for no one.
+    """
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with _sqlite_writer:
+        yield
+
+
 class Recommendation(models.TextChoices):
     WEBSOCKET = "websocket", "WebSocket"
     SSE = "sse", "Server-Sent Events"
@@ -32,6 +56,34 @@ class Confidence(models.TextChoices):
     STRONG = "strong", "Strong"
     MODERATE = "moderate", "Moderate"
     SLIGHT = "slight", "Slight"
+
+
+class NetworkCheck(models.Model):
+    """A measurement of the path between one browser and this advisor server.
+
+    Stored as the cleaned document the browser posted (``network.validate_measurement``);
+    findings and suggestions are derived from it when shown.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True)
+    measurement = models.JSONField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Network check {str(self.id)[:8]}"
+
+    @classmethod
+    def find(cls, value: str) -> NetworkCheck | None:
+        """The check whose id ``value`` spells, None for an unknown id or for anything else."""
+        try:
+            pk = uuid.UUID(value)
+        except ValueError:
+            return None
+        return cls.objects.filter(pk=pk).first()
 
 
 class Assessment(models.Model):
@@ -64,37 +116,80 @@ class Assessment(models.Model):
 
     @classmethod
     def create_scored(
-        cls, title: str, answers: Mapping[str, str], catalogue: Catalogue | None = None
+        cls,
+        title: str,
+        answers: Mapping[str, str],
+        catalogue: Catalogue | None = None,
+        *,
+        network_check: NetworkCheck | None = None,
     ) -> Assessment:
         """Score complete, validated ``answers`` and save them as revision 1."""
-        with transaction.atomic():
-            assessment = cls(title=title)
-            assessment._add_revision(answers, catalogue or get_catalogue())
+        assessment = cls(title=title)
+        catalogue = catalogue or get_catalogue()
+        # Scored before the transaction: the flip search is most of the work,
+        # and inside it would hold the database's write lock all along.
+        revision = assessment._scored_revision(answers, catalogue, network_check)
+        with _one_writer_at_a_time(), transaction.atomic():
+            assessment.save()
+            revision.save()
+        # Its one revision is known: kept as prefetch_related() would keep it,
+        # assessment.revisions.all() returns it with no query (the API does).
+        prefetched = assessment.revisions.all()
+        prefetched._result_cache = [revision]
+        prefetched._prefetch_done = True
+        assessment._prefetched_objects_cache = {"revisions": prefetched}
         return assessment
 
     def revise(
-        self, title: str, answers: Mapping[str, str], catalogue: Catalogue | None = None
+        self,
+        title: str,
+        answers: Mapping[str, str],
+        catalogue: Catalogue | None = None,
+        *,
+        network_check: NetworkCheck | None = None,
     ) -> Revision:
         """Save edited answers as a new revision; earlier ones stay as they were."""
         with transaction.atomic():
             # Lock the row so that two simultaneous edits get distinct numbers.
             locked = Assessment.objects.select_for_update().get(pk=self.pk)
             locked.title = title
-            revision = locked._add_revision(answers, catalogue or get_catalogue())
+            revision = locked._add_revision(answers, catalogue or get_catalogue(), network_check)
         self.refresh_from_db()
         return revision
 
-    def _add_revision(self, answers: Mapping[str, str], catalogue: Catalogue) -> Revision:
+    def _add_revision(
+        self,
+        answers: Mapping[str, str],
+        catalogue: Catalogue,
+        network_check: NetworkCheck | None = None,
+    ) -> Revision:
+        revision = self._scored_revision(answers, catalogue, network_check)
+        self.save()
+        last = self.revisions.order_by("-number").values_list("number", flat=True).first()
+        revision.number = (last or 0) + 1
+        revision.save()
+        return revision
+
+    def _scored_revision(
+        self,
+        answers: Mapping[str, str],
+        catalogue: Catalogue,
+        network_check: NetworkCheck | None,
+    ) -> Revision:
+        """Revision 1 of ``answers`` scored, unsaved; its verdict copied to this assessment."""
+        # Stored answers are complete: a left-out optional question is saved
+        # as the default it was scored with.
+        answers = catalogue.with_defaults(answers)
         result = evaluate(catalogue, answers)
         self.recommendation = result.recommendation
         self.confidence = result.confidence
-        self.save()
-        last = self.revisions.order_by("-number").values_list("number", flat=True).first()
-        return self.revisions.create(
-            number=(last or 0) + 1,
+        return Revision(
+            assessment=self,
+            number=1,
             catalogue_version=catalogue.version,
             answers=dict(answers),
             result=result.to_dict(),
+            network_check=network_check,
         )
 
     @property
@@ -115,6 +210,14 @@ class Revision(models.Model):
     answers = models.JSONField()
     result = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # The evidence the answers were given with; losing it never loses the revision.
+    network_check = models.ForeignKey(
+        NetworkCheck,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="revisions",
+    )
 
     class Meta:
         ordering = ["number"]

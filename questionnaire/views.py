@@ -19,12 +19,12 @@ from django.views.decorators.http import (
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from . import report
+from . import network, report
 from .catalogue import get_catalogue
 from .display import result_context
-from .models import Assessment, Revision
+from .models import Assessment, NetworkCheck, Revision
 from .scoring import evaluate
-from .wizard import Wizard
+from .wizard import NETWORK_CHECK, Wizard
 
 RECENT_SESSION_KEY = "recent_assessments"
 RECENT_LIMIT = 20
@@ -48,6 +48,26 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
+# The questions "Check my network" suggests answers to, in the questionnaire's order.
+NETWORK_CHECK_QUESTIONS = ("middleboxes", "http_version", "stream_buffering")
+
+
+@require_GET
+def network_check(request: HtmxHttpRequest) -> HttpResponse:
+    """The standalone "Check my network" page; the check runs in the browser."""
+    catalogue = get_catalogue()
+    questions = [
+        question
+        for slug in NETWORK_CHECK_QUESTIONS
+        if (question := catalogue.question(slug)) is not None
+    ]
+    return render(
+        request,
+        "questionnaire/network_check.html",
+        {"catalogue": catalogue, "questions": questions},
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def assessment_new(request: HtmxHttpRequest) -> HttpResponse:
     catalogue = get_catalogue()
@@ -57,34 +77,53 @@ def assessment_new(request: HtmxHttpRequest) -> HttpResponse:
         answers=dict(preset.answers) if preset else {},
         title=preset.title if preset else "",
     )
-    return _wizard(request, initial, preset=preset)
+    # "Start an assessment with these answers" from the network check page.
+    suggested = request.method == "GET" and NETWORK_CHECK in request.GET
+    if suggested:
+        _answer_from_check(initial, request.GET[NETWORK_CHECK])
+    return _wizard(request, initial, preset=preset, suggested=suggested)
 
 
 @require_http_methods(["GET", "POST"])
 def assessment_edit(request: HtmxHttpRequest, pk) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=pk)
     catalogue = get_catalogue()
+    latest = assessment.latest
     # Answers to questions the current catalogue no longer asks are dropped.
     answers = {
         slug: value
-        for slug, value in assessment.latest.answers.items()
+        for slug, value in latest.answers.items()
         if catalogue.question(slug) and catalogue.question(slug).option(value)
     }
-    initial = Wizard(catalogue=catalogue, answers=answers, title=assessment.title)
+    initial = Wizard(
+        catalogue=catalogue,
+        answers=answers,
+        title=assessment.title,
+        # The latest evidence stays linked unless the user runs a new check.
+        network_check=str(latest.network_check_id or ""),
+    )
     return _wizard(request, initial, assessment=assessment)
 
 
 def _wizard(
-    request: HtmxHttpRequest, wizard: Wizard, *, assessment=None, preset=None
+    request: HtmxHttpRequest,
+    wizard: Wizard,
+    *,
+    assessment=None,
+    preset=None,
+    suggested: bool = False,
 ) -> HttpResponse:
     if request.method == "POST":
         wizard = Wizard.from_data(wizard.catalogue, request.POST)
+        check = _carried_check(wizard)
         wizard.apply(request.POST.get("action", "next"))
         if wizard.finished:
             if assessment is None:
-                assessment = Assessment.create_scored(wizard.title, wizard.answers)
+                assessment = Assessment.create_scored(
+                    wizard.title, wizard.answers, network_check=check
+                )
             else:
-                assessment.revise(wizard.title, wizard.answers)
+                assessment.revise(wizard.title, wizard.answers, network_check=check)
             _remember(request, assessment)
             url = assessment.get_absolute_url()
             if request.htmx:
@@ -103,8 +142,30 @@ def _wizard(
             "leaning": leaning,
             "assessment": assessment,
             "preset": preset,
+            "suggested": suggested and bool(wizard.network_check),
         },
     )
+
+
+def _carried_check(wizard: Wizard) -> NetworkCheck | None:
+    """The network check the form carries; an unknown one is dropped with an inline error."""
+    if not wizard.network_check:
+        return None
+    check = NetworkCheck.find(wizard.network_check)
+    if check is None:
+        wizard.reject_network_check()
+    return check
+
+
+def _answer_from_check(wizard: Wizard, check_id: str) -> None:
+    """Link the check and tick the answers it suggests; the user accepts or overrides them."""
+    wizard.network_check = check_id.strip()
+    check = _carried_check(wizard)
+    if check is None:
+        return
+    wizard.network_check = str(check.pk)
+    for suggestion in network.suggestions(check.measurement, wizard.catalogue):
+        wizard.answers[suggestion.question] = suggestion.value
 
 
 @require_POST
@@ -122,7 +183,7 @@ def leaning(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=pk)
-    revisions = list(assessment.revisions.all())
+    revisions = list(assessment.revisions.select_related("network_check"))
     revision = _requested_revision(request, revisions)
     return render(
         request,
@@ -155,7 +216,10 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     assessment = await aget_object_or_404(Assessment, pk=pk)
-    revisions = [revision async for revision in assessment.revisions.all()]
+    # The evidence is loaded here too: the render thread must not query.
+    revisions = [
+        revision async for revision in assessment.revisions.select_related("network_check")
+    ]
     revision = _requested_revision(request, revisions)
     context = report.report_context(assessment.display_title, revisions, revision)
     render = sync_to_async(

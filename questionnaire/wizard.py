@@ -3,6 +3,9 @@
 The whole state travels in the form (answers of other steps as hidden
 inputs), so Back, Next and the browser's own history keep every answer with
 or without JavaScript, and nothing is stored until the user finishes.
+
+An optional question starts at its default: its radio is ticked, it counts
+as answered, and Next and Finish never wait for it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,12 @@ from .models import title_problem
 
 MISSING_ANSWER = "Choose an answer to continue."
 INVALID_ANSWER = "That is not one of the options; choose one of them."
+UNKNOWN_NETWORK_CHECK = (
+    "The network check this form refers to was not found, so it has been left out: "
+    "run the check again, or continue without it."
+)
+# The form field (and error key) that carries the id of a network check.
+NETWORK_CHECK = "network_check"
 
 
 @dataclass
@@ -48,11 +57,23 @@ class Wizard:
     step: int = 0
     errors: dict[str, str] = field(default_factory=dict)
     finished: bool = False
+    # The id of the network check the answers come with, carried like them.
+    network_check: str = ""
+
+    def __post_init__(self) -> None:
+        # However the wizard starts (a preset, an older revision, a form that
+        # left the question out), optional questions show their default.
+        self.answers = self.catalogue.with_defaults(self.answers)
 
     @classmethod
     def from_data(cls, catalogue: Catalogue, data: Mapping[str, str]) -> Wizard:
         """Rebuild the state from a submitted form; bad values become inline errors."""
-        wizard = cls(catalogue=catalogue, answers={}, title=data.get("title", "").strip())
+        wizard = cls(
+            catalogue=catalogue,
+            answers={},
+            title=data.get("title", "").strip(),
+            network_check=data.get(NETWORK_CHECK, "").strip(),
+        )
         try:
             wizard.step = int(data.get("step", 0))
         except ValueError:
@@ -117,21 +138,34 @@ class Wizard:
     def answered_count(self) -> int:
         return len(self.answers)
 
+    @property
+    def started(self) -> bool:
+        """True once an answer differs from what a blank form starts with.
+
+        A default counts as answered, but on its own it says nothing about
+        the application, so the leaning waits for a real answer.
+        """
+        return self.answers != self.catalogue.with_defaults({})
+
     def apply(self, action: str) -> None:
         """Move according to the button pressed: back, next, finish or goto-N.
 
         Back and goto never block (unanswered questions can wait); Next
         requires the shown step, Finish requires everything and otherwise
         lands on the first step with a problem. Only the errors of the step
-        that ends up shown are kept.
+        that ends up shown are kept, and an unknown network check's, which
+        belongs to no step.
         """
         if action == "finish":
             self._require(self.catalogue.sections)
             if not self.errors:
                 self.finished = True
                 return
+            # A bad network check alone keeps the user where they are: it has
+            # been dropped, so pressing Finish again saves without it.
             self.step = next(
-                index for index in range(len(self.catalogue.sections)) if self._errors_of(index)
+                (index for index in range(len(self.catalogue.sections)) if self._errors_of(index)),
+                self.step,
             )
         elif action == "back":
             self.step = max(self.step - 1, 0)
@@ -147,12 +181,21 @@ class Wizard:
             self._require([self.section])
             if not self._errors_of(self.step):
                 self.step = min(self.step + 1, len(self.catalogue.sections) - 1)
+        # The network check belongs to no step: its error shows on any.
+        check_error = self.errors.get(NETWORK_CHECK)
         self.errors = self._errors_of(self.step)
+        if check_error:
+            self.errors[NETWORK_CHECK] = check_error
+
+    def reject_network_check(self) -> None:
+        """Drop a network check that does not exist, and say so on the form."""
+        self.network_check = ""
+        self.errors[NETWORK_CHECK] = UNKNOWN_NETWORK_CHECK
 
     def _require(self, sections) -> None:
         for section in sections:
             for question in section.questions:
-                if question.slug not in self.answers:
+                if question.slug not in self.answers and not question.optional:
                     self.errors.setdefault(question.slug, MISSING_ANSWER)
 
     def _errors_of(self, index: int) -> dict[str, str]:

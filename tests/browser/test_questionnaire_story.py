@@ -130,5 +130,6 @@ def test_leaning_panel_keeps_up_with_rapid_changes(page: Page) -> None:
     page.get_by_label("Many-to-many collaboration or chat").check()
 
     leaning = page.locator("#leaning")
-    expect(leaning).to_contain_text("from 3 of 14 answers")
+    # Three given answers and the optional question's default.
+    expect(leaning).to_contain_text("from 4 of 15 answers")
     expect(leaning.locator(".badge")).to_have_text("WebSocket")

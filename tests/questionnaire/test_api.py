@@ -6,6 +6,7 @@ import uuid
 import pytest
 from django.test import Client
 
+from questionnaire.catalogue import available_versions
 from questionnaire.models import Assessment
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +20,7 @@ QUESTION_SLUGS = [
     "interaction_pattern",
     "middleboxes",
     "http_version",
+    "stream_buffering",
     "hosting",
     "load_balancer",
     "payload_format",
@@ -29,6 +31,8 @@ QUESTION_SLUGS = [
     "clients",
     "scale",
 ]
+# An optional question left out is no error: it counts as its default.
+REQUIRED_SLUGS = [slug for slug in QUESTION_SLUGS if slug != "stream_buffering"]
 
 
 def post_body(client: Client, body: bytes | str):
@@ -82,7 +86,27 @@ def test_questions_ok(client):
 
 
 def test_questions_version(questions):
-    assert questions["version"] == "1"
+    assert questions["version"] == available_versions()[-1]
+
+
+def test_questions_optional_question_names_its_default(questions):
+    by_slug = {q["slug"]: q for section in questions["sections"] for q in section["questions"]}
+
+    assert (by_slug["stream_buffering"]["optional"], by_slug["stream_buffering"]["default"]) == (
+        True,
+        "unknown",
+    )
+
+
+def test_questions_other_questions_are_required_without_default(questions):
+    others = [
+        (q["optional"], q["default"])
+        for section in questions["sections"]
+        for q in section["questions"]
+        if q["slug"] != "stream_buffering"
+    ]
+
+    assert set(others) == {(False, None)}
 
 
 def test_questions_sections(questions):
@@ -233,7 +257,27 @@ def test_create_flips_lead_to_sse(created):
 
 
 def test_create_echoes_answers(created, chat_answers):
-    assert (created.json()["answers"], created.json()["revision"]) == (chat_answers, 1)
+    # The optional question left out is stored as its default.
+    assert (created.json()["answers"], created.json()["revision"]) == (
+        {**chat_answers, "stream_buffering": "unknown"},
+        1,
+    )
+
+
+def test_create_with_the_optional_answer_scores_it(client, dashboard_answers):
+    response = post_json(
+        client, {"answers": {**dashboard_answers, "stream_buffering": "buffered"}}
+    )
+
+    document = response.json()
+    assert (response.status_code, document["answers"]["stream_buffering"]) == (201, "buffered")
+    assert "sse-buffered" in {caveat["slug"] for caveat in document["caveats"]}
+
+
+def test_create_unknown_optional_answer_is_rejected(client, chat_answers):
+    response = post_json(client, {"answers": {**chat_answers, "stream_buffering": "sometimes"}})
+
+    assert rejection(response) == (400, answer_keys("stream_buffering"), 0)
 
 
 def test_create_id_is_the_saved_assessment(created):
@@ -371,11 +415,11 @@ def test_create_option_not_a_string(client, chat_answers, value):
 def test_create_missing_answers_each_named(client):
     document = {"answers": {"client_messages": "none"}}
 
-    assert rejection(post_json(client, document)) == (400, answer_keys(*QUESTION_SLUGS[1:]), 0)
+    assert rejection(post_json(client, document)) == (400, answer_keys(*REQUIRED_SLUGS[1:]), 0)
 
 
-def test_create_empty_answers_names_every_question(client):
-    assert rejection(post_json(client, {"answers": {}})) == (400, answer_keys(*QUESTION_SLUGS), 0)
+def test_create_empty_answers_names_every_required_question(client):
+    assert rejection(post_json(client, {"answers": {}})) == (400, answer_keys(*REQUIRED_SLUGS), 0)
 
 
 def test_create_no_answers_key(client):
@@ -530,7 +574,7 @@ def test_get_earlier_revision(client, revised, chat_answers):
     assert (document["revision"], document["recommendation"], document["answers"]) == (
         1,
         "websocket",
-        chat_answers,
+        {**chat_answers, "stream_buffering": "unknown"},
     )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import IntegrityError
 
+from questionnaire.catalogue import available_versions, get_catalogue
 from questionnaire.models import Assessment, Revision
 from questionnaire.scoring import evaluate
 
@@ -22,12 +23,36 @@ def test_create_scored_stores_title(assessment):
     assert Assessment.objects.get(pk=assessment.pk).title == "Team chat"
 
 
-def test_create_scored_records_catalogue_version(assessment):
-    assert assessment.latest.catalogue_version == "1"
+def test_create_scored_records_catalogue_version(assessment, catalogue):
+    assert assessment.latest.catalogue_version == catalogue.version == available_versions()[-1]
 
 
-def test_create_scored_stores_answers(assessment, chat_answers):
-    assert Revision.objects.get(assessment=assessment).answers == chat_answers
+def test_create_scored_stores_answers(assessment, catalogue, chat_answers):
+    assert Revision.objects.get(assessment=assessment).answers == catalogue.with_defaults(
+        chat_answers
+    )
+
+
+def test_create_scored_stores_the_default_of_a_left_out_optional_question(
+    assessment, chat_answers
+):
+    assert "stream_buffering" not in chat_answers
+    assert Revision.objects.get(assessment=assessment).answers["stream_buffering"] == "unknown"
+
+
+def test_create_scored_keeps_a_given_optional_answer(chat_answers):
+    assessment = Assessment.create_scored("", {**chat_answers, "stream_buffering": "buffered"})
+
+    assert assessment.latest.answers["stream_buffering"] == "buffered"
+
+
+def test_create_scored_with_older_catalogue_adds_no_later_question(chat_answers):
+    assessment = Assessment.create_scored("", chat_answers, get_catalogue("1"))
+
+    assert (assessment.latest.catalogue_version, assessment.latest.answers) == (
+        "1",
+        chat_answers,
+    )
 
 
 def test_create_scored_stores_result_snapshot(assessment, catalogue, chat_answers):
@@ -49,8 +74,8 @@ def test_create_scored_chat_recommends_websocket(assessment):
     assert assessment.recommendation == "websocket"
 
 
-def test_create_scored_with_explicit_catalogue(catalogue, dashboard_answers):
-    assessment = Assessment.create_scored("", dashboard_answers, catalogue)
+def test_create_scored_with_explicit_catalogue(dashboard_answers):
+    assessment = Assessment.create_scored("", dashboard_answers, get_catalogue("1"))
 
     assert (assessment.recommendation, assessment.latest.catalogue_version) == ("sse", "1")
 
@@ -82,9 +107,17 @@ def test_revise_stores_new_answers_and_result(assessment, catalogue, dashboard_a
 
     revision.refresh_from_db()
     assert (revision.answers, revision.result) == (
-        dashboard_answers,
+        catalogue.with_defaults(dashboard_answers),
         evaluate(catalogue, dashboard_answers).to_dict(),
     )
+
+
+def test_revise_stores_the_default_of_a_left_out_optional_question(assessment, chat_answers):
+    assessment.revise("", {**chat_answers, "stream_buffering": "buffered"})
+
+    revision = assessment.revise("", chat_answers)
+
+    assert revision.answers["stream_buffering"] == "unknown"
 
 
 def test_revise_updates_denormalised_recommendation(assessment, dashboard_answers):
@@ -123,10 +156,13 @@ def test_revise_bumps_updated_at(assessment, chat_answers):
     assert Assessment.objects.get(pk=assessment.pk).updated_at > before
 
 
-def test_latest_is_highest_numbered_revision(assessment, dashboard_answers):
+def test_latest_is_highest_numbered_revision(assessment, catalogue, dashboard_answers):
     assessment.revise("", dashboard_answers)
 
-    assert (assessment.latest.number, assessment.latest.answers) == (2, dashboard_answers)
+    assert (assessment.latest.number, assessment.latest.answers) == (
+        2,
+        catalogue.with_defaults(dashboard_answers),
+    )
 
 
 def test_revision_numbers_are_unique_per_assessment(assessment):

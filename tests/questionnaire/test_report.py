@@ -215,10 +215,11 @@ def test_report_holds_every_question(text, catalogue):
     assert missing(text, *(question.text for question in catalogue.questions)) == []
 
 
-def test_report_holds_every_answer_label(text, saved):
+def test_report_holds_every_answer_label(text, saved, catalogue):
     labels = [reason["answer_label"] for reason in saved.latest.result["reasons"]]
 
-    assert len(labels) == 14
+    # The optional question the chat preset leaves out is there with its default.
+    assert len(labels) == len(catalogue.questions) == 15
     assert missing(text, *labels) == []
 
 
@@ -581,8 +582,10 @@ def test_summary_one_answer_favours_in_the_singular(catalogue):
 
     second = report.executive_summary(result, catalogue)[1]
 
+    # The optional question left out counts as its (neutral) default answer.
     assert second == (
-        "Of the two answers, one favours SSE (6 points) and one favours WebSocket (6 points)."
+        "Of the three answers, one favours SSE (6 points), one favours WebSocket (6 points) "
+        "and one favours neither."
     )
 
 
@@ -593,8 +596,8 @@ def test_summary_names_points_that_cancel_out(catalogue, cancelling_answers):
     second = report.executive_summary(result, catalogue)[1]
 
     assert second == (
-        "Of the fourteen answers, two favour WebSocket (13 points), five favour SSE "
-        "(7 points) and seven favour neither; each total also includes 3 points that "
+        "Of the fifteen answers, two favour WebSocket (13 points), five favour SSE "
+        "(7 points) and eight favour neither; each total also includes 3 points that "
         "cancel out (section 3)."
     )
 

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.utils.html import escape
 
+from questionnaire.catalogue import get_catalogue
 from questionnaire.models import Assessment, Revision
 from questionnaire.wizard import INVALID_ANSWER, MISSING_ANSWER
 from tests.seed import PRESETS
@@ -332,9 +333,24 @@ def test_new_finish_saves_one_assessment_with_one_revision(client, chat_answers)
 
 
 def test_new_finish_stores_answers(client, chat_answers):
+    # The form leaves out the optional question: it is saved as its default.
     client.post(NEW, finish_data(chat_answers))
 
-    assert Revision.objects.get().answers == chat_answers
+    assert Revision.objects.get().answers == {**chat_answers, "stream_buffering": "unknown"}
+
+
+def test_new_network_step_ticks_the_optional_default(client, chat_answers):
+    response = client.post(NEW, step_data(chat_answers, step="0", action="next"))
+
+    assert checked("stream_buffering", "unknown") in response.text
+
+
+def test_new_finish_stores_a_chosen_optional_answer(client, dashboard_answers):
+    client.post(NEW, finish_data({**dashboard_answers, "stream_buffering": "buffered"}))
+
+    revision = Revision.objects.get()
+    assert revision.answers["stream_buffering"] == "buffered"
+    assert "sse-buffered" in {caveat["slug"] for caveat in revision.result["caveats"]}
 
 
 def test_new_finish_stores_title(client, chat_answers):
@@ -444,7 +460,18 @@ def test_leaning_chatty_clients_lean_websocket(client):
 def test_leaning_counts_answers(client):
     response = client.post(LEANING, {"client_messages": "none", "scale": "small"})
 
-    assert "from 2 of 14 answers" in response.text
+    # The optional question's default counts as answered.
+    assert "from 3 of 15 answers" in response.text
+
+
+def test_leaning_with_only_the_optional_default_prompts(client):
+    assert "Answer a question" in client.post(LEANING, {"stream_buffering": "unknown"}).text
+
+
+def test_leaning_with_a_chosen_optional_answer_leans(client):
+    response = client.post(LEANING, {"stream_buffering": "buffered"})
+
+    assert '<span class="badge badge-websocket">WebSocket</span>' in response.text
 
 
 def test_leaning_without_answers_prompts(client):
@@ -702,6 +729,31 @@ def test_edit_get_drops_answers_to_questions_no_longer_asked(client, saved):
     assert 'name="retired_question"' not in page
 
 
+@pytest.fixture
+def saved_with_first_catalogue(chat_answers) -> Assessment:
+    return Assessment.create_scored("Team chat", chat_answers, get_catalogue("1"))
+
+
+def test_edit_of_first_catalogue_revision_carries_the_optional_default(
+    client, saved_with_first_catalogue
+):
+    page = client.get(f"/assessments/{saved_with_first_catalogue.pk}/edit/").text
+
+    assert hidden("stream_buffering", "unknown") in page
+
+
+def test_edit_of_first_catalogue_revision_saves_with_the_current_one(
+    client, saved_with_first_catalogue, chat_answers
+):
+    client.post(f"/assessments/{saved_with_first_catalogue.pk}/edit/", finish_data(chat_answers))
+
+    revisions = Revision.objects.filter(assessment=saved_with_first_catalogue)
+    assert [(r.catalogue_version, r.answers.get("stream_buffering")) for r in revisions] == [
+        ("1", None),
+        (get_catalogue().version, "unknown"),
+    ]
+
+
 def test_edit_unknown_assessment_404(client):
     assert client.get(f"/assessments/{uuid.uuid4()}/edit/").status_code == 404
 
@@ -727,7 +779,10 @@ def test_edit_finish_updates_recommendation(edited):
 def test_edit_finish_keeps_first_revision(edited, chat_answers):
     first = edited.revisions.get(number=1)
 
-    assert (first.answers, first.result["recommendation"]) == (chat_answers, "websocket")
+    assert (first.answers, first.result["recommendation"]) == (
+        {**chat_answers, "stream_buffering": "unknown"},
+        "websocket",
+    )
 
 
 def test_edit_with_missing_answer_saves_no_revision(client, saved, chat_answers):

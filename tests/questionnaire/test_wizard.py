@@ -6,11 +6,13 @@ from questionnaire.catalogue import Catalogue
 from questionnaire.models import TITLE_MAX_LENGTH
 from questionnaire.wizard import INVALID_ANSWER, MISSING_ANSWER, Wizard
 
-# The catalogue's steps, in order: interactivity (3 questions), network (4),
-# payload (2) and overhead (5).
+# The catalogue's steps, in order: interactivity (3 questions), network (5,
+# one of them optional), payload (2) and overhead (5).
 INTERACTIVITY, NETWORK, PAYLOAD, OVERHEAD = range(4)
 LAST_STEP = OVERHEAD
 TOO_LONG = "x" * (TITLE_MAX_LENGTH + 1)
+# What the wizard holds before anything is answered: the optional question's default.
+DEFAULTS = {"stream_buffering": "unknown"}
 
 
 def slugs_of(catalogue: Catalogue, step: int) -> list[str]:
@@ -21,22 +23,22 @@ def without(answers: dict[str, str], *slugs: str) -> dict[str, str]:
     return {slug: value for slug, value in answers.items() if slug not in slugs}
 
 
-def test_from_data_empty_form_starts_blank(catalogue):
+def test_from_data_empty_form_starts_with_only_the_defaults(catalogue):
     wizard = Wizard.from_data(catalogue, {})
 
-    assert (wizard.step, wizard.answers, wizard.title, wizard.errors) == (0, {}, "", {})
+    assert (wizard.step, wizard.answers, wizard.title, wizard.errors) == (0, DEFAULTS, "", {})
 
 
 def test_from_data_keeps_valid_answers(catalogue, chat_answers):
     wizard = Wizard.from_data(catalogue, chat_answers)
 
-    assert wizard.answers == chat_answers
+    assert wizard.answers == {**chat_answers, **DEFAULTS}
 
 
 def test_from_data_ignores_fields_that_are_not_questions(catalogue):
     wizard = Wizard.from_data(catalogue, {"csrfmiddlewaretoken": "x", "surprise": "none"})
 
-    assert (wizard.answers, wizard.errors) == ({}, {})
+    assert (wizard.answers, wizard.errors) == (DEFAULTS, {})
 
 
 def test_from_data_empty_value_is_unanswered_not_invalid(catalogue):
@@ -76,7 +78,7 @@ def test_from_data_invalid_value_is_an_error(catalogue):
 def test_from_data_invalid_value_is_dropped_from_answers(catalogue):
     wizard = Wizard.from_data(catalogue, {"client_messages": "carrier-pigeon", "auth": "cookie"})
 
-    assert wizard.answers == {"auth": "cookie"}
+    assert wizard.answers == {"auth": "cookie", **DEFAULTS}
 
 
 def test_from_data_title_too_long_is_an_error(catalogue):
@@ -200,7 +202,7 @@ def test_apply_back_keeps_answers(catalogue, chat_answers):
 
     wizard.apply("back")
 
-    assert wizard.answers == chat_answers
+    assert wizard.answers == {**chat_answers, **DEFAULTS}
 
 
 def test_apply_back_on_first_step_stays(catalogue):
@@ -359,13 +361,14 @@ def test_hidden_answers_leave_out_unanswered_questions(catalogue):
 def test_hidden_answers_leave_out_invalid_values(catalogue):
     wizard = Wizard.from_data(catalogue, {"auth": "carrier-pigeon", "step": "0"})
 
-    assert wizard.hidden_answers == []
+    assert wizard.hidden_answers == list(DEFAULTS.items())
 
 
 def test_steps_count_answers_per_section(catalogue, chat_answers):
     wizard = Wizard.from_data(catalogue, without(chat_answers, "hosting", "scale"))
 
-    assert [step.answered for step in wizard.steps] == [3, 3, 2, 4]
+    # The network step counts the optional question's default as answered.
+    assert [step.answered for step in wizard.steps] == [3, 4, 2, 4]
 
 
 def test_steps_complete_only_when_every_question_answered(catalogue, chat_answers):
@@ -389,7 +392,7 @@ def test_steps_are_numbered_from_one(catalogue):
 def test_answered_count_counts_valid_answers(catalogue):
     wizard = Wizard.from_data(catalogue, {"auth": "token", "hosting": "mainframe"})
 
-    assert wizard.answered_count == 1
+    assert wizard.answered_count == 1 + len(DEFAULTS)
 
 
 @pytest.mark.parametrize(
@@ -399,3 +402,75 @@ def test_is_first_and_is_last_follow_step(catalogue, step, first, last):
     wizard = Wizard.from_data(catalogue, {"step": step})
 
     assert (wizard.is_first, wizard.is_last) == (first, last)
+
+
+# --- The optional question ----------------------------------------------------------------
+
+
+def test_optional_field_shows_its_default_ticked(catalogue):
+    wizard = Wizard.from_data(catalogue, {"step": "1"})
+
+    assert {field.question.slug: field.value for field in wizard.fields}["stream_buffering"] == (
+        "unknown"
+    )
+
+
+def test_optional_default_when_the_wizard_starts_from_a_preset(catalogue, chat_answers):
+    # The views start the wizard from a preset or an older revision directly.
+    wizard = Wizard(catalogue=catalogue, answers=dict(chat_answers))
+
+    assert wizard.answers["stream_buffering"] == "unknown"
+
+
+def test_optional_answer_given_replaces_the_default(catalogue):
+    wizard = Wizard.from_data(catalogue, {"stream_buffering": "buffered"})
+
+    assert (wizard.answers["stream_buffering"], wizard.errors) == ("buffered", {})
+
+
+def test_optional_answer_invalid_is_an_error(catalogue, chat_answers):
+    wizard = Wizard.from_data(
+        catalogue, {**chat_answers, "stream_buffering": "carrier-pigeon", "step": "1"}
+    )
+
+    wizard.apply("next")
+
+    assert (wizard.step, wizard.errors) == (NETWORK, {"stream_buffering": INVALID_ANSWER})
+
+
+def test_apply_next_does_not_wait_for_the_optional_question(catalogue, chat_answers):
+    wizard = Wizard.from_data(catalogue, {**chat_answers, "step": "1"})
+
+    wizard.apply("next")
+
+    assert (wizard.step, wizard.errors) == (PAYLOAD, {})
+
+
+def test_apply_finish_without_the_optional_question_finishes(catalogue, chat_answers):
+    assert "stream_buffering" not in chat_answers
+    wizard = Wizard.from_data(catalogue, {**chat_answers, "step": str(LAST_STEP)})
+
+    wizard.apply("finish")
+
+    assert (wizard.finished, wizard.answers["stream_buffering"]) == (True, "unknown")
+
+
+def test_steps_network_complete_without_answering_the_optional_question(catalogue, chat_answers):
+    wizard = Wizard.from_data(catalogue, chat_answers)
+
+    assert [step.complete for step in wizard.steps] == [True, True, True, True]
+
+
+def test_hidden_answers_carry_the_optional_default_on_other_steps(catalogue):
+    wizard = Wizard.from_data(catalogue, {"step": "2"})
+
+    assert wizard.hidden_answers == [("stream_buffering", "unknown")]
+
+
+def test_started_not_by_the_default_alone(catalogue):
+    assert not Wizard.from_data(catalogue, {"stream_buffering": "unknown"}).started
+
+
+@pytest.mark.parametrize("data", [{"scale": "small"}, {"stream_buffering": "buffered"}])
+def test_started_by_any_answer_given(catalogue, data):
+    assert Wizard.from_data(catalogue, data).started

@@ -1,0 +1,562 @@
+// "Check my network": measures this browser's path to this server (a
+// WebSocket, an SSE burst, the HTTP version, SSE streams at once), posts the
+// figures to the API and shows the server's findings and suggested answers.
+// One panel per [data-network-check] element, set up once per element: the
+// wizard's steps are swapped in by htmx, so a panel may arrive at any time.
+"use strict";
+
+(() => {
+  const WS_PINGS = 10;
+  const WS_HANDSHAKE_MS = 3000;
+  const WS_PINGS_MS = 5000;
+  const SSE_COUNT = 10;
+  const SSE_INTERVAL_MS = 200;
+  const SSE_TIMEOUT_MS = 6000;
+  const STREAMS = 8;
+  const STREAMS_WAIT_MS = 1500;
+  // Each stream lives 2 s (3 events 1 s apart): longer than the wait, so a
+  // stream the browser held back for want of a connection cannot start in
+  // the place of one that finished, and the count is of streams open at once.
+  const STREAMS_QUERY = "count=3&interval_ms=1000";
+
+  const SIMULATIONS = {
+    blocked: "the WebSocket handshake is refused, as by a proxy that blocks upgrades",
+    buffering: "the SSE events are held back and sent all at once, as by a buffering proxy",
+  };
+
+  const round = (ms) => Math.round(ms * 10) / 10;
+  // As the server words its findings, so the steps and the findings agree.
+  const formatMs = (ms) => {
+    if (ms >= 1000) return `${(ms / 1000).toFixed(1)} s`;
+    return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+  };
+
+  function percentile(values, p) {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  }
+
+  // Text only, never HTML: findings and labels come from the server, but a
+  // page that builds markup from strings is one mistake away from injection.
+  function element(tag, attributes = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes)) {
+      if (name === "className") node.className = value;
+      else node.setAttribute(name, value);
+    }
+    node.append(...children.filter((child) => child != null));
+    return node;
+  }
+
+  function requestedSimulations() {
+    const values = new URLSearchParams(location.search)
+      .getAll("simulate")
+      .flatMap((value) => value.split(","))
+      .map((value) => value.trim())
+      .filter(Boolean);
+    return {
+      known: [...new Set(values.filter((value) => value in SIMULATIONS))],
+      unknown: [...new Set(values.filter((value) => !(value in SIMULATIONS)))],
+    };
+  }
+
+  function withQuery(url, query) {
+    return query ? `${url}${url.includes("?") ? "&" : "?"}${query}` : url;
+  }
+
+  // (a) The upgrade, then ping-pong round trips, one at a time.
+  function probeWebSocket(url) {
+    return new Promise((resolve) => {
+      const result = { status: "blocked", close_code: null, rtt_ms: [] };
+      let socket = null;
+      let opened = false;
+      let settled = false;
+      let sent = 0;
+      let timer = null;
+      const finish = (status, closeCode, note) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        result.status = status;
+        result.close_code = closeCode ?? null;
+        if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000);
+        resolve({ result, note });
+      };
+      const ping = () => {
+        sent += 1;
+        socket.send(JSON.stringify({ type: "ping", n: sent, client_ts: performance.now() }));
+      };
+      try {
+        socket = new WebSocket(url);
+      } catch (error) {
+        finish("blocked", null, `could not be opened: ${error.message}`);
+        return;
+      }
+      timer = setTimeout(() => finish("blocked", null, "no answer to the upgrade within 3 s"), WS_HANDSHAKE_MS);
+      socket.addEventListener("open", () => {
+        opened = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          const got = result.rtt_ms.length;
+          finish(got ? "ok" : "error", null, `only ${got} of ${WS_PINGS} pongs within ${WS_PINGS_MS / 1000} s`);
+        }, WS_PINGS_MS);
+        ping();
+      });
+      socket.addEventListener("message", (event) => {
+        let message;
+        try {
+          message = JSON.parse(event.data);
+        } catch {
+          return;
+        }
+        if (message.type === "error") {
+          finish("error", null, `the server answered: ${message.error}`);
+        } else if (message.type === "pong" && message.n === sent && typeof message.client_ts === "number") {
+          result.rtt_ms.push(round(Math.max(0, performance.now() - message.client_ts)));
+          if (result.rtt_ms.length >= WS_PINGS) finish("ok", null);
+          else ping();
+        }
+      });
+      // A refused upgrade shows as an error and then a close (1006) before
+      // any open; a close after open means the connection broke.
+      socket.addEventListener("close", (event) => {
+        const reason = event.reason ? ` ${event.reason}` : "";
+        finish(opened ? "error" : "blocked", event.code, `closed with code ${event.code}${reason}${opened ? " after opening" : " before opening"}`);
+      });
+    });
+  }
+
+  // (b) A burst of events spaced over 2 s: streamed, or held back and bunched.
+  function probeSse(url) {
+    return new Promise((resolve) => {
+      const arrivals = [];
+      let settled = false;
+      const started = performance.now();
+      const source = new EventSource(url);
+      const finish = (note) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        source.close();
+        resolve({
+          result: {
+            status: arrivals.length ? "ok" : "failed",
+            events_expected: SSE_COUNT,
+            interval_ms: SSE_INTERVAL_MS,
+            arrivals_ms: arrivals.slice(0, SSE_COUNT),
+          },
+          note,
+        });
+      };
+      const timer = setTimeout(
+        () => finish(`${arrivals.length} of ${SSE_COUNT} events within ${SSE_TIMEOUT_MS / 1000} s`),
+        SSE_TIMEOUT_MS,
+      );
+      source.addEventListener("probe", () => arrivals.push(round(performance.now() - started)));
+      source.addEventListener("done", () => finish());
+      // EventSource does not say why: the stream was refused or broke off.
+      source.addEventListener("error", () =>
+        finish(arrivals.length ? `the stream broke off after ${arrivals.length} events` : "the stream could not be opened"),
+      );
+    });
+  }
+
+  // (c) The HTTP version this page came over.
+  function httpVersion() {
+    const entry = performance.getEntriesByType("navigation")[0];
+    return (entry?.nextHopProtocol || "").slice(0, 32);
+  }
+
+  // (c) How many SSE streams open at once: about six over HTTP/1.1.
+  function probeStreams(url) {
+    return new Promise((resolve) => {
+      const sources = [];
+      let opened = 0;
+      let settled = false;
+      const finish = () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        sources.forEach((source) => source.close());
+        resolve({ attempted: STREAMS, opened });
+      };
+      const timer = setTimeout(finish, STREAMS_WAIT_MS);
+      for (let i = 0; i < STREAMS; i += 1) {
+        const source = new EventSource(url);
+        sources.push(source);
+        let first = true;
+        source.addEventListener("probe", () => {
+          if (!first) return;
+          first = false;
+          opened += 1;
+          if (opened === STREAMS) finish();
+        });
+        // Never let a refused stream retry in the background.
+        source.addEventListener("error", () => source.close());
+      }
+    });
+  }
+
+  class CheckError extends Error {
+    constructor(message, details = []) {
+      super(message);
+      this.details = details;
+    }
+  }
+
+  async function readJson(response) {
+    try {
+      return await response.json();
+    } catch {
+      return null; // A proxy's HTML error page: the status says enough.
+    }
+  }
+
+  function errorDetails(data) {
+    const errors = data?.errors;
+    if (!errors || typeof errors !== "object") return [];
+    return Object.entries(errors).map(
+      ([field, message]) => `${field}: ${typeof message === "string" ? message : JSON.stringify(message)}`,
+    );
+  }
+
+  async function request(url, options, what) {
+    let response;
+    try {
+      response = await fetch(url, { credentials: "same-origin", cache: "no-store", ...options });
+    } catch (error) {
+      throw new CheckError(`Could not reach the server to ${what} (${error.message}).`);
+    }
+    const data = await readJson(response);
+    if (!response.ok) {
+      throw new CheckError(`The server could not ${what}: it answered ${response.status}.`, errorDetails(data));
+    }
+    if (!data) throw new CheckError(`The server's answer to ${what} was not JSON.`);
+    return data;
+  }
+
+  class NetworkCheck {
+    constructor(root) {
+      this.root = root;
+      this.mode = root.dataset.mode;
+      this.form = root.closest("form");
+      this.running = false;
+      this.check = null;
+      this.nodes = {};
+      root.querySelectorAll("[data-nc]").forEach((node) => {
+        this.nodes[node.dataset.nc] = node;
+      });
+      this.simulations = requestedSimulations();
+      this.showSimulations();
+      this.nodes.run.addEventListener("click", () => this.run());
+      this.nodes["use-all"]?.addEventListener("click", () => this.useAll());
+      // An answer changed by hand: the notes beside the suggestions follow.
+      this.form?.addEventListener("change", (event) => {
+        if (!event.isTrusted || !this.check) return;
+        this.refreshNotes();
+        // "Ticked …" no longer describes an answer the user has since changed.
+        if (this.check.suggestions.some((suggestion) => suggestion.question === event.target.name)) this.say("");
+      });
+      root.hidden = false;
+      this.nodes.run.hidden = false;
+      root.dataset.ready = "true";
+      this.restore();
+    }
+
+    get idInput() {
+      return this.form?.querySelector("[data-network-check-id]") ?? null;
+    }
+
+    showSimulations() {
+      const { known, unknown } = this.simulations;
+      const notes = known.map((name) => `Simulation on (simulate=${name}): ${SIMULATIONS[name]}.`);
+      if (unknown.length) {
+        notes.push(
+          `Ignored: ${unknown.map((name) => `simulate=${name}`).join(", ")} is not a simulation; ` +
+            "use simulate=blocked, simulate=buffering or simulate=blocked,buffering.",
+        );
+      }
+      this.nodes.simulation.textContent = notes.join(" ");
+      this.nodes.simulation.hidden = !notes.length;
+    }
+
+    // Back on the network step: show the check already attached to the answers.
+    async restore() {
+      const id = this.idInput?.value;
+      if (this.mode !== "wizard" || !id) return;
+      try {
+        const check = await request(`${this.root.dataset.apiUrl}${encodeURIComponent(id)}/`, {}, "load the earlier check");
+        if (!this.running && this.root.isConnected) {
+          this.render(check);
+          this.say(`A network check from ${new Date(check.created_at).toLocaleString()} is attached to these answers.`);
+        }
+      } catch (error) {
+        this.showError(error);
+      }
+    }
+
+    say(text) {
+      this.nodes.status.textContent = text;
+    }
+
+    showError(error) {
+      const box = this.nodes.error;
+      box.replaceChildren(element("p", {}, error.message));
+      if (error.details?.length) box.append(element("ul", {}, ...error.details.map((line) => element("li", {}, line))));
+      box.hidden = false;
+    }
+
+    step(key, text) {
+      let item = this.nodes.steps.querySelector(`[data-step="${key}"]`);
+      if (!item) {
+        item = element("li", { "data-step": key });
+        this.nodes.steps.append(item);
+      }
+      return {
+        running: (detail) => {
+          item.dataset.state = "running";
+          item.textContent = `${text}: ${detail}…`;
+          this.say(`${text}…`);
+        },
+        done: (detail, state = "done") => {
+          item.dataset.state = state;
+          item.textContent = `${text}: ${detail}`;
+        },
+      };
+    }
+
+    probeUrl(base, query, simulation) {
+      const simulate = this.simulations.known.includes(simulation) ? `simulate=${simulation}` : "";
+      return withQuery(withQuery(base, query), simulate);
+    }
+
+    async run() {
+      if (this.running) return;
+      this.running = true;
+      const root = this.root;
+      const { run, steps, error, results } = this.nodes;
+      run.disabled = true;
+      root.setAttribute("aria-busy", "true");
+      root.dataset.state = "running";
+      error.hidden = true;
+      error.replaceChildren();
+      results.hidden = true;
+      steps.replaceChildren();
+      steps.hidden = false;
+      try {
+        const measurement = await this.measure();
+        if (!root.isConnected) return; // The step was swapped away meanwhile.
+        const save = this.step("save", "Saving the measurement");
+        save.running("sending it to the server");
+        let check;
+        try {
+          check = await request(
+            root.dataset.apiUrl,
+            {
+              method: "POST",
+              headers: { "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrf },
+              body: JSON.stringify(measurement),
+            },
+            "store the measurement",
+          );
+        } catch (failure) {
+          save.done("failed", "failed");
+          throw failure;
+        }
+        save.done("saved");
+        this.render(check);
+        const count = check.suggestions.length;
+        this.say(
+          `${check.simulation_notice ? "Simulated check" : "Check"} complete: ${check.findings.length} findings, ` +
+            `${count} suggested answer${count === 1 ? "" : "s"}.`,
+        );
+        root.dataset.state = "done";
+      } catch (failure) {
+        root.dataset.state = "failed";
+        this.say("The check did not complete.");
+        this.showError(failure instanceof CheckError ? failure : new CheckError(`The check failed: ${failure.message}`));
+      } finally {
+        this.running = false;
+        run.disabled = false;
+        run.textContent = "Run the check again";
+        root.removeAttribute("aria-busy");
+      }
+    }
+
+    async measure() {
+      const { wsPath, eventsUrl } = this.root.dataset;
+      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+
+      const ws = this.step("websocket", "WebSocket");
+      ws.running("opening a connection and sending 10 pings");
+      const wsUrl = this.probeUrl(`${scheme}//${location.host}${wsPath}`, "", "blocked");
+      const { result: websocket, note: wsNote } = await probeWebSocket(wsUrl);
+      if (websocket.status === "ok") {
+        const rtts = websocket.rtt_ms;
+        ws.done(
+          `upgrade succeeded; ${rtts.length} round trips, ${formatMs(percentile(rtts, 50))} median / ` +
+            `${formatMs(percentile(rtts, 95))} p95${wsNote ? ` (${wsNote})` : ""}`,
+        );
+      } else {
+        ws.done(`${websocket.status === "blocked" ? "upgrade failed" : "broke off"}: ${wsNote}`, "failed");
+      }
+
+      const sse = this.step("sse", "SSE");
+      sse.running(`receiving ${SSE_COUNT} events sent over ${((SSE_COUNT - 1) * SSE_INTERVAL_MS) / 1000} s`);
+      const sseUrl = this.probeUrl(eventsUrl, `count=${SSE_COUNT}&interval_ms=${SSE_INTERVAL_MS}`, "buffering");
+      const { result: events, note: sseNote } = await probeSse(sseUrl);
+      const arrivals = events.arrivals_ms;
+      if (arrivals.length) {
+        const spread = arrivals[arrivals.length - 1] - arrivals[0];
+        sse.done(
+          `${arrivals.length} of ${SSE_COUNT} events, the first after ${formatMs(arrivals[0])}, ` +
+            `${spread < 1 ? "all at once" : `spread over ${formatMs(spread)}`}${sseNote ? ` (${sseNote})` : ""}`,
+          arrivals.length === SSE_COUNT ? "done" : "failed",
+        );
+      } else {
+        sse.done(`no event arrived: ${sseNote}`, "failed");
+      }
+
+      const http = this.step("http", "HTTP version");
+      const version = httpVersion();
+      http.done(version ? `this page came over ${version}` : "the browser does not say");
+
+      const streams = this.step("streams", "Concurrent SSE streams");
+      streams.running(`opening ${STREAMS} SSE streams at once`);
+      const opened = await probeStreams(withQuery(eventsUrl, STREAMS_QUERY));
+      streams.done(`${opened.opened} of ${opened.attempted} delivered an event within ${STREAMS_WAIT_MS / 1000} s`);
+
+      const measurement = { websocket, sse: events, http_version: version, sse_streams: opened };
+      // Said with the figures, so a staged failure is never stored as a real one.
+      if (this.simulations.known.length) measurement.simulated = this.simulations.known;
+      return measurement;
+    }
+
+    render(check) {
+      this.check = check;
+      const { findings, suggestions, results, start, simulated } = this.nodes;
+      if (simulated) {
+        simulated.replaceChildren(
+          element("strong", {}, check.simulation_notice ?? ""),
+          " The probes were told to misbehave on purpose; these findings show what the check says on such a path.",
+        );
+        simulated.hidden = !check.simulation_notice;
+      }
+      findings.replaceChildren(
+        ...check.findings.map((finding) =>
+          element(
+            "li",
+            { "data-finding": finding.key, "data-ok": String(Boolean(finding.ok)) },
+            element("span", { className: "nc-mark", "aria-hidden": "true" }, finding.ok ? "✓" : "!"),
+            element("span", { className: "visually-hidden" }, finding.ok ? "Fine: " : "Attention: "),
+            element("strong", {}, `${finding.title}: `),
+            finding.value,
+            finding.meaning ? element("span", { className: "nc-meaning" }, finding.meaning) : null,
+          ),
+        ),
+      );
+      if (check.suggestions.length) {
+        suggestions.replaceChildren(...check.suggestions.map((suggestion) => this.suggestionItem(suggestion)));
+      } else {
+        suggestions.replaceChildren(element("li", { className: "muted" }, "Nothing to suggest from this measurement."));
+      }
+      if (this.nodes["use-all"]) this.nodes["use-all"].hidden = !check.suggestions.length;
+      if (start) start.href = withQuery(this.root.dataset.newUrl, `network_check=${encodeURIComponent(check.id)}`);
+      if (this.idInput) this.idInput.value = check.id;
+      this.root.dataset.checkId = check.id;
+      results.hidden = false;
+      this.refreshNotes();
+    }
+
+    questionText(slug) {
+      const node =
+        document.querySelector(`[data-question-text="${CSS.escape(slug)}"]`) ??
+        this.form?.querySelector(`#q-${CSS.escape(slug)} legend`);
+      return node ? node.textContent.trim() : slug;
+    }
+
+    suggestionItem(suggestion) {
+      const question = this.questionText(suggestion.question);
+      const item = element(
+        "li",
+        { "data-suggestion": suggestion.question, "data-value": suggestion.value },
+        element("p", {}, element("strong", {}, `${question} `), "Suggested: ", element("span", { className: "nc-answer" }, suggestion.label)),
+        element("p", { className: "nc-meaning" }, [suggestion.finding, suggestion.meaning].filter(Boolean).join(". ")),
+      );
+      if (this.mode === "wizard") {
+        const button = element(
+          "button",
+          { type: "button", className: "button" },
+          "Use this answer",
+          element("span", { className: "visually-hidden" }, ` for “${question}”`),
+        );
+        button.addEventListener("click", () => this.say(this.use(suggestion)));
+        item.append(element("p", { className: "nc-use" }, button, " ", element("span", { "data-applied": "" })));
+      }
+      return item;
+    }
+
+    radioFor(suggestion) {
+      if (!this.form) return null;
+      const name = CSS.escape(suggestion.question);
+      const value = CSS.escape(suggestion.value);
+      return this.form.querySelector(`input[type="radio"][name="${name}"][value="${value}"]`);
+    }
+
+    use(suggestion) {
+      const question = this.questionText(suggestion.question);
+      const radio = this.radioFor(suggestion);
+      if (!radio) {
+        this.refreshNotes();
+        return `“${question}” is not asked on this step, so “${suggestion.label}” could not be ticked.`;
+      }
+      if (!radio.checked) {
+        radio.checked = true;
+        // The leaning panel listens for changes on the form.
+        radio.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+      this.refreshNotes();
+      return `Ticked “${suggestion.label}” for “${question}”.`;
+    }
+
+    useAll() {
+      if (!this.check) return;
+      const said = this.check.suggestions.map((suggestion) => this.use(suggestion));
+      this.say(said.join(" "));
+    }
+
+    // Beside each suggestion: whether the answer on the step now follows it.
+    refreshNotes() {
+      if (!this.check || this.mode !== "wizard") return;
+      for (const suggestion of this.check.suggestions) {
+        const item = this.nodes.suggestions.querySelector(
+          `[data-suggestion="${CSS.escape(suggestion.question)}"] [data-applied]`,
+        );
+        if (!item) continue;
+        const radio = this.radioFor(suggestion);
+        const chosen = this.form?.querySelector(`input[type="radio"][name="${CSS.escape(suggestion.question)}"]:checked`);
+        if (!radio) item.textContent = "Not asked on this step.";
+        else if (radio.checked) item.textContent = `Your answer: ${suggestion.label}.`;
+        else if (chosen) item.textContent = `Your answer differs: ${chosen.closest("label")?.textContent.trim() ?? chosen.value}.`;
+        else item.textContent = "";
+        item.closest("li").dataset.applied = String(Boolean(radio?.checked));
+      }
+    }
+  }
+
+  function setUp(scope) {
+    const panels = scope.matches?.("[data-network-check]") ? [scope] : [];
+    panels.push(...(scope.querySelectorAll?.("[data-network-check]") ?? []));
+    for (const root of panels) {
+      if (root.networkCheck) continue;
+      root.networkCheck = new NetworkCheck(root);
+    }
+  }
+
+  document.addEventListener("htmx:load", (event) => setUp(event.detail.elt));
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", () => setUp(document));
+  } else {
+    setUp(document);
+  }
+})();
