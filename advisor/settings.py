@@ -58,14 +58,16 @@ INSTALLED_APPS = [
     "live_demo",
 ]
 
+# Django's own middleware, subclassed to run on the event loop where it cannot
+# block (advisor/middleware.py says why).
 MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "advisor.middleware.SecurityMiddleware",
+    "advisor.middleware.SessionMiddleware",
+    "advisor.middleware.CommonMiddleware",
+    "advisor.middleware.CsrfViewMiddleware",
+    "advisor.middleware.AuthenticationMiddleware",
+    "advisor.middleware.MessageMiddleware",
+    "advisor.middleware.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -114,6 +116,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that the live servers of the browser tests
     # (separate processes) see the test database.
     DATABASES["default"]["TEST"] = {"NAME": BASE_DIR / "test-db.sqlite3"}
+    # Django's backend, keeping the file open between requests so that closing
+    # a request's connection does not checkpoint the log (advisor/sqlite_backend).
+    DATABASES["default"]["ENGINE"] = "advisor.sqlite_backend"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -133,7 +138,7 @@ LIVE_DEMO = {
     "REDIS_URL": REDIS_URL,
     # Keys and channels in Redis start with this (several apps, one Redis).
     "REDIS_PREFIX": os.environ.get("DEMO_REDIS_PREFIX", "advisor:demo"),
-    # Simulated market ticks per second.
+    # Simulated market ticks per second; 0 for none (only chat events).
     "FEED_RATE": float(os.environ.get("DEMO_FEED_RATE", "4")),
     # Recent events kept for replay after a drop.
     "HISTORY": int(os.environ.get("DEMO_HISTORY", "1000")),

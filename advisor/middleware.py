@@ -1,0 +1,110 @@
+"""Django's own middleware, with its hooks run on the event loop when they cannot block.
+
+Under ASGI, Django runs every ``process_request``, ``process_view`` and
+``process_response`` of a ``MiddlewareMixin`` middleware through
+``sync_to_async``: a round trip to the request's worker thread each, about
+ten per request with the stack in settings, which cost one to two
+milliseconds of CPU per request, more than the rest of a simple request (see
+docs/benchmarks.md). These hooks are plain computations on the request and
+the response, except where they read or write the session in the database:
+those cases still go to the thread, so behaviour is unchanged. Under WSGI
+(and Django's sync test client) the classes run exactly as Django's own.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.middleware import (
+    AuthenticationMiddleware as BaseAuthenticationMiddleware,
+)
+from django.contrib.messages.middleware import MessageMiddleware as BaseMessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as BaseSessionMiddleware
+from django.http import HttpRequest, HttpResponseBase
+from django.middleware.clickjacking import (
+    XFrameOptionsMiddleware as BaseXFrameOptionsMiddleware,
+)
+from django.middleware.common import CommonMiddleware as BaseCommonMiddleware
+from django.middleware.csrf import CsrfViewMiddleware as BaseCsrfViewMiddleware
+from django.middleware.security import SecurityMiddleware as BaseSecurityMiddleware
+
+
+class InlineHooks:
+    """Run the sync hooks of a ``MiddlewareMixin`` in the event loop under ASGI."""
+
+    def request_blocks(self, request: HttpRequest) -> bool:
+        """Whether ``process_request`` or ``process_view`` may touch the database."""
+        return False
+
+    def response_blocks(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        """Whether ``process_response`` may touch the database."""
+        return False
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response = None
+        if hasattr(self, "process_request"):
+            if self.request_blocks(request):
+                response = await sync_to_async(self.process_request)(request)
+            else:
+                response = self.process_request(request)
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            if self.response_blocks(request, response):
+                response = await sync_to_async(self.process_response)(request, response)
+            else:
+                response = self.process_response(request, response)
+        return response
+
+
+class SecurityMiddleware(InlineHooks, BaseSecurityMiddleware):
+    pass
+
+
+class SessionMiddleware(InlineHooks, BaseSessionMiddleware):
+    # Making the SessionStore reads nothing; only a save goes to the database
+    # (a session the view read was loaded in the view's own thread).
+    def response_blocks(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        session = getattr(request, "session", None)
+        return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
+
+
+class CommonMiddleware(InlineHooks, BaseCommonMiddleware):
+    pass
+
+
+class CsrfViewMiddleware(InlineHooks, BaseCsrfViewMiddleware):
+    """The token lives in a cookie, unless CSRF_USE_SESSIONS puts it in the session."""
+
+    def __init__(self, get_response) -> None:
+        super().__init__(get_response)
+        if self.async_mode and not settings.CSRF_USE_SESSIONS:
+            # Django wraps a sync process_view in sync_to_async; an async
+            # one it awaits as it is.
+            self.process_view = self._process_view_inline
+
+    async def _process_view_inline(self, request, callback, callback_args, callback_kwargs):
+        return BaseCsrfViewMiddleware.process_view(
+            self, request, callback, callback_args, callback_kwargs
+        )
+
+    def request_blocks(self, request: HttpRequest) -> bool:
+        return settings.CSRF_USE_SESSIONS
+
+    def response_blocks(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        return settings.CSRF_USE_SESSIONS
+
+
+class AuthenticationMiddleware(InlineHooks, BaseAuthenticationMiddleware):
+    # request.user is lazy: the database is read when a view asks for it.
+    pass
+
+
+class MessageMiddleware(InlineHooks, BaseMessageMiddleware):
+    # Messages that were read or added are stored, which may load the session.
+    def response_blocks(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        storage = getattr(request, "_messages", None)
+        return storage is not None and (storage.used or storage.added_new)
+
+
+class XFrameOptionsMiddleware(InlineHooks, BaseXFrameOptionsMiddleware):
+    pass
