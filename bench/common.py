@@ -57,9 +57,32 @@ def machine(*versions: str) -> str:
     )
 
 
+# The server process behind each base URL that daphne_server or uvicorn_server
+# yields, for benchmarks that read its CPU time and memory or profile it.
+SERVERS: dict[str, subprocess.Popen] = {}
+
+
 @contextlib.contextmanager
 def daphne_server(**env: str) -> Iterator[str]:
     """One daphne process serving the app on a fresh SQLite database; yields its base URL."""
+    with _app_server(["daphne", "-b", "127.0.0.1", "-p", "{port}"], env) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def uvicorn_server(**env: str) -> Iterator[str]:
+    """The same app and database served by one uvicorn process (uvloop, httptools)."""
+    command = ["uvicorn", "--host", "127.0.0.1", "--port", "{port}"]
+    # Daphne writes no access log unless asked to; lifespan is an ASGI
+    # extension the app does not implement.
+    command += ["--no-access-log", "--lifespan", "off"]
+    with _app_server(command, env) as base:
+        yield base
+
+
+@contextlib.contextmanager
+def _app_server(command: list[str], env: dict[str, str]) -> Iterator[str]:
+    """Run ``python -m <command> advisor.asgi:application`` on a fresh SQLite database."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as folder:
@@ -78,13 +101,14 @@ def daphne_server(**env: str) -> Iterator[str]:
             check=True,
         )
         server = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
+            [sys.executable, "-m", *(part.format(port=port) for part in command)]
             + ["advisor.asgi:application"],
             cwd=ROOT,
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        SERVERS[base] = server
         try:
             for _ in range(100):
                 try:
@@ -94,6 +118,7 @@ def daphne_server(**env: str) -> Iterator[str]:
                     time.sleep(0.1)
             yield base
         finally:
+            del SERVERS[base]
             server.terminate()
             server.wait(timeout=10)
 
