@@ -25,7 +25,7 @@ from .consumers import StandaloneConsumer
 from .events import format_event, now_ms, to_json
 from .limits import Connection, RateLimiter
 from .protocol import MessageError
-from .sse import HEADERS, plain_response, wait_for_disconnect
+from .sse import HEADERS, plain_response, serve_until_disconnect
 
 # Settings may override these through LIVE_DEMO (tests shorten them).
 DEFAULTS: dict[str, Any] = {
@@ -231,14 +231,10 @@ async def probe_stream(scope, receive, send) -> None:
         return
     head = scope["method"] == "HEAD"
     stream = asyncio.create_task(_serve(send, count, interval_ms, buffered=buffered, head=head))
-    watcher = asyncio.create_task(wait_for_disconnect(receive))
     _streams.add(stream)
     try:
-        await asyncio.wait({stream, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        await serve_until_disconnect(stream, receive)
     finally:
-        for task in (stream, watcher):
-            task.cancel()
-        await asyncio.gather(stream, watcher, return_exceptions=True)
         _streams.discard(stream)
 
 

@@ -72,15 +72,20 @@ async def event_stream(scope, receive, send) -> None:
     subscriber = feed.subscribe("sse")
     try:
         stream = feed.track(asyncio.create_task(_serve(scope, send, feed, subscriber)))
-        watcher = asyncio.create_task(wait_for_disconnect(receive))
-        try:
-            await asyncio.wait({stream, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (stream, watcher):
-                task.cancel()
-            await asyncio.gather(stream, watcher, return_exceptions=True)
+        await serve_until_disconnect(stream, receive)
     finally:
         feed.unsubscribe(subscriber)
+
+
+async def serve_until_disconnect(stream: asyncio.Task, receive) -> None:
+    """Let `stream` run until it ends or the client goes; then end both, leaking no task."""
+    watcher = asyncio.create_task(wait_for_disconnect(receive))
+    try:
+        await asyncio.wait({stream, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (stream, watcher):
+            task.cancel()
+        await asyncio.gather(stream, watcher, return_exceptions=True)
 
 
 async def _serve(scope, send, feed: Feed, subscriber: Subscriber) -> None:

@@ -10,19 +10,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.questionnaire.test_network import measurement
 from tests.seed import PRESETS
-
-MEASUREMENT = {
-    "websocket": {"status": "ok", "close_code": None, "rtt_ms": [1.5, 2.0, 2.5]},
-    "sse": {
-        "status": "ok",
-        "events_expected": 10,
-        "interval_ms": 200,
-        "arrivals_ms": [5 + 200 * n for n in range(10)],
-    },
-    "http_version": "http/1.1",
-    "sse_streams": {"attempted": 8, "opened": 6},
-}
 
 
 @pytest.fixture
@@ -51,7 +40,7 @@ def test_topology_assessment_saved_on_one_process_read_on_other(two_processes, c
 
 def test_topology_network_check_stored_on_one_process_linked_on_other(two_processes, catalogue):
     a, b = two_processes
-    check = httpx.post(f"{a}/api/network-checks/", json=MEASUREMENT)
+    check = httpx.post(f"{a}/api/network-checks/", json=measurement())
     assert check.status_code == 201
     answers = dict(catalogue.preset(PRESETS[0]).answers)
     created = httpx.post(
