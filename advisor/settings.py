@@ -59,15 +59,15 @@ INSTALLED_APPS = [
 ]
 
 # Django's own middleware, subclassed to run on the event loop where it cannot
-# block (advisor/middleware.py says why).
+# block (serving/middleware.py says why).
 MIDDLEWARE = [
-    "advisor.middleware.SecurityMiddleware",
-    "advisor.middleware.SessionMiddleware",
-    "advisor.middleware.CommonMiddleware",
-    "advisor.middleware.CsrfViewMiddleware",
-    "advisor.middleware.AuthenticationMiddleware",
-    "advisor.middleware.MessageMiddleware",
-    "advisor.middleware.XFrameOptionsMiddleware",
+    "serving.middleware.SecurityMiddleware",
+    "serving.middleware.SessionMiddleware",
+    "serving.middleware.CommonMiddleware",
+    "serving.middleware.CsrfViewMiddleware",
+    "serving.middleware.AuthenticationMiddleware",
+    "serving.middleware.MessageMiddleware",
+    "serving.middleware.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -117,8 +117,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # (separate processes) see the test database.
     DATABASES["default"]["TEST"] = {"NAME": BASE_DIR / "test-db.sqlite3"}
     # Django's backend, keeping the file open between requests so that closing
-    # a request's connection does not checkpoint the log (advisor/sqlite_backend).
-    DATABASES["default"]["ENGINE"] = "advisor.sqlite_backend"
+    # a request's connection does not checkpoint the log (serving/sqlite_backend).
+    DATABASES["default"]["ENGINE"] = "serving.sqlite_backend"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

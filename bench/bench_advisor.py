@@ -58,14 +58,14 @@ ANALYSIS = [
     "- **Middleware thread hops.** Under ASGI Django runs every `process_request`, "
     "`process_view` and `process_response` of its own middleware through `sync_to_async`: "
     "ten round trips to the request's worker thread per request. "
-    "`advisor/middleware.py` runs those hooks on the event loop, and still in the thread "
+    "`serving/middleware.py` runs those hooks on the event loop, and still in the thread "
     "where they touch the database (a session save, stored messages). "
     "`GET /api/questions/` went from 2.3-3.8 ms to 1.3-1.6 ms of server CPU "
     "(290-450 to 650-800 requests/s); the pages gained 0-75% (noisy; the result page, "
     "mostly template rendering, least).",
     "- **A checkpoint per request.** Django opens and closes a database connection per "
     "request under ASGI; in WAL mode the last connection to close checkpoints and syncs the "
-    "database, so with one request at a time each one did. `advisor/sqlite_backend` keeps "
+    "database, so with one request at a time each one did. `serving/sqlite_backend` keeps "
     "one idle connection open for the process: create-and-close in process went from "
     "3.7-7.3 ms to 1.9-2.3 ms.",
     "- **Writers sleeping.** Concurrent requests wrote from different threads, and a "

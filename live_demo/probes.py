@@ -271,7 +271,13 @@ def _foreign_origin(scope: dict[str, Any]) -> bool:
     """
     validator = AllowedHostsOriginValidator(None)
     for name, value in scope.get("headers", []):
-        if name == b"origin" and not validator.validate_origin(urlparse(value.decode("latin-1"))):
+        if name != b"origin":
+            continue
+        try:
+            if not validator.validate_origin(urlparse(value.decode("latin-1"))):
+                return True
+        except ValueError:
+            # urlparse refuses some malformed origins ("http://[::1"): not ours.
             return True
     return False
 

@@ -303,8 +303,9 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 
 def connection_limit_showed(streams: Mapping) -> bool:
+    """Some streams opened, then no more: the per-origin limit, not streams failing."""
     return (
-        streams["opened"] < streams["attempted"]
+        0 < streams["opened"] < streams["attempted"]
         and streams["opened"] <= HTTP1_CONNECTIONS_PER_ORIGIN
     )
 

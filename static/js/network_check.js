@@ -55,8 +55,9 @@
       .map((value) => value.trim())
       .filter(Boolean);
     return {
-      known: [...new Set(values.filter((value) => value in SIMULATIONS))],
-      unknown: [...new Set(values.filter((value) => !(value in SIMULATIONS)))],
+      // hasOwn, not `in`: ?simulate=toString must not find Object.prototype's.
+      known: [...new Set(values.filter((value) => Object.hasOwn(SIMULATIONS, value)))],
+      unknown: [...new Set(values.filter((value) => !Object.hasOwn(SIMULATIONS, value)))],
     };
   }
 

@@ -110,6 +110,18 @@ def test_network_check_simulations_combine_and_unknown_ones_are_named(page: Page
     expect(suggestion(panel, "stream_buffering")).to_have_attribute("data-value", "buffered")
 
 
+def test_network_check_object_property_names_are_no_simulations(page: Page) -> None:
+    # Names every JavaScript object has must not pass for simulations.
+    page.goto("/network-check/?simulate=toString,constructor")
+    notice = page.locator("[data-nc=simulation]")
+    expect(notice).to_contain_text("Ignored: simulate=toString, simulate=constructor")
+    expect(notice).not_to_contain_text("Simulation on")
+    panel = run_check(page)
+
+    expect(panel.locator("[data-nc=simulated]")).to_be_hidden()
+    expect(suggestion(panel, "middleboxes")).to_have_attribute("data-value", "open")
+
+
 def test_network_check_failed_stream_is_shown_not_swallowed(page: Page) -> None:
     # A proxy that refuses the event streams outright.
     page.route(

@@ -427,7 +427,7 @@ async def test_probe_stream_post_405(serve):
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("origin", ["http://evil.example", "null", "garbage"])
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "garbage", "http://[::1"])
 async def test_probe_stream_foreign_origin_403(serve, origin):
     async with client_for(serve()) as client:
         response = await client.get(EVENTS, headers={"Origin": origin})

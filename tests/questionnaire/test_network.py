@@ -559,6 +559,20 @@ def test_suggest_no_http_version_when_more_than_six_streams_opened(catalogue):
     assert "http_version" not in suggested(catalogue, http_version="", sse_streams=partly)
 
 
+def test_suggest_no_http_version_when_no_stream_opened(catalogue):
+    # None at all is streams failing, not a connection limit.
+    none = streams(attempted=16, opened=0)
+
+    assert "http_version" not in suggested(catalogue, http_version="", sse_streams=none)
+
+
+def test_finding_no_stream_opened_not_blamed_on_limit():
+    shown = finding("sse_streams", sse_streams=streams(attempted=8, opened=0))
+
+    assert "connection limit (about six" not in shown.meaning
+    assert not shown.ok
+
+
 def test_suggest_protocol_wins_over_stream_count(catalogue):
     limited = streams(attempted=8, opened=6)
 

@@ -1,4 +1,4 @@
-"""Django's middleware run on the event loop (advisor/middleware.py) behaves as Django's own.
+"""Django's middleware run on the event loop (serving/middleware.py) behaves as Django's own.
 
 The test client goes through the sync stack; the async client through the
 ASGI one, where the hooks run inline. The same requests must get the same
