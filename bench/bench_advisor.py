@@ -20,7 +20,6 @@ import json
 import random
 import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import daphne
@@ -28,15 +27,8 @@ import httpx
 import matplotlib
 import psutil
 import uvicorn
-from common import (
-    REPORT,
-    SERVERS,
-    daphne_server,
-    machine,
-    percentile,
-    uvicorn_server,
-    write_section,
-)
+from common import REPORT, machine, percentile, write_section
+from servers import app_database, our_app
 
 from questionnaire.catalogue import get_catalogue
 
@@ -272,12 +264,13 @@ def targets(base: str, catalogue, rng: random.Random) -> list[Target]:
     ]
 
 
-def bench_server(serve: Callable, runs: int, seconds: float) -> dict[tuple[str, int], Result]:
+def bench_server(kind: str, runs: int, seconds: float) -> dict[tuple[str, int], Result]:
     """Every target at every concurrency against one fresh server process."""
     results: dict[tuple[str, int], Result] = {}
-    with serve() as base:
+    with app_database() as database, our_app(kind, database, rate=0) as running:
+        base = running.url
         port = int(base.rsplit(":", 1)[1])
-        server = psutil.Process(SERVERS[base].pid)
+        server = psutil.Process(running.pid)
         for target in targets(base, get_catalogue(), random.Random(20261125)):
             # Warm-up: templates compiled, code paths and caches hot.
             measure(port, server, target, 1, seconds=0.3)
@@ -285,9 +278,8 @@ def bench_server(serve: Callable, runs: int, seconds: float) -> dict[tuple[str, 
                 result = results[target.key, concurrency] = Result()
                 for _ in range(runs):
                     result.runs.append(measure(port, server, target, concurrency, seconds=seconds))
-                name = serve.__name__.removesuffix("_server")
                 print(
-                    f"{name} {target.key} c={concurrency}: {result.rate:,.1f}/s "
+                    f"{kind} {target.key} c={concurrency}: {result.rate:,.1f}/s "
                     f"p50 {ms(result.latency(0.5))} p99 {ms(result.latency(0.99))} "
                     f"server {result.server_cpu * 1000:.2f} ms CPU/request",
                     flush=True,
@@ -352,8 +344,8 @@ def main() -> None:
     runs, seconds = (1, 0.4) if options.quick else (3, 1.2)
     started = time.perf_counter()
     results = {
-        "daphne": bench_server(daphne_server, runs, seconds),
-        "uvicorn": bench_server(uvicorn_server, runs, seconds),
+        "daphne": bench_server("daphne", runs, seconds),
+        "uvicorn": bench_server("uvicorn", runs, seconds),
     }
     labels = {
         "home": "home",

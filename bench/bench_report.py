@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 
 import httpx
 import weasyprint
-from common import daphne_server, machine, percentile, write_section
+from common import machine, percentile, write_section
 from pypdf import PdfReader
+from servers import app_database, our_app
 
 from questionnaire import report
 from questionnaire.catalogue import get_catalogue
@@ -79,7 +80,8 @@ async def http_load(base: str, report_url: str, page_url: str) -> dict[str, list
 
 def http_benchmark(catalogue) -> dict[str, list[float]]:
     """GET report.pdf and the result page against a real daphne process."""
-    with daphne_server() as base:
+    with app_database() as database, our_app("daphne", database, rate=0) as server:
+        base = server.url
         preset = catalogue.preset("dashboard")
         body = {"title": preset.title, "answers": dict(preset.answers)}
         created = httpx.post(f"{base}/api/assessments/", json=body, timeout=10).json()

@@ -1,8 +1,8 @@
 """The servers the live-feed benchmarks load, each one subprocess on loopback.
 
-- `our_app("daphne" | "uvicorn", ...)`: the app as deployed, /ws/demo/ and
-  /demo/events/, on a database migrated once per benchmark (`app_database()`);
-  migrating takes seconds and a sweep starts dozens of servers.
+- `our_app("daphne" | "uvicorn", ...)`: the app as deployed (its pages, API,
+  /ws/demo/ and /demo/events/), on a database migrated once per benchmark
+  (`app_database()`); migrating takes seconds and a sweep starts dozens of servers.
 - `bare(rate)`: bench/reference/bare.py, the ceiling of one Python process.
 - `eventstream(rate)`: django-eventstream in the minimal project under
   bench/reference/eventstream/, under daphne like ours (SSE only).
@@ -36,6 +36,8 @@ class Server:
     name: str
     process: subprocess.Popen
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    # Our app's base URL, for its pages and API.
+    url: str = ""
 
     @property
     def pid(self) -> int:
@@ -159,6 +161,7 @@ def our_app(
                 "ws": Endpoint("ws", f"ws://{base}/ws/demo/", origin),
                 "sse": Endpoint("sse", f"http://{base}/demo/events/", origin),
             },
+            url=origin,
         )
 
 
