@@ -49,6 +49,28 @@ class StandaloneConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def __call__(self, scope, receive, send) -> None:
+        # disconnect() is not called when a handler raises: clean up here too,
+        # so that nothing this connection started outlives its socket.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.release()
+
+    async def disconnect(self, code: int) -> None:
+        await self.release()
+
+    async def release(self) -> None:
+        """Stop what this connection started; may be called more than once."""
+
+    @staticmethod
+    async def stop(task: asyncio.Task | None) -> None:
+        """Cancel one of this connection's tasks and wait for it, unless it is the caller."""
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
 
 class DemoConsumer(StandaloneConsumer):
     feed: Feed
@@ -57,14 +79,6 @@ class DemoConsumer(StandaloneConsumer):
     # A resume that came after the connection went live: the writer restarts
     # the stream after this id.
     rewind_to: int | None = None
-
-    async def __call__(self, scope, receive, send) -> None:
-        # disconnect() is not called when a handler raises: clean up here too,
-        # so that no writer task or subscriber outlives its socket.
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._release()
 
     async def connect(self) -> None:
         self.options = settings.LIVE_DEMO
@@ -83,15 +97,9 @@ class DemoConsumer(StandaloneConsumer):
         await self.send_json(welcome(self.feed, self.subscriber))
         self.writer = self.feed.track(asyncio.create_task(self._write()))
 
-    async def disconnect(self, code: int) -> None:
-        await self._release()
-
-    async def _release(self) -> None:
+    async def release(self) -> None:
         writer, self.writer = self.writer, None
-        if writer is not None and writer is not asyncio.current_task():
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
+        await self.stop(writer)
         if self.subscriber is not None:
             self.feed.unsubscribe(self.subscriber)
 

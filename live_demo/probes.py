@@ -72,13 +72,6 @@ class ProbeConsumer(StandaloneConsumer):
     # Set once the server has closed: messages still in flight are ignored.
     closing = False
 
-    async def __call__(self, scope, receive, send) -> None:
-        # disconnect() is not called when a handler raises; the timer must go anyway.
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self._stop_expiry()
-
     async def connect(self) -> None:
         simulate = query_of(self.scope).get("simulate")
         if simulate == ["blocked"]:
@@ -111,9 +104,6 @@ class ProbeConsumer(StandaloneConsumer):
             }
         )
 
-    async def disconnect(self, code: int) -> None:
-        await self._stop_expiry()
-
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         if self.closing:
             return
@@ -142,12 +132,9 @@ class ProbeConsumer(StandaloneConsumer):
         await asyncio.sleep(lifetime)
         await self._end(CLOSE_NORMAL, "probe lifetime over")
 
-    async def _stop_expiry(self) -> None:
+    async def release(self) -> None:
         expiry, self.expiry = self.expiry, None
-        if expiry is not None and expiry is not asyncio.current_task():
-            expiry.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await expiry
+        await self.stop(expiry)
 
     async def _end(self, code: int, reason: str) -> None:
         if self.closing:

@@ -48,18 +48,15 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-# The questions "Check my network" suggests answers to, in the questionnaire's order.
-NETWORK_CHECK_QUESTIONS = ("middleboxes", "http_version", "stream_buffering")
-
-
 @require_GET
 def network_check(request: HtmxHttpRequest) -> HttpResponse:
     """The standalone "Check my network" page; the check runs in the browser."""
     catalogue = get_catalogue()
+    # The questions the check can answer, in the questionnaire's order.
     questions = [
         question
-        for slug in NETWORK_CHECK_QUESTIONS
-        if (question := catalogue.question(slug)) is not None
+        for question in catalogue.questions
+        if question.slug in network.SUGGESTED_QUESTIONS
     ]
     return render(
         request,

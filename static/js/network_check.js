@@ -31,9 +31,10 @@
     return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
   };
 
+  // Nearest rank, as questionnaire/network.py computes it for the findings.
   function percentile(values, p) {
     const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+    return sorted[Math.max(Math.ceil((p / 100) * sorted.length), 1) - 1];
   }
 
   // Text only, never HTML: findings and labels come from the server, but a
