@@ -24,16 +24,14 @@ from dataclasses import dataclass, field
 
 import daphne
 import httpx
-import matplotlib
 import psutil
 import uvicorn
-from common import REPORT, machine, percentile, write_section
+from common import machine, percentile, write_section
+from measure import pyplot as load_pyplot
+from measure import save
 from servers import app_database, our_app
 
 from questionnaire.catalogue import get_catalogue
-
-matplotlib.use("Agg")
-from matplotlib import pyplot  # noqa: E402
 
 CONCURRENCIES = (1, 10, 50)
 # What the profile of the server under load found, and what was done about it:
@@ -88,11 +86,10 @@ ANALYSIS = [
     "with the load client on the same two cores. An async view would not help: Django "
     "still runs the signal receivers in the request's thread, and the two inserts must "
     "share one transaction, which the async ORM cannot do, so the hops stay. uvicorn "
-    "spends half what daphne does on HTTP and more on the thread hops, so it is not "
-    "clearly faster (see the ratios above). More throughput means more processes "
+    "spends half what daphne does on HTTP and more on the thread hops; the ratios above "
+    "say how the two compare in each run. More throughput means more processes "
     "(README, *Scaling past one process*), or a cheaper flip search.",
 ]
-CHARTS = REPORT.parent / "bench"
 # Requests per PDF run: renders take turns in one thread, so at 50 users the
 # last of 50 waits for all the others (about 12 s).
 PDF_REQUESTS = {1: 8, 10: 20, 50: 50}
@@ -296,8 +293,8 @@ def rate(value: float) -> str:
 
 
 def chart(labels: dict[str, str], results: dict[str, dict[tuple[str, int], Result]]) -> list[str]:
-    """Requests/s and latency charts under docs/bench/; their file names."""
-    CHARTS.mkdir(parents=True, exist_ok=True)
+    """Requests/s and latency charts under docs/bench/; their paths from docs/."""
+    pyplot = load_pyplot()
     keys = list(labels)
     servers = list(results)
     names = []
@@ -330,10 +327,8 @@ def chart(labels: dict[str, str], results: dict[str, dict[tuple[str, int], Resul
         axes.grid(axis="y", which="both", alpha=0.3)
         axes.set_title(f"Advisor pages and API, one server process: {ylabel}")
         figure.tight_layout()
-        name = f"advisor-{kind}.svg"
-        figure.savefig(CHARTS / name, metadata={"Date": None})
+        names.append(save(figure, f"advisor-{kind}.svg"))
         pyplot.close(figure)
-        names.append(name)
     return names
 
 
@@ -385,8 +380,8 @@ def main() -> None:
         + "). `POST` bodies are 500 distinct random answer sets. *CPU/request* is the "
         "server process's CPU time (user + system) per request.",
         "",
-        f"![requests/s](bench/{charts[0]})",
-        f"![latency](bench/{charts[1]})",
+        f"![requests/s]({charts[0]})",
+        f"![latency]({charts[1]})",
         "",
         "| request | users | daphne req/s | p50 | p99 | CPU/request "
         "| uvicorn req/s | p50 | p99 | CPU/request |",

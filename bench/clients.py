@@ -32,6 +32,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlsplit
 
+from common import percentile
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.frames import Frame, Opcode
@@ -735,6 +736,4 @@ def latency_summary(latencies: array) -> tuple[float | None, float | None]:
     """(p50, p99) in ms, or Nones without samples."""
     if not latencies:
         return None, None
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return statistics.median(ordered), p99
+    return statistics.median(latencies), percentile(latencies, 0.99)
