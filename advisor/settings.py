@@ -72,8 +72,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "advisor.urls"
-# The demo's JSON endpoints answer a failed CSRF check in JSON.
-CSRF_FAILURE_VIEW = "live_demo.views.csrf_failure"
+# Endpoints that answer JSON answer a failed CSRF check in JSON too.
+CSRF_FAILURE_VIEW = "advisor.views.csrf_failure"
 
 TEMPLATES = [
     {

@@ -9,4 +9,4 @@ urlpatterns = [
     path("", include("live_demo.urls")),
 ]
 
-handler404 = "questionnaire.api.not_found"
+handler404 = "advisor.views.not_found"

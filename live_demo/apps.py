@@ -9,7 +9,7 @@ class LiveDemoConfig(AppConfig):
     verbose_name = "Live demo"
 
     def ready(self) -> None:
-        from .limits import limit_daphne_text_messages
+        from serving.daphne_limits import limit_daphne_text_messages
 
         options = settings.LIVE_DEMO
         limit_daphne_text_messages(options["MAX_TEXT_BYTES"], options["MAX_BINARY_BYTES"])

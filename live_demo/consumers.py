@@ -8,18 +8,18 @@ import json
 import logging
 from typing import Any
 
-from channels.consumer import get_handler_name
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from .events import Event, to_json
+from advisor.consumers import MessageError, StandaloneConsumer
+from serving.direct_write import Connection
+
+from .events import Event
 from .feed import Closed, Feed, Subscriber, get_feed
-from .limits import Connection, RateLimiter
+from .limits import RateLimiter
 from .protocol import (
     CLOSE_CODES,
     CLOSE_INTERNAL,
     CLOSE_TOO_BIG,
-    MessageError,
     binary_receipt,
     chat_payload,
     pong,
@@ -29,47 +29,6 @@ from .protocol import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-class StandaloneConsumer(AsyncWebsocketConsumer):
-    """A consumer that needs neither the channel layer nor the database."""
-
-    # The feed is fanned out by live_demo.feed, not by the channel layer: an
-    # alias that names no layer keeps this consumer off it, so a channel-layer
-    # (Redis) hiccup cannot close every demo socket.
-    channel_layer_alias = "live-demo-uses-no-channel-layer"
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        # Channels closes stale database connections before every handler, a
-        # round trip to a worker thread per message received (connect, each
-        # ping, disconnect): a profile of a reconnect storm found a fifth of
-        # the event loop's time there. These consumers hold no connection.
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
-
-    async def __call__(self, scope, receive, send) -> None:
-        # disconnect() is not called when a handler raises: clean up here too,
-        # so that nothing this connection started outlives its socket.
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            await self.release()
-
-    async def disconnect(self, code: int) -> None:
-        await self.release()
-
-    async def release(self) -> None:
-        """Stop what this connection started; may be called more than once."""
-
-    @staticmethod
-    async def stop(task: asyncio.Task | None) -> None:
-        """Cancel one of this connection's tasks and wait for it, unless it is the caller."""
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
 
 
 class DemoConsumer(StandaloneConsumer):
@@ -229,9 +188,3 @@ class DemoConsumer(StandaloneConsumer):
                 await self.send(text_data=item.json)
             else:
                 await self.send_json(item)
-
-    async def send_json(self, content: dict[str, Any]) -> None:
-        await self.send(text_data=to_json(content))
-
-    async def send_error(self, error: MessageError) -> None:
-        await self.send_json(error.as_dict())

@@ -21,10 +21,11 @@ from urllib.parse import parse_qs, urlparse
 from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 
-from .consumers import StandaloneConsumer
+from advisor.consumers import MessageError, StandaloneConsumer
+from serving.daphne_limits import send_close_frame
+
 from .events import format_event, now_ms, to_json
-from .limits import Connection, RateLimiter
-from .protocol import MessageError
+from .limits import RateLimiter
 from .sse import HEADERS, plain_response, serve_until_disconnect
 
 # Settings may override these through LIVE_DEMO (tests shorten them).
@@ -140,20 +141,12 @@ class ProbeConsumer(StandaloneConsumer):
         if self.closing:
             return
         self.closing = True
-        if code in {CLOSE_UNSUPPORTED, CLOSE_TOO_BIG}:
-            protocol = _daphne_websocket(self.base_send)
-            if protocol is not None:
-                # daphne (autobahn) lets an application close only with 1000
-                # or 3000-4999; its protocol object still sends these codes.
-                protocol.sendCloseFrame(code=code, reasonUtf8=reason.encode()[:123])
-                return
+        # daphne lets an application close only with 1000 or 3000-4999.
+        if code in {CLOSE_UNSUPPORTED, CLOSE_TOO_BIG} and send_close_frame(
+            self.base_send, code, reason
+        ):
+            return
         await self.close(code=code, reason=reason)
-
-    async def send_json(self, content: dict[str, Any]) -> None:
-        await self.send(text_data=to_json(content))
-
-    async def send_error(self, error: MessageError) -> None:
-        await self.send_json({"type": "error", "code": error.code, "error": error.message})
 
 
 def parse_ping(text: str) -> dict[str, Any]:
@@ -179,12 +172,6 @@ def parse_ping(text: str) -> dict[str, Any]:
     ):
         raise MessageError("invalid_ping", '"client_ts" must be a number (ms), if given.')
     return {"n": n, "client_ts": client_ts}
-
-
-def _daphne_websocket(send: Any) -> Any:
-    """daphne's WebSocket protocol beneath `send`, or None under another server."""
-    protocol = Connection(send).protocol
-    return protocol if hasattr(protocol, "sendCloseFrame") else None
 
 
 # The SSE probe's streams in this process (their tasks), for the cap.

@@ -10,6 +10,8 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
+from advisor.consumers import MessageError
+
 from .events import now_ms
 
 if TYPE_CHECKING:
@@ -27,18 +29,6 @@ CLOSE_CODES = {"dropped": CLOSE_DROPPED, "slow": CLOSE_SLOW, "shutdown": 1000}
 CONNECTION_ID = re.compile(r"[0-9a-f]{32}")
 
 MAX_NONCE_CHARS = 64
-
-
-class MessageError(ValueError):
-    """A client message we refuse: `code` for programs, `message` for people."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"type": "error", "code": self.code, "message": self.message, "ts": now_ms()}
 
 
 def public_id(connection: str) -> str:

@@ -20,9 +20,10 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from serving.direct_write import Connection
+
 from .events import Event, format_comment, format_event, to_json
 from .feed import Closed, Feed, Subscriber, get_feed
-from .limits import Connection
 from .protocol import welcome
 
 logger = logging.getLogger(__name__)

@@ -5,7 +5,6 @@ Every error here is JSON, ``{"errors": {field: message}}``, with a 4xx status.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import OrderedDict
@@ -14,15 +13,13 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.http.request import RawPostDataException
 from django.shortcuts import render
-from django.views.csrf import csrf_failure as default_csrf_failure
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
+from advisor.http import FORMS, JSON, answers_json, body_bytes, error_response, read_json_object
 from questionnaire.catalogue import get_catalogue
 
 from .events import now_ms
@@ -38,7 +35,7 @@ MAX_LIMITERS = 4096
 
 
 def errors(status: int, **fields: str) -> JsonResponse:
-    return JsonResponse({"errors": fields}, status=status)
+    return error_response(status, fields)
 
 
 @require_GET
@@ -78,32 +75,13 @@ class _Limiters(OrderedDict):
 _limiters = _Limiters()
 
 
-FORMS = {"application/x-www-form-urlencoded", "multipart/form-data"}
+TAKES = {JSON, *FORMS}
 
 
 def _body(request: HttpRequest, limit: int) -> dict[str, Any] | JsonResponse:
     """The request's fields, from JSON or an HTML form; or the error to answer."""
-    if request.content_type not in {"application/json", *FORMS}:
-        return errors(415, body="Send JSON (Content-Type: application/json) or an HTML form.")
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    try:
-        if declared > limit or _body_bytes(request) > limit:
-            return errors(413, body=f"The body is limited to {limit} bytes.")
-        if request.content_type in FORMS:
-            return request.POST.dict()
-        body = json.loads(request.body)
-    except RequestDataTooBig:
-        return errors(413, body=f"The body is limited to {limit} bytes.")
-    except (ValueError, RecursionError):
-        # Not JSON, or JSON Python will not hold (a 5,000-digit number,
-        # brackets nested thousands deep).
-        return errors(400, body="The body is not valid JSON.")
-    if not isinstance(body, dict):
-        return errors(400, body="The body must be a JSON object.")
-    return body
+    body, refused = read_json_object(request, limit, content_types=TAKES)
+    return refused or body
 
 
 def feed_errors(view: Callable) -> Callable:
@@ -120,26 +98,15 @@ def feed_errors(view: Callable) -> Callable:
     return wrapper
 
 
-def _body_bytes(request: HttpRequest) -> int:
-    try:
-        return len(request.body)
-    except RawPostDataException:
-        # The CSRF check read a multipart form from the stream (for its token
-        # field), so the raw body is gone: its declared length is what came.
-        try:
-            return int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return 0
-
-
 def _request_bytes(request: HttpRequest) -> int:
     """The request as it crossed the network: request line, headers and body."""
     scope = getattr(request, "scope", {})
     line = len(request.method) + len(request.get_full_path()) + len(" HTTP/1.1\r\n") + 1
     headers = sum(len(name) + len(value) + 4 for name, value in scope.get("headers", []))
-    return line + headers + 2 + _body_bytes(request)
+    return line + headers + 2 + body_bytes(request)
 
 
+@answers_json
 @require_POST
 @feed_errors
 async def send(request: HttpRequest) -> HttpResponse:
@@ -173,6 +140,7 @@ async def send(request: HttpRequest) -> HttpResponse:
     return errors(400, type='"type" must be "chat" or "binary".')
 
 
+@answers_json
 @require_POST
 @feed_errors
 async def drop(request: HttpRequest) -> HttpResponse:
@@ -189,6 +157,7 @@ async def drop(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"dropped": connection}, status=202)
 
 
+@answers_json
 @require_GET
 @feed_errors
 async def stats(request: HttpRequest) -> HttpResponse:
@@ -212,14 +181,3 @@ async def stats(request: HttpRequest) -> HttpResponse:
             history={"oldest": oldest, "newest": newest},
         )
     return JsonResponse(body, headers={"Cache-Control": "no-store"})
-
-
-def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """JSON for the demo's JSON endpoints, Django's page for everything else."""
-    if request.path.startswith("/demo/"):
-        return errors(
-            403,
-            csrf=f"CSRF check failed ({reason}). Send the csrftoken cookie's value "
-            "in an X-CSRFToken header.",
-        )
-    return default_csrf_failure(request, reason)

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict
-from functools import cache, wraps
+from functools import cache
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.defaults import page_not_found
+
+from advisor.http import error_response, json_methods, read_json_object
 
 from . import network
 from .catalogue import Catalogue, get_catalogue
@@ -32,65 +30,6 @@ from .scoring import validate_answers
 MAX_BODY_BYTES = 64 * 1024
 # A measurement is a few hundred numbers at most.
 MAX_NETWORK_CHECK_BYTES = 16 * 1024
-
-
-def error_response(status: int, errors: dict[str, str], **headers: str) -> JsonResponse:
-    response = JsonResponse({"errors": errors}, status=status)
-    for name, value in headers.items():
-        response[name.replace("_", "-")] = value
-    return response
-
-
-def json_methods(*methods: str) -> Callable:
-    """Like require_http_methods, but the 405 is JSON like every other API error."""
-
-    def decorator(view: Callable) -> Callable:
-        # The API is for programs, not browsers: it takes no cookies into
-        # account and changes no session, so cross-site request forgery has
-        # nothing to ride on, and a CSRF failure page would not be JSON.
-        @csrf_exempt
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if request.method not in methods:
-                return error_response(
-                    405,
-                    {"method": f"{request.method} is not allowed here; use {', '.join(methods)}"},
-                    Allow=", ".join(methods),
-                )
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def read_json_object(
-    request: HttpRequest, max_bytes: int
-) -> tuple[dict, None] | tuple[None, JsonResponse]:
-    """The body as a JSON object, or the 413 or 400 that refuses it."""
-    too_big = error_response(413, {"body": f"the body must be at most {max_bytes} bytes"})
-    try:
-        declared = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        declared = 0
-    if declared > max_bytes:
-        return None, too_big
-    try:
-        body = request.body
-    except RequestDataTooBig:
-        return None, too_big
-    if len(body) > max_bytes:
-        return None, too_big
-
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as error:
-        # ValueError covers bad UTF-8, bad JSON and integers past Python's
-        # digit limit; RecursionError, nesting deeper than the parser goes.
-        return None, error_response(400, {"body": f"the body is not valid JSON: {error}"})
-    if not isinstance(document, dict):
-        return None, error_response(400, {"body": "the body must be a JSON object"})
-    return document, None
 
 
 @json_methods("GET")
@@ -295,10 +234,3 @@ def _network_check(value: object) -> tuple[NetworkCheck | None, str | None]:
     if check is None:
         return None, f"no network check with id {value}"
     return check, None
-
-
-def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    """404 for the whole site: JSON under /api/, the normal page elsewhere."""
-    if request.path.startswith("/api/"):
-        return error_response(404, {"path": f"nothing at {request.path}"})
-    return page_not_found(request, exception)

@@ -1,6 +1,17 @@
 // Small progressive enhancements; every page works without this file.
 "use strict";
 
+// The one percentile of the project, nearest rank, as advisor/stats.py
+// computes it: the smallest value with at least p% of the values at or
+// below it. `p` is a percentage (0-100); null for no values.
+window.advisor = Object.freeze({
+  percentile(values, p) {
+    if (!values.length) return null;
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.max(Math.ceil((p / 100) * sorted.length), 1) - 1];
+  },
+});
+
 document.addEventListener("click", async (event) => {
   const button = event.target.closest("[data-copy]");
   if (!button) return;

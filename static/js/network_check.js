@@ -112,7 +112,7 @@
           return;
         }
         if (message.type === "error") {
-          finish("error", null, `the server answered: ${message.error}`);
+          finish("error", null, `the server answered: ${message.message}`);
         } else if (message.type === "pong" && message.n === sent && typeof message.client_ts === "number") {
           result.rtt_ms.push(round(Math.max(0, performance.now() - message.client_ts)));
           if (result.rtt_ms.length >= WS_PINGS) finish("ok", null);

@@ -12,7 +12,7 @@ import pytest
 
 from live_demo.events import Event, http_chunk, websocket_text_frame
 from live_demo.feed import Feed
-from live_demo.limits import Connection
+from serving.direct_write import Connection
 
 OPEN, CLOSING = 3, 4
 

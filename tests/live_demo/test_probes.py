@@ -143,7 +143,7 @@ async def test_ws_probe_bad_message_error_frame_connection_open(text, code):
         error = await client.receive_json_from(timeout=TIMEOUT)
         assert error["type"] == "error"
         assert error["code"] == code
-        assert isinstance(error["error"], str) and error["error"]
+        assert isinstance(error["message"], str) and error["message"]
         assert (await ping(client, 1))["type"] == "pong"
 
 
@@ -232,7 +232,7 @@ async def test_ws_probe_unknown_simulation_error_then_closed():
         assert connected
         error = await client.receive_json_from(timeout=TIMEOUT)
         assert error["type"] == "error"
-        assert "simulate=blocked" in error["error"]
+        assert "simulate=blocked" in error["message"]
         assert await close_code(client) == 1000
     finally:
         await client.disconnect(timeout=TIMEOUT)

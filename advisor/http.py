@@ -1,0 +1,116 @@
+"""The JSON error shape and body reader that every JSON endpoint shares.
+
+Every error a JSON endpoint gives is ``{"errors": {field: message}}`` with a
+4xx status: the API, the network check's API and the live demo's HTTP side
+answer alike, so a client handles one shape.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection
+from functools import wraps
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
+from django.views.decorators.csrf import csrf_exempt
+
+JSON = "application/json"
+FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def error_response(status: int, errors: dict[str, str], **headers: str) -> JsonResponse:
+    """``{"errors": errors}`` with ``status``; ``Retry_After="5"`` sets Retry-After."""
+    response = JsonResponse({"errors": errors}, status=status)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def answers_json(view: Callable) -> Callable:
+    """Mark a view whose every answer is JSON, errors included (a CSRF failure too)."""
+    view.answers_json = True
+    return view
+
+
+def is_json_endpoint(request: HttpRequest) -> bool:
+    match = getattr(request, "resolver_match", None)
+    return bool(match and getattr(match.func, "answers_json", False))
+
+
+def json_methods(*methods: str) -> Callable:
+    """Like require_http_methods, but the 405 is JSON like every other API error."""
+
+    def decorator(view: Callable) -> Callable:
+        # The API is for programs, not browsers: it takes no cookies into
+        # account and changes no session, so a CSRF failure page (HTML) would
+        # only be in the way.
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method not in methods:
+                return error_response(
+                    405,
+                    {"method": f"{request.method} is not allowed here; use {', '.join(methods)}"},
+                    Allow=", ".join(methods),
+                )
+            return view(request, *args, **kwargs)
+
+        return answers_json(wrapper)
+
+    return decorator
+
+
+def read_json_object(
+    request: HttpRequest, max_bytes: int, *, content_types: Collection[str] | None = None
+) -> tuple[dict, None] | tuple[None, JsonResponse]:
+    """The body as a JSON object (or an HTML form's fields), or the 4xx that refuses it.
+
+    ``content_types`` lists the media types taken (415 for any other); None
+    takes any. Forms among them come back as a dict of their fields.
+    """
+    if content_types is not None and request.content_type not in content_types:
+        wanted = "JSON (Content-Type: application/json)"
+        if FORMS & set(content_types):
+            wanted += " or an HTML form"
+        return None, error_response(415, {"body": f"Send {wanted}."})
+    too_big = error_response(413, {"body": f"the body must be at most {max_bytes} bytes"})
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > max_bytes:
+        return None, too_big
+    try:
+        if request.content_type in FORMS and content_types is not None:
+            if body_bytes(request) > max_bytes:
+                return None, too_big
+            return request.POST.dict(), None
+        body = request.body
+    except RequestDataTooBig:
+        return None, too_big
+    if len(body) > max_bytes:
+        return None, too_big
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        # ValueError covers bad UTF-8, bad JSON and integers past Python's
+        # digit limit; RecursionError, nesting deeper than the parser goes.
+        return None, error_response(400, {"body": f"the body is not valid JSON: {error}"})
+    if not isinstance(document, dict):
+        return None, error_response(400, {"body": "the body must be a JSON object"})
+    return document, None
+
+
+def body_bytes(request: HttpRequest) -> int:
+    """The size of the request body as it came, even once a form parser consumed it."""
+    try:
+        return len(request.body)
+    except RawPostDataException:
+        # The CSRF check read a multipart form from the stream (for its token
+        # field), so the raw body is gone: its declared length is what came.
+        try:
+            return int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return 0

@@ -1,0 +1,70 @@
+"""daphne's WebSocket layer (autobahn), made to send the close codes we need.
+
+daphne lets an application close a WebSocket only with 1000 or 3000-4999,
+and gives autobahn one size limit for every message. Two places need more:
+the text-message limit closes with 1009 (message too big), and the network
+check's probe closes with 1003 (binary refused) and 1009 itself. Both reach
+daphne's protocol object, so both live here. Under another server each
+function does nothing and says so; the caller falls back to the public path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .direct_write import Connection
+
+
+def send_close_frame(send: Any, code: int, reason: str) -> bool:
+    """Close the WebSocket beneath `send` with `code`, which daphne would refuse from ASGI.
+
+    True when daphne's protocol object sent the close frame; False under
+    another server, where the caller closes through ASGI (`close(code=...)`).
+    """
+    protocol = Connection(send).protocol
+    if not hasattr(protocol, "sendCloseFrame"):
+        return False
+    protocol.sendCloseFrame(code=code, reasonUtf8=reason.encode()[:123])
+    return True
+
+
+def limit_daphne_text_messages(text_limit: int, binary_limit: int) -> None:
+    """Make daphne's WebSocket layer refuse big messages itself, with close code 1009.
+
+    daphne gives autobahn one size limit for every message (1 MiB, the binary
+    limit); autobahn checks it frame by frame, before buffering, and closes
+    with 1009 (message too big), a code a consumer cannot send (daphne only
+    forwards 1000 and 3000-4999). This adds the text limit at the same place.
+    `maxMessagePayloadSize` itself stays as it is: autobahn also checks
+    outgoing messages against it.
+    """
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:  # another server: the consumer's own checks apply
+        return
+    original = getattr(WebSocketProtocol, "_advisor_original_frame_begin", None)
+    if original is None:
+        original = WebSocketProtocol.onMessageFrameBegin
+        WebSocketProtocol._advisor_original_frame_begin = original
+
+    def on_message_frame_begin(self, length: int) -> None:
+        original(self, length)
+        limit = binary_limit if self.message_is_binary else text_limit
+        if not self.failedByMe and self.message_data_total_length > limit:
+            self.wasMaxMessagePayloadSizeExceeded = True
+            kind = "binary" if self.message_is_binary else "text"
+            self._max_message_size_exceeded(
+                self.message_data_total_length,
+                limit,
+                f"{kind} message of {self.message_data_total_length} bytes; the limit is {limit}",
+            )
+
+    def max_message_size_exceeded(self, msg_size: int, max_msg_size: int, reason: str) -> None:
+        # autobahn fails a connection by dropping TCP (failByDrop, daphne's
+        # default): the client would see 1006. A close frame tells it 1009.
+        self.failByDrop = False
+        super(WebSocketProtocol, self)._max_message_size_exceeded(msg_size, max_msg_size, reason)
+
+    WebSocketProtocol.onMessageFrameBegin = on_message_frame_begin
+    WebSocketProtocol._max_message_size_exceeded = max_message_size_exceeded
+    WebSocketProtocol._advisor_limits = (text_limit, binary_limit)
