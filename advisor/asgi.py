@@ -10,7 +10,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advisor.settings")
 # Django must be set up before anything imports models or consumers.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import (  # noqa: E402
     AllowedHostsOriginValidator,
@@ -27,11 +26,12 @@ django_http = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC e
 application = ProtocolTypeRouter(
     {
         "http": URLRouter([*http_urlpatterns, re_path(r"", django_http)]),
+        # No AuthMiddlewareStack: no consumer here reads the user or the
+        # session, and the stack costs a database hop per handshake of a
+        # browser with a session cookie (docs/benchmarks.md, handshakes).
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(
-                # An unknown path is refused at the handshake (HTTP 403), not an error.
-                URLRouter([*websocket_urlpatterns, re_path(r"", WebsocketDenier.as_asgi())])
-            )
+            # An unknown path is refused at the handshake (HTTP 403), not an error.
+            URLRouter([*websocket_urlpatterns, re_path(r"", WebsocketDenier.as_asgi())])
         ),
     }
 )

@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "advisor.context_processors.catalogue_version",
             ],
         },
     },
@@ -157,6 +158,9 @@ LIVE_DEMO = {
     "MAX_BINARY_BYTES": 1024 * 1024,
     "MAX_MESSAGES_PER_SECOND": 20,
     "MAX_CHAT_CHARS": 500,
+    # Caught-up subscribers get each event written straight to their socket
+    # (serving/direct_write.py); 0 sends every event through ASGI.
+    "DIRECT_WRITES": env_bool("DEMO_DIRECT_WRITES", True),
 }
 # daphne's runserver enforces this per WebSocket message (close code 1009);
 # live_demo narrows it to MAX_TEXT_BYTES for text messages.

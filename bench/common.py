@@ -22,6 +22,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advisor.settings")
 django.setup()
 
+# The project's one percentile (nearest rank), for every benchmark.
+from advisor.stats import percentile  # noqa: E402, F401
+
 REPORT = ROOT / "docs" / "benchmarks.md"
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -31,11 +34,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def percentile(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def machine(*versions: str) -> str:

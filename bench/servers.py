@@ -120,8 +120,11 @@ def our_app(
     rate: float,
     heartbeat: float = 15,
     ping_interval: int | None = None,
+    app: str = "advisor.asgi:application",
 ) -> Iterator[Server]:
     """The app under daphne or uvicorn, the feed at `rate` events/s (0: none).
+
+    `app` is the ASGI application to serve (a reference variant of ours).
 
     `ping_interval` is the server's WebSocket ping period (daphne's and
     uvicorn's default: 20 s), the WebSocket side's heartbeat.
@@ -151,7 +154,7 @@ def our_app(
             command += ["--ws-ping-interval", str(ping_interval)]
     else:
         raise ValueError(kind)
-    command = [sys.executable, "-m", *command, "advisor.asgi:application"]
+    command = [sys.executable, "-m", *command, app]
     with _running(command, env, [port], ROOT) as process:
         origin = f"http://{base}"
         yield Server(

@@ -10,6 +10,8 @@ class LiveDemoConfig(AppConfig):
 
     def ready(self) -> None:
         from serving.daphne_limits import limit_daphne_text_messages
+        from serving.direct_write import check_versions
 
         options = settings.LIVE_DEMO
         limit_daphne_text_messages(options["MAX_TEXT_BYTES"], options["MAX_BINARY_BYTES"])
+        check_versions(options["DIRECT_WRITES"])

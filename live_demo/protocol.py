@@ -7,7 +7,6 @@ import binascii
 import hashlib
 import math
 import os
-import re
 from typing import TYPE_CHECKING, Any
 
 from advisor.consumers import MessageError
@@ -26,21 +25,7 @@ CLOSE_TOO_BIG = 4009  # a message over the limit, where the server did not close
 CLOSE_INTERNAL = 4011  # the server failed (WebSocket 1011): reconnect and resume
 CLOSE_CODES = {"dropped": CLOSE_DROPPED, "slow": CLOSE_SLOW, "shutdown": 1000}
 
-CONNECTION_ID = re.compile(r"[0-9a-f]{32}")
-
 MAX_NONCE_CHARS = 64
-
-
-def public_id(connection: str) -> str:
-    """Who sent a chat, as everyone may see it.
-
-    The connection id itself is what `/demo/drop/` takes, so it is never
-    broadcast; this one-way digest of it tells senders apart, the same in
-    every process. Anything that is not a connection id gives "".
-    """
-    if not isinstance(connection, str) or not CONNECTION_ID.fullmatch(connection):
-        return ""
-    return hashlib.sha256(f"sender:{connection}".encode()).hexdigest()[:12]
 
 
 def chat_payload(message: dict[str, Any], *, sender: str, via: str, max_chars: int) -> dict:

@@ -20,12 +20,12 @@ from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
 from advisor.http import FORMS, JSON, answers_json, body_bytes, error_response, read_json_object
-from questionnaire.catalogue import get_catalogue
+from serving.direct_write import direct_writes_enabled
 
 from .events import now_ms
-from .feed import current_feed, get_feed
+from .feed import current_feed, get_feed, public_id
 from .limits import RateLimiter
-from .protocol import MessageError, binary_receipt, chat_payload, decode_base64, public_id
+from .protocol import MessageError, binary_receipt, chat_payload, decode_base64
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,6 @@ def demo(request: HttpRequest) -> HttpResponse:
         "live_demo/demo.html",
         {
             "options": options,
-            "catalogue": get_catalogue(),
             "backend": "redis" if options["REDIS_URL"] else "memory",
             "binary_sizes": [1024, 64 * 1024, 512 * 1024],
         },
@@ -161,21 +160,29 @@ async def drop(request: HttpRequest) -> HttpResponse:
 @require_GET
 @feed_errors
 async def stats(request: HttpRequest) -> HttpResponse:
-    """This process's view: subscribers per transport, tasks, the feed's position.
+    """This process's view: subscribers per transport and how each is written to
+    (`direct` or `asgi`), tasks, the feed's position.
 
     Read by the tests (a closed connection leaves nothing behind), the
     benchmarks, and the page's clock-offset estimate (`ts`).
     """
     feed = current_feed()
-    body: dict[str, Any] = {"ts": now_ms(), "process": os.getpid()}
+    body: dict[str, Any] = {
+        "ts": now_ms(),
+        "process": os.getpid(),
+        # Off with DEMO_DIRECT_WRITES=0 or untested server versions.
+        "direct_writes": direct_writes_enabled(),
+    }
     if feed is None:
-        body.update(running=False, subscribers={"websocket": 0, "sse": 0}, tasks=0)
+        idle = {"websocket": 0, "sse": 0}
+        body.update(running=False, subscribers=idle, direct=idle, asgi=idle, tasks=0)
     else:
         oldest, newest = await feed.history_bounds()
         body.update(
             running=True,
             backend=feed.backend,
             subscribers=feed.counts(),
+            **feed.paths(),
             tasks=len(feed.connection_tasks),
             last_id=newest,
             history={"oldest": oldest, "newest": newest},

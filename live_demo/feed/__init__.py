@@ -1,12 +1,14 @@
 """The demo feed: one id sequence, a bounded history, a local fan-out per process.
 
-Fan-out follows what was measured here (shared/MEASURED.md): each event is
-encoded once and appended to each subscriber's own bounded backlog; there is
-no channel-layer `group_send` per event. Across processes (REDIS_URL set),
-each process holds one Redis pub/sub subscription and fans out locally; a Lua
-script gives every event its id, stores it in the history and publishes it in
-one atomic step, so ids are unique, in order, and never published before they
-can be replayed.
+Fan-out follows what was measured on this kind of machine: each event is
+encoded once and appended to each subscriber's own bounded backlog (or
+written straight to its socket once it has caught up); there is no
+channel-layer `group_send` per event, which fell seconds behind at a thousand
+subscribers and, with the in-memory layer, dropped messages silently.
+Across processes (REDIS_URL set), each process holds one Redis pub/sub
+subscription and fans out locally; a Lua script gives every event its id,
+stores it in the history and publishes it in one atomic step, so ids are
+unique, in order, and never published before they can be replayed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from django.conf import settings
 
 from .local import Feed
 from .redis_feed import RedisFeed
-from .subscriber import Closed, Subscriber
+from .subscriber import Closed, Subscriber, public_id
 
 __all__ = [
     "Closed",
@@ -26,6 +28,7 @@ __all__ = [
     "Subscriber",
     "current_feed",
     "get_feed",
+    "public_id",
     "reset_feed",
 ]
 

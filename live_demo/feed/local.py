@@ -73,6 +73,16 @@ class Feed:
             counts[subscriber.transport] = counts.get(subscriber.transport, 0) + 1
         return counts
 
+    def paths(self) -> dict[str, dict[str, int]]:
+        """Subscribers per transport whose events are written straight to the socket
+        (`direct`: caught up, on a server and connection that allow it) or go
+        through ASGI (`asgi`: replaying, behind, or the direct path unavailable)."""
+        paths = {"direct": {"websocket": 0, "sse": 0}, "asgi": {"websocket": 0, "sse": 0}}
+        for subscriber in self.subscribers.values():
+            path = paths["direct" if subscriber.sink is not None else "asgi"]
+            path[subscriber.transport] = path.get(subscriber.transport, 0) + 1
+        return paths
+
     async def start_from(
         self, subscriber: Subscriber, last_id: int | None
     ) -> list[Event | dict[str, Any]]:

@@ -4,16 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import re
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ..events import Event
-from ..protocol import public_id
 
 if TYPE_CHECKING:
     from .local import Feed
+
+
+CONNECTION_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def public_id(connection: str) -> str:
+    """Who sent a chat, as everyone may see it.
+
+    The connection id itself is what `/demo/drop/` takes, so it is never
+    broadcast; this one-way digest of it tells senders apart, the same in
+    every process. Anything that is not a connection id gives "".
+    """
+    if not isinstance(connection, str) or not CONNECTION_ID.fullmatch(connection):
+        return ""
+    return hashlib.sha256(f"sender:{connection}".encode()).hexdigest()[:12]
 
 
 class Closed(Exception):

@@ -18,11 +18,7 @@
     bytes: (value) => value.toLocaleString("en") + " B",
   };
 
-  function percentile(sorted, p) {
-    if (!sorted.length) return null;
-    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-  }
-
+  const { percentile } = window.advisor; // nearest rank, as everywhere in the project
   async function postJSON(url, body) {
     const response = await fetch(url, {
       method: "POST",

@@ -16,9 +16,9 @@ from channels.testing import WebsocketCommunicator
 from advisor.asgi import application
 from live_demo import consumers
 from live_demo.consumers import DemoConsumer
-from live_demo.feed import Subscriber, get_feed
+from live_demo.feed import Subscriber, get_feed, public_id
 from live_demo.limits import RateLimiter
-from live_demo.protocol import public_id, welcome
+from live_demo.protocol import welcome
 
 ALLOWED_ORIGIN = b"http://127.0.0.1"
 TIMEOUT = 5

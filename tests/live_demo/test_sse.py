@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from live_demo.feed import get_feed
-from live_demo.protocol import public_id
+from live_demo.feed import get_feed, public_id
 from live_demo.sse import event_stream
 
 from .raw_client import unread_connection
