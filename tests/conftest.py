@@ -12,6 +12,9 @@ from django.db import connections
 
 from questionnaire.catalogue import Catalogue, get_catalogue
 
+# Helpers that test modules share: their asserts explain a failure as a test's do.
+pytest.register_assert_rewrite("tests.frames")
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",

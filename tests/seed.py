@@ -1,4 +1,4 @@
-"""The seed article's eight use cases (DOMAIN.md), as the catalogue's preset slugs."""
+"""The eight use cases of the comparison article the product grew from, as preset slugs."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from live_demo.feed import reset_feed
+from live_demo.feed import Feed, reset_feed
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -62,3 +62,9 @@ async def fresh_feed() -> AsyncIterator[None]:
     await reset_feed()
     yield
     await reset_feed()
+
+
+@pytest.fixture
+def feed(settings) -> Feed:
+    """A feed that does not tick: only the test publishes."""
+    return Feed({**settings.LIVE_DEMO, "HISTORY": 5, "MAX_BACKLOG_EVENTS": 3})

@@ -19,8 +19,9 @@ from questionnaire.scoring import (
 
 CATALOGUE = get_catalogue()
 
-# The seed article's use cases (DOMAIN.md), written here rather than read from
-# the catalogue so that a data change that turns a use case around fails.
+# The eight use cases of the comparison article the product grew from, written
+# here rather than read from the catalogue so that a data change that turns a
+# use case around fails.
 USE_CASES = {
     "collaborative-editing": "websocket",
     "chat": "websocket",
@@ -149,7 +150,7 @@ CAVEAT_CASES = {
     ),
 }
 
-# Decisive combinations from DOMAIN.md that mild answers must not outvote.
+# Combinations that decide the choice on their own: mild answers must not outvote them.
 DECISIVE = {
     "continuous-realtime-input": {"client_messages": "frequent", "upstream_latency": "realtime"},
     "binary-at-high-rate": {"payload_format": "binary", "message_rate": "high"},

@@ -1,4 +1,8 @@
-"""Events written straight to a daphne connection's socket, framed once per event."""
+"""serving/direct_write.py: events written straight to the server's connection.
+
+Framed once per event, written to daphne's (Twisted) or uvicorn's (asyncio)
+transport when nothing is queued ahead of them; otherwise left to the writer.
+"""
 
 from __future__ import annotations
 
@@ -10,41 +14,119 @@ from typing import Any
 
 import pytest
 
-from live_demo.events import Event, http_chunk, websocket_text_frame
+from live_demo.events import Event, http_chunk
 from live_demo.feed import Feed
 from serving.direct_write import Connection
+from tests.frames import parse_frame
 
 OPEN, CLOSING = 3, 4
 
 
-def parse_frame(data: bytes) -> tuple[int, bytes]:
-    """(opcode, payload) of one unmasked frame, as a client reads it (RFC 6455 5.2)."""
-    assert data[0] & 0x80, "FIN is set"
-    assert not data[1] & 0x80, "a server frame is not masked"
-    size, offset = data[1] & 0x7F, 2
-    if size == 126:
-        size, offset = int.from_bytes(data[2:4], "big"), 4
-    elif size == 127:
-        size, offset = int.from_bytes(data[2:10], "big"), 10
-    assert len(data) == offset + size
-    return data[0] & 0x0F, data[offset:]
+def daphne_send(protocol: Any, message: dict[str, Any]) -> None:
+    """How daphne hands a send to the application: partial(handle_reply, protocol)."""
 
 
-@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
-def test_websocket_text_frame_lengths_round_trip(size):
-    payload = b"a" * size
-    assert parse_frame(websocket_text_frame(payload)) == (1, payload)
+# Buffered bytes and abort, on a stand-in transport ------------------------------------------
 
 
-def test_http_chunk_frames_data():
-    assert http_chunk(b"hello world") == b"b\r\nhello world\r\n"
+class BufferTransport:
+    """A stand-in for Twisted's TCP transport: its write buffer, and abortConnection()."""
+
+    def __init__(self, buffered: int = 0, offset: int = 0, temp: int = 0) -> None:
+        self.dataBuffer = b"x" * buffered
+        self.offset = offset
+        self._tempDataLen = temp
+        self.aborted = 0
+
+    def abortConnection(self) -> None:
+        self.aborted += 1
 
 
-def test_event_wire_forms_framed_once():
-    event = Event(id=7, type="tick", ts=1.5, payload={"price": "€1"})
-    assert event.websocket_frame is event.websocket_frame
-    assert parse_frame(event.websocket_frame) == (1, event.json.encode())
-    assert event.sse_chunk == http_chunk(event.sse)
+class Protocol:
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+
+
+def test_connection_pending_plain_coroutine_function_none():
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    assert Connection(send).pending is None
+
+
+def test_connection_pending_reads_twisted_buffer():
+    send = functools.partial(daphne_send, Protocol(BufferTransport(100, offset=30, temp=5)))
+    assert Connection(send).pending == 75
+
+
+def test_connection_pending_follows_real_send():
+    class Wrapper:
+        real_send = functools.partial(daphne_send, Protocol(BufferTransport(10)))
+
+        async def send(self, message: dict[str, Any]) -> None:
+            pass
+
+    assert Connection(Wrapper().send).pending == 10
+
+
+def test_connection_pending_http_request_reads_its_channel():
+    class Request:
+        channel = Protocol(BufferTransport(40, offset=10))
+
+    assert Connection(functools.partial(daphne_send, Request())).pending == 30
+
+
+def test_connection_pending_follows_buffer_growth():
+    transport = BufferTransport(10)
+    connection = Connection(functools.partial(daphne_send, Protocol(transport)))
+    transport.dataBuffer += b"y" * 20
+    assert connection.pending == 30
+
+
+def test_connection_pending_no_transport_none():
+    assert Connection(functools.partial(daphne_send, object())).pending is None
+
+
+def test_connection_pending_transport_without_buffer_none():
+    assert Connection(functools.partial(daphne_send, Protocol(object()))).pending is None
+
+
+def test_connection_abort_aborts_transport():
+    transport = BufferTransport()
+    Connection(functools.partial(daphne_send, Protocol(transport))).abort()
+    assert transport.aborted == 1
+
+
+def test_connection_abort_follows_real_send():
+    transport = BufferTransport()
+
+    class Wrapper:
+        real_send = functools.partial(daphne_send, Protocol(transport))
+
+        async def send(self, message: dict[str, Any]) -> None:
+            pass
+
+    Connection(Wrapper().send).abort()
+    assert transport.aborted == 1
+
+
+def test_connection_abort_no_transport_no_error():
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    connection = Connection(send)
+    assert connection.transport is None
+    connection.abort()
+
+
+def test_connection_abort_none_transport_no_error():
+    connection = Connection(functools.partial(daphne_send, Protocol(None)))
+    assert connection.transport is None
+    connection.abort()
+
+
+def test_connection_abort_transport_without_abort_no_error():
+    Connection(functools.partial(daphne_send, Protocol(object()))).abort()
 
 
 # A Twisted connection, with a real socket underneath -------------------------------------------
@@ -96,10 +178,6 @@ class Request:
         self.chunked = 1
         self.finished = 0
         self._disconnected = False
-
-
-def daphne_send(protocol: Any, message: dict[str, Any]) -> None:
-    """How daphne hands a send to the application: partial(handle_reply, protocol)."""
 
 
 @pytest.fixture

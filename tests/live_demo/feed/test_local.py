@@ -1,0 +1,187 @@
+"""live_demo/feed/local.py: the in-process feed, its history, replay and drops."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from live_demo.feed import Closed
+from tests.live_demo.feed.helpers import ids, publish
+
+# History --------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_feed_ids_increase_by_one(fresh_feed, feed):
+    assert ids(await publish(feed, 4)) == [1, 2, 3, 4]
+    assert feed.last_id == 4
+
+
+@pytest.mark.asyncio
+async def test_feed_event_has_server_ts(fresh_feed, feed):
+    before = time.time() * 1000
+    [event] = await publish(feed, 1)
+    assert before - 1 <= event.ts <= time.time() * 1000 + 1
+
+
+@pytest.mark.asyncio
+async def test_feed_history_bounded(fresh_feed, feed):
+    await publish(feed, 8)
+    events, oldest, newest = await feed.history_after(0)
+    assert ids(events) == [4, 5, 6, 7, 8]
+    assert (oldest, newest) == (4, 8)
+
+
+@pytest.mark.asyncio
+async def test_feed_history_after(fresh_feed, feed):
+    await publish(feed, 4)
+    events, oldest, newest = await feed.history_after(2)
+    assert ids(events) == [3, 4]
+    assert (oldest, newest) == (1, 4)
+
+
+@pytest.mark.asyncio
+async def test_feed_history_after_newest_empty(fresh_feed, feed):
+    await publish(feed, 4)
+    assert (await feed.history_after(4))[0] == []
+
+
+@pytest.mark.asyncio
+async def test_feed_history_after_empty_feed(fresh_feed, feed):
+    assert await feed.history_after(0) == ([], None, 0)
+
+
+@pytest.mark.asyncio
+async def test_feed_counts_by_transport(fresh_feed, feed):
+    feed.subscribe("websocket")
+    feed.subscribe("sse")
+    feed.subscribe("sse")
+    assert feed.counts() == {"websocket": 1, "sse": 2}
+
+
+# start_from -----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_start_from_none_live_from_now(fresh_feed, feed):
+    await publish(feed, 3)
+    subscriber = feed.subscribe("websocket")
+    assert await feed.start_from(subscriber, None) == []
+    await publish(feed, 2)
+    assert ids(await subscriber.next_batch(timeout=1)) == [4, 5]
+
+
+@pytest.mark.asyncio
+async def test_start_from_within_history_exact_replay(fresh_feed, feed):
+    await publish(feed, 4)
+    subscriber = feed.subscribe("websocket")
+    assert ids(await feed.start_from(subscriber, 1)) == [2, 3, 4]
+    await publish(feed, 1)
+    assert ids(await subscriber.next_batch(timeout=1)) == [5]
+
+
+@pytest.mark.asyncio
+async def test_start_from_oldest_minus_one_no_gap(fresh_feed, feed):
+    await publish(feed, 8)
+    subscriber = feed.subscribe("websocket")
+    assert ids(await feed.start_from(subscriber, 3)) == [4, 5, 6, 7, 8]
+
+
+@pytest.mark.asyncio
+async def test_start_from_newest_nothing(fresh_feed, feed):
+    await publish(feed, 4)
+    subscriber = feed.subscribe("websocket")
+    assert await feed.start_from(subscriber, 4) == []
+
+
+@pytest.mark.asyncio
+async def test_start_from_no_dup_with_events_pushed_during_read(fresh_feed, feed, monkeypatch):
+    await publish(feed, 3)
+    subscriber = feed.subscribe("websocket")
+    read = feed.history_after
+
+    async def racing_read(last_id: int):
+        # One event lands before the read (in history and pending), one after
+        # (pending only).
+        await publish(feed, 1)
+        result = await read(last_id)
+        await publish(feed, 1)
+        return result
+
+    monkeypatch.setattr(feed, "history_after", racing_read)
+    replayed = await feed.start_from(subscriber, 1)
+    live = await subscriber.next_batch(timeout=1)
+    assert ids(replayed) + ids(live) == [2, 3, 4, 5]
+
+
+@pytest.mark.asyncio
+async def test_start_from_no_dup_with_events_pending_before_read(fresh_feed, feed):
+    await publish(feed, 2)
+    subscriber = feed.subscribe("websocket")
+    await publish(feed, 2)  # pending, and in the history
+    replayed = await feed.start_from(subscriber, 0)
+    live = await subscriber.next_batch(timeout=1)
+    assert ids(replayed) + ids(live) == [1, 2, 3, 4]
+
+
+@pytest.mark.asyncio
+async def test_start_from_older_than_history_gap_first(fresh_feed, feed):
+    await publish(feed, 10)
+    subscriber = feed.subscribe("websocket")
+    gap, *events = await feed.start_from(subscriber, 2)
+    assert gap["type"] == "gap"
+    assert gap["reason"] == "expired"
+    assert (gap["last_id"], gap["oldest"], gap["newest"]) == (2, 6, 10)
+    assert gap["missed"] == 3
+    assert ids(events) == [6, 7, 8, 9, 10]
+
+
+@pytest.mark.asyncio
+async def test_start_from_newer_than_feed_restarted_whole_history(fresh_feed, feed):
+    await publish(feed, 7)
+    subscriber = feed.subscribe("websocket")
+    gap, *events = await feed.start_from(subscriber, 50)
+    assert gap["type"] == "gap"
+    assert gap["reason"] == "restarted"
+    assert gap["missed"] is None
+    assert (gap["last_id"], gap["newest"]) == (50, 7)
+    assert ids(events) == [3, 4, 5, 6, 7]
+    await publish(feed, 1)
+    assert ids(await subscriber.next_batch(timeout=1)) == [8]
+
+
+@pytest.mark.asyncio
+async def test_start_from_newer_than_empty_feed_restarted(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    [gap] = await feed.start_from(subscriber, 5)
+    assert gap["reason"] == "restarted"
+    assert (gap["oldest"], gap["newest"]) == (None, 0)
+
+
+# drop_local ---------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_drop_local_closes_and_removes(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    assert feed.drop_local(subscriber.id) is True
+    assert subscriber.id not in feed.subscribers
+    with pytest.raises(Closed) as closed:
+        await subscriber.next_batch(timeout=1)
+    assert closed.value.reason == "dropped"
+
+
+@pytest.mark.asyncio
+async def test_drop_local_unknown_false(fresh_feed, feed):
+    feed.subscribe("websocket")
+    assert feed.drop_local("no-such-connection") is False
+    assert len(feed.subscribers) == 1
+
+
+@pytest.mark.asyncio
+async def test_dropped_subscriber_gets_no_more_events(fresh_feed, feed):
+    subscriber = feed.subscribe("websocket")
+    feed.drop_local(subscriber.id)
+    await publish(feed, 2)
+    assert subscriber.backlog == 0
