@@ -168,10 +168,12 @@ class DemoConsumer(StandaloneConsumer):
                 if backlog is not None and backlog > limit:
                     self.subscriber.close("slow")
         except Closed as closed:
+            # A slow client is not reading: a close frame would wait behind its
+            # backlog (under uvicorn the close itself waits for the client).
+            # Dropping the connection frees the backlog at once.
+            if closed.reason == "slow" and connection.abort():
+                return
             await self.close(code=CLOSE_CODES[closed.reason], reason=closed.reason)
-            if closed.reason == "slow":
-                # It is not reading: a polite close would wait for it to.
-                connection.abort()
         except OSError:
             # The client is gone (uvicorn says so when sending to it); the
             # server reports the disconnect, and disconnect() cleans up.

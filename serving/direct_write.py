@@ -111,11 +111,15 @@ class Connection:
             return transport.get_write_buffer_size()
         return None
 
-    def abort(self) -> None:
+    def abort(self) -> bool:
+        """Drop the connection now, with whatever it holds unsent; False if it cannot."""
         if self.twisted and hasattr(self.transport, "abortConnection"):
             self.transport.abortConnection()
-        elif self.asyncio:
+            return True
+        if self.asyncio:
             self.transport.abort()
+            return True
+        return False
 
     def event_sink(
         self, subscriber: Subscriber, max_pending: int
@@ -148,7 +152,12 @@ class Connection:
         """
         transport, protocol = self.transport, self.protocol
         if self.twisted:
-            if getattr(transport, "TLS", True) or not hasattr(transport, "socket"):
+            # A transport that holds the socket itself. A TLS connection's
+            # transport (TLSMemoryBIOProtocol) forwards unknown attributes to
+            # the TCP transport beneath it, `socket` and `TLS = False`
+            # included: asking it with getattr would write plaintext into a
+            # TLS stream (the contract tests under real TLS caught this).
+            if getattr(transport, "TLS", True) or "socket" not in vars(transport):
                 return None
             if hasattr(protocol, "sendMessage"):  # autobahn's WebSocket protocol
                 if getattr(protocol, "_perMessageCompress", True) is not None:
@@ -197,30 +206,6 @@ class Connection:
                 return
         if sent < len(data):
             transport.write(data[sent:] if sent else data)
-
-
-def _websocket_frame(event: Event) -> bytes:
-    return event.websocket_frame
-
-
-def _sse_chunk(event: Event) -> bytes:
-    return event.sse_chunk
-
-
-def _server_parts(send: Callable[..., Any]) -> tuple[Any, Any]:
-    """The server's protocol object for this connection and its transport, if found."""
-    for _ in range(8):
-        if isinstance(send, functools.partial):  # daphne: partial(handle_reply, protocol)
-            protocol = send.args[0] if send.args else None
-            channel = getattr(protocol, "channel", None)  # an HTTP request: its connection
-            return protocol, getattr(channel or protocol, "transport", None)
-        owner = getattr(send, "__self__", None)
-        if hasattr(getattr(owner, "transport", None), "get_write_buffer_size"):
-            return owner, owner.transport  # uvicorn: a method of its protocol or cycle
-        send = getattr(owner, "real_send", None)
-        if send is None:
-            return None, None
-    return None, None
 
 
 def _websocket_frame(event: Event) -> bytes:

@@ -16,7 +16,7 @@ import pytest
 
 from live_demo.events import Event, http_chunk
 from live_demo.feed import Feed
-from serving.direct_write import Connection
+from serving.direct_write import TESTED, Connection, check_versions, direct_writes_enabled
 from tests.frames import parse_frame
 
 OPEN, CLOSING = 3, 4
@@ -459,3 +459,39 @@ def test_uvicorn_unchunked_response_no_sink(subscriber):
     cycle = UvicornCycle(AsyncioTransport())
     cycle.chunked_encoding = False
     assert Connection(cycle.send).event_sink(subscriber, 1024) is None
+
+
+# The version check ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_direct_writes() -> Iterator[None]:
+    yield
+    check_versions(True)
+
+
+def test_check_versions_as_tested_direct_writes_on(restore_direct_writes):
+    assert check_versions(True) is True
+    assert direct_writes_enabled()
+
+
+def test_check_versions_mismatch_warns_once_direct_writes_off(
+    restore_direct_writes, monkeypatch, caplog, pair, subscriber
+):
+    monkeypatch.setitem(TESTED, "daphne", "0.0.1")
+    with caplog.at_level("WARNING", logger="serving.direct_write"):
+        assert check_versions(True) is False
+    assert len(caplog.records) == 1
+    assert "daphne" in caplog.records[0].getMessage()
+    server, _ = pair
+    connection = Connection(functools.partial(daphne_send, WebSocketProtocol(Transport(server))))
+    assert connection.event_sink(subscriber, 1024) is None
+
+
+def test_check_versions_turned_off_no_sink(restore_direct_writes, caplog, pair, subscriber):
+    with caplog.at_level("WARNING", logger="serving.direct_write"):
+        assert check_versions(False) is False
+    assert caplog.records == []
+    server, _ = pair
+    connection = Connection(functools.partial(daphne_send, WebSocketProtocol(Transport(server))))
+    assert connection.event_sink(subscriber, 1024) is None
