@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Collection
 from functools import wraps
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
@@ -18,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 JSON = "application/json"
 FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+WRITES = frozenset({"POST", "PUT", "PATCH"})
 
 
 def error_response(status: int, errors: dict[str, str], **headers: str) -> JsonResponse:
@@ -39,13 +41,36 @@ def is_json_endpoint(request: HttpRequest) -> bool:
     return bool(match and getattr(match.func, "answers_json", False))
 
 
+def foreign_origin(request: HttpRequest) -> str | None:
+    """The request's Origin header if it names another site than this one, else None.
+
+    No Origin is fine (programs such as curl send none; browsers always send
+    one on a cross-site POST). This site is the request's own scheme and host,
+    or one of CSRF_TRUSTED_ORIGINS (the origins a proxy in front may present).
+    """
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return None
+    own = f"{request.scheme}://{request.get_host()}"
+    if origin == own or origin in getattr(settings, "CSRF_TRUSTED_ORIGINS", ()):
+        return None
+    return origin
+
+
 def json_methods(*methods: str) -> Callable:
-    """Like require_http_methods, but the 405 is JSON like every other API error."""
+    """Like require_http_methods, but the 405 is JSON like every other API error.
+
+    Writes (POST, PUT, PATCH) take only `Content-Type: application/json`
+    (415 otherwise) and only from this site's own pages or from programs
+    (403 for another Origin).
+    """
 
     def decorator(view: Callable) -> Callable:
-        # The API is for programs, not browsers: it takes no cookies into
-        # account and changes no session, so a CSRF failure page (HTML) would
-        # only be in the way.
+        # The API takes no cookies into account and changes no session, so it
+        # needs no CSRF token; what stops a page on another site from writing
+        # through a visitor's browser is the JSON content type (no HTML form
+        # can send it, and fetch() cannot without a CORS preflight, which
+        # this API never grants) and the Origin check.
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -55,6 +80,18 @@ def json_methods(*methods: str) -> Callable:
                     {"method": f"{request.method} is not allowed here; use {', '.join(methods)}"},
                     Allow=", ".join(methods),
                 )
+            if request.method in WRITES:
+                # An empty body creates nothing: it gets the 400 that says so.
+                has_body = request.META.get("CONTENT_LENGTH", "") not in {"", "0"}
+                if has_body and request.content_type != JSON:
+                    return error_response(
+                        415, {"body": "Send JSON (Content-Type: application/json)."}
+                    )
+                origin = foreign_origin(request)
+                if origin is not None:
+                    return error_response(
+                        403, {"origin": f"writes are not accepted from {origin[:100]}"}
+                    )
             return view(request, *args, **kwargs)
 
         return answers_json(wrapper)

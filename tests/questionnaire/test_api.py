@@ -640,3 +640,58 @@ def test_post_questions_without_csrf_token_is_json_405():
     response = Client(enforce_csrf_checks=True).post("/api/questions/")
 
     assert (response.status_code, response["Content-Type"]) == (405, "application/json")
+
+
+# Cross-site writes ---------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"],
+)
+def test_create_not_json_content_type_unsupported(client, chat_answers, content_type):
+    # What a form on another site, or a no-cors fetch, can send without a preflight.
+    body = json.dumps({"answers": chat_answers})
+    response = client.post(ASSESSMENTS, data=body, content_type=content_type)
+
+    assert rejection(response) == (415, {"body"}, 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://127.0.0.1:1234", "null"])
+def test_create_foreign_origin_forbidden(client, chat_answers, origin):
+    response = client.post(
+        ASSESSMENTS,
+        data=json.dumps({"answers": chat_answers}),
+        content_type="application/json",
+        headers={"Origin": origin},
+    )
+
+    assert rejection(response) == (403, {"origin"}, 0)
+
+
+@pytest.mark.django_db
+def test_create_own_origin_created(client, chat_answers):
+    response = client.post(
+        ASSESSMENTS,
+        data=json.dumps({"answers": chat_answers}),
+        content_type="application/json",
+        headers={"Origin": "http://testserver"},
+    )
+
+    assert response.status_code == 201
+    assert Assessment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_create_trusted_origin_created(client, chat_answers, settings):
+    settings.CSRF_TRUSTED_ORIGINS = ["https://advisor.example.com"]
+    response = client.post(
+        ASSESSMENTS,
+        data=json.dumps({"answers": chat_answers}),
+        content_type="application/json",
+        headers={"Origin": "https://advisor.example.com"},
+    )
+
+    assert response.status_code == 201
