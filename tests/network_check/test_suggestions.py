@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from network_check.suggestions import suggestions
-from questionnaire.catalogue import Catalogue
+from network_check.suggestions import MEASURES, OUTCOMES, catalogue_problems, suggestions
+from questionnaire.catalogue import (
+    CATALOGUE_DIR,
+    Catalogue,
+    available_versions,
+    get_catalogue,
+    parse_catalogue,
+)
 
 from .measurements import cleaned, sse, streams, suggested, ws
 
@@ -131,3 +139,118 @@ def test_suggestions_skip_questions_the_catalogue_does_not_ask(catalogue):
     older = WithoutQuestion(catalogue, "middleboxes")
 
     assert "middleboxes" not in {s.question for s in suggestions(cleaned(), older)}
+
+
+# --- Suggestions: the catalogue's mapping (measured_by) ---------------------------------
+
+
+def catalogue_with(change, version: str = "2") -> Catalogue:
+    """A published catalogue's document, changed by ``change``, parsed as the app parses it."""
+    data = json.loads((CATALOGUE_DIR / f"{version}.json").read_text(encoding="utf-8"))
+    change({q["slug"]: q for section in data["sections"] for q in section["questions"]})
+    return parse_catalogue(data)
+
+
+BLOCKED_WS = {"websocket": {"status": "blocked", "close_code": 1006, "rtt_ms": []}}
+
+
+def test_suggestion_follows_a_remapped_outcome():
+    def remap(questions):
+        questions["middleboxes"]["measured_by"]["outcomes"]["websocket_blocked"] = "unknown"
+
+    assert suggested(catalogue_with(remap), **BLOCKED_WS)["middleboxes"] == "unknown"
+
+
+def test_unmapped_outcome_suggests_nothing_for_that_question():
+    def unmap(questions):
+        del questions["middleboxes"]["measured_by"]["outcomes"]["websocket_blocked"]
+
+    shown = suggested(catalogue_with(unmap), **BLOCKED_WS)
+
+    assert ("middleboxes" in shown, shown["stream_buffering"]) == (False, "streamed")
+
+
+def test_question_without_measured_by_gets_no_suggestion():
+    def drop(questions):
+        del questions["http_version"]["measured_by"]
+
+    assert "http_version" not in suggested(catalogue_with(drop))
+
+
+def test_any_question_may_take_a_measure():
+    # The data decides which question a measure answers, not a list in the code.
+    def measure_load_balancer(questions):
+        questions["load_balancer"]["measured_by"] = {
+            "check": "network",
+            "measure": "path",
+            "outcomes": {"websocket_blocked": "http_only", "open": "upgrade_ok"},
+        }
+
+    catalogue = catalogue_with(measure_load_balancer)
+    open_path = suggested(catalogue)["load_balancer"]
+    blocked = suggested(catalogue, **BLOCKED_WS)["load_balancer"]
+
+    assert (open_path, blocked) == ("upgrade_ok", "http_only")
+
+
+def test_another_checks_questions_are_not_this_checks():
+    def other_check(questions):
+        questions["middleboxes"]["measured_by"]["check"] = "something-else"
+
+    assert "middleboxes" not in suggested(catalogue_with(other_check))
+
+
+def test_suggestions_follow_the_catalogues_order(catalogue):
+    shown = [s.question for s in suggestions(cleaned(), catalogue)]
+
+    assert shown == [q.slug for q in catalogue.measured_by("network")]
+
+
+def test_first_catalogue_suggests_no_stream_buffering():
+    # Version 1 does not ask it; its other answers are suggested as in version 2.
+    first = get_catalogue("1")
+
+    assert suggested(first, sse=sse(arrivals_ms=[1801.0] * 10)) == {
+        "middleboxes": "corporate",
+        "http_version": "http2",
+    }
+
+
+def test_published_catalogues_name_only_known_measures_and_outcomes():
+    assert {v: catalogue_problems(get_catalogue(v)) for v in available_versions()} == {
+        v: [] for v in available_versions()
+    }
+
+
+def test_every_outcome_of_the_published_mapping_is_mapped(catalogue):
+    # Nothing measured goes unsaid: each outcome a measure reports has an answer.
+    for question in catalogue.measured_by("network"):
+        assert set(question.measured_by.outcomes) == set(OUTCOMES[question.measured_by.measure])
+
+
+def test_unknown_measure_and_outcome_are_problems():
+    def misname(questions):
+        questions["middleboxes"]["measured_by"]["measure"] = "telepathy"
+        questions["http_version"]["measured_by"]["outcomes"]["http4"] = "http2"
+
+    assert catalogue_problems(catalogue_with(misname)) == [
+        "middleboxes: unknown measure 'telepathy'",
+        "http_version: protocol has no outcome 'http4'",
+    ]
+
+
+@pytest.mark.parametrize("measure", sorted(MEASURES))
+def test_each_measure_reports_only_its_listed_outcomes(measure):
+    documents = [
+        cleaned(),
+        cleaned(**BLOCKED_WS),
+        cleaned(websocket=ws(status="error", close_code=1006, rtt_ms=[])),
+        cleaned(sse=sse(arrivals_ms=[1801.0] * 10)),
+        cleaned(sse=sse(status="failed", arrivals_ms=[])),
+        cleaned(http_version="http/1.1"),
+        cleaned(http_version="", sse_streams=streams(attempted=8, opened=6)),
+        cleaned(http_version=""),
+    ]
+    reported = {outcome.name for doc in documents if (outcome := MEASURES[measure](doc))}
+
+    assert reported == set(OUTCOMES[measure])
