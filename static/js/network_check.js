@@ -41,11 +41,8 @@
   // that builds markup from strings is one mistake away from injection.
   function element(tag, attributes = {}, ...children) {
     const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attributes)) {
-      if (name === "className") node.className = value;
-      else node.setAttribute(name, value);
-    }
-    node.append(...children.filter((child) => child != null));
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+    node.append(...children);
     return node;
   }
 

@@ -18,7 +18,7 @@ from daphne.ws_protocol import WebSocketProtocol
 from live_demo import protocol
 from live_demo.events import Event, format_comment, format_event, gap_notice
 from live_demo.feed import Closed, Feed, get_feed
-from live_demo.limits import Connection, RateLimiter, limit_daphne_text_messages
+from live_demo.limits import RateLimiter
 from live_demo.protocol import (
     MessageError,
     binary_receipt,
@@ -30,6 +30,8 @@ from live_demo.protocol import (
     websocket_frame_bytes,
     welcome,
 )
+from serving.daphne_limits import limit_daphne_text_messages
+from serving.direct_write import Connection
 
 # format_event -------------------------------------------------------------------------
 
