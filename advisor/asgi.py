@@ -19,7 +19,16 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
-from live_demo.routing import http_urlpatterns, websocket_urlpatterns  # noqa: E402
+from live_demo import routing as live_demo_routing  # noqa: E402
+from network_check import routing as network_check_routing  # noqa: E402
+
+# Each app's routes outside Django's URLconf: streams that must see their
+# disconnect, and WebSockets.
+http_urlpatterns = [*live_demo_routing.http_urlpatterns, *network_check_routing.http_urlpatterns]
+websocket_urlpatterns = [
+    *live_demo_routing.websocket_urlpatterns,
+    *network_check_routing.websocket_urlpatterns,
+]
 
 django_http = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
 

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "template_partials",
     "questionnaire",
     "live_demo",
+    "network_check",
 ]
 
 # Django's own middleware, subclassed to run on the event loop where it cannot

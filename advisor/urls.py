@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("questionnaire.urls")),
     path("", include("live_demo.urls")),
+    path("", include("network_check.urls")),
 ]
 
 handler404 = "advisor.views.not_found"

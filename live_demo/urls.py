@@ -14,6 +14,4 @@ urlpatterns = [
     path("demo/send/", views.send, name="send"),
     path("demo/drop/", views.drop, name="drop"),
     path("demo/stats/", views.stats, name="stats"),
-    # The network check's SSE probe, served by live_demo.probes like the above.
-    path("network-check/events/", views.events_elsewhere, name="network-check-events"),
 ]

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from .models import Assessment, NetworkCheck, Revision
+from .models import Assessment, Revision
 
 
 class RevisionInline(admin.TabularInline):
@@ -44,19 +44,3 @@ class AssessmentAdmin(admin.ModelAdmin):
     @admin.display(description="revisions", ordering="revision_total")
     def revision_count(self, obj: Assessment) -> int:
         return obj.revision_total
-
-
-@admin.register(NetworkCheck)
-class NetworkCheckAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "created_at", "user_agent"]
-    list_filter = ["created_at"]
-    search_fields = ["id", "user_agent"]
-    fields = ["id", "created_at", "user_agent", "measurement"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # A check is a measurement a browser made: never typed in by hand.
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: NetworkCheck | None = None) -> bool:
-        return False

@@ -1,4 +1,4 @@
-"""The JSON API: the catalogue, network checks, and assessments as documents.
+"""The JSON API: the catalogue, and assessments as documents (network checks: network_check.api).
 
 Every error is JSON of the form ``{"errors": {field: message}}`` with a 4xx
 status; a rejected request saves nothing.
@@ -7,29 +7,19 @@ status; a rejected request saves nothing.
 from __future__ import annotations
 
 import json
-import uuid
-from dataclasses import asdict
 from functools import cache
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
 from advisor.http import error_response, json_methods, read_json_object
+from network_check.api import linked_check, network_check_document
 
-from . import network
-from .catalogue import Catalogue, get_catalogue
-from .models import (
-    USER_AGENT_MAX_LENGTH,
-    Assessment,
-    NetworkCheck,
-    Revision,
-    title_problem,
-)
+from .catalogue import get_catalogue
+from .models import Assessment, Revision, title_problem
 from .scoring import validate_answers
 
 MAX_BODY_BYTES = 64 * 1024
-# A measurement is a few hundred numbers at most.
-MAX_NETWORK_CHECK_BYTES = 16 * 1024
 
 
 @json_methods("GET")
@@ -100,7 +90,7 @@ def assessments(request: HttpRequest) -> JsonResponse:
     errors: dict[str, str] = {}
     for key in document.keys() - {"title", "answers", "network_check"}:
         errors[key] = "unknown field; expected title, answers and network_check"
-    network_check, problem = _network_check(document.get("network_check"))
+    network_check, problem = linked_check(document.get("network_check"))
     if problem:
         errors["network_check"] = problem
     title = document.get("title", "")
@@ -168,69 +158,3 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
             else None
         ),
     }
-
-
-@json_methods("POST")
-def network_checks(request: HttpRequest) -> JsonResponse:
-    document, refusal = read_json_object(request, MAX_NETWORK_CHECK_BYTES)
-    if refusal is not None:
-        return refusal
-    measurement, errors = network.validate_measurement(document)
-    if errors:
-        return error_response(400, errors)
-    check = NetworkCheck.objects.create(
-        measurement=measurement,
-        user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX_LENGTH],
-    )
-    response = JsonResponse(network_check_document(request, check), status=201)
-    response["Location"] = _network_check_url(request, check)
-    return response
-
-
-@json_methods("GET")
-def network_check_detail(request: HttpRequest, pk) -> JsonResponse:
-    check = NetworkCheck.objects.filter(pk=pk).first()
-    if check is None:
-        return error_response(404, {"id": f"no network check with id {pk}"})
-    return JsonResponse(network_check_document(request, check))
-
-
-def network_check_document(
-    request: HttpRequest, check: NetworkCheck, catalogue: Catalogue | None = None
-) -> dict:
-    """The stored measurement with what it found and suggests, in ``catalogue``'s words."""
-    return {
-        "id": str(check.pk),
-        "url": _network_check_url(request, check),
-        "created_at": check.created_at.isoformat(),
-        "user_agent": check.user_agent,
-        "measurement": check.measurement,
-        # Said outright: a simulated run's figures show the probes' pretence.
-        "simulated": check.measurement.get("simulated", []),
-        "simulation_notice": network.simulation_notice(check.measurement),
-        "findings": [asdict(finding) for finding in network.findings(check.measurement)],
-        "suggestions": [
-            asdict(suggestion)
-            for suggestion in network.suggestions(check.measurement, catalogue or get_catalogue())
-        ],
-    }
-
-
-def _network_check_url(request: HttpRequest, check: NetworkCheck) -> str:
-    return request.build_absolute_uri(reverse("questionnaire:api-network-check", args=[check.pk]))
-
-
-def _network_check(value: object) -> tuple[NetworkCheck | None, str | None]:
-    """The check an assessment names (absent or null: none), or why it cannot be linked."""
-    if value is None:
-        return None, None
-    try:
-        pk = uuid.UUID(value) if isinstance(value, str) else None
-    except ValueError:
-        pk = None
-    if pk is None:
-        return None, "must be the id of a network check (a UUID), or null"
-    check = NetworkCheck.objects.filter(pk=pk).first()
-    if check is None:
-        return None, f"no network check with id {value}"
-    return check, None

@@ -9,6 +9,12 @@ A question may be optional (``"optional": true`` with a ``"default"`` option):
 an answer set without it counts as answering the default, everywhere. That
 lets a question be added, such as one a measurement answers, without
 breaking clients that send the previous version's answers.
+
+A question a measurement can answer says so with ``"measured_by"``: which
+check (``"network"``), which of its measures, and the option each outcome of
+that measure stands for. The check reads this mapping to suggest answers, and
+the wizard offers the check on every section with such a question, so the
+wording and the options stay in the data file with the rest.
 """
 
 from __future__ import annotations
@@ -48,6 +54,15 @@ class Option:
 
 
 @dataclass(frozen=True)
+class MeasuredBy:
+    """How a check answers a question: ``outcomes`` maps what ``measure`` found to an option."""
+
+    check: str
+    measure: str
+    outcomes: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Question:
     slug: str
     section: str
@@ -59,6 +74,7 @@ class Question:
     # An optional question's missing answer counts as ``default``.
     optional: bool = False
     default: str | None = None
+    measured_by: MeasuredBy | None = None
     _by_value: Mapping[str, Option] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +94,12 @@ class Section:
     title: str
     description: str
     questions: tuple[Question, ...]
+
+    @property
+    def checks(self) -> tuple[str, ...]:
+        """The checks that can answer some question of this section, each named once."""
+        names = (question.measured_by.check for question in self.questions if question.measured_by)
+        return tuple(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)
@@ -178,6 +200,14 @@ class Catalogue:
             filled.setdefault(slug, default)
         return filled
 
+    def measured_by(self, check: str) -> tuple[Question, ...]:
+        """The questions ``check`` can answer, in the questionnaire's order."""
+        return tuple(
+            question
+            for question in self.questions
+            if question.measured_by and question.measured_by.check == check
+        )
+
     def section(self, slug: str) -> Section | None:
         return next((section for section in self.sections if section.slug == slug), None)
 
@@ -260,6 +290,7 @@ def _parse(data: Mapping) -> Catalogue:
                     void_reason=question.get("void_reason", ""),
                     optional=question.get("optional", False),
                     default=question.get("default"),
+                    measured_by=_measured_by(question.get("measured_by")),
                 )
                 for question in section["questions"]
             ),
@@ -337,6 +368,24 @@ def _points(raw: Mapping) -> Mapping[str, int]:
     return MappingProxyType(dict(raw))
 
 
+def _measured_by(raw: Mapping | None) -> MeasuredBy | None:
+    if raw is None:
+        return None
+    outcomes = raw["outcomes"]
+    if (
+        not isinstance(raw["check"], str)
+        or not isinstance(raw["measure"], str)
+        or not isinstance(outcomes, Mapping)
+        or not all(isinstance(key, str) and isinstance(to, str) for key, to in outcomes.items())
+    ):
+        raise CatalogueError(
+            f"measured_by needs a check, a measure and outcomes mapping names to options: {raw!r}"
+        )
+    return MeasuredBy(
+        check=raw["check"], measure=raw["measure"], outcomes=MappingProxyType(dict(outcomes))
+    )
+
+
 def _transports(raw: list) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(value, str) for value in raw):
         raise CatalogueError(f"checklists must be a list of transports: {raw!r}")
@@ -357,6 +406,7 @@ def _check(catalogue: Catalogue) -> None:
         if len(set(question.values)) != len(question.values) or len(question.values) < 2:
             raise CatalogueError(f"{question.slug}: options must be two or more, unique")
         _check_optional(question)
+        _check_measured_by(question)
         _check_conditions(catalogue, question.void_when, f"{question.slug}.void_when")
     for interaction in catalogue.interactions:
         question = catalogue.question(interaction.question)
@@ -401,6 +451,17 @@ def _check_optional(question: Question) -> None:
         raise CatalogueError(
             f"{question.slug}: default {question.default!r} must be one of its options "
             f"({', '.join(question.values)})"
+        )
+
+
+def _check_measured_by(question: Question) -> None:
+    """Every outcome a check may report maps to one of the question's options."""
+    if question.measured_by is None:
+        return
+    unknown = sorted(set(question.measured_by.outcomes.values()) - set(question.values))
+    if unknown:
+        raise CatalogueError(
+            f"{question.slug}: measured_by maps outcomes to unknown options {unknown}"
         )
 
 

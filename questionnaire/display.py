@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
-from . import network
+from network_check.evidence import Evidence, evidence_of
+
 from .catalogue import TRANSPORTS, Catalogue
 from .models import Revision
 
@@ -284,32 +284,6 @@ def result_context(revisions: list[Revision], revision: Revision) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class SuggestionOutcome:
-    """One answer the network check suggested, against the answer stored."""
-
-    question: str
-    suggested: str
-    answered: str
-    finding: str
-    follows: bool
-
-
-@dataclass(frozen=True)
-class Evidence:
-    created_at: datetime
-    user_agent: str
-    findings: tuple[network.Finding, ...]
-    suggestions: tuple[SuggestionOutcome, ...]
-    # Set for a run whose probes were told to misbehave: not evidence at all.
-    simulation: str | None = None
-    scope: str = network.SCOPE
-
-    @property
-    def followed(self) -> int:
-        return sum(outcome.follows for outcome in self.suggestions)
-
-
 def network_evidence(revision: Revision, catalogue: Catalogue) -> Evidence | None:
     """The network check stored with ``revision``, and whether its answers follow it.
 
@@ -318,27 +292,7 @@ def network_evidence(revision: Revision, catalogue: Catalogue) -> Evidence | Non
     """
     if revision.network_check_id is None:
         return None
-    check = revision.network_check
-    outcomes = []
-    for suggestion in network.suggestions(check.measurement, catalogue):
-        given = revision.answers.get(suggestion.question, "")
-        question, answered = answer_label(catalogue, suggestion.question, given)
-        outcomes.append(
-            SuggestionOutcome(
-                question=question,
-                suggested=suggestion.label,
-                answered=answered or "(not answered)",
-                finding=suggestion.finding,
-                follows=given == suggestion.value,
-            )
-        )
-    return Evidence(
-        created_at=check.created_at,
-        user_agent=check.user_agent,
-        findings=tuple(network.findings(check.measurement)),
-        suggestions=tuple(outcomes),
-        simulation=network.simulation_notice(check.measurement),
-    )
+    return evidence_of(revision.network_check, catalogue, revision.answers)
 
 
 def _points(number: int) -> str:

@@ -9,11 +9,12 @@ from collections.abc import Iterator, Mapping
 from django.db import connection, models, transaction
 from django.urls import reverse
 
+from network_check.models import NetworkCheck
+
 from .catalogue import Catalogue, CatalogueError, get_catalogue
 from .scoring import evaluate
 
 TITLE_MAX_LENGTH = 200
-USER_AGENT_MAX_LENGTH = 512
 
 
 def title_problem(title: str) -> str | None:
@@ -56,34 +57,6 @@ class Confidence(models.TextChoices):
     STRONG = "strong", "Strong"
     MODERATE = "moderate", "Moderate"
     SLIGHT = "slight", "Slight"
-
-
-class NetworkCheck(models.Model):
-    """A measurement of the path between one browser and this advisor server.
-
-    Stored as the cleaned document the browser posted (``network.validate_measurement``);
-    findings and suggestions are derived from it when shown.
-    """
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True)
-    measurement = models.JSONField()
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"Network check {str(self.id)[:8]}"
-
-    @classmethod
-    def find(cls, value: str) -> NetworkCheck | None:
-        """The check whose id ``value`` spells, None for an unknown id or for anything else."""
-        try:
-            pk = uuid.UUID(value)
-        except ValueError:
-            return None
-        return cls.objects.filter(pk=pk).first()
 
 
 class Assessment(models.Model):

@@ -9,7 +9,6 @@ app_name = "questionnaire"
 urlpatterns = [
     path("", views.home, name="home"),
     path("assessments/new/", views.assessment_new, name="new"),
-    path("network-check/", views.network_check, name="network-check"),
     path("assessments/leaning/", views.leaning, name="leaning"),
     path("assessments/<uuid:pk>/", views.assessment_detail, name="assessment"),
     path("assessments/<uuid:pk>/edit/", views.assessment_edit, name="edit"),
@@ -17,6 +16,4 @@ urlpatterns = [
     path("api/questions/", api.questions, name="api-questions"),
     path("api/assessments/", api.assessments, name="api-assessments"),
     path("api/assessments/<uuid:pk>/", api.assessment_detail, name="api-assessment"),
-    path("api/network-checks/", api.network_checks, name="api-network-checks"),
-    path("api/network-checks/<uuid:pk>/", api.network_check_detail, name="api-network-check"),
 ]

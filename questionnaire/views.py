@@ -19,10 +19,13 @@ from django.views.decorators.http import (
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
-from . import network, report
+from network_check.models import NetworkCheck
+from network_check.suggestions import suggestions
+
+from . import report
 from .catalogue import get_catalogue
 from .display import result_context
-from .models import Assessment, NetworkCheck, Revision
+from .models import Assessment, Revision
 from .scoring import evaluate
 from .wizard import NETWORK_CHECK, Wizard
 
@@ -45,23 +48,6 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
         request,
         "questionnaire/home.html",
         {"catalogue": get_catalogue(), "recent": recent},
-    )
-
-
-@require_GET
-def network_check(request: HtmxHttpRequest) -> HttpResponse:
-    """The standalone "Check my network" page; the check runs in the browser."""
-    catalogue = get_catalogue()
-    # The questions the check can answer, in the questionnaire's order.
-    questions = [
-        question
-        for question in catalogue.questions
-        if question.slug in network.SUGGESTED_QUESTIONS
-    ]
-    return render(
-        request,
-        "questionnaire/network_check.html",
-        {"catalogue": catalogue, "questions": questions},
     )
 
 
@@ -161,7 +147,7 @@ def _answer_from_check(wizard: Wizard, check_id: str) -> None:
     if check is None:
         return
     wizard.network_check = str(check.pk)
-    for suggestion in network.suggestions(check.measurement, wizard.catalogue):
+    for suggestion in suggestions(check.measurement, wizard.catalogue):
         wizard.answers[suggestion.question] = suggestion.value
 
 

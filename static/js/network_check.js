@@ -1,8 +1,9 @@
 // "Check my network": measures this browser's path to this server (a
 // WebSocket, an SSE burst, the HTTP version, SSE streams at once), posts the
-// figures to the API and shows the server's findings and suggested answers.
-// One panel per [data-network-check] element, set up once per element: the
-// wizard's steps are swapped in by htmx, so a panel may arrive at any time.
+// figures to the API, then loads the server's rendering of what it found and
+// suggests (the evidence partial the result page and the PDF show too) with
+// htmx. One panel per [data-network-check] element, set up once per element:
+// the wizard's steps are swapped in by htmx, so a panel may arrive at any time.
 "use strict";
 
 (() => {
@@ -31,21 +32,17 @@
     return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
   };
 
-  // Nearest rank, as questionnaire/network.py computes it for the findings.
-  function percentile(values, p) {
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.max(Math.ceil((p / 100) * sorted.length), 1) - 1];
-  }
+  // The one percentile of the site (static/js/app.js), as the findings use it.
+  const { percentile } = window.advisor;
+  // The id in the panel's data-evidence-url that a check's id replaces.
+  const ANY_CHECK = "00000000-0000-0000-0000-000000000000";
 
-  // Text only, never HTML: findings and labels come from the server, but a
-  // page that builds markup from strings is one mistake away from injection.
+  // Text only, never HTML: the steps and errors quote the server, and a page
+  // that builds markup from strings is one mistake away from injection.
   function element(tag, attributes = {}, ...children) {
     const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attributes)) {
-      if (name === "className") node.className = value;
-      else node.setAttribute(name, value);
-    }
-    node.append(...children.filter((child) => child != null));
+    for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+    node.append(...children);
     return node;
   }
 
@@ -243,7 +240,8 @@
       this.mode = root.dataset.mode;
       this.form = root.closest("form");
       this.running = false;
-      this.check = null;
+      // The shown check's suggestions, read from its evidence once loaded.
+      this.suggestions = [];
       this.nodes = {};
       root.querySelectorAll("[data-nc]").forEach((node) => {
         this.nodes[node.dataset.nc] = node;
@@ -252,12 +250,18 @@
       this.showSimulations();
       this.nodes.run.addEventListener("click", () => this.run());
       this.nodes["use-all"]?.addEventListener("click", () => this.useAll());
+      // The evidence is swapped in after a run: one listener for its buttons.
+      this.nodes.evidence.addEventListener("click", (event) => {
+        const item = event.target.closest("[data-use-suggestion]")?.closest("[data-suggestion]");
+        const suggestion = this.suggestions.find((each) => each.item === item);
+        if (suggestion) this.say(this.use(suggestion));
+      });
       // An answer changed by hand: the notes beside the suggestions follow.
       this.form?.addEventListener("change", (event) => {
-        if (!event.isTrusted || !this.check) return;
+        if (!event.isTrusted || !this.suggestions.length) return;
         this.refreshNotes();
         // "Ticked …" no longer describes an answer the user has since changed.
-        if (this.check.suggestions.some((suggestion) => suggestion.question === event.target.name)) this.say("");
+        if (this.suggestions.some((suggestion) => suggestion.question === event.target.name)) this.say("");
       });
       root.hidden = false;
       this.nodes.run.hidden = false;
@@ -287,10 +291,10 @@
       const id = this.idInput?.value;
       if (this.mode !== "wizard" || !id) return;
       try {
-        const check = await request(`${this.root.dataset.apiUrl}${encodeURIComponent(id)}/`, {}, "load the earlier check");
-        if (!this.running && this.root.isConnected) {
-          this.render(check);
-          this.say(`A network check from ${new Date(check.created_at).toLocaleString()} is attached to these answers.`);
+        const evidence = await this.show(id, () => !this.running);
+        if (evidence) {
+          const when = new Date(evidence.dataset.createdAt).toLocaleString();
+          this.say(`A network check from ${when} is attached to these answers.`);
         }
       } catch (error) {
         this.showError(error);
@@ -366,7 +370,7 @@
           throw failure;
         }
         save.done("saved");
-        this.render(check);
+        await this.show(check.id);
         const count = check.suggestions.length;
         this.say(
           `${check.simulation_notice ? "Simulated check" : "Check"} complete: ${check.findings.length} findings, ` +
@@ -434,68 +438,37 @@
       return measurement;
     }
 
-    render(check) {
-      this.check = check;
-      const { findings, suggestions, results, start, simulated } = this.nodes;
-      if (simulated) {
-        simulated.replaceChildren(
-          element("strong", {}, check.simulation_notice ?? ""),
-          " The probes were told to misbehave on purpose; these findings show what the check says on such a path.",
-        );
-        simulated.hidden = !check.simulation_notice;
+    // Load the server's rendering of check `id` into the panel (htmx) and
+    // link the check to the answers. `wanted` is asked once it has arrived:
+    // false leaves it hidden and unlinked (a run started meanwhile, and its
+    // own check will replace it).
+    async show(id, wanted = () => true) {
+      const target = this.nodes.evidence;
+      const url = this.root.dataset.evidenceUrl.replace(ANY_CHECK, encodeURIComponent(id));
+      try {
+        await htmx.ajax("GET", url, { target, swap: "innerHTML" });
+      } catch (error) {
+        throw new CheckError(`Could not reach the server to show the check (${error?.message ?? error}).`);
       }
-      findings.replaceChildren(
-        ...check.findings.map((finding) =>
-          element(
-            "li",
-            { "data-finding": finding.key, "data-ok": String(Boolean(finding.ok)) },
-            element("span", { className: "nc-mark", "aria-hidden": "true" }, finding.ok ? "✓" : "!"),
-            element("span", { className: "visually-hidden" }, finding.ok ? "Fine: " : "Attention: "),
-            element("strong", {}, `${finding.title}: `),
-            finding.value,
-            finding.meaning ? element("span", { className: "nc-meaning" }, finding.meaning) : null,
-          ),
-        ),
-      );
-      if (check.suggestions.length) {
-        suggestions.replaceChildren(...check.suggestions.map((suggestion) => this.suggestionItem(suggestion)));
-      } else {
-        suggestions.replaceChildren(element("li", { className: "muted" }, "Nothing to suggest from this measurement."));
-      }
-      if (this.nodes["use-all"]) this.nodes["use-all"].hidden = !check.suggestions.length;
-      if (start) start.href = withQuery(this.root.dataset.newUrl, `network_check=${encodeURIComponent(check.id)}`);
-      if (this.idInput) this.idInput.value = check.id;
-      this.root.dataset.checkId = check.id;
+      // htmx swaps nothing for an error status: this check's evidence is missing then.
+      const evidence = target.querySelector(`[data-evidence-of="${CSS.escape(id)}"]`);
+      if (!evidence) throw new CheckError("The server could not show the check's findings.");
+      if (!wanted() || !this.root.isConnected) return null;
+      this.suggestions = [...evidence.querySelectorAll("[data-suggestion]")].map((item) => ({
+        item,
+        question: item.dataset.suggestion,
+        value: item.dataset.value,
+        label: item.dataset.label,
+        questionText: item.dataset.question,
+      }));
+      const { results, start } = this.nodes;
+      if (this.nodes["use-all"]) this.nodes["use-all"].hidden = !this.suggestions.length;
+      if (start) start.href = withQuery(this.root.dataset.newUrl, `network_check=${encodeURIComponent(id)}`);
+      if (this.idInput) this.idInput.value = id;
+      this.root.dataset.checkId = id;
       results.hidden = false;
       this.refreshNotes();
-    }
-
-    questionText(slug) {
-      const node =
-        document.querySelector(`[data-question-text="${CSS.escape(slug)}"]`) ??
-        this.form?.querySelector(`#q-${CSS.escape(slug)} legend`);
-      return node ? node.textContent.trim() : slug;
-    }
-
-    suggestionItem(suggestion) {
-      const question = this.questionText(suggestion.question);
-      const item = element(
-        "li",
-        { "data-suggestion": suggestion.question, "data-value": suggestion.value },
-        element("p", {}, element("strong", {}, `${question} `), "Suggested: ", element("span", { className: "nc-answer" }, suggestion.label)),
-        element("p", { className: "nc-meaning" }, [suggestion.finding, suggestion.meaning].filter(Boolean).join(". ")),
-      );
-      if (this.mode === "wizard") {
-        const button = element(
-          "button",
-          { type: "button", className: "button" },
-          "Use this answer",
-          element("span", { className: "visually-hidden" }, ` for “${question}”`),
-        );
-        button.addEventListener("click", () => this.say(this.use(suggestion)));
-        item.append(element("p", { className: "nc-use" }, button, " ", element("span", { "data-applied": "" })));
-      }
-      return item;
+      return evidence;
     }
 
     radioFor(suggestion) {
@@ -506,7 +479,7 @@
     }
 
     use(suggestion) {
-      const question = this.questionText(suggestion.question);
+      const question = suggestion.questionText;
       const radio = this.radioFor(suggestion);
       if (!radio) {
         this.refreshNotes();
@@ -522,26 +495,23 @@
     }
 
     useAll() {
-      if (!this.check) return;
-      const said = this.check.suggestions.map((suggestion) => this.use(suggestion));
+      const said = this.suggestions.map((suggestion) => this.use(suggestion));
       this.say(said.join(" "));
     }
 
     // Beside each suggestion: whether the answer on the step now follows it.
     refreshNotes() {
-      if (!this.check || this.mode !== "wizard") return;
-      for (const suggestion of this.check.suggestions) {
-        const item = this.nodes.suggestions.querySelector(
-          `[data-suggestion="${CSS.escape(suggestion.question)}"] [data-applied]`,
-        );
-        if (!item) continue;
+      if (this.mode !== "wizard") return;
+      for (const suggestion of this.suggestions) {
+        const note = suggestion.item.querySelector("[data-applied]");
+        if (!note) continue;
         const radio = this.radioFor(suggestion);
         const chosen = this.form?.querySelector(`input[type="radio"][name="${CSS.escape(suggestion.question)}"]:checked`);
-        if (!radio) item.textContent = "Not asked on this step.";
-        else if (radio.checked) item.textContent = `Your answer: ${suggestion.label}.`;
-        else if (chosen) item.textContent = `Your answer differs: ${chosen.closest("label")?.textContent.trim() ?? chosen.value}.`;
-        else item.textContent = "";
-        item.closest("li").dataset.applied = String(Boolean(radio?.checked));
+        if (!radio) note.textContent = "Not asked on this step.";
+        else if (radio.checked) note.textContent = `Your answer: ${suggestion.label}.`;
+        else if (chosen) note.textContent = `Your answer differs: ${chosen.closest("label")?.textContent.trim() ?? chosen.value}.`;
+        else note.textContent = "";
+        suggestion.item.dataset.applied = String(Boolean(radio?.checked));
       }
     }
   }

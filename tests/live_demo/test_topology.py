@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.questionnaire.test_network import measurement
+from tests.network_check.measurements import measurement
 from tests.seed import PRESETS
 
 

@@ -490,3 +490,77 @@ def test_get_catalogue_default_is_newest():
 
 def test_available_versions_include_first():
     assert "1" in available_versions()
+
+
+# --- measured_by: questions a check can answer ------------------------------------------
+
+
+def test_network_check_answers_the_network_questions():
+    assert [q.slug for q in CATALOGUE.measured_by("network")] == [
+        "middleboxes",
+        "http_version",
+        "stream_buffering",
+    ]
+
+
+def test_first_catalogue_network_check_answers_its_two():
+    assert [q.slug for q in get_catalogue("1").measured_by("network")] == [
+        "middleboxes",
+        "http_version",
+    ]
+
+
+def test_measured_by_parsed():
+    measured = CATALOGUE.question("middleboxes").measured_by
+
+    assert (measured.check, measured.measure, measured.outcomes["websocket_blocked"]) == (
+        "network",
+        "path",
+        "strict",
+    )
+
+
+def test_section_names_the_checks_that_answer_it():
+    assert {section.slug: section.checks for section in CATALOGUE.sections} == {
+        "interactivity": (),
+        "network": ("network",),
+        "payload": (),
+        "overhead": (),
+    }
+
+
+def test_measured_by_to_an_unknown_option_refused():
+    data = _data()
+    _question(data, "middleboxes")["measured_by"]["outcomes"]["open"] = "wide_open"
+
+    with pytest.raises(CatalogueError, match="unknown options"):
+        parse_catalogue(data)
+
+
+@pytest.mark.parametrize(
+    "measured_by",
+    [
+        {"check": "network", "measure": "path"},
+        {"check": 1, "measure": "path", "outcomes": {}},
+        {"check": "network", "measure": "path", "outcomes": ["open"]},
+        {"check": "network", "measure": "path", "outcomes": {"open": 1}},
+    ],
+)
+def test_malformed_measured_by_refused(measured_by):
+    data = _data()
+    _question(data, "middleboxes")["measured_by"] = measured_by
+
+    with pytest.raises(CatalogueError):
+        parse_catalogue(data)
+
+
+def test_measured_by_does_not_change_scoring():
+    # The mapping is for suggestions only: a catalogue without it scores alike.
+    data = _data()
+    for section in data["sections"]:
+        for question in section["questions"]:
+            question.pop("measured_by", None)
+    bare = parse_catalogue(data)
+    for preset in CATALOGUE.presets:
+        answers = dict(preset.answers)
+        assert evaluate(bare, answers).to_dict() == evaluate(CATALOGUE, answers).to_dict()

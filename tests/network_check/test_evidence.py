@@ -7,9 +7,10 @@ import uuid
 import pytest
 from django.utils.html import escape, strip_tags
 
-from questionnaire.models import Assessment, NetworkCheck
+from network_check.models import NetworkCheck
+from questionnaire.models import Assessment
 from questionnaire.wizard import UNKNOWN_NETWORK_CHECK
-from tests.questionnaire.test_network import measurement
+from tests.network_check.measurements import measurement
 from tests.questionnaire.test_report import missing, pdf_text, report_url
 
 pytestmark = pytest.mark.django_db
@@ -354,10 +355,19 @@ def test_result_real_run_is_not_labelled_simulated(page):
 
 
 def test_result_findings_say_fine_or_attention_in_words(page):
-    # Not colour alone: each result starts with a word (and a mark).
+    # Not colour alone: each result starts with a word (and a mark). The
+    # evidence partial names what was measured before each result, as the
+    # check's panel and the PDF always did.
     shown = strip_tags(page)
 
-    assert missing(shown, "! Attention Blocked (close code 1006)", "✓ Fine HTTP/2 (h2)") == []
+    assert (
+        missing(
+            shown,
+            "! Attention WebSocket upgrade: Blocked (close code 1006)",
+            "✓ Fine HTTP version: HTTP/2 (h2)",
+        )
+        == []
+    )
 
 
 # --- The PDF -------------------------------------------------------------------------
@@ -394,8 +404,9 @@ def test_report_shows_follows_and_overrides(text, catalogue):
     assert (
         missing(
             text,
-            "the answer follows the check",
-            f"the answer overrides it: {open_label}",
+            # The evidence partial's words, as on the result page.
+            "Follows the check",
+            f"Overrides the check: answered {open_label}",
         )
         == []
     )

@@ -6,8 +6,9 @@ import uuid
 import pytest
 from django.test import Client
 
-from questionnaire.models import Assessment, NetworkCheck
-from tests.questionnaire.test_network import measurement
+from network_check.models import NetworkCheck
+from questionnaire.models import Assessment
+from tests.network_check.measurements import measurement
 
 pytestmark = pytest.mark.django_db
 

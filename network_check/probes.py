@@ -22,13 +22,13 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 
 from advisor.consumers import MessageError, StandaloneConsumer
+from live_demo.events import format_event, now_ms, to_json
+from live_demo.limits import RateLimiter
+from live_demo.sse import HEADERS, plain_response, serve_until_disconnect
 from serving.daphne_limits import send_close_frame
 
-from .events import format_event, now_ms, to_json
-from .limits import RateLimiter
-from .sse import HEADERS, plain_response, serve_until_disconnect
-
-# Settings may override these through LIVE_DEMO (tests shorten them).
+# Settings may override these through LIVE_DEMO, where they have always been
+# set alongside the demo's own limits (tests shorten them).
 DEFAULTS: dict[str, Any] = {
     "PROBE_MAX_TEXT_BYTES": 1024,
     "PROBE_MAX_MESSAGES_PER_SECOND": 20,

@@ -17,10 +17,9 @@ from django.urls import reverse
 from websockets.exceptions import InvalidStatus
 
 from advisor.asgi import application
-from live_demo.probes import open_probe_streams, probe_stream
-
-from .test_sse import Message, parse
-from .test_websocket_server import open_socket, receive_until, server_close
+from network_check.probes import open_probe_streams, probe_stream
+from tests.live_demo.test_sse import Message, parse
+from tests.live_demo.test_websocket_server import open_socket, receive_until, server_close
 
 PROBE = "/network-check/ws/"
 EVENTS = "/network-check/events/"
@@ -519,8 +518,8 @@ async def test_probe_stream_disconnect_ends_every_task():
 
 
 def test_probe_stream_url_named_answers_only_under_asgi(client):
-    response = client.get(reverse("live_demo:network-check-events"))
+    response = client.get(reverse("network_check:events"))
 
-    assert reverse("live_demo:network-check-events") == EVENTS
+    assert reverse("network_check:events") == EVENTS
     assert response.status_code == 503
     assert "ASGI" in response.json()["errors"]["stream"]

@@ -1,0 +1,16 @@
+"""The check's probes, routed outside Django's URLconf (advisor.asgi composes them)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from .probes import ProbeConsumer, probe_stream
+
+websocket_urlpatterns = [
+    path("network-check/ws/", ProbeConsumer.as_asgi(), name="ws"),
+]
+
+# Served ahead of Django: a stream must see its disconnect (see live_demo/sse.py).
+http_urlpatterns = [
+    path("network-check/events/", probe_stream),
+]
