@@ -62,7 +62,8 @@ ANALYSIS = [
     "writer that finds SQLite's lock taken sleeps 1 to 100 ms before retrying, while the "
     "scoring ran inside the transaction: p99 at 50 users was 2.0-2.1 s. Scoring now runs "
     "before the transaction and the process's writers take turns on a lock "
-    "(`Assessment.create_scored`): p99 at 50 users 0.44-0.46 s.",
+    "(then in `Assessment.create_scored`; now in `serving/sqlite_backend`, for every "
+    "writer): p99 at 50 users 0.44-0.46 s.",
     "- **Two queries fewer.** The new assessment's revision number needs no query, and "
     "the API answers with the revision it just saved instead of reading it back (which "
     "decoded the stored result again).",

@@ -109,11 +109,9 @@ def assessments(request: HttpRequest) -> JsonResponse:
     if errors:
         return error_response(400, errors)
 
-    assessment = Assessment.create_scored(
+    assessment, revision = Assessment.create_scored(
         title.strip(), document["answers"], catalogue, network_check=network_check
     )
-    # Its one revision, which create_scored kept: no query.
-    [revision] = assessment.revisions.all()
     response = JsonResponse(assessment_document(request, assessment, revision), status=201)
     response["Location"] = request.build_absolute_uri(
         reverse("questionnaire:api-assessment", args=[assessment.pk])

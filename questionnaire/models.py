@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import contextlib
-import threading
 import unicodedata
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.urls import reverse
 
 from network_check.models import NetworkCheck
@@ -25,27 +23,6 @@ def title_problem(title: str) -> str | None:
     if any(unicodedata.category(char) in {"Cc", "Cs"} for char in title):
         return "must not contain control characters"
     return None
-
-
-_sqlite_writer = threading.Lock()
-
-
-@contextlib.contextmanager
-def _one_writer_at_a_time() -> Iterator[None]:
-    """On SQLite, let this process's threads take turns at writing.
-
-    SQLite has one write lock, and a connection that finds it taken sleeps
-    and retries (1, 2, 5 ... 100 ms): under concurrent requests that made
-    writes wait up to seconds for a lock held a millisecond. A thread lock
-    wakes the next writer as soon as the last one commits. Other databases
-    lock rows, not the file, and need no turns; inside a transaction already
-    begun, this thread holds SQLite's lock (BEGIN IMMEDIATE) and waits for no one.
-    """
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        yield
-        return
-    with _sqlite_writer:
-        yield
 
 
 class Recommendation(models.TextChoices):
@@ -95,23 +72,21 @@ class Assessment(models.Model):
         catalogue: Catalogue | None = None,
         *,
         network_check: NetworkCheck | None = None,
-    ) -> Assessment:
-        """Score complete, validated ``answers`` and save them as revision 1."""
+    ) -> tuple[Assessment, Revision]:
+        """Score complete, validated ``answers`` and save them as revision 1.
+
+        Returns the new assessment and its revision, so that a caller that
+        shows the revision (the API) need not read it back.
+        """
         assessment = cls(title=title)
         catalogue = catalogue or get_catalogue()
         # Scored before the transaction: the flip search is most of the work,
         # and inside it would hold the database's write lock all along.
         revision = assessment._scored_revision(answers, catalogue, network_check)
-        with _one_writer_at_a_time(), transaction.atomic():
+        with transaction.atomic():
             assessment.save()
             revision.save()
-        # Its one revision is known: kept as prefetch_related() would keep it,
-        # assessment.revisions.all() returns it with no query (the API does).
-        prefetched = assessment.revisions.all()
-        prefetched._result_cache = [revision]
-        prefetched._prefetch_done = True
-        assessment._prefetched_objects_cache = {"revisions": prefetched}
-        return assessment
+        return assessment, revision
 
     def revise(
         self,

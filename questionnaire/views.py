@@ -102,7 +102,7 @@ def _wizard(
         wizard.apply(request.POST.get("action", "next"))
         if wizard.finished:
             if assessment is None:
-                assessment = Assessment.create_scored(
+                assessment, _ = Assessment.create_scored(
                     wizard.title, wizard.answers, network_check=check
                 )
             else:

@@ -311,7 +311,7 @@ def test_result_counts_followed_answers(page, catalogue):
 
 
 def test_result_without_check_has_no_evidence(client, chat_answers):
-    assessment = Assessment.create_scored("Team chat", chat_answers)
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers)
 
     assert "Evidence: network check" not in client.get(assessment.get_absolute_url()).text
 
@@ -340,7 +340,8 @@ def simulated(chat_answers) -> Assessment:
     check = NetworkCheck.objects.create(
         measurement=measurement(**BLOCKED, simulated=["blocked"]), user_agent=BROWSER
     )
-    return Assessment.create_scored("Team chat", chat_answers, network_check=check)
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers, network_check=check)
+    return assessment
 
 
 def test_result_labels_simulated_run(client, simulated):
@@ -413,7 +414,7 @@ def test_report_shows_follows_and_overrides(text, catalogue):
 
 
 def test_report_without_check_has_no_evidence(client, chat_answers):
-    assessment = Assessment.create_scored("Team chat", chat_answers)
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers)
 
     assert "Evidence" not in pdf_text(client.get(report_url(assessment)).content)
 

@@ -175,6 +175,15 @@ def test_questions_lists_presets(questions, chat_answers):
 # --- POST /api/assessments/ ----------------------------------------------------
 
 
+def test_create_reads_nothing_back(client, chat_answers, django_assert_num_queries):
+    # The two inserts in their transaction (a savepoint in the test's), and
+    # no read of the revision it answers with.
+    with django_assert_num_queries(4):
+        response = post_json(client, {"title": "Team chat", "answers": chat_answers})
+
+    assert response.status_code == 201
+
+
 def test_create_status_created(created):
     assert created.status_code == 201
 

@@ -14,7 +14,8 @@ WRITERS = 8
 
 def create_and_close(title: str, answers: dict[str, str]) -> str:
     try:
-        return str(Assessment.create_scored(title, answers).pk)
+        assessment, _ = Assessment.create_scored(title, answers)
+        return str(assessment.pk)
     finally:
         connections.close_all()
 
@@ -35,8 +36,9 @@ def test_create_scored_from_many_threads_saves_each_once(chat_answers):
 def test_create_scored_answers_with_its_revision_without_a_query(
     chat_answers, django_assert_num_queries
 ):
-    assessment = Assessment.create_scored("Team chat", chat_answers)
+    with django_assert_num_queries(4):  # SAVEPOINT, two INSERTs, RELEASE: no read
+        assessment, revision = Assessment.create_scored("Team chat", chat_answers)
 
     with django_assert_num_queries(0):
-        [revision] = assessment.revisions.all()
+        assert revision.assessment is assessment
     assert (revision.pk, revision.number) == (Revision.objects.get().pk, 1)

@@ -17,7 +17,8 @@ def v1_answers() -> dict[str, str]:
 
 @pytest.fixture
 def from_v1(v1_answers) -> Assessment:
-    return Assessment.create_scored("Team chat", v1_answers, get_catalogue("1"))
+    assessment, _ = Assessment.create_scored("Team chat", v1_answers, get_catalogue("1"))
+    return assessment
 
 
 def changes_of(assessment: Assessment) -> tuple[AnswerChange, ...]:
@@ -57,7 +58,7 @@ def test_history_v1_to_v2_shows_only_the_answer_changed(from_v1, v1_answers, cat
 
 
 def test_history_v2_answer_left_out_counts_as_default(catalogue, chat_answers):
-    measured = Assessment.create_scored(
+    measured, _ = Assessment.create_scored(
         "Team chat", {**chat_answers, "stream_buffering": "unknown"}, catalogue
     )
     without = {slug: value for slug, value in chat_answers.items() if slug != "stream_buffering"}

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def assessment(chat_answers) -> Assessment:
-    return Assessment.create_scored("Team chat", chat_answers)
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers)
+    return assessment
 
 
 def test_create_scored_saves_one_revision(assessment):
@@ -41,13 +42,13 @@ def test_create_scored_stores_the_default_of_a_left_out_optional_question(
 
 
 def test_create_scored_keeps_a_given_optional_answer(chat_answers):
-    assessment = Assessment.create_scored("", {**chat_answers, "stream_buffering": "buffered"})
+    assessment, _ = Assessment.create_scored("", {**chat_answers, "stream_buffering": "buffered"})
 
     assert assessment.latest.answers["stream_buffering"] == "buffered"
 
 
 def test_create_scored_with_older_catalogue_adds_no_later_question(chat_answers):
-    assessment = Assessment.create_scored("", chat_answers, get_catalogue("1"))
+    assessment, _ = Assessment.create_scored("", chat_answers, get_catalogue("1"))
 
     assert (assessment.latest.catalogue_version, assessment.latest.answers) == (
         "1",
@@ -75,7 +76,7 @@ def test_create_scored_chat_recommends_websocket(assessment):
 
 
 def test_create_scored_with_explicit_catalogue(dashboard_answers):
-    assessment = Assessment.create_scored("", dashboard_answers, get_catalogue("1"))
+    assessment, _ = Assessment.create_scored("", dashboard_answers, get_catalogue("1"))
 
     assert (assessment.recommendation, assessment.latest.catalogue_version) == ("sse", "1")
 
@@ -188,7 +189,7 @@ def test_str_is_title(assessment):
 
 
 def test_str_without_title_uses_short_id(chat_answers):
-    assessment = Assessment.create_scored("", chat_answers)
+    assessment, _ = Assessment.create_scored("", chat_answers)
 
     assert str(assessment) == f"Assessment {str(assessment.pk)[:8]}"
 
@@ -198,7 +199,9 @@ def test_revision_str_names_assessment_and_number(assessment):
 
 
 def test_display_title_without_title(chat_answers):
-    assert Assessment.create_scored("", chat_answers).display_title == "Untitled assessment"
+    assessment, _ = Assessment.create_scored("", chat_answers)
+
+    assert assessment.display_title == "Untitled assessment"
 
 
 def test_get_absolute_url_is_result_page(assessment):
@@ -206,7 +209,7 @@ def test_get_absolute_url_is_result_page(assessment):
 
 
 def test_assessments_are_listed_most_recently_updated_first(chat_answers, dashboard_answers):
-    older = Assessment.create_scored("older", chat_answers)
+    older, _ = Assessment.create_scored("older", chat_answers)
     Assessment.create_scored("newer", chat_answers)
     older.revise("older", dashboard_answers)
 

@@ -86,7 +86,8 @@ def preview_size(points: tuple[int, int]) -> tuple[int, int]:
 
 @pytest.fixture
 def saved(chat_answers) -> Assessment:
-    return Assessment.create_scored("Team chat", chat_answers)
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers)
+    return assessment
 
 
 @pytest.fixture
@@ -143,7 +144,7 @@ def test_report_is_attachment_named_after_title(response):
 
 
 def test_report_filename_default_for_empty_title(client, chat_answers):
-    untitled = Assessment.create_scored("", chat_answers)
+    untitled, _ = Assessment.create_scored("", chat_answers)
 
     disposition = client.get(report_url(untitled))["Content-Disposition"]
 
@@ -151,7 +152,7 @@ def test_report_filename_default_for_empty_title(client, chat_answers):
 
 
 def test_report_filename_default_when_title_slugifies_to_nothing(client, chat_answers):
-    symbols = Assessment.create_scored("¿?! — ✓", chat_answers)
+    symbols, _ = Assessment.create_scored("¿?! — ✓", chat_answers)
 
     disposition = client.get(report_url(symbols))["Content-Disposition"]
 
@@ -299,7 +300,7 @@ def footer_lines(content: bytes, page: int, words: str) -> set[float]:
 
 def test_report_footer_keeps_a_long_title_on_one_line(client, chat_answers):
     title = " ".join(["Quokka zebra platform"] * 9)
-    long = Assessment.create_scored(title, chat_answers)
+    long, _ = Assessment.create_scored(title, chat_answers)
 
     content = client.get(report_url(long)).content
 
@@ -347,7 +348,7 @@ def test_report_first_page_is_letter_on_request(client, saved, tmp_path):
 @pytest.mark.parametrize("slug", PRESETS)
 def test_report_renders_every_preset(client, catalogue, slug):
     preset = catalogue.preset(slug)
-    assessment = Assessment.create_scored(preset.title, preset.answers)
+    assessment, _ = Assessment.create_scored(preset.title, preset.answers)
     result = assessment.latest.result
     transport = catalogue.transport_names[result["recommendation"]]
 
@@ -431,7 +432,7 @@ def catalogue_v2(tmp_path, monkeypatch):
 
 
 def test_report_of_old_catalogue_uses_its_wording(client, catalogue_v2, chat_answers):
-    old = Assessment.create_scored("Team chat", chat_answers, get_catalogue("1"))
+    old, _ = Assessment.create_scored("Team chat", chat_answers, get_catalogue("1"))
     assert catalogue_v2.version == "2"
 
     text = pdf_text(client.get(report_url(old)).content)
@@ -441,7 +442,7 @@ def test_report_of_old_catalogue_uses_its_wording(client, catalogue_v2, chat_ans
 
 
 def test_report_of_new_catalogue_uses_its_wording(client, catalogue_v2, chat_answers):
-    new = Assessment.create_scored("Team chat", chat_answers)
+    new, _ = Assessment.create_scored("Team chat", chat_answers)
 
     text = pdf_text(client.get(report_url(new)).content)
 
@@ -613,7 +614,7 @@ def test_summary_of_snapshot_without_per_side_points_still_adds_up(catalogue, ca
 
 
 def test_report_shows_what_a_cancelling_answer_gave_each_side(client, cancelling_answers):
-    assessment = Assessment.create_scored("Chat with rare actions", cancelling_answers)
+    assessment, _ = Assessment.create_scored("Chat with rare actions", cancelling_answers)
 
     text = pdf_text(client.get(report_url(assessment)).content)
 
@@ -653,7 +654,7 @@ def test_summary_explains_a_tie(catalogue, tie_answers):
 
 
 def test_report_cover_explains_a_tie(client, tie_answers):
-    assessment = Assessment.create_scored("Even", tie_answers)
+    assessment, _ = Assessment.create_scored("Even", tie_answers)
 
     text = pdf_text(client.get(report_url(assessment)).content)
 
@@ -665,7 +666,7 @@ def test_report_cover_explains_a_tie(client, tie_answers):
 
 
 def test_report_of_fallback_pattern_has_both_checklists(client, fallback_answers, catalogue):
-    assessment = Assessment.create_scored("Behind proxies", fallback_answers)
+    assessment, _ = Assessment.create_scored("Behind proxies", fallback_answers)
     assert assessment.latest.result["pattern"]["slug"] == "websocket-with-fallback"
 
     text = pdf_text(client.get(report_url(assessment)).content)
@@ -691,7 +692,7 @@ def test_report_of_single_transport_pattern_has_one_checklist(text):
 
 
 def test_report_checklist_of_recommended_transport_is_the_stored_one(client, fallback_answers):
-    assessment = Assessment.create_scored("Behind proxies", fallback_answers)
+    assessment, _ = Assessment.create_scored("Behind proxies", fallback_answers)
     revision = assessment.latest
     revision.result["checklist"]["implementation"] = ["Item from the stored snapshot"]
     revision.save()

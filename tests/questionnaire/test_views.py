@@ -54,7 +54,8 @@ def labels(catalogue, slug: str, *values: str) -> list[str]:
 
 @pytest.fixture
 def saved(chat_answers) -> Assessment:
-    return Assessment.create_scored("Team chat", chat_answers)
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers)
+    return assessment
 
 
 @pytest.fixture
@@ -581,7 +582,9 @@ def test_result_shows_checklist(page, saved):
 
 
 def test_result_of_fallback_pattern_shows_both_checklists(client, chat_answers, catalogue):
-    behind_proxies = Assessment.create_scored("Chat", {**chat_answers, "middleboxes": "corporate"})
+    behind_proxies, _ = Assessment.create_scored(
+        "Chat", {**chat_answers, "middleboxes": "corporate"}
+    )
     sse = catalogue.checklists["sse"]
 
     page = client.get(behind_proxies.get_absolute_url()).text
@@ -605,7 +608,7 @@ def test_result_of_single_transport_pattern_shows_one_checklist(page, catalogue)
 
 def test_result_shows_what_a_cancelling_answer_gave_each_side(client, chat_answers):
     rare = {**chat_answers, "client_messages": "occasional", "upstream_latency": "realtime"}
-    assessment = Assessment.create_scored("Chat", rare)
+    assessment, _ = Assessment.create_scored("Chat", rare)
 
     page = client.get(assessment.get_absolute_url()).text
 
@@ -614,7 +617,7 @@ def test_result_shows_what_a_cancelling_answer_gave_each_side(client, chat_answe
 
 def test_result_explains_a_tie(client, chat_answers):
     even = {**chat_answers, "upstream_latency": "relaxed", "load_balancer": "http_only"}
-    assessment = Assessment.create_scored("Chat", even)
+    assessment, _ = Assessment.create_scored("Chat", even)
 
     page = client.get(assessment.get_absolute_url()).text
 
@@ -731,7 +734,8 @@ def test_edit_get_drops_answers_to_questions_no_longer_asked(client, saved):
 
 @pytest.fixture
 def saved_with_first_catalogue(chat_answers) -> Assessment:
-    return Assessment.create_scored("Team chat", chat_answers, get_catalogue("1"))
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers, get_catalogue("1"))
+    return assessment
 
 
 def test_edit_of_first_catalogue_revision_carries_the_optional_default(
