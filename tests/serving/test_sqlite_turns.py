@@ -13,9 +13,10 @@ from collections.abc import Callable
 import pytest
 from django.db import connection, connections, transaction
 
-from questionnaire.models import Assessment, NetworkCheck
+from network_check.models import NetworkCheck
+from questionnaire.models import Assessment
 from serving.sqlite_backend.base import _turns
-from tests.questionnaire.test_network import measurement
+from tests.network_check.measurements import measurement
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
