@@ -185,6 +185,11 @@ def test_report_malformed_revision_404(client, saved):
     assert client.get(report_url(saved, revision="abc")).status_code == 404
 
 
+@pytest.mark.parametrize("revision", ["1" * 10, "1" * 5000, "²"])
+def test_report_huge_or_malformed_revision_404(client, saved, revision):
+    assert client.get(report_url(saved, revision=revision)).status_code == 404
+
+
 def test_report_unknown_paper_400(client, saved):
     response = client.get(report_url(saved, paper="a3"))
 
