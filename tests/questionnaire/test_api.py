@@ -552,6 +552,48 @@ def test_create_title_with_lone_surrogate_rejected(client, chat_answers):
     assert rejection(post_body(client, body)) == (400, {"title"}, 0)
 
 
+# --- Behind a TLS proxy (DJANGO_SECURE_PROXY_SSL_HEADER=1) ------------------------
+
+PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# What a proxy passes on: the browser's Host (without it the test client names
+# port 80, which an https:// URL would then spell out) and the protocol.
+THROUGH_TLS_PROXY = {"Host": "testserver", "X-Forwarded-Proto": "https"}
+
+
+def test_create_behind_tls_proxy_links_with_https(client, settings, chat_answers):
+    settings.SECURE_PROXY_SSL_HEADER = PROXY_SSL_HEADER
+    response = client.post(
+        ASSESSMENTS,
+        json.dumps({"answers": chat_answers}),
+        content_type="application/json",
+        headers=THROUGH_TLS_PROXY,
+    )
+
+    assert response.status_code == 201
+    assert response["Location"].startswith("https://testserver/api/assessments/")
+    assert response.json()["url"].startswith("https://testserver/assessments/")
+
+
+def test_get_behind_tls_proxy_links_with_https(client, settings, created):
+    settings.SECURE_PROXY_SSL_HEADER = PROXY_SSL_HEADER
+
+    document = client.get(created["Location"], headers=THROUGH_TLS_PROXY).json()
+
+    assert document["url"].startswith("https://testserver/assessments/")
+
+
+def test_forwarded_proto_not_trusted_by_default(client, chat_answers):
+    # Without the setting, any client could claim HTTPS with the header.
+    response = client.post(
+        ASSESSMENTS,
+        json.dumps({"answers": chat_answers}),
+        content_type="application/json",
+        headers=THROUGH_TLS_PROXY,
+    )
+
+    assert response["Location"].startswith("http://testserver/")
+
+
 # --- GET /api/assessments/<id>/ ------------------------------------------------
 
 

@@ -703,6 +703,16 @@ def test_result_huge_or_malformed_revision_404(client, saved, revision):
     assert client.get(saved.get_absolute_url(), {"revision": revision}).status_code == 404
 
 
+def test_result_share_link_behind_tls_proxy_is_https(client, settings, saved):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # A proxy passes on the browser's Host along with the protocol.
+    through_tls_proxy = {"Host": "testserver", "X-Forwarded-Proto": "https"}
+
+    page = client.get(saved.get_absolute_url(), headers=through_tls_proxy).text
+
+    assert f'value="https://testserver/assessments/{saved.pk}/"' in page
+
+
 def test_result_get_only(client, saved):
     assert client.post(saved.get_absolute_url()).status_code == 405
 
