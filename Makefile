@@ -26,6 +26,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 runtime-deps:
 	scripts/ensure-runtime-deps
 
+# The settings are production ones unless DJANGO_DEBUG=1: the local server
+# (and the migrate it runs first) are development. `make run DJANGO_DEBUG=0`
+# overrides it, with DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS set.
+run migrate: export DJANGO_DEBUG := 1
+
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 
@@ -37,6 +42,8 @@ run: runtime-deps migrate
 test-deps: $(VENV)/.installed-dev runtime-deps
 	scripts/ensure-test-deps
 
+# The suite sets DJANGO_DEBUG=1 itself (tests/settings.py), so a bare pytest
+# works as well as these.
 test-sqlite: test-deps
 	env -u DATABASE_URL $(PY) -m pytest
 

@@ -1,4 +1,4 @@
-"""The JSON error shape and body reader that every JSON endpoint shares.
+"""The JSON error shape, body reader and number parser that every endpoint shares.
 
 Every error a JSON endpoint gives is ``{"errors": {field: message}}`` with a
 4xx status: the API, the network check's API and the live demo's HTTP side
@@ -20,6 +20,29 @@ from django.views.decorators.csrf import csrf_exempt
 JSON = "application/json"
 FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 WRITES = frozenset({"POST", "PUT", "PATCH"})
+# The most digits a number in a request may have. Nothing in a request counts
+# past a billion, and int() needs the check first: it takes other scripts'
+# digits, signs, spaces and underscores, and raises ValueError past 4,300
+# digits (Python's integer-string conversion limit), which would be a 500.
+MAX_DIGITS = 9
+# A Content-Length may be longer: up to an exabyte, still far below that limit.
+MAX_LENGTH_DIGITS = 18
+
+
+def whole_number(text: str | None, max_digits: int = MAX_DIGITS) -> int | None:
+    """``text`` as an int if it is 1 to ``max_digits`` ASCII digits, else None.
+
+    Every number read from a request (query, form, header, path) goes through
+    this rather than int(), so no input can make the conversion raise.
+    """
+    if text is None or not (0 < len(text) <= max_digits and text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def all_digits(text: str) -> bool:
+    """Whether ``text`` is a whole number, of any length (to tell 404 from 400)."""
+    return bool(text) and text.isascii() and text.isdigit()
 
 
 def error_response(status: int, errors: dict[str, str], **headers: str) -> JsonResponse:
@@ -113,12 +136,19 @@ def read_json_object(
             wanted += " or an HTML form"
         return None, error_response(415, {"body": f"Send {wanted}."})
     too_big = error_response(413, {"body": f"the body must be at most {max_bytes} bytes"})
-    try:
-        declared = int(request.headers.get("Content-Length") or 0)
-    except ValueError:
-        declared = 0
-    if declared > max_bytes:
-        return None, too_big
+    header = request.headers.get("Content-Length")
+    if header:
+        declared = whole_number(header, MAX_LENGTH_DIGITS)
+        if declared is None and all_digits(header):
+            # More digits than any body we take: too big, whatever it says.
+            return None, too_big
+        if declared is None:
+            # Django's own body reader would raise on it (a 500): refuse here.
+            return None, error_response(
+                400, {"body": "the Content-Length header must be a whole number of bytes"}
+            )
+        if declared > max_bytes:
+            return None, too_big
     try:
         if request.content_type in FORMS and content_types is not None:
             if body_bytes(request) > max_bytes:
@@ -146,8 +176,6 @@ def body_bytes(request: HttpRequest) -> int:
         return len(request.body)
     except RawPostDataException:
         # The CSRF check read a multipart form from the stream (for its token
-        # field), so the raw body is gone: its declared length is what came.
-        try:
-            return int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return 0
+        # field), so the raw body is gone: its declared length is what came
+        # (already checked by read_json_object).
+        return whole_number(request.META.get("CONTENT_LENGTH"), MAX_LENGTH_DIGITS) or 0

@@ -1,8 +1,10 @@
 """Settings for the advisor project, driven by environment variables.
 
-Defaults suit development on one laptop (SQLite, in-memory channel layer).
-Production sets DJANGO_DEBUG=0, DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS
-explicitly; see README.md for every variable.
+Without DJANGO_DEBUG=1 these are production settings: no debug page, and a
+DJANGO_SECRET_KEY (and DJANGO_ALLOWED_HOSTS) must be given. `make run` and
+the test suite (tests/settings.py) set DJANGO_DEBUG=1; the other defaults
+suit development on one laptop (SQLite, in-memory channel layer). See
+README.md for every variable.
 """
 
 from __future__ import annotations
@@ -27,12 +29,28 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be 0 or 1, not {value!r}")
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
+def env_seconds(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    if value == "":
+        return default
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
+        raise ImproperlyConfigured(f"{name} must be a whole number of seconds, not {value!r}")
+    return int(value)
+
+
+# Off unless asked for: a server started without the variable must not show
+# tracebacks and settings to anyone who makes it fail, nor sign sessions with
+# the development key below, which is in the source.
+DEBUG = env_bool("DJANGO_DEBUG", False)
 
 _DEV_SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0")
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set: DJANGO_DEBUG is off (production) unless it is 1. "
+        "Set DJANGO_SECRET_KEY for production, or DJANGO_DEBUG=1 for development "
+        "(`make run` does)."
+    )
 
 ALLOWED_HOSTS = [
     host.strip()
@@ -206,6 +224,24 @@ if not DEBUG:
         for origin in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",")
         if origin.strip()
     ]
+
+# Behind a TLS-terminating proxy Django sees plain HTTP; trusting the proxy's
+# X-Forwarded-Proto makes share links, the API's Location headers and the
+# secure-cookie and CSRF checks use https://. Off by default: without such a
+# proxy, any client could send the header and pass for HTTPS.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https")
+    if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False)
+    else None
+)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
+# 0 sends no Strict-Transport-Security: set it once HTTPS works for good, as
+# browsers then refuse plain HTTP to this host for that many seconds.
+SECURE_HSTS_SECONDS = env_seconds("DJANGO_SECURE_HSTS_SECONDS", 0)
+
+# The debug page and error reports mask passwords inside URLs too, such as
+# the one REDIS_URL carries into three settings (advisor/error_reports.py).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "advisor.error_reports.ExceptionReporterFilter"
 
 LOGGING = {
     "version": 1,

@@ -20,6 +20,11 @@ import django
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advisor.settings")
+# The benchmark process itself serves nothing (it scores, migrates, drives
+# clients): development settings, as before the settings defaulted to
+# production. The servers it measures get production settings from
+# servers.our_app (DJANGO_DEBUG=0 and a key of their own).
+os.environ.setdefault("DJANGO_DEBUG", "1")
 django.setup()
 
 # The project's one percentile (nearest rank), for every benchmark.

@@ -12,7 +12,13 @@ from functools import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
-from advisor.http import error_response, json_methods, read_json_object
+from advisor.http import (
+    all_digits,
+    error_response,
+    json_methods,
+    read_json_object,
+    whole_number,
+)
 from network_check.api import linked_check, network_check_document
 
 from .catalogue import get_catalogue
@@ -128,16 +134,18 @@ def assessment_detail(request: HttpRequest, pk) -> JsonResponse:
     requested = request.GET.get("revision")
     if requested is None:
         revision = revisions[max(revisions)]
-    elif (
-        not (number := requested.isascii() and requested.isdigit())
-        or int(requested) not in revisions
-    ):
+    elif (number := whole_number(requested)) not in revisions:
+        # A number that names no revision is not found, however long; anything
+        # else is malformed. The echo is cut short: the value may be huge.
         return error_response(
-            404 if number else 400,
-            {"revision": f"no revision {requested!r}; this assessment has 1 to {max(revisions)}"},
+            404 if all_digits(requested) else 400,
+            {
+                "revision": f"no revision {requested!r:.40}; "
+                f"this assessment has 1 to {max(revisions)}"
+            },
         )
     else:
-        revision = revisions[int(requested)]
+        revision = revisions[number]
     return JsonResponse(assessment_document(request, assessment, revision))
 
 

@@ -9,23 +9,31 @@ view runs it in a worker thread, off the event loop.
 
 from __future__ import annotations
 
+import logging
+import mimetypes
 import os
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils.text import slugify
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher
+from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError
 
 from .catalogue import Catalogue
 from .display import SHORT_NAMES, result_context, tie_break_rule
 from .models import Revision
 from .scoring import other_transport
+
+logger = logging.getLogger(__name__)
 
 # The accepted values of ``?paper=``, with their CSS page sizes.
 PAPER_SIZES = {"a4": "A4", "letter": "letter"}
@@ -248,12 +256,64 @@ def render_report(context: Mapping, paper: str = DEFAULT_PAPER) -> bytes:
     )
 
 
-def local_fetcher() -> URLFetcher:
-    """A fetcher that refuses anything but ``data:`` and local ``file:`` URLs.
+class StaticFilesFetcher(URLFetcher):
+    """Gives WeasyPrint the app's own static files, and refuses every other URL.
 
-    A new one per render: WeasyPrint's fetcher keeps per-request state.
+    Whatever a template, a stylesheet or a stored value ever puts in a report,
+    a ``file:`` URL outside the static folders would put a server file
+    (``/etc/passwd``, the settings) into a PDF that anyone with the share link
+    downloads, and ``http(s):`` would make the server fetch for a stranger.
+    The report needs neither (its stylesheet is read by path, its fonts come
+    from the system, its chart is inline SVG), so only a ``file:`` URL whose
+    real path lies inside a static directory is served; every other URL
+    raises, which WeasyPrint reports and skips, and is logged.
     """
-    return URLFetcher(allowed_protocols={"data", "file"})
+
+    def fetch(self, url: str, headers: Mapping | None = None) -> URLFetcherResponse:
+        path = static_file(url)
+        if path is None:
+            # Cut short: a data: URL may be megabytes long.
+            logger.warning("PDF report: refused %.200s: not one of our static files", url)
+            raise URLFetchingError(f"not one of the app's static files: {url:.200}")
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        # Read here, from the path just checked, rather than handed on to
+        # urllib, which would resolve the URL again on its own.
+        return URLFetcherResponse(
+            path.as_uri(), path.read_bytes(), headers={"Content-Type": content_type}
+        )
+
+
+def static_file(url: str) -> Path | None:
+    """The real path of ``url`` if it is a ``file:`` URL of one of our static files."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file" or parts.netloc not in {"", "localhost"}:
+        return None
+    try:
+        # resolve() follows symlinks and removes "..", also when percent-encoded.
+        path = Path(url2pathname(unquote(parts.path))).resolve(strict=True)
+    except (OSError, ValueError, RuntimeError):
+        # Missing, unreadable, a NUL byte, a symlink loop: not ours either way.
+        return None
+    if not path.is_file():
+        return None
+    if any(path.is_relative_to(root) for root in static_roots()):
+        return path
+    return None
+
+
+def static_roots() -> list[Path]:
+    """The real paths of every static directory: STATIC_ROOT and the finders' folders."""
+    locations = [settings.STATIC_ROOT] if settings.STATIC_ROOT else []
+    for finder in finders.get_finders():
+        # FileSystemFinder (STATICFILES_DIRS) and AppDirectoriesFinder (each
+        # app's static/) keep one storage per folder.
+        locations.extend(storage.location for storage in getattr(finder, "storages", {}).values())
+    return [Path(location).resolve() for location in locations]
+
+
+def local_fetcher() -> StaticFilesFetcher:
+    """A fetcher for one render: WeasyPrint's fetcher keeps per-request state."""
+    return StaticFilesFetcher()
 
 
 @cache

@@ -19,6 +19,7 @@ from django.views.decorators.http import (
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from advisor.http import whole_number
 from network_check.models import NetworkCheck
 from network_check.suggestions import suggestions
 
@@ -221,7 +222,10 @@ def _requested_revision(request: HttpRequest, revisions: list[Revision]) -> Revi
     requested = request.GET.get("revision")
     if requested is None:
         return revisions[-1]
-    revision = next((r for r in revisions if str(r.number) == requested), None)
+    # Checked like every number in a request (advisor.http.whole_number); a
+    # malformed or huge one names no revision, as the API says too.
+    number = whole_number(requested)
+    revision = next((r for r in revisions if r.number == number), None)
     if revision is None:
         raise Http404("No such revision of this assessment.")
     return revision

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from advisor.http import whole_number
+
 from .catalogue import Catalogue, Question, Section
 from .models import title_problem
 
@@ -74,11 +76,8 @@ class Wizard:
             title=data.get("title", "").strip(),
             network_check=data.get(NETWORK_CHECK, "").strip(),
         )
-        try:
-            wizard.step = int(data.get("step", 0))
-        except ValueError:
-            wizard.step = 0
-        wizard.step = min(max(wizard.step, 0), len(catalogue.sections) - 1)
+        # The form sends the step it showed; anything else starts over at step 1.
+        wizard.step = min(whole_number(data.get("step")) or 0, len(catalogue.sections) - 1)
         for question in catalogue.questions:
             value = data.get(question.slug, "")
             if not value:
@@ -170,13 +169,10 @@ class Wizard:
         elif action == "back":
             self.step = max(self.step - 1, 0)
         elif action.startswith("goto-"):
-            target = action.removeprefix("goto-")
-            if (
-                target.isascii()
-                and target.isdigit()
-                and int(target) < len(self.catalogue.sections)
-            ):
-                self.step = int(target)
+            # Checked before int(): a 5,000-digit step would make it raise.
+            target = whole_number(action.removeprefix("goto-"))
+            if target is not None and target < len(self.catalogue.sections):
+                self.step = target
         else:
             self._require([self.section])
             if not self._errors_of(self.step):

@@ -523,6 +523,30 @@ def test_create_huge_integer_rejected(client, chat_answers):
     assert post_body(client, body).status_code == 400
 
 
+def test_create_huge_content_length_is_json_413(chat_answers):
+    # Django's own body reader calls int() on it and raised past 4,300 digits.
+    client = Client(raise_request_exception=False)
+    body = json.dumps({"answers": chat_answers})
+
+    response = client.post(
+        ASSESSMENTS, body, content_type="application/json", headers={"Content-Length": "9" * 5000}
+    )
+
+    assert rejection(response) == (413, {"body"}, 0)
+
+
+@pytest.mark.parametrize("length", ["abc", "-1", "1_0", " 10", "²"])
+def test_create_malformed_content_length_is_json_400(chat_answers, length):
+    client = Client(raise_request_exception=False)
+    body = json.dumps({"answers": chat_answers})
+
+    response = client.post(
+        ASSESSMENTS, body, content_type="application/json", headers={"Content-Length": length}
+    )
+
+    assert rejection(response) == (400, {"body"}, 0)
+
+
 def test_create_title_with_nul_never_500(chat_answers):
     client = Client(raise_request_exception=False)
 
@@ -535,6 +559,48 @@ def test_create_title_with_lone_surrogate_rejected(client, chat_answers):
     body = '{"title": "\\ud800", "answers": ' + json.dumps(chat_answers) + "}"
 
     assert rejection(post_body(client, body)) == (400, {"title"}, 0)
+
+
+# --- Behind a TLS proxy (DJANGO_SECURE_PROXY_SSL_HEADER=1) ------------------------
+
+PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# What a proxy passes on: the browser's Host (without it the test client names
+# port 80, which an https:// URL would then spell out) and the protocol.
+THROUGH_TLS_PROXY = {"Host": "testserver", "X-Forwarded-Proto": "https"}
+
+
+def test_create_behind_tls_proxy_links_with_https(client, settings, chat_answers):
+    settings.SECURE_PROXY_SSL_HEADER = PROXY_SSL_HEADER
+    response = client.post(
+        ASSESSMENTS,
+        json.dumps({"answers": chat_answers}),
+        content_type="application/json",
+        headers=THROUGH_TLS_PROXY,
+    )
+
+    assert response.status_code == 201
+    assert response["Location"].startswith("https://testserver/api/assessments/")
+    assert response.json()["url"].startswith("https://testserver/assessments/")
+
+
+def test_get_behind_tls_proxy_links_with_https(client, settings, created):
+    settings.SECURE_PROXY_SSL_HEADER = PROXY_SSL_HEADER
+
+    document = client.get(created["Location"], headers=THROUGH_TLS_PROXY).json()
+
+    assert document["url"].startswith("https://testserver/assessments/")
+
+
+def test_forwarded_proto_not_trusted_by_default(client, chat_answers):
+    # Without the setting, any client could claim HTTPS with the header.
+    response = client.post(
+        ASSESSMENTS,
+        json.dumps({"answers": chat_answers}),
+        content_type="application/json",
+        headers=THROUGH_TLS_PROXY,
+    )
+
+    assert response["Location"].startswith("http://testserver/")
 
 
 # --- GET /api/assessments/<id>/ ------------------------------------------------
@@ -603,6 +669,26 @@ def test_get_unknown_revision_is_json_404(client, revised, revision):
 @pytest.mark.parametrize("revision", ["abc", "", "-1", "1.0", " 1"])
 def test_get_malformed_revision_is_json_400(client, revised, revision):
     response = client.get(f"{ASSESSMENTS}{revised.pk}/", {"revision": revision})
+
+    assert json_error(response) == (400, "application/json", {"revision"})
+
+
+# Past Python's 4,300-digit limit int() raises: a number that long was a 500.
+@pytest.mark.parametrize("revision", ["1" * 10, "1" * 4301, "1" * 5000, "0" * 5000 + "1"])
+def test_get_huge_revision_is_json_404(client, revised, revision):
+    response = client.get(f"{ASSESSMENTS}{revised.pk}/", {"revision": revision})
+
+    assert json_error(response) == (404, "application/json", {"revision"})
+
+
+def test_get_huge_revision_error_does_not_echo_it_whole(client, revised):
+    response = client.get(f"{ASSESSMENTS}{revised.pk}/", {"revision": "1" * 5000})
+
+    assert len(response.json()["errors"]["revision"]) < 100
+
+
+def test_get_huge_malformed_revision_is_json_400(client, revised):
+    response = client.get(f"{ASSESSMENTS}{revised.pk}/", {"revision": "1" * 5000 + "x"})
 
     assert json_error(response) == (400, "application/json", {"revision"})
 

@@ -17,6 +17,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.utils.html import escape
 from pypdf import PdfReader
+from weasyprint.urls import URLFetchingError
 
 from questionnaire import display, report
 from questionnaire.catalogue import CATALOGUE_DIR, get_catalogue
@@ -184,6 +185,11 @@ def test_report_unknown_revision_404(client, saved):
 
 def test_report_malformed_revision_404(client, saved):
     assert client.get(report_url(saved, revision="abc")).status_code == 404
+
+
+@pytest.mark.parametrize("revision", ["1" * 10, "1" * 5000, "²"])
+def test_report_huge_or_malformed_revision_404(client, saved, revision):
+    assert client.get(report_url(saved, revision=revision)).status_code == 404
 
 
 def test_report_unknown_paper_400(client, saved):
@@ -729,14 +735,16 @@ def test_render_report_needs_no_database(saved, django_db_blocker):
 def test_report_fetcher_refuses_the_network():
     fetcher = report.local_fetcher()
 
-    with pytest.raises(ValueError, match="disallowed protocol"):
+    with pytest.raises(URLFetchingError, match="not one of the app's static files"):
         fetcher("http://127.0.0.1:9/logo.png")
-    with pytest.raises(ValueError, match="disallowed protocol"):
+    with pytest.raises(URLFetchingError, match="not one of the app's static files"):
         fetcher("https://example.com/style.css")
 
 
-def test_report_fetcher_allows_inline_data():
-    assert report.local_fetcher()("data:text/plain,ok").read() == b"ok"
+def test_report_fetcher_refuses_inline_data():
+    # The report holds no data: URL (its chart is inline SVG), so none is taken.
+    with pytest.raises(URLFetchingError):
+        report.local_fetcher()("data:text/plain,ok")
 
 
 @pytest_asyncio.fixture
@@ -813,3 +821,120 @@ def test_render_pool_works_in_a_forked_child():
     _, status = os.waitpid(pid, 0)
 
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+# --- What the renderer may fetch ---------------------------------------------------
+
+STATIC_CSS = report.finders.find(report.STYLESHEET)
+
+
+def refused(caplog, url: str) -> bool:
+    """Whether our fetcher raised for ``url`` and logged a warning naming it."""
+    caplog.clear()
+    try:
+        report.local_fetcher().fetch(url)
+    except Exception:
+        raised = True
+    else:
+        raised = False
+    warned = any(
+        record.levelname == "WARNING" and url[:100] in record.getMessage()
+        for record in caplog.records
+    )
+    return raised and warned
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "file:///etc/hostname",
+        "file://localhost/etc/passwd",
+        "FILE:///etc/passwd",
+        "http://127.0.0.1:1/",
+        "https://example.com/logo.png",
+        "ftp://example.com/x",
+        "data:text/css,body{}",
+        "file:///no/such/file.css",
+    ],
+)
+def test_fetcher_refuses_anything_but_static_files(caplog, url):
+    assert refused(caplog, url)
+
+
+def test_fetcher_refuses_an_escape_from_the_static_folder(caplog):
+    # static/css/../../questionnaire/report.py: the project's source, not a static file.
+    url = f"file://{os.path.dirname(STATIC_CSS)}/../../questionnaire/report.py"
+
+    assert refused(caplog, url)
+
+
+def test_fetcher_refuses_a_percent_encoded_escape(caplog):
+    url = f"file://{os.path.dirname(STATIC_CSS)}/%2e%2e/%2E%2E/questionnaire/report.py"
+
+    assert refused(caplog, url)
+
+
+def test_fetcher_refuses_a_file_of_another_host(caplog):
+    assert refused(caplog, f"file://fileserver{STATIC_CSS}")
+
+
+def test_fetcher_refuses_a_symlink_out_of_a_static_folder(caplog, settings, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the report")
+    settings.STATIC_ROOT = tmp_path / "staticfiles"
+    settings.STATIC_ROOT.mkdir()
+    (settings.STATIC_ROOT / "innocent.css").symlink_to(secret)
+
+    assert refused(caplog, (settings.STATIC_ROOT / "innocent.css").as_uri())
+
+
+def test_fetcher_serves_a_file_in_static_root(settings, tmp_path):
+    settings.STATIC_ROOT = tmp_path / "staticfiles"
+    (settings.STATIC_ROOT / "css").mkdir(parents=True)
+    (settings.STATIC_ROOT / "css" / "extra.css").write_text("p { color: red }")
+
+    fetched = report.local_fetcher().fetch((settings.STATIC_ROOT / "css" / "extra.css").as_uri())
+
+    assert (fetched.read(), fetched.content_type) == (b"p { color: red }", "text/css")
+
+
+def test_fetcher_serves_our_stylesheet_as_css():
+    fetched = report.local_fetcher().fetch(f"file://{STATIC_CSS}")
+
+    with open(STATIC_CSS, "rb") as stylesheet:
+        assert (fetched.read(), fetched.content_type) == (stylesheet.read(), "text/css")
+
+
+def test_render_never_reads_a_file_outside_the_static_folders(monkeypatch, caplog, tmp_path):
+    # Were it fetched, this stylesheet would print its marker in the PDF.
+    outside = tmp_path / "outside.css"
+    outside.write_text('body::before { content: "LEAKED-FROM-DISK" }')
+    html = (
+        f'<html><head><link rel="stylesheet" href="{outside.as_uri()}">'
+        '<link rel="stylesheet" href="file:///etc/hostname"></head>'
+        '<body><p>Report</p><img src="file:///etc/passwd"></body></html>'
+    )
+    monkeypatch.setattr(report, "render_to_string", lambda *args, **kwargs: html)
+
+    pdf = report.render_report({})
+
+    warnings = [r.getMessage() for r in caplog.records if r.name == "questionnaire.report"]
+    assert ("LEAKED-FROM-DISK" in pdf_text(pdf), len(warnings)) == (False, 3)
+    assert all("refused" in message for message in warnings)
+
+
+def test_render_uses_a_static_file_a_stylesheet_names(monkeypatch):
+    # The one thing the fetcher is for: a report stylesheet's url() of our own files.
+    html = f'<html><head><link rel="stylesheet" href="file://{STATIC_CSS}"></head><body>x</body>'
+    fetched = []
+    fetch = report.StaticFilesFetcher.fetch
+
+    def spy(self, url, headers=None):
+        fetched.append(url)
+        return fetch(self, url, headers)
+
+    monkeypatch.setattr(report.StaticFilesFetcher, "fetch", spy)
+    monkeypatch.setattr(report, "render_to_string", lambda *args, **kwargs: html)
+
+    assert report.render_report({}).startswith(b"%PDF") and fetched == [f"file://{STATIC_CSS}"]

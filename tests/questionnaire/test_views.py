@@ -310,6 +310,27 @@ def test_new_goto_superscript_digit_never_500(client):
     assert response.status_code == 200
 
 
+# int() raises past 4,300 digits: these were 500s.
+def test_new_goto_huge_step_stays_on_the_step(client):
+    response = client.post(NEW, step_data({}, step="1", action="goto-" + "1" * 5000))
+
+    assert (response.status_code, shown_step(response)) == (200, "1")
+
+
+def test_edit_goto_huge_step_stays_on_the_step(client, saved):
+    response = client.post(
+        f"/assessments/{saved.pk}/edit/", step_data({}, step="2", action="goto-" + "2" * 5000)
+    )
+
+    assert (response.status_code, shown_step(response)) == (200, "2")
+
+
+def test_new_huge_step_starts_at_the_first_step(client):
+    response = client.post(NEW, step_data({}, step="3" * 5000, action="back"))
+
+    assert (response.status_code, shown_step(response)) == (200, "0")
+
+
 def test_new_finish_redirects_to_result(client, chat_answers):
     response = client.post(NEW, finish_data(chat_answers))
 
@@ -678,6 +699,21 @@ def test_result_unknown_revision_404(client, saved):
 
 def test_result_malformed_revision_404(client, saved):
     assert client.get(saved.get_absolute_url(), {"revision": "abc"}).status_code == 404
+
+
+@pytest.mark.parametrize("revision", ["1" * 10, "1" * 5000, "1" * 5000 + "x", "-1", "²"])
+def test_result_huge_or_malformed_revision_404(client, saved, revision):
+    assert client.get(saved.get_absolute_url(), {"revision": revision}).status_code == 404
+
+
+def test_result_share_link_behind_tls_proxy_is_https(client, settings, saved):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # A proxy passes on the browser's Host along with the protocol.
+    through_tls_proxy = {"Host": "testserver", "X-Forwarded-Proto": "https"}
+
+    page = client.get(saved.get_absolute_url(), headers=through_tls_proxy).text
+
+    assert f'value="https://testserver/assessments/{saved.pk}/"' in page
 
 
 def test_result_get_only(client, saved):

@@ -246,6 +246,20 @@ def test_apply_goto_unknown_step_stays(catalogue, action):
     assert wizard.step == PAYLOAD
 
 
+# int() raises past 4,300 digits; the step is checked before it.
+@pytest.mark.parametrize("digits", ["1" * 10, "1" * 4301, "1" * 5000, "0" * 5000 + "1"])
+def test_apply_goto_huge_step_stays(catalogue, digits):
+    wizard = Wizard.from_data(catalogue, {"step": "2"})
+
+    wizard.apply(f"goto-{digits}")
+
+    assert wizard.step == PAYLOAD
+
+
+def test_from_data_huge_step_starts_at_the_first(catalogue):
+    assert Wizard.from_data(catalogue, {"step": "2" * 5000}).step == INTERACTIVITY
+
+
 def test_apply_goto_superscript_digit_stays(catalogue):
     wizard = Wizard.from_data(catalogue, {"step": "2"})
 

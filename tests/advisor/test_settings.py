@@ -1,0 +1,127 @@
+"""The settings as a server reads them from its environment, each in a fresh interpreter.
+
+The suite itself runs with development settings (tests/settings.py), so
+these import advisor.settings in a subprocess with only the variables given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings as django_settings
+
+ROOT = django_settings.BASE_DIR
+PRODUCTION = {"DJANGO_SECRET_KEY": "a-production-key", "DJANGO_ALLOWED_HOSTS": "advisor.example"}
+REDIS_PASSWORD = "s3cr3t-Redis-pa55"
+
+
+def environment(**variables: str) -> dict[str, str]:
+    """This process's environment without any DJANGO_ or REDIS_ variable, plus ``variables``."""
+    kept = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("DJANGO_", "REDIS_", "DATABASE_"))
+    }
+    return {**kept, **variables}
+
+
+def run_settings(code: str, **variables: str) -> subprocess.CompletedProcess:
+    script = "import django, json\ndjango.setup()\nfrom django.conf import settings\n" + code
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=environment(DJANGO_SETTINGS_MODULE="advisor.settings", **variables),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def read_settings(*names: str, **variables: str) -> dict:
+    shown = ", ".join(f"{name!r}: settings.{name}" for name in names)
+    done = run_settings(f"print(json.dumps({{{shown}}}))", **variables)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_without_any_variable_start_up_fails_for_want_of_a_secret_key():
+    done = run_settings("print('started')")
+
+    assert done.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY must be set" in done.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    assert read_settings("DEBUG", "SECRET_KEY", **PRODUCTION) == {
+        "DEBUG": False,
+        "SECRET_KEY": "a-production-key",
+    }
+
+
+def test_debug_on_with_the_development_key_when_asked_for():
+    found = read_settings("DEBUG", "SECRET_KEY", DJANGO_DEBUG="1")
+
+    assert found["DEBUG"] is True and found["SECRET_KEY"].startswith("django-insecure-")
+
+
+@pytest.mark.parametrize("debug", ["0", ""])
+def test_debug_off_or_empty_still_needs_a_secret_key(debug):
+    done = run_settings("print('started')", DJANGO_DEBUG=debug)
+
+    assert "DJANGO_SECRET_KEY must be set" in done.stderr
+
+
+def test_https_settings_off_by_default():
+    found = read_settings(
+        "SECURE_PROXY_SSL_HEADER", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", **PRODUCTION
+    )
+
+    assert found == {
+        "SECURE_PROXY_SSL_HEADER": None,
+        "SECURE_SSL_REDIRECT": False,
+        "SECURE_HSTS_SECONDS": 0,
+    }
+
+
+def test_https_settings_from_the_environment():
+    found = read_settings(
+        "SECURE_PROXY_SSL_HEADER",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        DJANGO_SECURE_PROXY_SSL_HEADER="1",
+        DJANGO_SECURE_SSL_REDIRECT="1",
+        DJANGO_SECURE_HSTS_SECONDS="31536000",
+        **PRODUCTION,
+    )
+
+    assert found == {
+        "SECURE_PROXY_SSL_HEADER": ["HTTP_X_FORWARDED_PROTO", "https"],
+        "SECURE_SSL_REDIRECT": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+    }
+
+
+@pytest.mark.parametrize("seconds", ["-1", "1y", "1" * 5000])
+def test_hsts_seconds_must_be_a_whole_number(seconds):
+    done = run_settings("print('started')", DJANGO_SECURE_HSTS_SECONDS=seconds, **PRODUCTION)
+
+    assert "DJANGO_SECURE_HSTS_SECONDS must be a whole number of seconds" in done.stderr
+
+
+def test_safe_settings_hold_no_redis_password():
+    # The whole dict the debug page and error reports print, as text.
+    done = run_settings(
+        "from django.views.debug import get_default_exception_reporter_filter\n"
+        "print(repr(get_default_exception_reporter_filter().get_safe_settings()))",
+        REDIS_URL=f"redis://advisor:{REDIS_PASSWORD}@redis.internal:6379/0",
+        **PRODUCTION,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert REDIS_PASSWORD not in done.stdout
+    # Still there to debug with: which Redis, as whom.
+    assert "redis://advisor:********@redis.internal:6379/0" in done.stdout
