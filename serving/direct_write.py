@@ -221,27 +221,3 @@ def _server_parts(send: Callable[..., Any]) -> tuple[Any, Any]:
         if send is None:
             return None, None
     return None, None
-
-
-def _websocket_frame(event: Event) -> bytes:
-    return event.websocket_frame
-
-
-def _sse_chunk(event: Event) -> bytes:
-    return event.sse_chunk
-
-
-def _server_parts(send: Callable[..., Any]) -> tuple[Any, Any]:
-    """The server's protocol object for this connection and its transport, if found."""
-    for _ in range(8):
-        if isinstance(send, functools.partial):  # daphne: partial(handle_reply, protocol)
-            protocol = send.args[0] if send.args else None
-            channel = getattr(protocol, "channel", None)  # an HTTP request: its connection
-            return protocol, getattr(channel or protocol, "transport", None)
-        owner = getattr(send, "__self__", None)
-        if hasattr(getattr(owner, "transport", None), "get_write_buffer_size"):
-            return owner, owner.transport  # uvicorn: a method of its protocol or cycle
-        send = getattr(owner, "real_send", None)
-        if send is None:
-            return None, None
-    return None, None

@@ -13,12 +13,12 @@ import pytest
 
 from advisor.consumers import MessageError
 from live_demo import protocol
+from live_demo.feed import public_id
 from live_demo.protocol import (
     binary_receipt,
     chat_payload,
     decode_base64,
     pong,
-    public_id,
     resume_id,
     websocket_frame_bytes,
     welcome,

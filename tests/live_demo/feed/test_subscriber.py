@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from live_demo.events import Event
-from live_demo.feed import Closed
-from live_demo.protocol import public_id
+from live_demo.feed import Closed, public_id
 from tests.live_demo.feed.helpers import ids, publish
 
 
