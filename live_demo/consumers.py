@@ -23,6 +23,7 @@ from .protocol import (
     binary_receipt,
     chat_payload,
     pong,
+    publish_chat,
     resume_id,
     websocket_frame_bytes,
     welcome,
@@ -119,7 +120,7 @@ class DemoConsumer(StandaloneConsumer):
                 via="websocket",
                 max_chars=self.options["MAX_CHAT_CHARS"],
             )
-            await self.feed.publish("chat", payload)
+            await publish_chat(self.feed, payload)
         else:
             known = "chat, ping, resume"
             raise MessageError(

@@ -266,6 +266,29 @@ async def test_chat_invalid_error_to_sender_only(fresh_feed, message, code):
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "message",
+    [{"type": "chat", "text": "x \ud800"}, {"type": "chat", "text": "hi", "nonce": "\udfff"}],
+    ids=["text", "nonce"],
+)
+async def test_chat_lone_surrogate_error_socket_open_history_intact(fresh_feed, options, message):
+    options(FEED_RATE=0)  # only chats take ids
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "chat", "text": "before"})
+        before = (await receive_until(client, is_type("chat")))[-1]
+        # As a browser sends it: the surrogate as a JSON escape.
+        await client.send_to(text_data=json.dumps(message))
+        error = (await receive_until(client, is_type("error")))[-1]
+        assert error["code"] in {"invalid_chat", "invalid_nonce"}
+        await client.send_json_to({"type": "chat", "text": "after"})
+        after = (await receive_until(client, is_type("chat")))[-1]
+        assert after["id"] == before["id"] + 1
+    feed = await get_feed()
+    history = (await feed.history_after(0))[0]
+    assert [event.payload["text"] for event in history] == ["before", "after"]
+
+
+@pytest.mark.asyncio
 async def test_chat_500_chars_accepted(fresh_feed):
     async with demo_client() as (client, _):
         await client.send_json_to({"type": "chat", "text": "y" * 500})

@@ -274,6 +274,29 @@ async def test_unknown_path_refused_403(serve):
     assert refused.value.response.status_code == 403
 
 
+# Text no UTF-8 wire can carry ----------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_chat_lone_surrogate_refused_resume_over_it_works(serve):
+    # A chat of "x \ud800" was once kept in the history: every later resume
+    # over it was closed 4011, and live sockets failed with it.
+    url = serve()
+    async with demo_socket(url) as (websocket, _):
+        first = event_ids(await receive_until(websocket, is_type("tick")))[-1]
+        await websocket.send(json.dumps({"type": "chat", "text": "x \ud800"}))
+        error = (await receive_until(websocket, is_type("error")))[-1]
+        assert error["code"] == "invalid_chat"
+        assert (await ping(websocket, "still-open"))["type"] == "pong"
+        live = event_ids(await receive_until(websocket, lambda m: m.get("id", 0) >= first + 5))
+    async with demo_socket(url) as (again, _):
+        await again.send(json.dumps({"type": "resume", "last_id": first - 1}))
+        replayed = await receive_until(again, lambda m: m.get("id", 0) >= first + 10)
+    assert [m for m in replayed if m["type"] not in {"tick", "chat"}] == []
+    assert event_ids(replayed) == list(range(first, first + 11))
+    assert live[-1] >= first + 5
+
+
 # Messages Python cannot hold ---------------------------------------------------------------
 
 
