@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 # of the nearest HTTP status or WebSocket code.
 CLOSE_DROPPED = 4000  # "Drop connection" in the demo: reconnect and resume
 CLOSE_SLOW = 4008  # the backlog of unread events passed its bound (HTTP 408)
+# Sending too fast for too long. The same code as the network check's probe
+# for "too fast", so a client of the site handles one code for it (not 4029,
+# which the numbering above would give). 4008 thus says "this client could not
+# keep the pace", either way; the reason ("slow", "too many messages") tells which.
+CLOSE_TOO_FAST = 4008
 CLOSE_TOO_BIG = 4009  # a message over the limit, where the server did not close with 1009
 CLOSE_INTERNAL = 4011  # the server failed (WebSocket 1011): reconnect and resume
 CLOSE_CODES = {"dropped": CLOSE_DROPPED, "slow": CLOSE_SLOW, "shutdown": 1000}
