@@ -183,6 +183,11 @@ LIVE_DEMO = {
     "MAX_TEXT_BYTES": 64 * 1024,
     "MAX_BINARY_BYTES": 1024 * 1024,
     "MAX_MESSAGES_PER_SECOND": 20,
+    # A WebSocket client sending more than FLOOD_FACTOR times that rate for
+    # FLOOD_SECONDS on end is closed (4008): dropping the excess alone still
+    # left the server decoding and queueing every frame.
+    "FLOOD_FACTOR": 2.0,
+    "FLOOD_SECONDS": 2.0,
     "MAX_CHAT_CHARS": 500,
     # Caught-up subscribers get each event written straight to their socket
     # (serving/direct_write.py); 0 sends every event through ASGI.

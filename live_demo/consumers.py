@@ -20,9 +20,11 @@ from .protocol import (
     CLOSE_CODES,
     CLOSE_INTERNAL,
     CLOSE_TOO_BIG,
+    CLOSE_TOO_FAST,
     binary_receipt,
     chat_payload,
     pong,
+    publish_chat,
     resume_id,
     websocket_frame_bytes,
     welcome,
@@ -38,6 +40,9 @@ class DemoConsumer(StandaloneConsumer):
     # A resume that came after the connection went live: the writer restarts
     # the stream after this id.
     rewind_to: int | None = None
+    # Set once the consumer closes a flooding client: frames still in flight
+    # (daphne queues them for us) are ignored at no cost.
+    closing = False
 
     async def connect(self) -> None:
         self.options = settings.LIVE_DEMO
@@ -47,7 +52,11 @@ class DemoConsumer(StandaloneConsumer):
             logger.exception("live demo: the feed could not start")
             await self.close()  # before accepting: the handshake is refused (HTTP 403)
             return
-        self.limiter = RateLimiter(self.options["MAX_MESSAGES_PER_SECOND"])
+        self.limiter = RateLimiter(
+            self.options["MAX_MESSAGES_PER_SECOND"],
+            flood_factor=self.options["FLOOD_FACTOR"],
+            flood_seconds=self.options["FLOOD_SECONDS"],
+        )
         # Resolved by the first message (a resume, or anything else: go live)
         # or by the end of the resume window, whichever comes first.
         self.first_message: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
@@ -63,7 +72,17 @@ class DemoConsumer(StandaloneConsumer):
             self.feed.unsubscribe(self.subscriber)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
-        if not self.limiter.allow():
+        # The limit comes first: a frame over it costs a clock read and
+        # nothing else (no size check, no JSON, no answer but a warning a
+        # second), or a flood would stall the process that drops it.
+        if self.closing:
+            return
+        allowed = self.limiter.allow()
+        if self.limiter.flooding:
+            self.closing = True
+            await self.close(code=CLOSE_TOO_FAST, reason="too many messages")
+            return
+        if not allowed:
             if self.limiter.should_warn():
                 limit = self.options["MAX_MESSAGES_PER_SECOND"]
                 await self.send_error(
@@ -119,7 +138,7 @@ class DemoConsumer(StandaloneConsumer):
                 via="websocket",
                 max_chars=self.options["MAX_CHAT_CHARS"],
             )
-            await self.feed.publish("chat", payload)
+            await publish_chat(self.feed, payload)
         else:
             known = "chat, ping, resume"
             raise MessageError(
@@ -179,6 +198,10 @@ class DemoConsumer(StandaloneConsumer):
             # server reports the disconnect, and disconnect() cleans up.
             return
         except Exception:
+            if connection.transport is not None and not connection.writable():
+                # The server is closing the socket itself (a flood, a message
+                # over the limit): sends fail until the disconnect comes.
+                return
             # Without its writer the socket would stay open and silent.
             logger.exception("live demo: the WebSocket writer failed")
             with contextlib.suppress(Exception):

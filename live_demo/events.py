@@ -18,6 +18,15 @@ def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+class UnencodableEvent(ValueError):
+    """An event the feed refuses: one of its wire forms cannot be built.
+
+    Raised at publication, before the event takes an id, so a feed never holds
+    an event that would fail every later attempt to send it (a chat with a lone
+    UTF-16 surrogate once made every resume over it fail).
+    """
+
+
 def format_event(
     data: str,
     *,
@@ -77,10 +86,34 @@ class Event:
         raw = json.loads(text)
         return cls(id=int(raw["id"]), type=raw["type"], ts=raw["ts"], payload=raw["payload"])
 
+    def encoded(self) -> Event:
+        """This event with every wire form built and cached, or UnencodableEvent.
+
+        Publication calls it before the event takes an id: whatever cannot be
+        encoded (text that is not valid Unicode, NaN, an object JSON cannot
+        hold) is refused there, once, rather than on every later send.
+        """
+        try:
+            # sse_chunk builds sse, which builds json; websocket_frame encodes json.
+            self.sse_chunk  # noqa: B018
+            self.websocket_frame  # noqa: B018
+        except (ValueError, TypeError, RecursionError) as error:
+            # UnicodeEncodeError is a ValueError, as is NaN under allow_nan=False.
+            message = f"a {self.type!r} event that cannot be encoded: {error}"
+            raise UnencodableEvent(message) from error
+        return self
+
     @cached_property
     def json(self) -> str:
         """The WebSocket text frame, and the SSE data line."""
-        return to_json({"id": self.id, "type": self.type, "ts": self.ts, "payload": self.payload})
+        # No NaN or Infinity: they are not JSON, and a browser's JSON.parse
+        # refuses the whole event.
+        return json.dumps(
+            {"id": self.id, "type": self.type, "ts": self.ts, "payload": self.payload},
+            separators=(",", ":"),
+            ensure_ascii=False,
+            allow_nan=False,
+        )
 
     @cached_property
     def sse(self) -> bytes:

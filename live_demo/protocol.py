@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from advisor.consumers import MessageError
 
-from .events import now_ms
+from .events import Event, UnencodableEvent, now_ms
 
 if TYPE_CHECKING:
     from .feed import Feed, Subscriber
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 # of the nearest HTTP status or WebSocket code.
 CLOSE_DROPPED = 4000  # "Drop connection" in the demo: reconnect and resume
 CLOSE_SLOW = 4008  # the backlog of unread events passed its bound (HTTP 408)
+# Sending too fast for too long. The same code as the network check's probe
+# for "too fast", so a client of the site handles one code for it (not 4029,
+# which the numbering above would give). 4008 thus says "this client could not
+# keep the pace", either way; the reason ("slow", "too many messages") tells which.
+CLOSE_TOO_FAST = 4008
 CLOSE_TOO_BIG = 4009  # a message over the limit, where the server did not close with 1009
 CLOSE_INTERNAL = 4011  # the server failed (WebSocket 1011): reconnect and resume
 CLOSE_CODES = {"dropped": CLOSE_DROPPED, "slow": CLOSE_SLOW, "shutdown": 1000}
@@ -34,6 +39,13 @@ def chat_payload(message: dict[str, Any], *, sender: str, via: str, max_chars: i
     if not isinstance(text, str) or not text.strip():
         raise MessageError("invalid_chat", 'A chat message needs a non-empty "text" string.')
     text = text.strip()
+    if not is_utf8(text):
+        # JSON's \ud800 escape gives Python a lone surrogate, which no UTF-8
+        # wire can carry: once in the feed's history it failed every send
+        # and every resume that included it.
+        raise MessageError(
+            "invalid_chat", "A chat message must be valid Unicode text (a lone surrogate is not)."
+        )
     if len(text) > max_chars:
         raise MessageError(
             "chat_too_long",
@@ -42,16 +54,44 @@ def chat_payload(message: dict[str, Any], *, sender: str, via: str, max_chars: i
     return {"text": text, "via": via, "sender": sender, "nonce": nonce_of(message)}
 
 
+async def publish_chat(feed: Feed, payload: dict[str, Any]) -> Event:
+    """Publish a chat; a payload the feed cannot encode is the sender's error, not ours.
+
+    `chat_payload` already refuses what is known not to encode; this keeps
+    anything it missed a 400 or an error frame (the socket stays open) rather
+    than a 500 or a closed socket, and the feed refuses it before it takes an id.
+    """
+    try:
+        return await feed.publish("chat", payload)
+    except UnencodableEvent:
+        raise MessageError("invalid_chat", "That chat message cannot be sent as text.") from None
+
+
 def nonce_of(message: dict[str, Any]) -> str | None:
     """The client's own tag for a message, echoed so it can time the round trip."""
     nonce = message.get("nonce")
     if nonce is None:
         return None
-    if not isinstance(nonce, str | int) or len(str(nonce)) > MAX_NONCE_CHARS:
+    # Checked as the text is: a nonce goes into the chat event, sent to everyone.
+    if (
+        not isinstance(nonce, str | int)
+        or len(str(nonce)) > MAX_NONCE_CHARS
+        or not is_utf8(str(nonce))
+    ):
         raise MessageError(
-            "invalid_nonce", f'"nonce" must be a string of at most {MAX_NONCE_CHARS} characters.'
+            "invalid_nonce",
+            f'"nonce" must be a string (valid Unicode) of at most {MAX_NONCE_CHARS} characters.',
         )
     return str(nonce)
+
+
+def is_utf8(text: str) -> bool:
+    """Whether `text` can be sent as UTF-8 (JSON's escapes can make it hold lone surrogates)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 MAX_ECHOED_FIELDS = 8
@@ -71,6 +111,8 @@ def pong(message: dict[str, Any]) -> dict[str, Any]:
     for key, value in message.items():
         if key == "type" or not isinstance(key, str) or len(key) > MAX_ECHOED_CHARS:
             continue
+        if not is_utf8(key):
+            continue
         if _small_scalar(value):
             echoed[key] = value
         if len(echoed) == MAX_ECHOED_FIELDS:
@@ -86,7 +128,8 @@ def _small_scalar(value: Any) -> bool:
         return abs(value) < 2**63
     if isinstance(value, float):
         return math.isfinite(value)
-    return isinstance(value, str) and len(value) <= MAX_ECHOED_CHARS
+    # A string that cannot go out as UTF-8 (a lone surrogate) would fail the pong's send.
+    return isinstance(value, str) and len(value) <= MAX_ECHOED_CHARS and is_utf8(value)
 
 
 def resume_id(message: dict[str, Any]) -> int:

@@ -25,7 +25,7 @@ from serving.direct_write import direct_writes_enabled
 from .events import now_ms
 from .feed import current_feed, get_feed, public_id
 from .limits import RateLimiter
-from .protocol import MessageError, binary_receipt, chat_payload, decode_base64
+from .protocol import MessageError, binary_receipt, chat_payload, decode_base64, publish_chat
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ async def send(request: HttpRequest) -> HttpResponse:
                 via="sse",
                 max_chars=options["MAX_CHAT_CHARS"],
             )
-            event = await feed.publish("chat", payload)
+            event = await publish_chat(feed, payload)
             return JsonResponse({"type": "chat_ack", "id": event.id, "ts": event.ts}, status=201)
         if kind == "binary":
             data = decode_base64(body.get("data"), max_bytes=options["MAX_BINARY_BYTES"])

@@ -24,6 +24,7 @@ from django.conf import settings
 from advisor.consumers import MessageError, StandaloneConsumer
 from live_demo.events import format_event, now_ms, to_json
 from live_demo.limits import RateLimiter
+from live_demo.protocol import CLOSE_TOO_FAST  # over the message rate: one code site-wide
 from live_demo.sse import HEADERS, plain_response, serve_until_disconnect
 from serving.daphne_limits import send_close_frame
 
@@ -40,7 +41,6 @@ DEFAULTS: dict[str, Any] = {
 CLOSE_NORMAL = 1000  # lifetime or ping allowance used up
 CLOSE_UNSUPPORTED = 1003  # a binary frame
 CLOSE_TOO_BIG = 1009  # a text frame over the limit
-CLOSE_TOO_FAST = 4008  # over the message rate
 
 # The SSE probe's query: name -> (lowest, highest, default).
 STREAM_RANGES = {"count": (2, 50, 10), "interval_ms": (50, 1000, 200)}

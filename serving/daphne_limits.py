@@ -1,4 +1,4 @@
-"""daphne's WebSocket layer (autobahn), made to send the close codes we need.
+"""daphne's WebSocket layer (autobahn), made to send the close codes we need and to stop floods.
 
 daphne lets an application close a WebSocket only with 1000 or 3000-4999,
 and gives autobahn one size limit for every message. Two places need more:
@@ -10,6 +10,7 @@ function does nothing and says so; the caller falls back to the public path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .direct_write import Connection
@@ -68,3 +69,44 @@ def limit_daphne_text_messages(text_limit: int, binary_limit: int) -> None:
     WebSocketProtocol.onMessageFrameBegin = on_message_frame_begin
     WebSocketProtocol._max_message_size_exceeded = max_message_size_exceeded
     WebSocketProtocol._advisor_limits = (text_limit, binary_limit)
+
+
+def limit_daphne_message_rate(new_limiter: Callable[[], Any], code: int, reason: str) -> None:
+    """Make daphne drop a WebSocket's frames over a rate, and close a flood, itself.
+
+    Measured: a client sending pings as fast as it could kept daphne in
+    autobahn's frame loop; each frame went into the application's queue
+    (unbounded), and Channels needs a few event-loop turns per message, each
+    turn behind another socket read's worth of frames. The consumer saw a few
+    messages a second, so its own limiter could neither drop the excess in
+    time nor see the flood; the queue and the process's memory grew while
+    other requests waited seconds. Here each frame costs one `allow()` before
+    daphne decodes or queues it.
+
+    `new_limiter()` gives each connection its limiter (at its first message):
+    a frame is passed on if `allow()`, dropped otherwise; once `flooding`,
+    the connection is closed with `code` and `reason` and nothing more is
+    passed on (the application still gets its disconnect).
+    """
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:  # another server: the consumer's own limiter applies
+        return
+    original = getattr(WebSocketProtocol, "_advisor_original_on_message", None)
+    if original is None:
+        original = WebSocketProtocol.onMessage
+        WebSocketProtocol._advisor_original_on_message = original
+
+    def on_message(self, payload: bytes, is_binary: bool) -> None:
+        limiter = getattr(self, "_advisor_limiter", None)
+        if limiter is None:
+            limiter = self._advisor_limiter = new_limiter()
+        elif limiter.flooding:
+            return  # closing: frames still arriving are dropped
+        allowed = limiter.allow()
+        if limiter.flooding:
+            self.sendClose(code=code, reason=reason)
+        elif allowed:
+            original(self, payload, is_binary)
+
+    WebSocketProtocol.onMessage = on_message

@@ -120,8 +120,15 @@ class Feed:
     # Backend: in this process ---------------------------------------------------
 
     async def publish(self, kind: str, payload: dict[str, Any]) -> Event:
-        self.last_id += 1
-        event = Event(id=self.last_id, type=kind, ts=now_ms(), payload=payload)
+        """Give the event the next id, keep it, deliver it; or UnencodableEvent.
+
+        Encoded first: an event that cannot be sent is refused before it takes
+        an id or reaches the history or anyone, instead of failing every send
+        and every resume that would include it. (No await in between: nothing
+        else can take the same id.)
+        """
+        event = Event(id=self.last_id + 1, type=kind, ts=now_ms(), payload=payload).encoded()
+        self.last_id = event.id
         self._history.append(event)
         self.deliver(event)
         return event

@@ -94,10 +94,19 @@ class RedisFeed(Feed):
         await self._redis.aclose()
 
     async def publish(self, kind: str, payload: dict[str, Any]) -> Event:
-        body = to_json({"type": kind, "ts": now_ms(), "payload": payload})
+        """As the local feed's: an event that cannot be encoded never reaches Redis.
+
+        The script gives the id, so the event is encoded with a stand-in id
+        first (an id only adds digits); the script gets the UTF-8 bytes of
+        that very JSON, without its id. Every process decodes what it gets
+        back with strict UTF-8 and `json.loads`, which take whatever this
+        encoding produced.
+        """
+        draft = Event(id=0, type=kind, ts=now_ms(), payload=payload).encoded()
+        body = "{" + draft.json.removeprefix('{"id":0,')
         event_id = await self._publish(
             keys=[self._keys[name] for name in ("id", "history", "events", "epoch")],
-            args=[body, self.options["HISTORY"], uuid.uuid4().hex],
+            args=[body.encode(), self.options["HISTORY"], uuid.uuid4().hex],
         )
         return Event.from_json(f'{{"id":{int(event_id)},{body[1:]}')
 
@@ -108,7 +117,8 @@ class RedisFeed(Feed):
             pipe.get(self._keys["id"])
             raw_events, first, newest = await pipe.execute()
         oldest = int(first[0][1]) if first else None
-        return [Event.from_json(raw) for raw in raw_events], oldest, int(newest or 0)
+        events = [event for raw in raw_events if (event := _decode(raw)) is not None]
+        return events, oldest, int(newest or 0)
 
     async def history_bounds(self) -> tuple[int | None, int]:
         async with self._redis.pipeline(transaction=True) as pipe:
@@ -171,7 +181,9 @@ class RedisFeed(Feed):
                 self.drop_local(str(control.get("connection", "")))
             return
         epoch, _, data = message["data"].partition("\n")
-        event = Event.from_json(data)
+        event = _decode(data)
+        if event is None:
+            return
         if epoch != self.epoch:
             if self.epoch is not None:
                 self._restart(epoch)
@@ -202,3 +214,18 @@ class RedisFeed(Feed):
                 break
             self.last_id = event.id
             self.deliver(event)
+
+
+def _decode(raw: str) -> Event | None:
+    """An event as Redis holds it, or None (logged) for one that cannot be read.
+
+    What `publish` stores always decodes. Anything else under the feed's keys
+    (another program, a damaged entry) is skipped: raising here would end the
+    subscription, and each retry would read the same entry again, stopping
+    the feed in this process and failing every resume over it.
+    """
+    try:
+        return Event.from_json(raw)
+    except (ValueError, KeyError, TypeError):
+        logger.error("live demo feed: an event in Redis cannot be read; skipped: %.200r", raw)
+        return None

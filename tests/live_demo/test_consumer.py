@@ -18,7 +18,7 @@ from live_demo import consumers
 from live_demo.consumers import DemoConsumer
 from live_demo.feed import Subscriber, get_feed, public_id
 from live_demo.limits import RateLimiter
-from live_demo.protocol import welcome
+from live_demo.protocol import CLOSE_TOO_FAST, welcome
 
 ALLOWED_ORIGIN = b"http://127.0.0.1"
 TIMEOUT = 5
@@ -263,6 +263,29 @@ async def test_chat_invalid_error_to_sender_only(fresh_feed, message, code):
         seen = await receive_until(other, is_type("chat"))
         assert not [m for m in seen if m["type"] == "error"]
         assert seen[-1]["payload"]["text"] == "marker"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "message",
+    [{"type": "chat", "text": "x \ud800"}, {"type": "chat", "text": "hi", "nonce": "\udfff"}],
+    ids=["text", "nonce"],
+)
+async def test_chat_lone_surrogate_error_socket_open_history_intact(fresh_feed, options, message):
+    options(FEED_RATE=0)  # only chats take ids
+    async with demo_client() as (client, _):
+        await client.send_json_to({"type": "chat", "text": "before"})
+        before = (await receive_until(client, is_type("chat")))[-1]
+        # As a browser sends it: the surrogate as a JSON escape.
+        await client.send_to(text_data=json.dumps(message))
+        error = (await receive_until(client, is_type("error")))[-1]
+        assert error["code"] in {"invalid_chat", "invalid_nonce"}
+        await client.send_json_to({"type": "chat", "text": "after"})
+        after = (await receive_until(client, is_type("chat")))[-1]
+        assert after["id"] == before["id"] + 1
+    feed = await get_feed()
+    history = (await feed.history_after(0))[0]
+    assert [event.payload["text"] for event in history] == ["before", "after"]
 
 
 @pytest.mark.asyncio
@@ -629,8 +652,8 @@ def limiters(monkeypatch) -> tuple[FakeClock, list[RateLimiter]]:
     clock = FakeClock()
     made: list[RateLimiter] = []
 
-    def make(rate: float) -> RateLimiter:
-        limiter = RateLimiter(rate, clock=clock)
+    def make(rate: float, **flood: float) -> RateLimiter:
+        limiter = RateLimiter(rate, clock=clock, **flood)
         made.append(limiter)
         return limiter
 
@@ -652,6 +675,61 @@ async def test_rate_limit_burst_one_error_excess_dropped(fresh_feed, limiters):
         errors = [m for m in messages if m["type"] == "error"]
         assert pongs == [str(number) for number in range(20)] + ["later"]
         assert [error["code"] for error in errors] == ["rate_limited"]
+
+
+async def send_paced(
+    client: WebsocketCommunicator,
+    clock: FakeClock,
+    limiter: RateLimiter,
+    per_second: float,
+    count: int,
+    until: Callable[[], bool] = lambda: False,
+) -> int:
+    """Pings `per_second` apart on the fake clock, each read before the clock moves on.
+
+    Stops early once `until()` holds; returns how many were sent.
+    """
+    allow, seen = limiter.allow, 0
+
+    def counted() -> bool:
+        nonlocal seen
+        seen += 1
+        return allow()
+
+    limiter.allow = counted
+    for number in range(count):
+        if until():
+            return number
+        await client.send_json_to({"type": "ping", "nonce": str(number)})
+        await wait_until(lambda sent=number + 1: seen == sent)
+        clock.now += 1 / per_second
+    return count
+
+
+@pytest.mark.asyncio
+async def test_flood_closed_4008_after_2_s_over_twice_the_rate(fresh_feed, limiters):
+    clock, made = limiters
+    async with demo_client() as (client, _):
+        # 100 a second, five times the rate, until the limiter calls it a flood.
+        sent = await send_paced(client, clock, made[0], 100, 1000, lambda: made[0].flooding)
+        close = await receive_close(client)
+        assert close["code"] == CLOSE_TOO_FAST == 4008
+        assert close["reason"] == "too many messages"
+    assert 195 <= sent <= 205
+
+
+@pytest.mark.asyncio
+async def test_under_flood_rate_dropped_not_closed(fresh_feed, limiters):
+    clock, made = limiters
+    async with demo_client() as (client, _):
+        # 35 a second for 5 s: over the rate (the excess dropped), under twice it.
+        await send_paced(client, clock, made[0], 35, 175)
+        clock.now += 1
+        await client.send_json_to({"type": "ping", "nonce": "still-open"})
+        messages = await receive_until(client, lambda m: m.get("nonce") == "still-open")
+        assert not made[0].flooding
+        assert made[0].dropped > 0
+        assert messages[-1]["type"] == "pong"
 
 
 # Handshake ----------------------------------------------------------------------------

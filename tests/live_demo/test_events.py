@@ -8,6 +8,7 @@ import pytest
 
 from live_demo.events import (
     Event,
+    UnencodableEvent,
     format_comment,
     format_event,
     gap_notice,
@@ -109,3 +110,26 @@ def test_event_wire_forms_framed_once():
     assert event.websocket_frame is event.websocket_frame
     assert parse_frame(event.websocket_frame) == (1, event.json.encode())
     assert event.sse_chunk == http_chunk(event.sse)
+
+
+def test_event_encoded_builds_every_wire_form_once():
+    event = Event(id=7, type="chat", ts=1.5, payload={"text": "é \U0001f600"})
+    assert event.encoded() is event
+    # Cached: what publication built is what every subscriber gets.
+    assert {"json", "sse", "websocket_frame", "sse_chunk"} <= set(vars(event))
+    assert parse_frame(event.websocket_frame) == (1, event.json.encode())
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"text": "x \ud800"}, {"price": float("nan")}, {"price": float("inf")}, {"x": object()}],
+    ids=["lone-surrogate", "nan", "infinity", "not-json"],
+)
+def test_event_encoded_refuses_what_cannot_be_sent(payload):
+    with pytest.raises(UnencodableEvent):
+        Event(id=1, type="chat", ts=1.5, payload=payload).encoded()
+
+
+def test_unencodable_event_is_a_value_error():
+    # Callers that refuse bad input as ValueError (MessageError is one) catch it too.
+    assert issubclass(UnencodableEvent, ValueError)

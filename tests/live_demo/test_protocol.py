@@ -68,6 +68,25 @@ def test_chat_payload_invalid_nonce(nonce):
     assert error.value.code == "invalid_nonce"
 
 
+@pytest.mark.parametrize("text", ["x \ud800", "\udfff", "a\udc00b"], ids=["high", "low", "inside"])
+def test_chat_payload_lone_surrogate_invalid_chat(text):
+    # What json.loads makes of "\ud800": text no UTF-8 wire can carry.
+    with pytest.raises(MessageError) as error:
+        chat({"text": text})
+    assert error.value.code == "invalid_chat"
+
+
+def test_chat_payload_surrogate_pair_accepted():
+    # A proper pair is one character (here from JSON's escapes, as browsers send it).
+    assert chat(json.loads('{"text": "\\ud83d\\ude00"}'))["text"] == "\U0001f600"
+
+
+def test_chat_payload_lone_surrogate_nonce_invalid_nonce():
+    with pytest.raises(MessageError) as error:
+        chat({"text": "hi", "nonce": "n\ud800"})
+    assert error.value.code == "invalid_nonce"
+
+
 @pytest.mark.parametrize("last_id", [0, 1, 10**12])
 def test_resume_id_valid(last_id):
     assert resume_id({"type": "resume", "last_id": last_id}) == last_id
@@ -210,6 +229,7 @@ def test_pong_small_scalar_echoed(server_time, value):
         float("-inf"),
         "x" * 65,
         "é" * 65,
+        "x\ud800",
         [],
         [1],
         {},
@@ -224,6 +244,7 @@ def test_pong_small_scalar_echoed(server_time, value):
         "minus-infinity",
         "65-chars",
         "65-non-ascii-chars",
+        "lone-surrogate",
         "empty-list",
         "list",
         "empty-object",
@@ -240,6 +261,12 @@ def test_pong_nan_left_out_strict_json(server_time):
     assert json.loads(json.dumps(answer, allow_nan=False)) == answer
     assert "a" not in answer
     assert "b" not in answer
+
+
+def test_pong_lone_surrogate_key_left_out_answer_encodes(server_time):
+    answer = pong({"type": "ping", "\udfff": 1, "ok": 2})
+    assert answer == {"type": "pong", "ok": 2, "ts": server_time, "server_ts": server_time}
+    json.dumps(answer, ensure_ascii=False).encode()  # what the socket sends
 
 
 def test_pong_at_most_8_fields_the_first_ones(server_time):

@@ -23,7 +23,7 @@ import redis
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from live_demo.events import Event
+from live_demo.events import Event, UnencodableEvent
 from live_demo.feed import RedisFeed, current_feed, get_feed, reset_feed
 from live_demo.protocol import CLOSE_DROPPED
 
@@ -575,6 +575,84 @@ async def test_redis_started_feed_delivers_published_events_to_subscribers(
             received.extend(await subscriber.next_batch())
     assert feed.backend == "redis"
     assert_consecutive([event.id for event in received])
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "payload", [{"text": "x \ud800"}, {"price": float("nan")}], ids=["lone-surrogate", "nan"]
+)
+async def test_redis_publish_unencodable_refused_before_redis(
+    fresh_feed, redis_options, payload
+) -> None:
+    client = redis_client(redis_options)
+    try:
+        async with redis_feed(redis_options) as feed:
+            published = await publish_chats(feed, 2)
+            with pytest.raises(UnencodableEvent):
+                await feed.publish("chat", payload)
+            # The script never ran: no id taken, nothing stored.
+            assert client.get(f"{redis_options['REDIS_PREFIX']}:id") == "2"
+            events, oldest, newest = await feed.history_after(0)
+            assert events == published
+            assert (oldest, newest) == (1, 2)
+            # The next event takes the next id.
+            assert (await feed.publish("chat", {"text": "after"})).id == 3
+    finally:
+        client.close()
+
+
+# Text as browsers send it: escapes, pairs, controls, non-ASCII; each comes back as it went.
+ODD_TEXTS = [
+    "é ü 中文",
+    "\U0001f600 \u2028 \u2029",
+    'quote " back\\slash',
+    "nul \0 tab \t",
+    "a\nb",
+]
+
+
+@pytest.mark.asyncio
+async def test_redis_published_text_decodes_unchanged_live_and_replayed(
+    fresh_feed, redis_options
+) -> None:
+    feed = await get_feed()
+    subscriber = feed.subscribe("websocket")
+    async with redis_feed(redis_options) as elsewhere:
+        sent = [await elsewhere.publish("chat", {"text": text}) for text in ODD_TEXTS]
+    received: list[Event] = []
+    async with asyncio.timeout(TIMEOUT):
+        while sent[-1] not in received:
+            received.extend(await subscriber.next_batch())
+    replayed, _, _ = await feed.history_after(sent[0].id - 1)
+    for events in (received, replayed):
+        chats = [event for event in events if event.type == "chat"]
+        assert [event.payload["text"] for event in chats] == ODD_TEXTS
+        assert [event.encoded().json for event in chats] == [event.json for event in sent]
+
+
+@pytest.mark.asyncio
+async def test_redis_unreadable_entry_skipped_feed_goes_on(fresh_feed, redis_options) -> None:
+    # Something other than publish() wrote under the feed's keys: the process
+    # skips it (logged) instead of losing its subscription over it, again and again.
+    feed = await get_feed()
+    subscriber = feed.subscribe("websocket")
+    prefix = redis_options["REDIS_PREFIX"]
+    client = redis_client(redis_options)
+    try:
+        client.publish(f"{prefix}:events", f"{feed.epoch}\nnot json")
+        junk_id = client.incr(f"{prefix}:id")
+        client.zadd(f"{prefix}:history", {'{"id":' + str(junk_id) + "}": junk_id})
+    finally:
+        client.close()
+    async with redis_feed(redis_options) as elsewhere:
+        sent = await elsewhere.publish("chat", {"text": "after the junk"})
+    received: list[Event] = []
+    async with asyncio.timeout(TIMEOUT):
+        while sent not in received:
+            received.extend(await subscriber.next_batch())
+    replayed, _, _ = await feed.history_after(junk_id - 1)
+    assert junk_id not in [event.id for event in replayed]
+    assert sent in replayed
 
 
 async def leading_feed() -> RedisFeed:

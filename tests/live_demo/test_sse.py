@@ -482,6 +482,28 @@ async def test_events_chat_post_appears_on_the_stream(serve):
     assert ids(events) == list(range(ids(events)[0], chat_id + 1))
 
 
+@pytest.mark.asyncio
+async def test_events_resume_after_refused_surrogate_chat_works(serve):
+    # A chat of "x \ud800" was once kept in the history: every Last-Event-ID
+    # resume over it answered 503 until it aged out.
+    async with client_for(serve()) as client:
+        headers = await csrf_headers(client)
+        last_id = await started_feed(client, 1)
+        response = await client.post(
+            "/demo/send/",
+            content='{"text": "x \\ud800"}',
+            headers={**headers, "content-type": "application/json"},
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_chat"
+        await wait_for_last_id(client, last_id + 3)
+        async with open_stream(client, headers={"Last-Event-ID": str(last_id)}) as stream:
+            assert stream.response.status_code == 200
+            await stream.welcome()
+            after = await stream.feed_events(5)
+    assert ids(after) == list(range(last_id + 1, last_id + 6))
+
+
 def unread_stream(url: str) -> contextlib.AbstractContextManager[socket.socket]:
     """A client that asks for the stream, then never reads a byte of it."""
     return unread_connection(url, f"GET {EVENTS} HTTP/1.1\r\n\r\n", timeout=None)

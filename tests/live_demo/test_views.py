@@ -412,6 +412,32 @@ async def test_send_chat_too_long_rejected(fresh_feed, demo_client):
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "body",
+    [{"type": "chat", "text": "x \ud800"}, {"text": "\udfff"}, {"text": "hi", "nonce": "\ud800"}],
+    ids=["lone-high-surrogate", "lone-low-surrogate-no-type", "surrogate-nonce"],
+)
+async def test_send_chat_lone_surrogate_rejected_nothing_published(
+    fresh_feed, settings, demo_client, body
+):
+    # json.dumps escapes the surrogate (\ud800), as a browser's JSON.stringify does.
+    settings.LIVE_DEMO = {**settings.LIVE_DEMO, "FEED_RATE": 0}  # no ticks: only chats take ids
+    feed = await get_feed()
+    before = feed.last_id
+
+    response = await post_json(demo_client, SEND, body)
+
+    assert response.status_code == 400
+    assert response.json()["code"] in {"invalid_chat", "invalid_nonce"}
+    assert feed.last_id == before
+    assert (await feed.history_after(0))[0] == []
+    # The feed goes on: the next chat takes the next id.
+    response = await post_json(demo_client, SEND, {"text": "after"})
+    assert response.status_code == 201
+    assert response.json()["id"] == before + 1
+
+
+@pytest.mark.asyncio
 async def test_send_chat_at_the_limit_accepted(fresh_feed, demo_client):
     response = await post_json(demo_client, SEND, {"type": "chat", "text": "x" * 500})
 

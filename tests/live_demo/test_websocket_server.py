@@ -274,6 +274,29 @@ async def test_unknown_path_refused_403(serve):
     assert refused.value.response.status_code == 403
 
 
+# Text no UTF-8 wire can carry ----------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_chat_lone_surrogate_refused_resume_over_it_works(serve):
+    # A chat of "x \ud800" was once kept in the history: every later resume
+    # over it was closed 4011, and live sockets failed with it.
+    url = serve()
+    async with demo_socket(url) as (websocket, _):
+        first = event_ids(await receive_until(websocket, is_type("tick")))[-1]
+        await websocket.send(json.dumps({"type": "chat", "text": "x \ud800"}))
+        error = (await receive_until(websocket, is_type("error")))[-1]
+        assert error["code"] == "invalid_chat"
+        assert (await ping(websocket, "still-open"))["type"] == "pong"
+        live = event_ids(await receive_until(websocket, lambda m: m.get("id", 0) >= first + 5))
+    async with demo_socket(url) as (again, _):
+        await again.send(json.dumps({"type": "resume", "last_id": first - 1}))
+        replayed = await receive_until(again, lambda m: m.get("id", 0) >= first + 10)
+    assert [m for m in replayed if m["type"] not in {"tick", "chat"}] == []
+    assert event_ids(replayed) == list(range(first, first + 11))
+    assert live[-1] >= first + 5
+
+
 # Messages Python cannot hold ---------------------------------------------------------------
 
 
@@ -393,3 +416,137 @@ async def test_slow_client_cut_off_others_keep_every_event(serve):
     assert ids[0] <= before["last_id"]
     # The feed kept its pace for everyone else while the slow client was cut off.
     assert after["last_id"] - before["last_id"] >= rate * elapsed / 4
+
+
+# A client that floods -------------------------------------------------------------------
+
+PING = json.dumps({"type": "ping"})
+# The longest a flood runs, whatever the server does: the machine is shared.
+FLOOD_LIMIT = 8.0
+
+
+async def flood(url: str, seconds: float = FLOOD_LIMIT) -> tuple[int | None, float]:
+    """Pings as fast as the connection takes them, until the server closes it.
+
+    Returns the server's close code (None: it never closed) and how long the
+    flood ran. What the server sends back is read and thrown away: a client
+    that stopped reading would never see the close frame.
+    """
+    loop = asyncio.get_running_loop()
+    async with open_socket(url) as websocket:
+        await asyncio.wait_for(websocket.recv(), WAIT)  # the welcome
+
+        async def drain() -> None:
+            with contextlib.suppress(ConnectionClosed):
+                async for _ in websocket:
+                    pass
+
+        reader = asyncio.create_task(drain())
+        started = loop.time()
+        try:
+            while loop.time() - started < seconds:
+                for _ in range(100):
+                    await websocket.send(PING)
+                # Sending does not yield while the kernel takes the bytes: let
+                # the reader and the rest of the test run.
+                await asyncio.sleep(0)
+        except ConnectionClosed as closed:
+            return (closed.rcvd.code if closed.rcvd else None), loop.time() - started
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+        return None, loop.time() - started
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for process {pid}")
+
+
+async def timed_stats(client: httpx.AsyncClient) -> float:
+    """Seconds one GET /demo/stats/ takes."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    response = await client.get(STATS)
+    assert response.status_code == 200
+    return loop.time() - started
+
+
+@pytest.mark.asyncio
+async def test_flooding_socket_closed_4008_others_served(serve):
+    url = serve()
+    async with client_for(url) as client, demo_socket(url) as (websocket, _):
+        received = await receive_until(websocket, is_type("tick"))
+
+        async def keep_reading() -> None:
+            while True:
+                received.append(json.loads(await websocket.recv()))
+
+        reader = asyncio.create_task(keep_reading())
+        flooder = asyncio.create_task(flood(url))
+        answers = []
+        try:
+            # HTTP requests while the flood runs, one after the other.
+            while not flooder.done():
+                answers.append(await timed_stats(client))
+            code, elapsed = await flooder
+            assert not reader.done(), reader.exception()
+            before = event_ids(received)[-1]
+            reader.cancel()  # safe: recv() loses nothing when cancelled
+            await asyncio.gather(reader, return_exceptions=True)
+            # Still fed, and still answered, once the flooder is gone.
+            received += await receive_until(websocket, lambda m: m.get("id", 0) >= before + 10)
+            assert (await ping(websocket, "after"))["type"] == "pong"
+        finally:
+            reader.cancel()
+            flooder.cancel()
+            await asyncio.gather(reader, flooder, return_exceptions=True)
+
+    print(f"flood closed {code} after {elapsed:.2f} s; stats took up to {max(answers):.3f} s")
+    assert code == 4008
+    # 2 s of flood by the settings, as the server reads them (it reads behind
+    # the client), plus the close handshake: 2.8-4.2 s measured here.
+    assert elapsed < 6.0
+    assert len(answers) >= 3
+    # Before the fix: 2-6 s, and the flood was never closed. autobahn still
+    # parses every frame until the close (measured: up to about 1.8 s).
+    assert max(answers) < 3.0
+    assert [m["code"] for m in received if m["type"] == "error"] == []
+    ids = event_ids(received)
+    assert ids == list(range(ids[0], ids[-1] + 1))
+
+
+@pytest.mark.asyncio
+async def test_flood_of_several_sockets_memory_back_to_baseline(serve):
+    url = serve()
+    async with client_for(url) as client, demo_socket(url) as (websocket, _):
+        pid = (await client.get(STATS)).json()["process"]
+        # Warm: the feed runs, a socket was served, the first pings answered.
+        for number in range(5):
+            await ping(websocket, f"warm-{number}")
+        baseline = rss_kib(pid)
+
+        floods = asyncio.gather(*(flood(url) for _ in range(4)))
+        during = baseline
+        while not floods.done():
+            during = max(during, rss_kib(pid))
+            await asyncio.wait({floods}, timeout=0.1)
+        results = await floods
+
+        # About 2 s on, the server still answering (polled, bounded).
+        loop = asyncio.get_running_loop()
+        ended = loop.time()
+        while loop.time() - ended < 2:
+            assert (await ping(websocket, "settle"))["type"] == "pong"
+            await asyncio.sleep(0.2)
+        after = rss_kib(pid)
+
+    print(
+        f"RSS KiB: baseline {baseline}, during {during}, after {after}; "
+        f"floods (code, s): {[(code, round(s, 2)) for code, s in results]}"
+    )
+    assert [code for code, _ in results] == [4008] * 4
+    assert after - baseline < 10 * 1024

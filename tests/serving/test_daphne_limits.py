@@ -208,3 +208,84 @@ def test_limit_daphne_new_limits_wrap_original_once(frame_begins):
     assert message.failures == []
     assert frame_begins == [200]
     assert Message(binary=False).frames(301).failures == [1009]
+
+
+# The message rate: frames over it dropped before daphne, a flood closed ------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def rate_guard() -> Iterator[tuple[FakeClock, type]]:
+    """daphne's onMessage recording what reaches the application, then the guard on top;
+    the class is put back exactly as it was."""
+    from live_demo.limits import RateLimiter
+    from serving.daphne_limits import limit_daphne_message_rate
+
+    names = ("onMessage", "_advisor_original_on_message")
+    saved = {name: vars(WebSocketProtocol).get(name, ABSENT) for name in names}
+    clock = FakeClock()
+
+    def original_on_message(self, payload: bytes, is_binary: bool) -> None:
+        self.passed.append(payload)
+
+    try:
+        if "_advisor_original_on_message" in vars(WebSocketProtocol):
+            delattr(WebSocketProtocol, "_advisor_original_on_message")
+        WebSocketProtocol.onMessage = original_on_message
+        limit_daphne_message_rate(
+            lambda: RateLimiter(40, clock=clock, flood_factor=1, flood_seconds=2),
+            4008,
+            "too many messages",
+        )
+        yield clock, WebSocketProtocol
+    finally:
+        for name, value in saved.items():
+            if value is ABSENT:
+                if name in vars(WebSocketProtocol):
+                    delattr(WebSocketProtocol, name)
+            else:
+                setattr(WebSocketProtocol, name, value)
+
+
+def guarded_protocol(cls: type) -> Any:
+    protocol = object.__new__(cls)
+    protocol.passed = []
+    protocol.closes = []
+    protocol.sendClose = lambda code=None, reason=None: protocol.closes.append((code, reason))
+    return protocol
+
+
+def test_rate_guard_passes_up_to_the_rate_drops_the_rest(rate_guard):
+    clock, cls = rate_guard
+    protocol = guarded_protocol(cls)
+    for number in range(100):
+        protocol.onMessage(b"%d" % number, False)
+    assert protocol.passed == [b"%d" % number for number in range(40)]
+    assert protocol.closes == []
+
+
+def test_rate_guard_closes_a_flood_after_2_s_then_passes_nothing(rate_guard):
+    clock, cls = rate_guard
+    protocol = guarded_protocol(cls)
+    for _ in range(300):  # 100 a second for 3 s
+        protocol.onMessage(b"ping", False)
+        clock.now += 0.01
+    assert protocol.closes == [(4008, "too many messages")]
+    assert 40 <= len(protocol.passed) <= 40 + 2 * 40 + 2
+
+
+def test_rate_guard_at_the_rate_never_closes(rate_guard):
+    clock, cls = rate_guard
+    protocol = guarded_protocol(cls)
+    for _ in range(39 * 5):  # just under 40 a second for 5 s
+        protocol.onMessage(b"ping", False)
+        clock.now += 1 / 39
+    assert protocol.closes == []
+    assert len(protocol.passed) == 39 * 5

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from live_demo.events import UnencodableEvent
 from live_demo.feed import Closed
 from tests.live_demo.feed.helpers import ids, publish
 
@@ -23,6 +24,28 @@ async def test_feed_event_has_server_ts(fresh_feed, feed):
     before = time.time() * 1000
     [event] = await publish(feed, 1)
     assert before - 1 <= event.ts <= time.time() * 1000 + 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    "payload", [{"text": "x \ud800"}, {"price": float("nan")}], ids=["lone-surrogate", "nan"]
+)
+async def test_feed_publish_unencodable_refused_nothing_touched(fresh_feed, feed, payload):
+    await publish(feed, 2)
+    subscriber = feed.subscribe("websocket")
+    delivered = []
+    subscriber.sink = lambda event: delivered.append(event) or True
+    with pytest.raises(UnencodableEvent):
+        await feed.publish("chat", payload)
+    assert feed.last_id == 2
+    assert ids((await feed.history_after(0))[0]) == [1, 2]
+    assert delivered == []
+    assert subscriber.backlog == 0
+    # No id was consumed: the next event takes the next one, and replays encode.
+    [event] = await publish(feed, 1)
+    assert event.id == 3
+    assert [item.sse for item in (await feed.history_after(0))[0]]
+    assert delivered == [event]
 
 
 @pytest.mark.asyncio
