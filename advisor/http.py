@@ -80,6 +80,13 @@ def foreign_origin(request: HttpRequest) -> str | None:
     return origin
 
 
+def created(document: dict, location: str) -> JsonResponse:
+    """201 Created with the new object's document, and where to read it again."""
+    response = JsonResponse(document, status=201)
+    response["Location"] = location
+    return response
+
+
 def json_methods(*methods: str) -> Callable:
     """Like require_http_methods, but the 405 is JSON like every other API error.
 

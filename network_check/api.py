@@ -12,7 +12,7 @@ from dataclasses import asdict
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 
-from advisor.http import error_response, json_methods, read_json_object
+from advisor.http import created, error_response, json_methods, read_json_object
 from questionnaire.catalogue import Catalogue, get_catalogue
 
 from .findings import findings, simulation_notice
@@ -36,9 +36,7 @@ def network_checks(request: HttpRequest) -> JsonResponse:
         measurement=measurement,
         user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX_LENGTH],
     )
-    response = JsonResponse(network_check_document(request, check), status=201)
-    response["Location"] = check_url(request, check)
-    return response
+    return created(network_check_document(request, check), check_url(request, check))
 
 
 @json_methods("GET")

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from advisor.http import (
     all_digits,
+    created,
     error_response,
     json_methods,
     read_json_object,
@@ -118,11 +119,10 @@ def assessments(request: HttpRequest) -> JsonResponse:
     assessment, revision = Assessment.create_scored(
         title.strip(), document["answers"], catalogue, network_check=network_check
     )
-    response = JsonResponse(assessment_document(request, assessment, revision), status=201)
-    response["Location"] = request.build_absolute_uri(
-        reverse("questionnaire:api-assessment", args=[assessment.pk])
+    location = reverse("questionnaire:api-assessment", args=[assessment.pk])
+    return created(
+        assessment_document(request, assessment, revision), request.build_absolute_uri(location)
     )
-    return response
 
 
 @json_methods("GET")

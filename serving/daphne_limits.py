@@ -1,11 +1,14 @@
 """daphne's WebSocket layer (autobahn), made to send the close codes we need and to stop floods.
 
 daphne lets an application close a WebSocket only with 1000 or 3000-4999,
-and gives autobahn one size limit for every message. Two places need more:
-the text-message limit closes with 1009 (message too big), and the network
-check's probe closes with 1003 (binary refused) and 1009 itself. Both reach
-daphne's protocol object, so both live here. Under another server each
-function does nothing and says so; the caller falls back to the public path.
+gives autobahn one size limit for every message, and queues every frame for
+the application without bound. Three things need more: the text-message
+limit closes with 1009 (message too big), the network check's probe closes
+with 1003 (binary refused) and 1009 itself, and a flood is cut off before its
+frames are queued. All reach daphne's protocol object, so all live here.
+Under another server, or with daphne, Twisted or autobahn at a version other
+than the one tested (serving.direct_write.TESTED), each function does nothing
+and the caller's public path applies (the consumers' own checks and closes).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .direct_write import Connection
+from .direct_write import Connection, untested_versions
 
 
 def send_close_frame(send: Any, code: int, reason: str) -> bool:
@@ -23,7 +26,7 @@ def send_close_frame(send: Any, code: int, reason: str) -> bool:
     another server, where the caller closes through ASGI (`close(code=...)`).
     """
     protocol = Connection(send).protocol
-    if not hasattr(protocol, "sendCloseFrame"):
+    if not hasattr(protocol, "sendCloseFrame") or untested_versions():
         return False
     protocol.sendCloseFrame(code=code, reasonUtf8=reason.encode()[:123])
     return True
@@ -39,6 +42,8 @@ def limit_daphne_text_messages(text_limit: int, binary_limit: int) -> None:
     `maxMessagePayloadSize` itself stays as it is: autobahn also checks
     outgoing messages against it.
     """
+    if untested_versions():
+        return
     try:
         from daphne.ws_protocol import WebSocketProtocol
     except ImportError:  # another server: the consumer's own checks apply
@@ -88,6 +93,8 @@ def limit_daphne_message_rate(new_limiter: Callable[[], Any], code: int, reason:
     the connection is closed with `code` and `reason` and nothing more is
     passed on (the application still gets its disconnect).
     """
+    if untested_versions():
+        return
     try:
         from daphne.ws_protocol import WebSocketProtocol
     except ImportError:  # another server: the consumer's own limiter applies

@@ -15,6 +15,7 @@ a connection, through the same objects.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The versions whose private objects this module reads, as tested; any other
-# installed version turns the direct path off.
+# The versions whose private objects serving/ reads, as tested; any other
+# installed version turns the direct path and daphne's patches off.
 TESTED = {
     "daphne": "4.2.3",
     "twisted": "26.10.0",
@@ -44,29 +45,47 @@ class _State:
     reason = ""
 
 
+def untested_versions() -> list[str]:
+    """The installed server packages whose version is not the one tested, in words.
+
+    A package that is not installed is no mismatch (that server is simply not
+    in use).
+    """
+    installed = _installed_versions()
+    return [
+        f"{package} {installed[package]} (tested: {tested})"
+        for package, tested in TESTED.items()
+        if installed.get(package, tested) != tested
+    ]
+
+
+@functools.cache
+def _installed_versions() -> dict[str, str]:
+    """Read once: what is installed does not change while the process runs."""
+    versions = {}
+    for package in TESTED:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            versions[package] = metadata.version(package)
+    return versions
+
+
 def check_versions(enabled: bool = True) -> bool:
     """Turn direct writes on only if `enabled` and every installed server package is as tested.
 
-    A package that is not installed is no mismatch (that server is simply not
-    in use). Logs one warning on a mismatch; returns whether direct writes are on.
+    Logs one warning on a mismatch (daphne's patches, serving.daphne_limits,
+    stay off then too); returns whether direct writes are on.
     """
-    mismatched = []
-    for package, tested in TESTED.items():
-        try:
-            installed = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
-        if installed != tested:
-            mismatched.append(f"{package} {installed} (tested: {tested})")
-    if not enabled:
-        _State.enabled, _State.reason = False, "turned off (DEMO_DIRECT_WRITES=0)"
-    elif mismatched:
+    mismatched = untested_versions()
+    if mismatched:
         _State.enabled = False
         _State.reason = "untested versions: " + ", ".join(mismatched)
         logger.warning(
-            "live feed: direct socket writes are off, every event takes the ASGI path; %s",
+            "serving: direct socket writes and daphne's patches are off, everything takes "
+            "the plain ASGI path; %s",
             _State.reason,
         )
+    elif not enabled:
+        _State.enabled, _State.reason = False, "turned off (DEMO_DIRECT_WRITES=0)"
     else:
         _State.enabled, _State.reason = True, ""
     return _State.enabled

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
@@ -89,6 +90,17 @@ def daphne_servers() -> Iterator[Callable[[], str]]:
     yield start
     for server in servers:
         stop_daphne(server)
+
+
+@pytest.fixture
+def serve(settings, daphne_servers) -> Callable[..., str]:
+    """Start daphne with these LIVE_DEMO options (the demo's and the probes' limits)."""
+
+    def start(**options: Any) -> str:
+        settings.LIVE_DEMO = {**settings.LIVE_DEMO, **options}
+        return daphne_servers()
+
+    return start
 
 
 @pytest.fixture

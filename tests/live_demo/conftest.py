@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
@@ -22,17 +21,6 @@ def demo_options(settings) -> dict:
         "RESUME_WINDOW": 0.3,
     }
     return settings.LIVE_DEMO
-
-
-@pytest.fixture
-def serve(settings, daphne_servers) -> Callable[..., str]:
-    """Start daphne with these LIVE_DEMO options on top of the tests' own."""
-
-    def start(**options: Any) -> str:
-        settings.LIVE_DEMO = {**settings.LIVE_DEMO, **options}
-        return daphne_servers()
-
-    return start
 
 
 @pytest.fixture

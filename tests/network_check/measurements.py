@@ -39,6 +39,13 @@ def streams(**fields: object) -> dict:
     return {**measurement()["sse_streams"], **fields}
 
 
+# Blocked WebSocket, buffered SSE (over HTTP/2): suggests strict, buffered, http2.
+BLOCKED = {
+    "websocket": ws(status="blocked", close_code=1006, rtt_ms=[]),
+    "sse": sse(arrivals_ms=[1802.0] * 10),
+}
+
+
 def errors_of(document: object) -> set[str]:
     clean, errors = validate_measurement(document)
     assert clean is None

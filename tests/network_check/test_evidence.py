@@ -10,23 +10,13 @@ from django.utils.html import escape, strip_tags
 from network_check.models import NetworkCheck
 from questionnaire.models import Assessment
 from questionnaire.wizard import UNKNOWN_NETWORK_CHECK
-from tests.network_check.measurements import measurement
+from tests.network_check.measurements import BLOCKED, measurement
 from tests.questionnaire.test_report import missing, pdf_text, report_url
 
 pytestmark = pytest.mark.django_db
 
 NEW = "/assessments/new/"
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
-# Blocked WebSocket, buffered SSE, HTTP/2: suggests strict, buffered, http2.
-BLOCKED = {
-    "websocket": {"status": "blocked", "close_code": 1006, "rtt_ms": []},
-    "sse": {
-        "status": "ok",
-        "events_expected": 10,
-        "interval_ms": 200,
-        "arrivals_ms": [1802.0] * 10,
-    },
-}
 
 
 def carried(value: str) -> str:

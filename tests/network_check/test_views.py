@@ -19,6 +19,7 @@ from questionnaire.models import Assessment
 from questionnaire.report import TEMPLATE, report_context
 from tests.questionnaire.test_report import missing
 
+from .measurements import BLOCKED as BLOCKED_PATH
 from .measurements import measurement
 
 pytestmark = pytest.mark.django_db
@@ -70,16 +71,7 @@ def test_wizard_shows_network_check_panel_only_on_network_step(client: Client) -
 
 BROWSER = "Mozilla/5.0 <script>alert(1)</script>"
 # Blocked WebSocket, buffered SSE, HTTP/2, staged with ?simulate=blocked.
-BLOCKED = {
-    "websocket": {"status": "blocked", "close_code": 1006, "rtt_ms": []},
-    "sse": {
-        "status": "ok",
-        "events_expected": 10,
-        "interval_ms": 200,
-        "arrivals_ms": [1802.0] * 10,
-    },
-    "simulated": ["blocked"],
-}
+BLOCKED = {**BLOCKED_PATH, "simulated": ["blocked"]}
 
 
 def evidence_url(pk) -> str:
@@ -196,7 +188,8 @@ def test_evidence_with_nothing_to_suggest_says_so(client: Client, check, monkeyp
 
 @pytest.fixture
 def linked(check, chat_answers) -> Assessment:
-    return Assessment.create_scored("Team chat", chat_answers, network_check=check)
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers, network_check=check)
+    return assessment
 
 
 def report_html(assessment: Assessment) -> str:

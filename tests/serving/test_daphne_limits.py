@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +10,8 @@ import pytest
 from autobahn.websocket.protocol import WebSocketProtocol as AutobahnProtocol
 from daphne.ws_protocol import WebSocketProtocol
 
-from serving.daphne_limits import limit_daphne_text_messages
+from serving.daphne_limits import limit_daphne_text_messages, send_close_frame
+from serving.direct_write import TESTED
 
 PATCHED = (
     "onMessageFrameBegin",
@@ -289,3 +291,31 @@ def test_rate_guard_at_the_rate_never_closes(rate_guard):
         clock.now += 1 / 39
     assert protocol.closes == []
     assert len(protocol.passed) == 39 * 5
+
+
+# Untested versions: the public path -------------------------------------------------------
+
+
+def test_untested_daphne_version_text_limit_not_patched(frame_begins, monkeypatch):
+    monkeypatch.setitem(TESTED, "autobahn", "0.0.1")
+    before = patched_attributes()
+    limit_daphne_text_messages(100, 2000)
+    assert patched_attributes() == before
+
+
+def test_untested_daphne_version_close_frame_left_to_asgi(monkeypatch):
+    sent = []
+
+    class Protocol:
+        def sendCloseFrame(self, code: int, reasonUtf8: bytes) -> None:
+            sent.append(code)
+
+    async def daphne_send(protocol, message):
+        pass
+
+    send = functools.partial(daphne_send, Protocol())
+    monkeypatch.setitem(TESTED, "daphne", "0.0.1")
+    assert send_close_frame(send, 1009, "too big") is False
+    monkeypatch.undo()
+    assert send_close_frame(send, 1009, "too big") is True
+    assert sent == [1009]
