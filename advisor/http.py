@@ -111,9 +111,11 @@ def json_methods(*methods: str) -> Callable:
                     Allow=", ".join(methods),
                 )
             if request.method in WRITES:
-                # An empty body creates nothing: it gets the 400 that says so.
+                # A body of any other type (or of none: a Blob posted without
+                # one) is refused; an empty, untyped body creates nothing and
+                # gets the 400 that says so.
                 has_body = request.META.get("CONTENT_LENGTH", "") not in {"", "0"}
-                if has_body and request.content_type != JSON:
+                if (has_body or request.content_type) and request.content_type != JSON:
                     return error_response(
                         415, {"body": "Send JSON (Content-Type: application/json)."}
                     )

@@ -790,3 +790,12 @@ def test_create_trusted_origin_created(client, chat_answers, settings):
     )
 
     assert response.status_code == 201
+
+
+@pytest.mark.django_db
+def test_create_untyped_body_unsupported(client, chat_answers):
+    # A Blob posted by fetch() carries no Content-Type at all.
+    body = json.dumps({"answers": chat_answers}).encode()
+    response = client.generic("POST", ASSESSMENTS, body, content_type="")
+
+    assert rejection(response) == (415, {"body"}, 0)
