@@ -82,7 +82,7 @@ def assessment_edit(request: HtmxHttpRequest, pk) -> HttpResponse:
     initial = Wizard(
         catalogue=catalogue,
         answers=answers,
-        title=assessment.title,
+        title=latest.title,
         # The latest evidence stays linked unless the user runs a new check.
         network_check=str(latest.network_check_id or ""),
     )
@@ -205,14 +205,15 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
         revision async for revision in assessment.revisions.select_related("network_check")
     ]
     revision = _requested_revision(request, revisions)
-    context = report.report_context(assessment.display_title, revisions, revision)
+    # The revision's own title, as its page shows it: a later rename leaves it be.
+    context = report.report_context(revision.display_title, revisions, revision)
     render = sync_to_async(
         report.render_report, thread_sensitive=False, executor=report.RENDER_THREADS
     )
     pdf = await render(context, paper)
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=report.report_filename(assessment.title)
+        as_attachment=True, filename=report.report_filename(revision.title)
     )
     return response
 

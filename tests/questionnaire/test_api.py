@@ -653,6 +653,16 @@ def test_get_earlier_revision(client, revised, chat_answers):
     )
 
 
+def test_get_earlier_revision_keeps_its_title(client, created, dashboard_answers):
+    assessment = Assessment.objects.get()
+    assessment.revise("Ops dashboard", dashboard_answers)
+    path = f"{ASSESSMENTS}{assessment.pk}/"
+
+    titles = [client.get(path, query).json()["title"] for query in ({"revision": "1"}, {})]
+
+    assert titles == ["Team chat", "Ops dashboard"]
+
+
 def test_get_latest_revision_by_number(client, revised):
     path = f"{ASSESSMENTS}{revised.pk}/"
 
