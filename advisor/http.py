@@ -90,10 +90,14 @@ def created(document: dict, location: str) -> JsonResponse:
 def json_methods(*methods: str) -> Callable:
     """Like require_http_methods, but the 405 is JSON like every other API error.
 
+    HEAD is allowed wherever GET is, as require_safe does for pages: monitors
+    ask with it. The view answers it as GET, and the server drops the body.
     Writes (POST, PUT, PATCH) take only `Content-Type: application/json`
     (415 otherwise) and only from this site's own pages or from programs
     (403 for another Origin).
     """
+    if "GET" in methods and "HEAD" not in methods:
+        methods = (*methods, "HEAD")
 
     def decorator(view: Callable) -> Callable:
         # The API takes no cookies into account and changes no session, so it

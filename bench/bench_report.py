@@ -39,7 +39,7 @@ def preset_context(catalogue, preset) -> dict:
         result=evaluate(catalogue, preset.answers).to_dict(),
         created_at=datetime.now(UTC),
     )
-    return report.report_context(assessment.display_title, [revision], revision)
+    return report.report_context(revision.display_title, [revision], revision)
 
 
 def time_renders(context: dict, paper: str) -> tuple[list[float], int]:

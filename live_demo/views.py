@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 from redis.exceptions import RedisError
 
 from advisor.http import FORMS, JSON, answers_json, body_bytes, error_response, read_json_object
@@ -38,7 +38,8 @@ def errors(status: int, **fields: str) -> JsonResponse:
     return error_response(status, fields)
 
 
-@require_GET
+# HEAD too (here and on stats): monitors ask with it.
+@require_safe
 @ensure_csrf_cookie
 def demo(request: HttpRequest) -> HttpResponse:
     options = settings.LIVE_DEMO
@@ -157,7 +158,7 @@ async def drop(request: HttpRequest) -> HttpResponse:
 
 
 @answers_json
-@require_GET
+@require_safe
 @feed_errors
 async def stats(request: HttpRequest) -> HttpResponse:
     """This process's view: subscribers per transport and how each is written to

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
-from django.views.decorators.http import require_GET, require_safe
+from django.views.decorators.http import require_safe
 
 from advisor.http import answers_json, error_response
 from questionnaire.catalogue import get_catalogue
@@ -20,7 +20,8 @@ MODES = ("page", "wizard")
 HEADING_LEVELS = {"page": 3, "wizard": 4}
 
 
-@require_GET
+# HEAD too: monitors and link checkers ask with it.
+@require_safe
 def page(request: HttpRequest) -> HttpResponse:
     """The standalone "Check my network" page; the check runs in the browser."""
     catalogue = get_catalogue()

@@ -9,7 +9,7 @@ from .models import Assessment, Revision
 
 class RevisionInline(admin.TabularInline):
     model = Revision
-    fields = ["number", "catalogue_version", "created_at", "answers", "network_check"]
+    fields = ["number", "title", "catalogue_version", "created_at", "answers", "network_check"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -30,7 +30,9 @@ class AssessmentAdmin(admin.ModelAdmin):
     ]
     list_filter = ["recommendation", "confidence", "created_at"]
     search_fields = ["title", "id"]
-    readonly_fields = ["id", "recommendation", "confidence", "created_at", "updated_at"]
+    # The title is the latest revision's, copied like the verdict: changed
+    # here it would belong to no revision, and the next edit would undo it.
+    readonly_fields = ["id", "title", "recommendation", "confidence", "created_at", "updated_at"]
     inlines = [RevisionInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

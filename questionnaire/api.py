@@ -153,7 +153,8 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
     return {
         "id": str(assessment.pk),
         "url": request.build_absolute_uri(assessment.get_absolute_url()),
-        "title": assessment.title,
+        # The revision's own title: an earlier revision keeps the name it was saved under.
+        "title": revision.title,
         "revision": revision.number,
         "created_at": revision.created_at.isoformat(),
         "answers": revision.answers,

@@ -44,8 +44,9 @@ class Assessment(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Copied from the latest revision, like the verdict below, so that lists
+    # need no join. A page of one revision reads that revision's own title.
     title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
-    # Copied from the latest revision so that lists need no join.
     recommendation = models.CharField(max_length=16, choices=Recommendation.choices)
     confidence = models.CharField(max_length=16, choices=Confidence.choices)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -78,11 +79,11 @@ class Assessment(models.Model):
         Returns the new assessment and its revision, so that a caller that
         shows the revision (the API) need not read it back.
         """
-        assessment = cls(title=title)
+        assessment = cls()
         catalogue = catalogue or get_catalogue()
         # Scored before the transaction: the flip search is most of the work,
         # and inside it would hold the database's write lock all along.
-        revision = assessment._scored_revision(answers, catalogue, network_check)
+        revision = assessment._scored_revision(title, answers, catalogue, network_check)
         with transaction.atomic():
             assessment.save()
             revision.save()
@@ -96,22 +97,24 @@ class Assessment(models.Model):
         *,
         network_check: NetworkCheck | None = None,
     ) -> Revision:
-        """Save edited answers as a new revision; earlier ones stay as they were."""
+        """Save an edited title and answers as a new revision; earlier ones stay as they were."""
         with transaction.atomic():
             # Lock the row so that two simultaneous edits get distinct numbers.
             locked = Assessment.objects.select_for_update().get(pk=self.pk)
-            locked.title = title
-            revision = locked._add_revision(answers, catalogue or get_catalogue(), network_check)
+            revision = locked._add_revision(
+                title, answers, catalogue or get_catalogue(), network_check
+            )
         self.refresh_from_db()
         return revision
 
     def _add_revision(
         self,
+        title: str,
         answers: Mapping[str, str],
         catalogue: Catalogue,
         network_check: NetworkCheck | None = None,
     ) -> Revision:
-        revision = self._scored_revision(answers, catalogue, network_check)
+        revision = self._scored_revision(title, answers, catalogue, network_check)
         self.save()
         last = self.revisions.order_by("-number").values_list("number", flat=True).first()
         revision.number = (last or 0) + 1
@@ -120,20 +123,26 @@ class Assessment(models.Model):
 
     def _scored_revision(
         self,
+        title: str,
         answers: Mapping[str, str],
         catalogue: Catalogue,
         network_check: NetworkCheck | None,
     ) -> Revision:
-        """Revision 1 of ``answers`` scored, unsaved; its verdict copied to this assessment."""
+        """Revision 1 of ``answers`` scored and titled ``title``, unsaved.
+
+        Its title and verdict are copied to this assessment, for lists.
+        """
         # Stored answers are complete: a left-out optional question is saved
         # as the default it was scored with.
         answers = catalogue.with_defaults(answers)
         result = evaluate(catalogue, answers)
+        self.title = title
         self.recommendation = result.recommendation
         self.confidence = result.confidence
         return Revision(
             assessment=self,
             number=1,
+            title=title,
             catalogue_version=catalogue.version,
             answers=dict(answers),
             result=result.to_dict(),
@@ -154,6 +163,9 @@ class Revision(models.Model):
 
     assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="revisions")
     number = models.PositiveIntegerField()
+    # The title as it was when these answers were saved: renaming the
+    # assessment in a later revision leaves this one's page and report as they were.
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
     catalogue_version = models.CharField(max_length=20)
     answers = models.JSONField()
     result = models.JSONField()
@@ -175,6 +187,10 @@ class Revision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.assessment} r{self.number}"
+
+    @property
+    def display_title(self) -> str:
+        return self.title or "Untitled assessment"
 
     @property
     def catalogue(self) -> Catalogue:

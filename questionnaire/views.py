@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from asgiref.sync import sync_to_async
 from django.http import (
     Http404,
@@ -7,11 +9,11 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
+    StreamingHttpResponse,
 )
 from django.shortcuts import aget_object_or_404, get_object_or_404, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import (
-    require_GET,
     require_http_methods,
     require_POST,
     require_safe,
@@ -38,7 +40,8 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-@require_GET
+# HEAD wherever GET is: monitors and link checkers ask with it.
+@require_safe
 def home(request: HtmxHttpRequest) -> HttpResponse:
     recent_ids = request.session.get(RECENT_SESSION_KEY, [])
     recent = sorted(
@@ -52,7 +55,7 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def assessment_new(request: HtmxHttpRequest) -> HttpResponse:
     catalogue = get_catalogue()
     preset = catalogue.preset(request.GET.get("preset", ""))
@@ -62,13 +65,13 @@ def assessment_new(request: HtmxHttpRequest) -> HttpResponse:
         title=preset.title if preset else "",
     )
     # "Start an assessment with these answers" from the network check page.
-    suggested = request.method == "GET" and NETWORK_CHECK in request.GET
+    suggested = request.method in {"GET", "HEAD"} and NETWORK_CHECK in request.GET
     if suggested:
         _answer_from_check(initial, request.GET[NETWORK_CHECK])
     return _wizard(request, initial, preset=preset, suggested=suggested)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def assessment_edit(request: HtmxHttpRequest, pk) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=pk)
     catalogue = get_catalogue()
@@ -82,7 +85,7 @@ def assessment_edit(request: HtmxHttpRequest, pk) -> HttpResponse:
     initial = Wizard(
         catalogue=catalogue,
         answers=answers,
-        title=assessment.title,
+        title=latest.title,
         # The latest evidence stays linked unless the user runs a new check.
         network_check=str(latest.network_check_id or ""),
     )
@@ -164,7 +167,7 @@ def leaning(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=pk)
     revisions = list(assessment.revisions.select_related("network_check"))
@@ -205,16 +208,32 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
         revision async for revision in assessment.revisions.select_related("network_check")
     ]
     revision = _requested_revision(request, revisions)
-    context = report.report_context(assessment.display_title, revisions, revision)
+    disposition = content_disposition_header(
+        as_attachment=True, filename=report.report_filename(revision.title)
+    )
+    if request.method == "HEAD":
+        # The status and headers GET would give, without the render that is
+        # all of its cost: a monitor polling this must not take the CPU from
+        # real downloads. Streamed, empty, so that no Content-Length is added:
+        # the length is unknown until the PDF is made, and 0 would say "empty".
+        response = StreamingHttpResponse(_no_body(), content_type="application/pdf")
+        response["Content-Disposition"] = disposition
+        return response
+    # The revision's own title, as its page shows it: a later rename leaves it be.
+    context = report.report_context(revision.display_title, revisions, revision)
     render = sync_to_async(
         report.render_report, thread_sensitive=False, executor=report.RENDER_THREADS
     )
     pdf = await render(context, paper)
     response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=report.report_filename(assessment.title)
-    )
+    response["Content-Disposition"] = disposition
     return response
+
+
+async def _no_body() -> AsyncIterator[bytes]:
+    # An async iterator: Django warns about a sync one served under ASGI.
+    return
+    yield
 
 
 def _requested_revision(request: HttpRequest, revisions: list[Revision]) -> Revision:

@@ -341,7 +341,7 @@ def test_detail_post_405(client, check):
 
     assert (response.status_code, response["Allow"], NetworkCheck.objects.count()) == (
         405,
-        "GET",
+        "GET, HEAD",
         1,
     )
 

@@ -653,6 +653,16 @@ def test_get_earlier_revision(client, revised, chat_answers):
     )
 
 
+def test_get_earlier_revision_keeps_its_title(client, created, dashboard_answers):
+    assessment = Assessment.objects.get()
+    assessment.revise("Ops dashboard", dashboard_answers)
+    path = f"{ASSESSMENTS}{assessment.pk}/"
+
+    titles = [client.get(path, query).json()["title"] for query in ({"revision": "1"}, {})]
+
+    assert titles == ["Team chat", "Ops dashboard"]
+
+
 def test_get_latest_revision_by_number(client, revised):
     path = f"{ASSESSMENTS}{revised.pk}/"
 
@@ -721,14 +731,14 @@ def test_list_assessments_not_allowed(client):
 def test_post_questions_not_allowed(client):
     response = client.post("/api/questions/")
 
-    assert method_refusal(response) == (405, "GET", {"method"})
+    assert method_refusal(response) == (405, "GET, HEAD", {"method"})
 
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
 def test_change_assessment_not_allowed(client, created, method):
     response = getattr(client, method)(created["Location"])
 
-    assert method_refusal(response) == (405, "GET", {"method"})
+    assert method_refusal(response) == (405, "GET, HEAD", {"method"})
 
 
 def test_post_questions_without_csrf_token_is_json_405():

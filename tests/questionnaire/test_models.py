@@ -222,3 +222,31 @@ def test_deleting_assessment_deletes_revisions(assessment, dashboard_answers):
     assessment.delete()
 
     assert Revision.objects.count() == 0
+
+
+# --- Titles belong to revisions ------------------------------------------------------
+
+
+def test_create_scored_stores_title_on_revision_1(assessment):
+    assert assessment.latest.title == "Team chat"
+
+
+def test_revise_keeps_the_earlier_revisions_title(assessment, chat_answers):
+    assessment.revise("Renamed", chat_answers)
+
+    titles = list(assessment.revisions.order_by("number").values_list("title", flat=True))
+    assert titles == ["Team chat", "Renamed"]
+
+
+def test_assessment_title_follows_the_latest_revision(assessment, chat_answers):
+    assessment.revise("Renamed", chat_answers)
+    assessment.revise("Renamed again", chat_answers)
+
+    saved = Assessment.objects.get(pk=assessment.pk)
+    assert saved.title == saved.latest.title == "Renamed again"
+
+
+def test_revision_display_title_without_title(chat_answers):
+    _, revision = Assessment.create_scored("", chat_answers)
+
+    assert revision.display_title == "Untitled assessment"

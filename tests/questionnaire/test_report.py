@@ -413,6 +413,20 @@ def test_report_of_earlier_revision(client, edited):
     assert squeezed("What changed since revision") not in squeezed(text)
 
 
+def test_report_of_earlier_revision_keeps_its_title(client, saved, chat_answers):
+    saved.revise("Renamed chat", chat_answers)
+
+    first = client.get(report_url(saved, revision="1"))
+    latest = client.get(report_url(saved))
+
+    assert missing(pdf_text(first.content), "Team chat") == []
+    assert squeezed("Renamed chat") not in squeezed(pdf_text(first.content))
+    assert pdf_reader(first.content).metadata.title.startswith("Team chat:")
+    assert first["Content-Disposition"].endswith('filename="team-chat-websocket-vs-sse.pdf"')
+    assert missing(pdf_text(latest.content), "Renamed chat") == []
+    assert latest["Content-Disposition"].endswith('filename="renamed-chat-websocket-vs-sse.pdf"')
+
+
 def test_report_renders_stored_snapshot(client, saved):
     revision = saved.latest
     revision.result["pattern"]["title"] = "Pattern from the stored snapshot"

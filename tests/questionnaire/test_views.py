@@ -891,6 +891,37 @@ def test_result_latest_revision_by_number_has_no_notice(client, edited):
     assert "earlier revision" not in page
 
 
+@pytest.fixture
+def renamed(client, saved, chat_answers) -> Assessment:
+    """The chat assessment edited under a new title, its answers unchanged."""
+    client.post(f"/assessments/{saved.pk}/edit/", finish_data(chat_answers, title="Renamed chat"))
+    saved.refresh_from_db()
+    return saved
+
+
+def test_result_first_revision_keeps_its_title(client, renamed):
+    page = client.get(renamed.get_absolute_url(), {"revision": "1"}).text
+
+    assert missing(page, "<h1>Team chat</h1>", "<title>Team chat: ") == []
+    assert "Renamed chat" not in page
+
+
+def test_result_after_rename_shows_new_title(client, renamed):
+    page = client.get(renamed.get_absolute_url()).text
+
+    assert missing(page, "<h1>Renamed chat</h1>", "<title>Renamed chat: ") == []
+
+
+def test_edit_get_fills_latest_revisions_title(client, renamed):
+    page = client.get(f"/assessments/{renamed.pk}/edit/").text
+
+    assert 'name="title" value="Renamed chat"' in page
+
+
+def test_home_recent_shows_latest_title(client, renamed):
+    assert "Renamed chat" in client.get("/").text
+
+
 def test_result_after_edit_unknown_revision_404(client, edited):
     assert client.get(edited.get_absolute_url(), {"revision": "9"}).status_code == 404
 
@@ -926,7 +957,33 @@ def test_admin_change_page_opens(admin_client, saved):
     response = admin_client.get(f"/admin/questionnaire/assessment/{saved.pk}/change/")
 
     assert response.status_code == 200
-    assert 'value="Team chat"' in response.text
+    assert '<div class="readonly">Team chat</div>' in response.text
+
+
+def test_admin_cannot_rename_an_assessment(admin_client, saved):
+    # A title set here would belong to no revision, and the next edit would undo it.
+    admin_client.post(
+        f"/admin/questionnaire/assessment/{saved.pk}/change/",
+        {
+            "title": "Renamed in the admin",
+            "revisions-TOTAL_FORMS": "1",
+            "revisions-INITIAL_FORMS": "1",
+            "revisions-0-id": str(saved.latest.pk),
+            "revisions-0-assessment": str(saved.pk),
+        },
+    )
+
+    saved.refresh_from_db()
+    assert (saved.title, saved.latest.title) == ("Team chat", "Team chat")
+
+
+def test_admin_change_page_lists_each_revisions_title(admin_client, saved, chat_answers):
+    saved.revise("Renamed chat", chat_answers)
+
+    page = admin_client.get(f"/admin/questionnaire/assessment/{saved.pk}/change/").text
+
+    cells = re.findall(r'<td class="field-title">\s*<p>(.*?)</p>', page)
+    assert cells == ["Team chat", "Renamed chat"]
 
 
 def test_admin_needs_login(client, saved):
