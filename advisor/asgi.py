@@ -19,6 +19,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from advisor.static_headers import StaticFileHeaders  # noqa: E402
 from live_demo import routing as live_demo_routing  # noqa: E402
 from network_check import routing as network_check_routing  # noqa: E402
 
@@ -30,7 +31,12 @@ websocket_urlpatterns = [
     *network_check_routing.websocket_urlpatterns,
 ]
 
-django_http = ASGIStaticFilesHandler(django_asgi_app) if settings.SERVE_STATIC else django_asgi_app
+# Static files skip the middleware, so their nosniff header is added around them.
+django_http = (
+    StaticFileHeaders(ASGIStaticFilesHandler(django_asgi_app))
+    if settings.SERVE_STATIC
+    else django_asgi_app
+)
 
 application = ProtocolTypeRouter(
     {

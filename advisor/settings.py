@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     # classes as Django's (serving/checks.py).
     "serving",
     "channels",
+    # For its system checks, which catch django-csp 3's CSP_* settings.
+    "csp",
     "django_htmx",
     "template_partials",
     "questionnaire",
@@ -84,6 +86,7 @@ INSTALLED_APPS = [
 # block (serving/middleware.py says why).
 MIDDLEWARE = [
     "serving.middleware.SecurityMiddleware",
+    "serving.middleware.CSPMiddleware",
     "serving.middleware.SessionMiddleware",
     "serving.middleware.CommonMiddleware",
     "serving.middleware.CsrfViewMiddleware",
@@ -96,6 +99,30 @@ MIDDLEWARE = [
 # false for the subclasses above. serving/checks.py runs Django's checks on
 # the classes as Django's, and says a truly missing one as serving.W001-W003.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
+
+# The Content-Security-Policy of every response that goes through Django (the
+# static files, served past the middleware, get none: advisor/static_headers.py).
+# Only our own files run: no inline script or style (both are in static/, the
+# templates have no style="" attribute, htmx's indicator style is turned off
+# in _base.html), no eval (no hx-on; htmx's event filters are not used). A
+# page can be framed by nobody, and forms post only to us. 'self' in
+# connect-src covers ws:// and wss:// to the same host as well (CSP Level 3,
+# current browsers; the browser tests open the demo's and the network check's
+# WebSockets under it). No data: images: the favicon and charts are files or
+# inline SVG. See docs/deploy.md.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "advisor.urls"
 # Endpoints that answer JSON answer a failed CSRF check in JSON too.

@@ -95,6 +95,18 @@ class Result:
         return len(self.answers) == len(self.catalogue.questions)
 
     @property
+    def websocket_share(self) -> int:
+        """WebSocket's part of the leaning bars, in percent, to the nearest 5.
+
+        Each side counts one point more than it has (points are never
+        negative), so that a side with none still shows. A step of 5 because
+        the bars take their widths from classes in app.css (.ws-share-0 to
+        .ws-share-100): the Content-Security-Policy refuses style attributes.
+        """
+        websocket, sse = self.scores["websocket"] + 1, self.scores["sse"] + 1
+        return round(websocket / (websocket + sse) * 20) * 5
+
+    @property
     def other(self) -> str:
         return other_transport(self.recommendation)
 

@@ -11,9 +11,9 @@ Cross-Origin-Opener-Policy E024, the CSRF cookie W016).
 
 ``check_served_middleware`` runs Django's own security checks again, with a
 view of MIDDLEWARE in which each of our subclasses is written as the Django
-class it subclasses. Ours run their base class's hooks unchanged (only
-where: the event loop or a thread), so the view is what actually runs;
-other subclasses are left as written, since they may do something else.
+class it subclasses (django-csp's, for CSPMiddleware). Ours run their base
+class's hooks unchanged (only where: the event loop or a thread), so the
+view is what actually runs; other subclasses are left as written, since they may do something else.
 
 Settings silence security.W001/W002/W003, which are false for our classes.
 A middleware that is truly missing, Django's class and ours alike, is still
@@ -43,7 +43,7 @@ STAND_INS = {
 
 
 def django_view(middleware: Sequence[str]) -> list[str]:
-    """``middleware``, each serving.middleware class written as the Django class it subclasses."""
+    """``middleware``, each serving.middleware class written as the class it subclasses."""
     view = []
     for path in middleware:
         try:
@@ -59,8 +59,10 @@ def django_view(middleware: Sequence[str]) -> list[str]:
 def _django_base(cls: object) -> str | None:
     if not (isinstance(cls, type) and issubclass(cls, InlineHooks)):
         return None
+    # The first class from outside serving: Django's own, or another
+    # package's (django-csp's), not a Django mixin further up its MRO.
     for base in cls.__mro__:
-        if base.__module__.startswith("django."):
+        if not base.__module__.startswith("serving."):
             return f"{base.__module__}.{base.__qualname__}"
     return None
 

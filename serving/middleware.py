@@ -31,6 +31,7 @@ those cases still go to the thread, so behaviour is unchanged. Under WSGI
 from __future__ import annotations
 
 from asgiref.sync import sync_to_async
+from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from django.conf import settings
 from django.contrib.auth.middleware import (
     AuthenticationMiddleware as BaseAuthenticationMiddleware,
@@ -124,4 +125,9 @@ class MessageMiddleware(InlineHooks, BaseMessageMiddleware):
 
 
 class XFrameOptionsMiddleware(InlineHooks, BaseXFrameOptionsMiddleware):
+    pass
+
+
+class CSPMiddleware(InlineHooks, BaseCSPMiddleware):
+    # It only builds a header from settings (and a nonce, unused here).
     pass

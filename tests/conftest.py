@@ -111,14 +111,65 @@ def live_server_url(transactional_db) -> Iterator[str]:
     stop_daphne(server)
 
 
+class BrowserProblems:
+    """What the browser reports that no page of ours may cause.
+
+    Content-Security-Policy violations (Chromium says them on the console:
+    "Refused to ... because it violates the following Content Security
+    Policy directive") and uncaught errors, from every page of every context
+    that browser_context_factory makes. A test that causes some on purpose
+    takes them with ``take()``; any left fail the test when it ends.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def watch(self, context) -> None:
+        # On the context, not a page: pages opened later and popups count too.
+        context.on("console", self._console)
+        context.on("weberror", self._page_error)
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text:
+            where = message.page.url if message.page else "?"
+            self.seen.append(f"{message.type} on {where}: {message.text}")
+
+    def _page_error(self, error) -> None:
+        where = error.page.url if error.page else "?"
+        self.seen.append(f"uncaught error on {where}: {error.error}")
+
+    def take(self) -> list[str]:
+        taken, self.seen = self.seen, []
+        return taken
+
+
 @pytest.fixture
-def browser_context_factory(live_server_url):
+def browser_problems(request) -> BrowserProblems:
+    problems = BrowserProblems()
+
+    def fail_on_problems() -> None:
+        # Runs after browser_context_factory's teardown (it depends on this
+        # fixture), when the browser is closed and every event delivered.
+        if problems.seen:
+            pytest.fail(
+                "the browser reported a policy violation or an uncaught error:\n"
+                + "\n".join(problems.seen),
+                pytrace=False,
+            )
+
+    request.addfinalizer(fail_on_problems)
+    return problems
+
+
+@pytest.fixture
+def browser_context_factory(live_server_url, browser_problems):
     """Browser contexts of Debian's Chromium, driven by Playwright, on the live server.
 
     Playwright's own browser download does not work here. Playwright runs an
     event loop in this thread while it is started, which Django's ORM refuses
     to share, so it is started per test and stopped before the database is
-    flushed.
+    flushed. Every context is watched by browser_problems: a test fails on
+    any Content-Security-Policy violation or uncaught error in its pages.
     """
     from playwright.sync_api import sync_playwright
 
@@ -128,6 +179,7 @@ def browser_context_factory(live_server_url):
         def new_context(**options):
             context = browser.new_context(base_url=live_server_url, **options)
             context.set_default_timeout(10_000)
+            browser_problems.watch(context)
             return context
 
         yield new_context

@@ -67,7 +67,7 @@ def attacker_page(target: str, answers: dict[str, str]) -> str:
 
 
 def test_other_site_cannot_create_assessment(
-    page: Page, live_server_url: str, dashboard_answers
+    page: Page, live_server_url: str, dashboard_answers, browser_problems
 ) -> None:
     target = f"{live_server_url}/api/assessments/"
     html = attacker_page(target, dashboard_answers)
@@ -85,6 +85,10 @@ def test_other_site_cannot_create_assessment(
 
     # The requests reached the server (the browser let them out) ...
     assert answered.count(True) == 3
+    # (The form's refusal is not even shown in the other site's frame: every
+    # response forbids framing. The browser reports that, which is expected.)
+    reported = browser_problems.take()
+    assert reported and all("frame-ancestors 'none'" in text for text in reported), reported
 
     # ... and it stored nothing. (The ORM refuses the thread Playwright runs its event loop in.)
     with ThreadPoolExecutor(1) as thread:

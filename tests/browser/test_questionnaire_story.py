@@ -8,7 +8,9 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.browser
 
 
-def test_user_completes_assessment_by_clicking_and_gets_share_link(page: Page) -> None:
+def test_user_completes_assessment_by_clicking_and_gets_share_link(
+    page: Page, browser_context_factory
+) -> None:
     page.goto("/")
     page.get_by_role("link", name="Start an assessment").click()
 
@@ -55,7 +57,7 @@ def test_user_completes_assessment_by_clicking_and_gets_share_link(page: Page) -
     expect(page.locator(".caveats")).to_contain_text("About six connections per origin")
 
     # The share link works for someone else, in a fresh browser context.
-    other = page.context.browser.new_context().new_page()
+    other = browser_context_factory().new_page()
     other.goto(page.url)
     expect(other.get_by_role("heading", name="Ops dashboard")).to_be_visible()
 

@@ -22,6 +22,7 @@ HEADERS = [
     "X-Content-Type-Options",
     "Referrer-Policy",
     "Cross-Origin-Opener-Policy",
+    "Content-Security-Policy",
     "Content-Type",
 ]
 
