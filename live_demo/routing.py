@@ -14,8 +14,8 @@ websocket_urlpatterns = [
 ]
 
 # Served ahead of Django: a stream must see its disconnect (see sse.py).
-# Another site's page gets 403: it could otherwise read the feed with the
-# visitor's network position.
+# Another site's page gets 403: CORS would hide the stream from it, but each
+# of its visitors would still hold a subscriber here for as long as it liked.
 http_urlpatterns = [
     path("demo/events/", same_origin_stream(event_stream)),
 ]

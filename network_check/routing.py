@@ -14,6 +14,7 @@ websocket_urlpatterns = [
 
 # Served ahead of Django: a stream must see its disconnect (see live_demo/sse.py).
 http_urlpatterns = [
-    # Another site's page gets 403: it must not measure a visitor's network.
+    # Another site's page gets 403: CORS would hide the burst from it, but its
+    # visitors would still use up the per-process cap of probe streams.
     path("network-check/events/", same_origin_stream(probe_stream)),
 ]
