@@ -11,14 +11,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advisor.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import (  # noqa: E402
-    AllowedHostsOriginValidator,
-    WebsocketDenier,
-)
+from channels.security.websocket import WebsocketDenier  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from advisor.origins import AllowedHostsMiddleware, SameOriginWebsocketMiddleware  # noqa: E402
 from advisor.static_headers import StaticFileHeaders  # noqa: E402
 from live_demo import routing as live_demo_routing  # noqa: E402
 from network_check import routing as network_check_routing  # noqa: E402
@@ -38,15 +36,23 @@ django_http = (
     else django_asgi_app
 )
 
+# ALLOWED_HOSTS is checked first on every route: Django's views would check
+# it anyway, but the streams, static files and WebSockets never reach them.
+# (For the views it is checked twice: a string compare, not worth a second
+# router.) Each stream checks the Origin itself (advisor.origins).
 application = ProtocolTypeRouter(
     {
-        "http": URLRouter([*http_urlpatterns, re_path(r"", django_http)]),
+        "http": AllowedHostsMiddleware(URLRouter([*http_urlpatterns, re_path(r"", django_http)])),
         # No AuthMiddlewareStack: no consumer here reads the user or the
         # session, and the stack costs a database hop per handshake of a
         # browser with a session cookie (docs/benchmarks.md, handshakes).
-        "websocket": AllowedHostsOriginValidator(
-            # An unknown path is refused at the handshake (HTTP 403), not an error.
-            URLRouter([*websocket_urlpatterns, re_path(r"", WebsocketDenier.as_asgi())])
+        "websocket": AllowedHostsMiddleware(
+            # Only this site's pages: same scheme, host and port, or a
+            # CSRF_TRUSTED_ORIGINS entry.
+            SameOriginWebsocketMiddleware(
+                # An unknown path is refused at the handshake (HTTP 403), not an error.
+                URLRouter([*websocket_urlpatterns, re_path(r"", WebsocketDenier.as_asgi())])
+            )
         ),
     }
 )

@@ -11,11 +11,12 @@ import json
 from collections.abc import Callable, Collection
 from functools import wraps
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
+
+from .origins import is_own_origin, trusted_origins
 
 JSON = "application/json"
 FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -69,13 +70,14 @@ def foreign_origin(request: HttpRequest) -> str | None:
 
     No Origin is fine (programs such as curl send none; browsers always send
     one on a cross-site POST). This site is the request's own scheme and host,
-    or one of CSRF_TRUSTED_ORIGINS (the origins a proxy in front may present).
+    or one of CSRF_TRUSTED_ORIGINS (the origins a proxy in front may present),
+    compared as the streams and WebSockets compare them (advisor.origins).
     """
     origin = request.headers.get("Origin")
     if origin is None:
         return None
     own = f"{request.scheme}://{request.get_host()}"
-    if origin == own or origin in getattr(settings, "CSRF_TRUSTED_ORIGINS", ()):
+    if is_own_origin(origin, own, trusted_origins()):
         return None
     return origin
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.urls import path
 
+from advisor.origins import same_origin_stream
+
 from .consumers import DemoConsumer
 from .sse import event_stream
 
@@ -12,6 +14,8 @@ websocket_urlpatterns = [
 ]
 
 # Served ahead of Django: a stream must see its disconnect (see sse.py).
+# Another site's page gets 403: CORS would hide the stream from it, but each
+# of its visitors would still hold a subscriber here for as long as it liked.
 http_urlpatterns = [
-    path("demo/events/", event_stream),
+    path("demo/events/", same_origin_stream(event_stream)),
 ]

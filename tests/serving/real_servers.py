@@ -128,6 +128,7 @@ class RawClient:
     def __init__(self, url: str, *, receive_buffer: int | None = None) -> None:
         address = httpx.URL(url)
         self.host = f"{address.host}:{address.port}"
+        self.origin = f"{address.scheme}://{self.host}"
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if receive_buffer is not None:
             # A client that will not read: small buffers fill sooner.
@@ -178,7 +179,7 @@ class RawClient:
         head = self.request(
             f"GET {path} HTTP/1.1\r\nHost: {{host}}\r\nUpgrade: websocket\r\n"
             "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-            "Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n"
+            f"Sec-WebSocket-Version: 13\r\nOrigin: {self.origin}\r\n\r\n"
         )
         assert head.startswith(b"HTTP/1.1 101"), head
 
