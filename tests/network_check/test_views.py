@@ -196,7 +196,8 @@ def test_evidence_with_nothing_to_suggest_says_so(client: Client, check, monkeyp
 
 @pytest.fixture
 def linked(check, chat_answers) -> Assessment:
-    return Assessment.create_scored("Team chat", chat_answers, network_check=check)
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers, network_check=check)
+    return assessment
 
 
 def report_html(assessment: Assessment) -> str:
