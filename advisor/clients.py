@@ -247,3 +247,27 @@ class ClientRates:
 def retry_after(seconds: float) -> str:
     """A Retry-After value: whole seconds, at least 1."""
     return str(max(1, math.ceil(seconds)))
+
+
+def _write_rates() -> tuple[float, float]:
+    return settings.ADVISOR_WRITES_PER_SECOND, settings.ADVISOR_WRITE_BURST
+
+
+# Every write of the site from one client draws on one bucket: new
+# assessments and network checks over the API, new assessments and
+# revisions from the forms.
+writes = ClientRates(_write_rates, size=10_000)
+
+
+def write_refusal(request: HttpRequest) -> tuple[str, str] | None:
+    """None if this client may write now (one write counted); else (message, Retry-After)."""
+    wait = writes.wait(client_key(request))
+    if not wait:
+        return None
+    rate, burst = _write_rates()
+    seconds = retry_after(wait)
+    return (
+        f"Too many changes from your address (at most {rate:g} a second, {burst:g} at once); "
+        f"nothing was saved. Try again in {seconds} s.",
+        seconds,
+    )

@@ -17,6 +17,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
 
+from .clients import write_refusal
+
 JSON = "application/json"
 FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 WRITES = frozenset({"POST", "PUT", "PATCH"})
@@ -84,8 +86,9 @@ def json_methods(*methods: str) -> Callable:
     """Like require_http_methods, but the 405 is JSON like every other API error.
 
     Writes (POST, PUT, PATCH) take only `Content-Type: application/json`
-    (415 otherwise) and only from this site's own pages or from programs
-    (403 for another Origin).
+    (415 otherwise), only from this site's own pages or from programs (403
+    for another Origin), and only so many a second from one client (429 with
+    Retry-After; advisor/clients.py).
     """
 
     def decorator(view: Callable) -> Callable:
@@ -104,6 +107,12 @@ def json_methods(*methods: str) -> Callable:
                     Allow=", ".join(methods),
                 )
             if request.method in WRITES:
+                # First: every attempt counts, and over the rate a client's
+                # writes cost no more than this check.
+                refused = write_refusal(request)
+                if refused is not None:
+                    message, seconds = refused
+                    return error_response(429, {"rate": message}, Retry_After=seconds)
                 # An empty body creates nothing: it gets the 400 that says so.
                 has_body = request.META.get("CONTENT_LENGTH", "") not in {"", "0"}
                 if has_body and request.content_type != JSON:
