@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
 
+from .clients import write_refusal
 from .origins import is_own_origin, trusted_origins
 
 JSON = "application/json"
@@ -95,8 +96,9 @@ def json_methods(*methods: str) -> Callable:
     HEAD is allowed wherever GET is, as require_safe does for pages: monitors
     ask with it. The view answers it as GET, and the server drops the body.
     Writes (POST, PUT, PATCH) take only `Content-Type: application/json`
-    (415 otherwise) and only from this site's own pages or from programs
-    (403 for another Origin).
+    (415 otherwise), only from this site's own pages or from programs (403
+    for another Origin), and only so many a second from one client (429 with
+    Retry-After; advisor/clients.py).
     """
     if "GET" in methods and "HEAD" not in methods:
         methods = (*methods, "HEAD")
@@ -117,6 +119,12 @@ def json_methods(*methods: str) -> Callable:
                     Allow=", ".join(methods),
                 )
             if request.method in WRITES:
+                # First: every attempt counts, and over the rate a client's
+                # writes cost no more than this check.
+                refused = write_refusal(request)
+                if refused is not None:
+                    message, seconds = refused
+                    return error_response(429, {"rate": message}, Retry_After=seconds)
                 # A body of any other type (or of none: a Blob posted without
                 # one) is refused; an empty, untyped body creates nothing and
                 # gets the 400 that says so.

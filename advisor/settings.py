@@ -9,6 +9,7 @@ README.md for every variable.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -36,6 +37,30 @@ def env_seconds(name: str, default: int) -> int:
     if not (value.isascii() and value.isdigit() and len(value) <= 10):
         raise ImproperlyConfigured(f"{name} must be a whole number of seconds, not {value!r}")
     return int(value)
+
+
+def env_count(name: str, default: int) -> int:
+    """A whole number (a cap; 0 usually means none) from the environment."""
+    value = os.environ.get(name, "")
+    if value == "":
+        return default
+    if not (value.isascii() and value.isdigit() and len(value) <= 10):
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def env_rate(name: str, default: float) -> float:
+    """A number >= 0 (a rate, a burst) from the environment."""
+    value = os.environ.get(name, "")
+    if value == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not (0 <= number < 1e9):
+        raise ImproperlyConfigured(f"{name} must be a number >= 0, not {value!r}")
+    return number
 
 
 # Off unless asked for: a server started without the variable must not show
@@ -219,6 +244,17 @@ LIVE_DEMO = {
     # Caught-up subscribers get each event written straight to their socket
     # (serving/direct_write.py); 0 sends every event through ASGI.
     "DIRECT_WRITES": env_bool("DEMO_DIRECT_WRITES", True),
+    # Open demo connections (SSE streams and WebSockets together) one client
+    # may hold in this process; 0 for no cap. A tab holds one of each, seven
+    # more while its "streams" panel is open: 50 is five such tabs, and one
+    # client can no longer hold thousands (advisor/clients.py).
+    "MAX_CONNECTIONS_PER_CLIENT": env_count("DEMO_MAX_CONNECTIONS_PER_CLIENT", 50),
+    # Open network-check SSE probe streams one client may hold in this
+    # process (of MAX_PROBE_STREAMS for everyone); 0 for no cap. One check
+    # opens 8 at once: 20 lets two run together from one address (a shared
+    # office address), where a refused stream would be measured as the
+    # network's limit.
+    "PROBE_MAX_STREAMS_PER_CLIENT": env_count("NETWORK_CHECK_MAX_STREAMS_PER_CLIENT", 20),
 }
 # daphne's runserver enforces this per WebSocket message (close code 1009);
 # live_demo narrows it to MAX_TEXT_BYTES for text messages.
@@ -270,6 +306,30 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", False)
 # 0 sends no Strict-Transport-Security: set it once HTTPS works for good, as
 # browsers then refuse plain HTTP to this host for that many seconds.
 SECURE_HSTS_SECONDS = env_seconds("DJANGO_SECURE_HSTS_SECONDS", 0)
+
+# Who a client is (advisor/clients.py): the direct peer, unless it is one of
+# these proxies (IP addresses or CIDR networks), whose X-Forwarded-For then
+# names the client. Empty by default: without a proxy in front, any client
+# could send the header and pass for anyone.
+TRUSTED_PROXIES = [
+    entry.strip()
+    for entry in os.environ.get("DJANGO_TRUSTED_PROXIES", "").split(",")
+    if entry.strip()
+]
+for _entry in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"DJANGO_TRUSTED_PROXIES: {_entry!r} is not an IP address or network"
+        ) from None
+
+# Writes one client may make (new assessments, revisions, network checks):
+# a token bucket per client, per process. Filling in the questionnaire by
+# hand never comes near it; a script creating assessments in a loop does.
+# 0 per second: no limit.
+ADVISOR_WRITES_PER_SECOND = env_rate("ADVISOR_WRITES_PER_SECOND", 5)
+ADVISOR_WRITE_BURST = max(1.0, env_rate("ADVISOR_WRITE_BURST", 20))
 
 # The debug page and error reports mask passwords inside URLs too, such as
 # the one REDIS_URL carries into three settings (advisor/error_reports.py).

@@ -13,6 +13,7 @@ from django.conf import settings
 from advisor.consumers import MessageError, StandaloneConsumer
 from serving.direct_write import Connection
 
+from . import caps
 from .events import Event
 from .feed import Closed, Feed, Subscriber, get_feed
 from .limits import RateLimiter
@@ -21,6 +22,7 @@ from .protocol import (
     CLOSE_INTERNAL,
     CLOSE_TOO_BIG,
     CLOSE_TOO_FAST,
+    CLOSE_TOO_MANY,
     binary_receipt,
     chat_payload,
     pong,
@@ -43,6 +45,8 @@ class DemoConsumer(StandaloneConsumer):
     # Set once the consumer closes a flooding client: frames still in flight
     # (daphne queues them for us) are ignored at no cost.
     closing = False
+    # This connection's place under the per-client cap (live_demo/caps.py).
+    slot = None
 
     async def connect(self) -> None:
         self.options = settings.LIVE_DEMO
@@ -51,6 +55,14 @@ class DemoConsumer(StandaloneConsumer):
         except Exception:
             logger.exception("live demo: the feed could not start")
             await self.close()  # before accepting: the handshake is refused (HTTP 403)
+            return
+        self.slot = caps.acquire(self.scope)
+        if self.slot is None:
+            # Accepted, then closed: a refused handshake shows a browser only
+            # 1006, where a close code says why.
+            self.closing = True
+            await self.accept()
+            await self.close(code=CLOSE_TOO_MANY, reason="too many connections")
             return
         self.limiter = RateLimiter(
             self.options["MAX_MESSAGES_PER_SECOND"],
@@ -70,6 +82,8 @@ class DemoConsumer(StandaloneConsumer):
         await self.stop(writer)
         if self.subscriber is not None:
             self.feed.unsubscribe(self.subscriber)
+        if self.slot is not None:
+            self.slot.release()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
         # The limit comes first: a frame over it costs a clock read and

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 
 class RateLimiter:
-    """A token bucket: `rate` messages a second, bursts of up to `rate`.
+    """A token bucket: `rate` messages a second, bursts of up to `burst` (default: `rate`).
 
     With `flood_factor` and `flood_seconds`, it also tells a client that keeps
     sending more than `flood_factor` times the rate for `flood_seconds` on end
@@ -22,11 +22,13 @@ class RateLimiter:
         rate: float,
         clock: Callable[[], float] = time.monotonic,
         *,
+        burst: float | None = None,
         flood_factor: float | None = None,
         flood_seconds: float | None = None,
     ) -> None:
         self.rate = rate
-        self.tokens = rate
+        self.burst = rate if burst is None else burst
+        self.tokens = self.burst
         self.clock = clock
         self.updated = clock()
         self.dropped = 0
@@ -45,7 +47,7 @@ class RateLimiter:
     def allow(self) -> bool:
         now = self.clock()
         elapsed = now - self.updated
-        self.tokens = min(self.rate, self.tokens + elapsed * self.rate)
+        self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
         self.updated = now
         if self._flood_rate is not None:
             self._measure(now, elapsed)
@@ -54,6 +56,10 @@ class RateLimiter:
             return True
         self.dropped += 1
         return False
+
+    def wait(self) -> float:
+        """Seconds until the next message would be allowed (0: now)."""
+        return max(0.0, (1 - self.tokens) / self.rate)
 
     def _measure(self, now: float, elapsed: float) -> None:
         level = self._level - elapsed * self._flood_rate

@@ -25,9 +25,13 @@ CLOSE_SLOW = 4008  # the backlog of unread events passed its bound (HTTP 408)
 # for "too fast", so a client of the site handles one code for it (not 4029,
 # which the numbering above would give). 4008 thus says "this client could not
 # keep the pace", either way; the reason ("slow", "too many messages") tells which.
+# 4029 is "too many connections" instead (CLOSE_TOO_MANY).
 CLOSE_TOO_FAST = 4008
 CLOSE_TOO_BIG = 4009  # a message over the limit, where the server did not close with 1009
 CLOSE_INTERNAL = 4011  # the server failed (WebSocket 1011): reconnect and resume
+# This client already holds its cap of open connections (HTTP 429). Sent
+# after accepting: a browser cannot see why a handshake was refused.
+CLOSE_TOO_MANY = 4029
 CLOSE_CODES = {"dropped": CLOSE_DROPPED, "slow": CLOSE_SLOW, "shutdown": 1000}
 
 MAX_NONCE_CHARS = 64

@@ -22,6 +22,7 @@ from django.conf import settings
 
 from serving.direct_write import Connection
 
+from . import caps
 from .events import Event, format_comment, format_event, to_json
 from .feed import Closed, Feed, Subscriber, get_feed
 from .protocol import welcome
@@ -70,12 +71,17 @@ async def event_stream(scope, receive, send) -> None:
         logger.exception("live demo: the feed could not start")
         await plain_response(send, 503, UNAVAILABLE)
         return
-    subscriber = feed.subscribe("sse")
-    try:
-        stream = feed.track(asyncio.create_task(_serve(scope, send, feed, subscriber)))
-        await serve_until_disconnect(stream, receive)
-    finally:
-        feed.unsubscribe(subscriber)
+    slot = caps.acquire(scope)
+    if slot is None:
+        await plain_response(send, 429, caps.refusal(), [(b"retry-after", caps.RETRY_AFTER)])
+        return
+    with slot:
+        subscriber = feed.subscribe("sse")
+        try:
+            stream = feed.track(asyncio.create_task(_serve(scope, send, feed, subscriber)))
+            await serve_until_disconnect(stream, receive)
+        finally:
+            feed.unsubscribe(subscriber)
 
 
 async def serve_until_disconnect(stream: asyncio.Task, receive) -> None:

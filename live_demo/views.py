@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -19,12 +18,12 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST, require_safe
 from redis.exceptions import RedisError
 
+from advisor.clients import ClientRates, client_key
 from advisor.http import FORMS, JSON, answers_json, body_bytes, error_response, read_json_object
 from serving.direct_write import direct_writes_enabled
 
 from .events import now_ms
 from .feed import current_feed, get_feed, public_id
-from .limits import RateLimiter
 from .protocol import MessageError, binary_receipt, chat_payload, decode_base64, publish_chat
 
 logger = logging.getLogger(__name__)
@@ -61,18 +60,14 @@ def events_elsewhere(request: HttpRequest) -> HttpResponse:
     )
 
 
-class _Limiters(OrderedDict):
-    """One rate limiter per client address, the least recently used forgotten."""
-
-    def allow(self, key: str) -> bool:
-        limiter = self.pop(key, None) or RateLimiter(settings.LIVE_DEMO["MAX_MESSAGES_PER_SECOND"])
-        self[key] = limiter
-        while len(self) > MAX_LIMITERS:
-            self.popitem(last=False)
-        return limiter.allow()
+def _send_rates() -> tuple[float, float]:
+    rate = settings.LIVE_DEMO["MAX_MESSAGES_PER_SECOND"]
+    return rate, rate
 
 
-_limiters = _Limiters()
+# One token bucket per client (advisor/clients.py, which also says who the
+# client is behind a proxy), the least recently seen forgotten.
+_send_limits = ClientRates(_send_rates, size=MAX_LIMITERS)
 
 
 TAKES = {JSON, *FORMS}
@@ -112,7 +107,7 @@ def _request_bytes(request: HttpRequest) -> int:
 async def send(request: HttpRequest) -> HttpResponse:
     """The SSE side's way back: a chat message, or binary data as base64."""
     options = settings.LIVE_DEMO
-    if not _limiters.allow(request.META.get("REMOTE_ADDR", "")):
+    if _send_limits.wait(client_key(request)):
         limit = options["MAX_MESSAGES_PER_SECOND"]
         return errors(429, type=f"More than {limit} messages a second; try again shortly.")
     body = _body(request, MAX_SEND_BODY)

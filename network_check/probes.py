@@ -20,6 +20,7 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from advisor.clients import OpenConnections, client_key
 from advisor.consumers import MessageError, StandaloneConsumer
 from live_demo.events import format_event, now_ms, to_json
 from live_demo.limits import RateLimiter
@@ -35,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "PROBE_MAX_PINGS": 100,
     "PROBE_LIFETIME": 30.0,  # seconds
     "MAX_PROBE_STREAMS": 200,  # open SSE probe streams per process
+    # ... of which one client may hold this many (0: no cap), so that one
+    # client cannot take them all (advisor/settings.py says why 20).
+    "PROBE_MAX_STREAMS_PER_CLIENT": 20,
 }
 
 CLOSE_NORMAL = 1000  # lifetime or ping allowance used up
@@ -175,6 +179,8 @@ def parse_ping(text: str) -> dict[str, Any]:
 
 # The SSE probe's streams in this process (their tasks), for the cap.
 _streams: set[asyncio.Task] = set()
+# The same streams counted per client, for the per-client cap.
+streams_per_client = OpenConnections("network-check probe streams")
 
 
 def open_probe_streams() -> int:
@@ -199,13 +205,27 @@ async def probe_stream(scope, receive, send) -> None:
             [(b"retry-after", BUSY_RETRY_AFTER)],
         )
         return
+    per_client = probe_options()["PROBE_MAX_STREAMS_PER_CLIENT"]
+    slot = streams_per_client.acquire(client_key(scope), per_client)
+    if slot is None:
+        await plain_response(
+            send,
+            429,
+            f"Too many network checks from your address (at most {per_client} probe streams "
+            "open at once); try again in a few seconds.\n".encode(),
+            [(b"retry-after", BUSY_RETRY_AFTER)],
+        )
+        return
     head = scope["method"] == "HEAD"
-    stream = asyncio.create_task(_serve(send, count, interval_ms, buffered=buffered, head=head))
-    _streams.add(stream)
-    try:
-        await serve_until_disconnect(stream, receive)
-    finally:
-        _streams.discard(stream)
+    with slot:
+        stream = asyncio.create_task(
+            _serve(send, count, interval_ms, buffered=buffered, head=head)
+        )
+        _streams.add(stream)
+        try:
+            await serve_until_disconnect(stream, receive)
+        finally:
+            _streams.discard(stream)
 
 
 def stream_query(scope: dict[str, Any]) -> tuple[int, int, bool]:

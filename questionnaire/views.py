@@ -21,6 +21,7 @@ from django.views.decorators.http import (
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
+from advisor.clients import write_refusal
 from advisor.http import whole_number
 from network_check.models import NetworkCheck
 from network_check.suggestions import suggestions
@@ -30,7 +31,7 @@ from .catalogue import get_catalogue
 from .display import result_context
 from .models import Assessment, Revision
 from .scoring import evaluate
-from .wizard import NETWORK_CHECK, Wizard
+from .wizard import NETWORK_CHECK, RATE_ERROR, Wizard
 
 RECENT_SESSION_KEY = "recent_assessments"
 RECENT_LIMIT = 20
@@ -104,6 +105,15 @@ def _wizard(
         wizard = Wizard.from_data(wizard.catalogue, request.POST)
         check = _carried_check(wizard)
         wizard.apply(request.POST.get("action", "next"))
+        refused = write_refusal(request) if wizard.finished else None
+        if refused is not None:
+            # Over the client's write rate: the same step comes back with
+            # every answer and an inline error, and nothing is saved.
+            wizard.finished = False
+            wizard.errors[RATE_ERROR] = refused[0]
+            response = _render_wizard(request, wizard, assessment, preset, suggested, status=429)
+            response["Retry-After"] = refused[1]
+            return response
         if wizard.finished:
             if assessment is None:
                 assessment, _ = Assessment.create_scored(
@@ -116,6 +126,12 @@ def _wizard(
             if request.htmx:
                 return HttpResponseClientRedirect(url)
             return HttpResponseRedirect(url)
+    return _render_wizard(request, wizard, assessment, preset, suggested)
+
+
+def _render_wizard(
+    request: HtmxHttpRequest, wizard: Wizard, assessment, preset, suggested: bool, status=200
+) -> HttpResponse:
     leaning = evaluate(wizard.catalogue, wizard.answers, with_flips=False)
     template = "questionnaire/wizard.html"
     if request.htmx and request.method == "POST":
@@ -131,6 +147,7 @@ def _wizard(
             "preset": preset,
             "suggested": suggested and bool(wizard.network_check),
         },
+        status=status,
     )
 
 

@@ -26,6 +26,8 @@ UNKNOWN_NETWORK_CHECK = (
 )
 # The form field (and error key) that carries the id of a network check.
 NETWORK_CHECK = "network_check"
+# The error key of a save refused over the client's write rate (advisor/clients.py).
+RATE_ERROR = "rate"
 
 
 @dataclass

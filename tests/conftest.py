@@ -11,6 +11,7 @@ from channels.testing.live import make_application
 from daphne.testing import DaphneProcess
 from django.db import connections
 
+from advisor.clients import writes
 from questionnaire.catalogue import Catalogue, get_catalogue
 
 # Helpers that test modules share: their asserts explain a failure as a test's do.
@@ -26,6 +27,16 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+@pytest.fixture(autouse=True)
+def full_write_allowance() -> None:
+    """Each test starts with its client's whole burst of writes (advisor/clients.py).
+
+    The suite writes from one address all along: without this, a test's
+    writes would depend on how many the tests before it made.
+    """
+    writes.clear()
 
 
 @pytest.fixture

@@ -35,3 +35,11 @@ document.addEventListener("htmx:afterSwap", (event) => {
   if (event.detail.target.id !== "wizard") return;
   document.querySelector("#wizard h2")?.focus();
 });
+
+// A save refused over the write rate (429) comes back as the same step with
+// the answers and an inline error: show it, as htmx leaves 4xx unswapped.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.xhr.status !== 429 || event.detail.target.id !== "wizard") return;
+  event.detail.shouldSwap = true;
+  event.detail.isError = false;
+});

@@ -6,6 +6,7 @@ these import advisor.settings in a subprocess with only the variables given.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -125,3 +126,81 @@ def test_safe_settings_hold_no_redis_password():
     assert REDIS_PASSWORD not in done.stdout
     # Still there to debug with: which Redis, as whom.
     assert "redis://advisor:********@redis.internal:6379/0" in done.stdout
+
+
+# Per-client limits (advisor/clients.py) ---------------------------------------------------------
+
+CLIENT_LIMITS = (
+    "TRUSTED_PROXIES",
+    "ADVISOR_WRITES_PER_SECOND",
+    "ADVISOR_WRITE_BURST",
+    "LIVE_DEMO",
+)
+
+
+def test_client_limits_defaults():
+    values = read_settings(*CLIENT_LIMITS, **PRODUCTION)
+
+    assert values["TRUSTED_PROXIES"] == []
+    assert (values["ADVISOR_WRITES_PER_SECOND"], values["ADVISOR_WRITE_BURST"]) == (5, 20)
+    assert values["LIVE_DEMO"]["MAX_CONNECTIONS_PER_CLIENT"] == 50
+    assert values["LIVE_DEMO"]["PROBE_MAX_STREAMS_PER_CLIENT"] == 20
+
+
+def test_client_limits_from_the_environment():
+    values = read_settings(
+        *CLIENT_LIMITS,
+        **PRODUCTION,
+        DJANGO_TRUSTED_PROXIES=" 10.0.0.2, 192.168.0.0/16 ,2001:db8::/32,",
+        ADVISOR_WRITES_PER_SECOND="0.5",
+        ADVISOR_WRITE_BURST="3",
+        DEMO_MAX_CONNECTIONS_PER_CLIENT="7",
+        NETWORK_CHECK_MAX_STREAMS_PER_CLIENT="0",
+    )
+
+    assert values["TRUSTED_PROXIES"] == ["10.0.0.2", "192.168.0.0/16", "2001:db8::/32"]
+    assert (values["ADVISOR_WRITES_PER_SECOND"], values["ADVISOR_WRITE_BURST"]) == (0.5, 3)
+    assert values["LIVE_DEMO"]["MAX_CONNECTIONS_PER_CLIENT"] == 7
+    assert values["LIVE_DEMO"]["PROBE_MAX_STREAMS_PER_CLIENT"] == 0
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"DJANGO_TRUSTED_PROXIES": "10.0.0.2,proxy.example"},
+        {"DJANGO_TRUSTED_PROXIES": "10.0.0.0/33"},
+        {"ADVISOR_WRITES_PER_SECOND": "fast"},
+        {"ADVISOR_WRITES_PER_SECOND": "-1"},
+        {"ADVISOR_WRITES_PER_SECOND": "nan"},
+        {"ADVISOR_WRITE_BURST": "inf"},
+        {"DEMO_MAX_CONNECTIONS_PER_CLIENT": "5.5"},
+        {"NETWORK_CHECK_MAX_STREAMS_PER_CLIENT": "-3"},
+    ],
+    ids=lambda variables: "-".join(f"{k}={v}" for k, v in variables.items()),
+)
+def test_client_limits_refuse_bad_values_by_name(variables):
+    done = run_settings("print(settings.TRUSTED_PROXIES)", **PRODUCTION, **variables)
+
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr
+    assert next(iter(variables)) in done.stderr
+
+
+def test_benchmark_servers_lift_the_per_client_limits():
+    """bench/servers.py's our_app: 1,000+ load clients, all from 127.0.0.1."""
+    source = (ROOT / "bench" / "servers.py").read_text()
+    tree = ast.parse(source)
+    [limits] = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(getattr(target, "id", "") == "BENCH_CLIENT_LIMITS" for target in node.targets)
+    ]
+    assert "**BENCH_CLIENT_LIMITS" in source
+
+    values = read_settings(*CLIENT_LIMITS, **PRODUCTION, **limits)
+
+    assert values["LIVE_DEMO"]["MAX_CONNECTIONS_PER_CLIENT"] >= 100_000
+    assert values["LIVE_DEMO"]["PROBE_MAX_STREAMS_PER_CLIENT"] >= 100_000
+    assert values["ADVISOR_WRITES_PER_SECOND"] >= 100_000
+    assert values["ADVISOR_WRITE_BURST"] >= 100_000

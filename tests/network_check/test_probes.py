@@ -17,7 +17,8 @@ from django.urls import reverse
 from websockets.exceptions import InvalidStatus
 
 from advisor.asgi import application
-from network_check.probes import open_probe_streams, probe_stream
+from network_check import probes as probes_module
+from network_check.probes import open_probe_streams, probe_stream, streams_per_client
 from tests.live_demo.test_sse import Message, parse
 from tests.live_demo.test_websocket_server import open_socket, receive_until, server_close
 
@@ -525,3 +526,64 @@ def test_probe_stream_url_named_answers_only_under_asgi(client):
     assert reverse("network_check:events") == EVENTS
     assert response.status_code == 503
     assert "ASGI" in response.json()["errors"]["stream"]
+
+
+# The per-client cap on probe streams ------------------------------------------------------------
+
+
+def client_from(url: str, address: str) -> httpx.AsyncClient:
+    """A client whose connections come from `address` (all of 127/8 is loopback)."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=url, transport=transport, timeout=httpx.Timeout(10.0))
+
+
+@pytest.mark.asyncio
+async def test_probe_streams_per_client_capped_429_while_another_client_gets_one(serve):
+    url = serve(PROBE_MAX_STREAMS_PER_CLIENT=2)
+    client, other = client_from(url, "127.0.0.1"), client_from(url, "127.0.0.2")
+    async with client, other, held_stream(client), held_stream(client):
+        refused = await client.get(EVENTS)
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"].isdigit()
+        assert refused.headers["content-type"].startswith("text/plain")
+        assert "at most 2" in refused.text
+        response = await other.get(f"{EVENTS}?count=2&interval_ms=50")
+        assert response.status_code == 200
+        assert "event: done" in response.text
+
+
+@pytest.mark.asyncio
+async def test_probe_stream_per_client_place_released_after_disconnect_and_failure(
+    settings, monkeypatch
+):
+    settings.LIVE_DEMO = {**settings.LIVE_DEMO, "PROBE_MAX_STREAMS_PER_CLIENT": 1}
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": EVENTS,
+        "query_string": b"count=2&interval_ms=50",
+        "headers": [],
+        "client": ["203.0.113.5", 40000],
+    }
+    statuses: list[int] = []
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def receive() -> dict:
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    await probe_stream(scope, receive, send)
+    assert streams_per_client.count() == 0
+
+    async def broken(stream, receive):
+        stream.cancel()
+        raise RuntimeError("the stream failed")
+
+    monkeypatch.setattr(probes_module, "serve_until_disconnect", broken)
+    with pytest.raises(RuntimeError):
+        await probe_stream(scope, receive, send)
+    assert streams_per_client.count() == 0
+    assert statuses == [200]
