@@ -29,7 +29,9 @@ def cap_of_two(settings):
 
 
 def socket_from(address: str | None) -> WebsocketCommunicator:
-    client = WebsocketCommunicator(application, "/ws/demo/", headers=[(b"origin", ORIGIN)])
+    client = WebsocketCommunicator(
+        application, "/ws/demo/", headers=[(b"host", b"127.0.0.1"), (b"origin", ORIGIN)]
+    )
     # Before the application's task first runs, which is when it reads the scope.
     if address is not None:
         client.scope["client"] = [address, 40000]
