@@ -120,7 +120,7 @@ class Event:
         return format_event(self.json, event=self.type, id=self.id)
 
     # The same event framed for the wire, for connections written to directly
-    # (live_demo.limits.Connection): framed once per event, not per subscriber.
+    # (serving.direct_write.Connection): framed once per event, not per subscriber.
     @cached_property
     def websocket_frame(self) -> bytes:
         return websocket_text_frame(self.json.encode())
