@@ -21,10 +21,11 @@ from urllib.parse import parse_qs
 from django.conf import settings
 
 from advisor.origins import plain_response
+from advisor.wire import to_json
 from serving.direct_write import Connection
 
 from . import caps
-from .events import Event, format_comment, format_event, to_json
+from .events import Event, format_comment, format_event
 from .feed import Closed, Feed, Subscriber, get_feed
 from .protocol import welcome
 

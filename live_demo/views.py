@@ -20,9 +20,9 @@ from redis.exceptions import RedisError
 
 from advisor.clients import ClientRates, client_key
 from advisor.http import FORMS, JSON, body_bytes, error_response, json_allow, read_json_object
+from advisor.wire import now_ms
 from serving.direct_write import direct_writes_enabled
 
-from .events import now_ms
 from .feed import current_feed, get_feed, public_id
 from .protocol import MessageError, binary_receipt, chat_payload, decode_base64, publish_chat
 

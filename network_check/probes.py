@@ -22,9 +22,10 @@ from django.conf import settings
 
 from advisor.clients import OpenConnections, client_key
 from advisor.consumers import MessageError, StandaloneConsumer
+from advisor.limits import RateLimiter
 from advisor.origins import plain_response
-from live_demo.events import format_event, now_ms, to_json
-from live_demo.limits import RateLimiter
+from advisor.wire import now_ms, to_json
+from live_demo.events import format_event
 
 # One code site-wide for each: over the message rate; too many open connections.
 from live_demo.protocol import CLOSE_TOO_FAST, CLOSE_TOO_MANY
