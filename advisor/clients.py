@@ -30,7 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from live_demo.limits import RateLimiter
+from advisor.limits import RateLimiter
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -9,7 +9,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from live_demo.events import now_ms, to_json
+from .wire import now_ms, to_json
 
 
 class MessageError(ValueError):

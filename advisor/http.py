@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection
 from functools import wraps
+from inspect import iscoroutinefunction
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -90,6 +91,47 @@ def created(document: dict, location: str) -> JsonResponse:
     return response
 
 
+def _with_head(methods: tuple[str, ...]) -> tuple[str, ...]:
+    # HEAD wherever GET, as require_safe does for pages: monitors ask with it.
+    return (*methods, "HEAD") if "GET" in methods and "HEAD" not in methods else methods
+
+
+def _method_refused(request: HttpRequest, methods: tuple[str, ...]) -> JsonResponse | None:
+    if request.method in methods:
+        return None
+    return error_response(
+        405,
+        {"method": f"{request.method} is not allowed here; use {', '.join(methods)}"},
+        Allow=", ".join(methods),
+    )
+
+
+def json_allow(*methods: str) -> Callable:
+    """Like require_http_methods (sync or async views), with the 405 in JSON.
+
+    For JSON endpoints that keep Django's CSRF check (the demo's HTTP side);
+    the API uses `json_methods`, which adds its own write checks.
+    """
+    methods = _with_head(methods)
+
+    def decorator(view: Callable) -> Callable:
+        if iscoroutinefunction(view):
+
+            @wraps(view)
+            async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+                return _method_refused(request, methods) or await view(request, *args, **kwargs)
+
+        else:
+
+            @wraps(view)
+            def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+                return _method_refused(request, methods) or view(request, *args, **kwargs)
+
+        return answers_json(wrapper)
+
+    return decorator
+
+
 def json_methods(*methods: str) -> Callable:
     """Like require_http_methods, but the 405 is JSON like every other API error.
 
@@ -100,8 +142,7 @@ def json_methods(*methods: str) -> Callable:
     for another Origin), and only so many a second from one client (429 with
     Retry-After; advisor/clients.py).
     """
-    if "GET" in methods and "HEAD" not in methods:
-        methods = (*methods, "HEAD")
+    methods = _with_head(methods)
 
     def decorator(view: Callable) -> Callable:
         # The API takes no cookies into account and changes no session, so it
@@ -112,19 +153,10 @@ def json_methods(*methods: str) -> Callable:
         @csrf_exempt
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if request.method not in methods:
-                return error_response(
-                    405,
-                    {"method": f"{request.method} is not allowed here; use {', '.join(methods)}"},
-                    Allow=", ".join(methods),
-                )
+            refused = _method_refused(request, methods)
+            if refused is not None:
+                return refused
             if request.method in WRITES:
-                # First: every attempt counts, and over the rate a client's
-                # writes cost no more than this check.
-                refused = write_refusal(request)
-                if refused is not None:
-                    message, seconds = refused
-                    return error_response(429, {"rate": message}, Retry_After=seconds)
                 # A body of any other type (or of none: a Blob posted without
                 # one) is refused; an empty, untyped body creates nothing and
                 # gets the 400 that says so.
@@ -138,6 +170,13 @@ def json_methods(*methods: str) -> Callable:
                     return error_response(
                         403, {"origin": f"writes are not accepted from {origin[:100]}"}
                     )
+                # Only then the rate: a page on another site, whose requests
+                # stop above, must not spend a visitor's allowance. Every
+                # attempt past this point counts.
+                refused = write_refusal(request)
+                if refused is not None:
+                    message, seconds = refused
+                    return error_response(429, {"rate": message}, Retry_After=seconds)
             return view(request, *args, **kwargs)
 
         return answers_json(wrapper)

@@ -148,12 +148,13 @@ def foreign_origin(scope: Scope) -> str | None:
     return origin
 
 
-async def plain_response(send, status: int, body: bytes) -> None:
+async def plain_response(send, status: int, body: bytes, headers: list | None = None) -> None:
+    """A short plain-text answer from an ASGI app ahead of Django (a refusal, an error)."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8")],
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *(headers or [])],
         }
     )
     await send({"type": "http.response.body", "body": body})

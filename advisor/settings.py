@@ -39,18 +39,18 @@ def env_seconds(name: str, default: int) -> int:
     return int(value)
 
 
-def env_count(name: str, default: int) -> int:
-    """A whole number (a cap; 0 usually means none) from the environment."""
+def env_count(name: str, default: int, *, minimum: int = 0) -> int:
+    """A whole number >= ``minimum`` (a cap, where 0 usually means none) from the environment."""
     value = os.environ.get(name, "")
     if value == "":
         return default
-    if not (value.isascii() and value.isdigit() and len(value) <= 10):
-        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}")
+    if not (value.isascii() and value.isdigit() and len(value) <= 10) or int(value) < minimum:
+        raise ImproperlyConfigured(f"{name} must be a whole number >= {minimum}, not {value!r}")
     return int(value)
 
 
-def env_rate(name: str, default: float) -> float:
-    """A number >= 0 (a rate, a burst) from the environment."""
+def env_rate(name: str, default: float, *, positive: bool = False) -> float:
+    """A finite number >= 0 (> 0 if ``positive``: a period) from the environment."""
     value = os.environ.get(name, "")
     if value == "":
         return default
@@ -58,8 +58,9 @@ def env_rate(name: str, default: float) -> float:
         number = float(value)
     except ValueError:
         number = -1.0
-    if not (0 <= number < 1e9):
-        raise ImproperlyConfigured(f"{name} must be a number >= 0, not {value!r}")
+    if not (0 <= number < 1e9) or (positive and number == 0):
+        wanted = "> 0" if positive else ">= 0"
+        raise ImproperlyConfigured(f"{name} must be a number {wanted}, not {value!r}")
     return number
 
 
@@ -218,17 +219,18 @@ LIVE_DEMO = {
     # Keys and channels in Redis start with this (several apps, one Redis).
     "REDIS_PREFIX": os.environ.get("DEMO_REDIS_PREFIX", "advisor:demo"),
     # Simulated market ticks per second; 0 for none (only chat events).
-    "FEED_RATE": float(os.environ.get("DEMO_FEED_RATE", "4")),
+    "FEED_RATE": env_rate("DEMO_FEED_RATE", 4.0),
     # Recent events kept for replay after a drop.
-    "HISTORY": int(os.environ.get("DEMO_HISTORY", "1000")),
+    "HISTORY": env_count("DEMO_HISTORY", 1000, minimum=1),
     # Seconds between SSE heartbeat comments; what EventSource waits before
     # reconnecting (the stream's retry: field), in milliseconds.
-    "HEARTBEAT": float(os.environ.get("DEMO_SSE_HEARTBEAT", "15")),
+    # (A heartbeat of 0 would reschedule itself without end.)
+    "HEARTBEAT": env_rate("DEMO_SSE_HEARTBEAT", 15.0, positive=True),
     "RETRY_MS": 2000,
     # A connection whose unsent backlog passes either bound is closed, so
     # one client that stops reading costs neither memory nor everyone's feed.
-    "MAX_BACKLOG_EVENTS": int(os.environ.get("DEMO_MAX_BACKLOG_EVENTS", "500")),
-    "MAX_BACKLOG_BYTES": int(os.environ.get("DEMO_MAX_BACKLOG_BYTES", str(1024 * 1024))),
+    "MAX_BACKLOG_EVENTS": env_count("DEMO_MAX_BACKLOG_EVENTS", 500, minimum=1),
+    "MAX_BACKLOG_BYTES": env_count("DEMO_MAX_BACKLOG_BYTES", 1024 * 1024, minimum=1),
     # How long a new WebSocket waits for a first {"type": "resume"} before
     # going live, so that a resume replays in order with no gap.
     "RESUME_WINDOW": 0.5,

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.csrf import csrf_failure as default_csrf_failure
 from django.views.defaults import page_not_found
 
-from .http import error_response, is_json_endpoint
+from .http import answers_json, error_response, is_json_endpoint
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -27,3 +27,11 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             },
         )
     return default_csrf_failure(request, reason)
+
+
+@answers_json
+def stream_elsewhere(request: HttpRequest) -> HttpResponse:
+    """Names a stream's URL in the URLconf; the ASGI router serves it ahead of Django."""
+    return error_response(
+        503, {"stream": "The event stream is served by the ASGI application (advisor.asgi) only."}
+    )

@@ -28,7 +28,7 @@ def flood_guard():
     and calls a client that keeps over that for FLOOD_SECONDS a flood. Read at
     each connection: the settings as the serving process has them.
     """
-    from .limits import RateLimiter
+    from advisor.limits import RateLimiter
 
     options = settings.LIVE_DEMO
     return RateLimiter(

@@ -11,12 +11,12 @@ from typing import Any
 from django.conf import settings
 
 from advisor.consumers import MessageError, StandaloneConsumer
+from advisor.limits import RateLimiter
 from serving.direct_write import Connection
 
 from . import caps
 from .events import Event
 from .feed import Closed, Feed, Subscriber, get_feed
-from .limits import RateLimiter
 from .protocol import (
     CLOSE_CODES,
     CLOSE_INTERNAL,

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-
-def now_ms() -> float:
-    """Server time in milliseconds since the epoch, as events and pongs carry it."""
-    return round(time.time() * 1000, 3)
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+from advisor.wire import now_ms
 
 
 class UnencodableEvent(ValueError):
@@ -120,7 +112,7 @@ class Event:
         return format_event(self.json, event=self.type, id=self.id)
 
     # The same event framed for the wire, for connections written to directly
-    # (live_demo.limits.Connection): framed once per event, not per subscriber.
+    # (serving.direct_write.Connection): framed once per event, not per subscriber.
     @cached_property
     def websocket_frame(self) -> bytes:
         return websocket_text_frame(self.json.encode())

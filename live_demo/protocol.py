@@ -10,8 +10,9 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from advisor.consumers import MessageError
+from advisor.wire import now_ms
 
-from .events import Event, UnencodableEvent, now_ms
+from .events import Event, UnencodableEvent
 
 if TYPE_CHECKING:
     from .feed import Feed, Subscriber

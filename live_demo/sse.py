@@ -20,10 +20,12 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
+from advisor.origins import plain_response
+from advisor.wire import to_json
 from serving.direct_write import Connection
 
 from . import caps
-from .events import Event, format_comment, format_event, to_json
+from .events import Event, format_comment, format_event
 from .feed import Closed, Feed, Subscriber, get_feed
 from .protocol import welcome
 
@@ -63,7 +65,9 @@ def requested_last_id(scope: dict[str, Any]) -> int | None:
 
 async def event_stream(scope, receive, send) -> None:
     if scope["method"] not in {"GET", "HEAD"}:
-        await plain_response(send, 405, b"Only GET opens an event stream.\n", [(b"allow", b"GET")])
+        await plain_response(
+            send, 405, b"Only GET opens an event stream.\n", [(b"allow", b"GET, HEAD")]
+        )
         return
     try:
         feed = await get_feed()
@@ -175,14 +179,3 @@ async def _chunks(first: bytes, subscriber: Subscriber, heartbeat: float) -> Asy
 async def wait_for_disconnect(receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-async def plain_response(send, status: int, body: bytes, headers: list | None = None) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *(headers or [])],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -15,14 +15,14 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_safe
 from redis.exceptions import RedisError
 
 from advisor.clients import ClientRates, client_key
-from advisor.http import FORMS, JSON, answers_json, body_bytes, error_response, read_json_object
+from advisor.http import FORMS, JSON, body_bytes, error_response, json_allow, read_json_object
+from advisor.wire import now_ms
 from serving.direct_write import direct_writes_enabled
 
-from .events import now_ms
 from .feed import current_feed, get_feed, public_id
 from .protocol import MessageError, binary_receipt, chat_payload, decode_base64, publish_chat
 
@@ -50,13 +50,6 @@ def demo(request: HttpRequest) -> HttpResponse:
             "backend": "redis" if options["REDIS_URL"] else "memory",
             "binary_sizes": [1024, 64 * 1024, 512 * 1024],
         },
-    )
-
-
-def events_elsewhere(request: HttpRequest) -> HttpResponse:
-    return errors(
-        503,
-        stream="The event stream is served by the ASGI application (advisor.asgi) only.",
     )
 
 
@@ -101,8 +94,7 @@ def _request_bytes(request: HttpRequest) -> int:
     return line + headers + 2 + body_bytes(request)
 
 
-@answers_json
-@require_POST
+@json_allow("POST")
 @feed_errors
 async def send(request: HttpRequest) -> HttpResponse:
     """The SSE side's way back: a chat message, or binary data as base64."""
@@ -135,8 +127,7 @@ async def send(request: HttpRequest) -> HttpResponse:
     return errors(400, type='"type" must be "chat" or "binary".')
 
 
-@answers_json
-@require_POST
+@json_allow("POST")
 @feed_errors
 async def drop(request: HttpRequest) -> HttpResponse:
     """Close one connection from the server's end, so the browser sees a real drop."""
@@ -152,8 +143,7 @@ async def drop(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"dropped": connection}, status=202)
 
 
-@answers_json
-@require_safe
+@json_allow("GET")
 @feed_errors
 async def stats(request: HttpRequest) -> HttpResponse:
     """This process's view: subscribers per transport and how each is written to

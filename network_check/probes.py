@@ -22,10 +22,14 @@ from django.conf import settings
 
 from advisor.clients import OpenConnections, client_key
 from advisor.consumers import MessageError, StandaloneConsumer
-from live_demo.events import format_event, now_ms, to_json
-from live_demo.limits import RateLimiter
-from live_demo.protocol import CLOSE_TOO_FAST  # over the message rate: one code site-wide
-from live_demo.sse import HEADERS, plain_response, serve_until_disconnect
+from advisor.limits import RateLimiter
+from advisor.origins import plain_response
+from advisor.wire import now_ms, to_json
+from live_demo.events import format_event
+
+# One code site-wide for each: over the message rate; too many open connections.
+from live_demo.protocol import CLOSE_TOO_FAST, CLOSE_TOO_MANY
+from live_demo.sse import HEADERS, serve_until_disconnect
 from serving.daphne_limits import send_close_frame
 
 # Settings may override these through LIVE_DEMO, where they have always been
@@ -73,6 +77,8 @@ class ProbeConsumer(StandaloneConsumer):
     # No channel layer, as for the demo: a Redis hiccup cannot fail the check.
 
     expiry: asyncio.Task | None = None
+    # This socket's place under the per-client cap, shared with the streams.
+    slot = None
     # Set once the server has closed: messages still in flight are ignored.
     closing = False
 
@@ -85,7 +91,13 @@ class ProbeConsumer(StandaloneConsumer):
             await self.close()
             return
         self.options = probe_options()
+        per_client = self.options["PROBE_MAX_STREAMS_PER_CLIENT"]
+        self.slot = probes_per_client.acquire(client_key(self.scope), per_client)
         await self.accept()
+        if self.slot is None:
+            # Accepted, then closed: a browser cannot see a refused handshake's status.
+            await self._end(CLOSE_TOO_MANY, "too many connections")
+            return
         if simulate is not None:
             await self.send_error(
                 MessageError("invalid_simulate", "The only simulation here is simulate=blocked.")
@@ -139,6 +151,8 @@ class ProbeConsumer(StandaloneConsumer):
     async def release(self) -> None:
         expiry, self.expiry = self.expiry, None
         await self.stop(expiry)
+        if self.slot is not None:
+            self.slot.release()
 
     async def _end(self, code: int, reason: str) -> None:
         if self.closing:
@@ -179,8 +193,9 @@ def parse_ping(text: str) -> dict[str, Any]:
 
 # The SSE probe's streams in this process (their tasks), for the cap.
 _streams: set[asyncio.Task] = set()
-# The same streams counted per client, for the per-client cap.
-streams_per_client = OpenConnections("network-check probe streams")
+# The probes open per client, streams and sockets together, for the
+# per-client cap (one check opens 8 streams and 1 socket).
+probes_per_client = OpenConnections("network-check probes")
 
 
 def open_probe_streams() -> int:
@@ -190,7 +205,7 @@ def open_probe_streams() -> int:
 async def probe_stream(scope, receive, send) -> None:
     """GET /network-check/events/: `count` events `interval_ms` apart, then `done`."""
     if scope["method"] not in {"GET", "HEAD"}:
-        await plain_response(send, 405, b"Only GET opens the probe.\n", [(b"allow", b"GET")])
+        await plain_response(send, 405, b"Only GET opens the probe.\n", [(b"allow", b"GET, HEAD")])
         return
     try:
         count, interval_ms, buffered = stream_query(scope)
@@ -206,12 +221,12 @@ async def probe_stream(scope, receive, send) -> None:
         )
         return
     per_client = probe_options()["PROBE_MAX_STREAMS_PER_CLIENT"]
-    slot = streams_per_client.acquire(client_key(scope), per_client)
+    slot = probes_per_client.acquire(client_key(scope), per_client)
     if slot is None:
         await plain_response(
             send,
             429,
-            f"Too many network checks from your address (at most {per_client} probe streams "
+            f"Too many network checks from your address (at most {per_client} probes "
             "open at once); try again in a few seconds.\n".encode(),
             [(b"retry-after", BUSY_RETRY_AFTER)],
         )

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.urls import path
 
+from advisor.views import stream_elsewhere
+
 from . import api, views
 
 app_name = "network_check"
@@ -11,7 +13,7 @@ urlpatterns = [
     path("network-check/<uuid:pk>/evidence/", views.evidence, name="evidence"),
     # Served by network_check.probes ahead of Django (see routing.py); this
     # route names the URL, and answers only when the app runs without that router.
-    path("network-check/events/", views.events_elsewhere, name="events"),
+    path("network-check/events/", stream_elsewhere, name="events"),
     path("api/network-checks/", api.network_checks, name="api-checks"),
     path("api/network-checks/<uuid:pk>/", api.network_check_detail, name="api-check"),
 ]

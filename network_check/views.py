@@ -6,7 +6,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from advisor.http import answers_json, error_response
 from questionnaire.catalogue import get_catalogue
 
 from .evidence import evidence_of
@@ -57,12 +56,4 @@ def evidence(request: HttpRequest, pk) -> HttpResponse:
             "mode": mode,
             "level": HEADING_LEVELS[mode],
         },
-    )
-
-
-@answers_json
-def events_elsewhere(request: HttpRequest) -> HttpResponse:
-    """Names /network-check/events/; network_check.probes serves it ahead of Django."""
-    return error_response(
-        503, {"stream": "The event stream is served by the ASGI application (advisor.asgi) only."}
     )

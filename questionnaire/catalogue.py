@@ -131,7 +131,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class Preset:
-    """A use case from the seed article, with the answers it usually has."""
+    """One of the built-in use cases, with the answers it usually has."""
 
     slug: str
     title: str

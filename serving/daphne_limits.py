@@ -18,6 +18,9 @@ from typing import Any
 
 from .direct_write import Connection, untested_versions
 
+# What the patches here read: another uvicorn or websockets leaves them be.
+DAPHNE = ("daphne", "twisted", "autobahn")
+
 
 def send_close_frame(send: Any, code: int, reason: str) -> bool:
     """Close the WebSocket beneath `send` with `code`, which daphne would refuse from ASGI.
@@ -26,7 +29,7 @@ def send_close_frame(send: Any, code: int, reason: str) -> bool:
     another server, where the caller closes through ASGI (`close(code=...)`).
     """
     protocol = Connection(send).protocol
-    if not hasattr(protocol, "sendCloseFrame") or untested_versions():
+    if not hasattr(protocol, "sendCloseFrame") or untested_versions(*DAPHNE):
         return False
     protocol.sendCloseFrame(code=code, reasonUtf8=reason.encode()[:123])
     return True
@@ -42,7 +45,7 @@ def limit_daphne_text_messages(text_limit: int, binary_limit: int) -> None:
     `maxMessagePayloadSize` itself stays as it is: autobahn also checks
     outgoing messages against it.
     """
-    if untested_versions():
+    if untested_versions(*DAPHNE):
         return
     try:
         from daphne.ws_protocol import WebSocketProtocol
@@ -93,7 +96,7 @@ def limit_daphne_message_rate(new_limiter: Callable[[], Any], code: int, reason:
     the connection is closed with `code` and `reason` and nothing more is
     passed on (the application still gets its disconnect).
     """
-    if untested_versions():
+    if untested_versions(*DAPHNE):
         return
     try:
         from daphne.ws_protocol import WebSocketProtocol

@@ -45,17 +45,17 @@ class _State:
     reason = ""
 
 
-def untested_versions() -> list[str]:
-    """The installed server packages whose version is not the one tested, in words.
+def untested_versions(*packages: str) -> list[str]:
+    """The installed server packages (of ``packages``, or all) not at the version tested.
 
-    A package that is not installed is no mismatch (that server is simply not
-    in use).
+    In words, for the log. A package that is not installed is no mismatch
+    (that server is simply not in use).
     """
     installed = _installed_versions()
     return [
         f"{package} {installed[package]} (tested: {tested})"
         for package, tested in TESTED.items()
-        if installed.get(package, tested) != tested
+        if (not packages or package in packages) and installed.get(package, tested) != tested
     ]
 
 
@@ -80,8 +80,8 @@ def check_versions(enabled: bool = True) -> bool:
         _State.enabled = False
         _State.reason = "untested versions: " + ", ".join(mismatched)
         logger.warning(
-            "serving: direct socket writes and daphne's patches are off, everything takes "
-            "the plain ASGI path; %s",
+            "serving: direct socket writes are off (and daphne's patches, if daphne, Twisted "
+            "or autobahn differ): the plain ASGI path applies; %s",
             _State.reason,
         )
     elif not enabled:

@@ -1,4 +1,4 @@
-"""The eight use cases of the comparison article the product grew from, as preset slugs."""
+"""The eight built-in use cases, as the catalogue's preset slugs."""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ import random
 from collections import deque
 from typing import Any
 
-from ..events import Event, gap_notice, now_ms
+from advisor.wire import now_ms
+
+from ..events import Event, gap_notice
 from .subscriber import Subscriber
 
 logger = logging.getLogger(__name__)

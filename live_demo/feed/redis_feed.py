@@ -12,7 +12,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from ..events import Event, now_ms, to_json
+from advisor.wire import now_ms, to_json
+
+from ..events import Event
 from .local import Feed
 
 logger = logging.getLogger(__name__)

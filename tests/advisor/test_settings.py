@@ -186,6 +186,41 @@ def test_client_limits_refuse_bad_values_by_name(variables):
     assert next(iter(variables)) in done.stderr
 
 
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"DEMO_SSE_HEARTBEAT": "0"},
+        {"DEMO_SSE_HEARTBEAT": "-1"},
+        {"DEMO_FEED_RATE": "inf"},
+        {"DEMO_FEED_RATE": "four"},
+        {"DEMO_HISTORY": "-5"},
+        {"DEMO_HISTORY": "0"},
+        {"DEMO_MAX_BACKLOG_EVENTS": "1e3"},
+        {"DEMO_MAX_BACKLOG_BYTES": "0"},
+    ],
+    ids=lambda variables: "-".join(f"{k}={v}" for k, v in variables.items()),
+)
+def test_live_demo_settings_refuse_bad_values_by_name(variables):
+    # A heartbeat of 0 spun a CPU per stream; a negative history failed every
+    # feed start (503); "four" raised a bare ValueError.
+    done = run_settings("print(settings.LIVE_DEMO)", **PRODUCTION, **variables)
+
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr
+    assert next(iter(variables)) in done.stderr
+
+
+def test_live_demo_settings_take_good_values():
+    done = run_settings(
+        "print(settings.LIVE_DEMO['HEARTBEAT'], settings.LIVE_DEMO['FEED_RATE'])",
+        **PRODUCTION,
+        DEMO_SSE_HEARTBEAT="1.5",
+        DEMO_FEED_RATE="0",
+    )
+
+    assert done.stdout.split() == ["1.5", "0.0"]
+
+
 def test_benchmark_servers_lift_the_per_client_limits():
     """bench/servers.py's our_app: 1,000+ load clients, all from 127.0.0.1."""
     source = (ROOT / "bench" / "servers.py").read_text()

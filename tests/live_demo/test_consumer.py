@@ -14,10 +14,10 @@ import pytest
 from channels.testing import WebsocketCommunicator
 
 from advisor.asgi import application
+from advisor.limits import RateLimiter
 from live_demo import consumers
 from live_demo.consumers import DemoConsumer
 from live_demo.feed import Subscriber, get_feed, public_id
-from live_demo.limits import RateLimiter
 from live_demo.protocol import CLOSE_TOO_FAST, welcome
 
 ALLOWED_ORIGIN = b"http://127.0.0.1"

@@ -379,7 +379,7 @@ async def test_events_post_not_allowed(serve):
         response = await client.post(EVENTS)
 
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 @pytest.mark.asyncio

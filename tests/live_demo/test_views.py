@@ -598,6 +598,9 @@ async def test_send_get_not_allowed(fresh_feed, demo_client):
     response = await demo_client.get(SEND)
 
     assert response.status_code == 405
+    # JSON like every other error here, and what to use instead.
+    assert response["Allow"] == "POST"
+    assert set(response.json()["errors"]) == {"method"}
 
 
 @pytest.mark.asyncio
@@ -727,6 +730,7 @@ async def test_drop_get_not_allowed(fresh_feed, demo_client):
     response = await demo_client.get(DROP)
 
     assert response.status_code == 405
+    assert set(response.json()["errors"]) == {"method"}
 
 
 @pytest.mark.asyncio

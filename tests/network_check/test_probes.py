@@ -18,7 +18,7 @@ from websockets.exceptions import InvalidStatus
 
 from advisor.asgi import application
 from network_check import probes as probes_module
-from network_check.probes import open_probe_streams, probe_stream, streams_per_client
+from network_check.probes import open_probe_streams, probe_stream, probes_per_client
 from tests.live_demo.test_sse import Message, parse
 from tests.live_demo.test_websocket_server import open_socket, receive_until, server_close
 
@@ -425,7 +425,7 @@ async def test_probe_stream_post_405(serve):
         response = await client.post(EVENTS)
 
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 @pytest.mark.asyncio
@@ -538,7 +538,7 @@ def client_from(url: str, address: str) -> httpx.AsyncClient:
 
 
 @pytest.mark.asyncio
-async def test_probe_streams_per_client_capped_429_while_another_client_gets_one(serve):
+async def test_probe_probes_per_client_capped_429_while_another_client_gets_one(serve):
     url = serve(PROBE_MAX_STREAMS_PER_CLIENT=2)
     client, other = client_from(url, "127.0.0.1"), client_from(url, "127.0.0.2")
     async with client, other, held_stream(client), held_stream(client):
@@ -576,7 +576,7 @@ async def test_probe_stream_per_client_place_released_after_disconnect_and_failu
         return {"type": "http.disconnect"}
 
     await probe_stream(scope, receive, send)
-    assert streams_per_client.count() == 0
+    assert probes_per_client.count() == 0
 
     async def broken(stream, receive):
         stream.cancel()
@@ -585,5 +585,34 @@ async def test_probe_stream_per_client_place_released_after_disconnect_and_failu
     monkeypatch.setattr(probes_module, "serve_until_disconnect", broken)
     with pytest.raises(RuntimeError):
         await probe_stream(scope, receive, send)
-    assert streams_per_client.count() == 0
+    assert probes_per_client.count() == 0
     assert statuses == [200]
+
+
+@pytest.mark.asyncio
+async def test_ws_probes_share_the_per_client_cap_closed_4029(settings):
+    settings.LIVE_DEMO = {**settings.LIVE_DEMO, "PROBE_MAX_STREAMS_PER_CLIENT": 1}
+
+    def from_address(address: str) -> WebsocketCommunicator:
+        client = communicator()
+        client.scope["client"] = [address, 40000]
+        return client
+
+    first, second, other = (
+        from_address("203.0.113.7"),
+        from_address("203.0.113.7"),
+        from_address("203.0.113.8"),
+    )
+    try:
+        assert (await first.connect(timeout=TIMEOUT))[0]
+        assert (await first.receive_json_from(timeout=TIMEOUT))["type"] == "welcome"
+        # The same client's second probe: accepted, then closed "too many".
+        assert (await second.connect(timeout=TIMEOUT))[0]
+        assert await close_code(second) == 4029
+        # Another client still gets one.
+        assert (await other.connect(timeout=TIMEOUT))[0]
+        assert (await other.receive_json_from(timeout=TIMEOUT))["type"] == "welcome"
+    finally:
+        for client in (first, second, other):
+            await client.disconnect(timeout=TIMEOUT)
+    assert probes_per_client.count() == 0

@@ -19,9 +19,9 @@ from questionnaire.scoring import (
 
 CATALOGUE = get_catalogue()
 
-# The eight use cases of the comparison article the product grew from, written
-# here rather than read from the catalogue so that a data change that turns a
-# use case around fails.
+# The eight built-in use cases and the transport each must get, written here
+# rather than read from the catalogue so that a data change that turns a use
+# case around fails.
 USE_CASES = {
     "collaborative-editing": "websocket",
     "chat": "websocket",

@@ -175,3 +175,26 @@ def test_wizard_steps_are_not_writes(two_writes, chat_answers):
         response = client.post(NEW, {**chat_answers, "step": "0", "action": "next"})
         assert response.status_code == 200
     assert client.post(NEW, finish_data(chat_answers)).status_code == 302
+
+
+def test_cross_site_writes_spend_no_allowance(two_writes, chat_answers):
+    # A page on another site posts through a visitor's browser: refused for
+    # its origin or its body type, it must not use up the visitor's writes.
+    client = Client(REMOTE_ADDR="203.0.113.1")
+    body = json.dumps({"answers": chat_answers})
+    foreign = [
+        client.post(
+            ASSESSMENTS, data=body, content_type="application/json", headers={"Origin": origin}
+        ).status_code
+        for origin in ("https://evil.example", "http://testserver:8080", "null")
+    ]
+    plain = [
+        client.post(ASSESSMENTS, data=body, content_type="text/plain").status_code
+        for _ in range(3)
+    ]
+
+    assert foreign == [403, 403, 403]
+    assert plain == [415, 415, 415]
+    assert [
+        post_json(client, ASSESSMENTS, {"answers": chat_answers}).status_code for _ in range(2)
+    ] == [201, 201]

@@ -227,7 +227,7 @@ class FakeClock:
 def rate_guard() -> Iterator[tuple[FakeClock, type]]:
     """daphne's onMessage recording what reaches the application, then the guard on top;
     the class is put back exactly as it was."""
-    from live_demo.limits import RateLimiter
+    from advisor.limits import RateLimiter
     from serving.daphne_limits import limit_daphne_message_rate
 
     names = ("onMessage", "_advisor_original_on_message")

@@ -1,10 +1,10 @@
-"""live_demo/limits.py: the rate limiter of what one client sends."""
+"""advisor/limits.py: the rate limiter of what one client sends."""
 
 from __future__ import annotations
 
 import time
 
-from live_demo.limits import RateLimiter
+from advisor.limits import RateLimiter
 
 
 class FakeClock:
