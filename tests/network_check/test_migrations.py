@@ -5,11 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from network_check.models import NetworkCheck
 from questionnaire.models import Revision
+from tests.migrations import latest, migrate, migrated_back
 
 from .measurements import measurement
 
@@ -21,23 +20,11 @@ STATE_BEFORE_MOVE = [
 ]
 
 
-def migrate(targets) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return MigrationExecutor(connection)
-
-
-def latest() -> list[tuple[str, str]]:
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
-
-
 @pytest.fixture
 def before_move():
     """The apps as they were before the move; the database migrated forward afterwards."""
-    executor = migrate(BEFORE_MOVE)
-    yield executor.loader.project_state(STATE_BEFORE_MOVE).apps
-    migrate(latest())
+    with migrated_back(BEFORE_MOVE, STATE_BEFORE_MOVE) as apps:
+        yield apps
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from questionnaire.models import Assessment, Revision
+from tests.migrations import latest, migrate, migrated_back
 
 # The last state with the title on the assessment only.
 BEFORE_REVISION_TITLE = [("questionnaire", "0003_network_check_moved")]
 
 
-def migrate(targets) -> MigrationExecutor:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return MigrationExecutor(connection)
-
-
-def latest() -> list[tuple[str, str]]:
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
-
-
 @pytest.fixture
 def before_titles():
     """The apps as they were before revisions had titles; migrated forward afterwards."""
-    executor = migrate(BEFORE_REVISION_TITLE)
-    yield executor.loader.project_state(BEFORE_REVISION_TITLE).apps
-    migrate(latest())
+    with migrated_back(BEFORE_REVISION_TITLE) as apps:
+        yield apps
 
 
 def old_assessment_with_revisions(apps, title: str, count: int):
