@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "csp",
     "django_htmx",
     "template_partials",
+    "workspaces",
     "questionnaire",
     "live_demo",
     "network_check",

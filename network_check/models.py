@@ -4,10 +4,12 @@ import uuid
 
 from django.db import models
 
+from workspaces.models import Owned
+
 USER_AGENT_MAX_LENGTH = 512
 
 
-class NetworkCheck(models.Model):
+class NetworkCheck(Owned):
     """A measurement of the path between one browser and this advisor server.
 
     Stored as the cleaned document the browser posted (``validation.validate_measurement``);
@@ -19,7 +21,7 @@ class NetworkCheck(models.Model):
     user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True)
     measurement = models.JSONField()
 
-    class Meta:
+    class Meta(Owned.Meta):
         ordering = ["-created_at"]
         # The table the model had in the questionnaire app: moving the model
         # moved no row, and assessments' revisions still point at it.

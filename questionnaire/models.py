@@ -8,6 +8,7 @@ from django.db import models, transaction
 from django.urls import reverse
 
 from network_check.models import NetworkCheck
+from workspaces.models import Owned
 
 from .catalogue import Catalogue, CatalogueError, get_catalogue
 from .scoring import evaluate
@@ -36,11 +37,12 @@ class Confidence(models.TextChoices):
     SLIGHT = "slight", "Slight"
 
 
-class Assessment(models.Model):
+class Assessment(Owned):
     """One application's assessment; its answers live in immutable revisions.
 
-    The UUID is the share link: whoever has it can read the assessment and
-    add a revision, and no revision is ever changed or lost.
+    It belongs to a workspace, or is anonymous or unassigned (``Owned``);
+    who may read it and add a revision is ``workspaces.access``'s to say. No
+    revision is ever changed or lost.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -52,7 +54,7 @@ class Assessment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
+    class Meta(Owned.Meta):
         ordering = ["-updated_at"]
 
     def __str__(self) -> str:
