@@ -118,6 +118,8 @@ MIDDLEWARE = [
     "serving.middleware.CommonMiddleware",
     "serving.middleware.CsrfViewMiddleware",
     "serving.middleware.AuthenticationMiddleware",
+    # API tokens, and sign-in where anonymous mode is off (workspaces/middleware.py).
+    "workspaces.middleware.AccessMiddleware",
     "serving.middleware.MessageMiddleware",
     "serving.middleware.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -333,6 +335,17 @@ for _entry in TRUSTED_PROXIES:
 # 0 per second: no limit.
 ADVISOR_WRITES_PER_SECOND = env_rate("ADVISOR_WRITES_PER_SECOND", 5)
 ADVISOR_WRITE_BURST = max(1.0, env_rate("ADVISOR_WRITE_BURST", 20))
+
+# Who may use the advisor without an account (workspaces/access.py, docs/access.md).
+# On: anyone fills in the questionnaire and runs the network check, and an
+# anonymous assessment is read by its link; on by default for development
+# only. Off: everything but signing in, the live demo (ADVISOR_PUBLIC_DEMO)
+# and static files needs a signed-in user or an API token.
+ADVISOR_ANONYMOUS = env_bool("ADVISOR_ANONYMOUS", DEBUG)
+ADVISOR_PUBLIC_DEMO = env_bool("ADVISOR_PUBLIC_DEMO", True)
+# Local accounts with passwords, for small installations and development;
+# 0 leaves single sign-on (OIDC_*) as the only way in.
+ADVISOR_LOCAL_LOGIN = env_bool("ADVISOR_LOCAL_LOGIN", True)
 
 # The debug page and error reports mask passwords inside URLs too, such as
 # the one REDIS_URL carries into three settings (advisor/error_reports.py).

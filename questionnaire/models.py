@@ -3,11 +3,15 @@ from __future__ import annotations
 import unicodedata
 import uuid
 from collections.abc import Mapping
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import models, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from network_check.models import NetworkCheck
+from workspaces import bearer
 from workspaces.models import Owned
 
 from .catalogue import Catalogue, CatalogueError, get_catalogue
@@ -202,3 +206,84 @@ class Revision(models.Model):
         except CatalogueError:
             # A withdrawn catalogue file: fall back to the current wording.
             return get_catalogue()
+
+
+SHARE_LINK_DAYS = (7, 30, 90)
+
+
+class ShareLinkQuerySet(models.QuerySet):
+    def live(self) -> ShareLinkQuerySet:
+        """Links that still open their assessment: not revoked, not expired."""
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
+        )
+
+
+class ShareLink(models.Model):
+    """A read-only link to one assessment, for people outside its workspace.
+
+    The link carries a 256-bit secret; only its hash is stored, so the
+    database cannot give a link away. Revoked or expired, it opens nothing.
+    """
+
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.CASCADE, related_name="share_links"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ShareLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Share link {self.pk} to {self.assessment}"
+
+    @classmethod
+    def issue(
+        cls, assessment: Assessment, *, created_by=None, expires_in_days: int | None = None
+    ) -> tuple[ShareLink, str]:
+        """A new link and its secret, which is never stored."""
+        secret = bearer.new_secret("shr")
+        expires_at = (
+            timezone.now() + timedelta(days=expires_in_days)
+            if expires_in_days is not None
+            else None
+        )
+        link = cls.objects.create(
+            assessment=assessment,
+            token_hash=bearer.digest(secret),
+            created_by=created_by,
+            expires_at=expires_at,
+        )
+        return link, secret
+
+    @classmethod
+    def find(cls, secret: str) -> ShareLink | None:
+        """The live link ``secret`` opens, None for an unknown, revoked or expired one."""
+        if not secret.startswith("shr_") or len(secret) > 200:
+            return None
+        return (
+            cls.objects.live()
+            .select_related("assessment")
+            .filter(token_hash=bearer.digest(secret))
+            .first()
+        )
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"

@@ -1,0 +1,100 @@
+"""API tokens, and the sign-in that anonymous mode off asks of every other request.
+
+One middleware, so that no entry point can forget it: a view added later is
+behind sign-in unless it is one of the few that are public (signing in, the
+admin's own sign-in, the live demo while ADVISOR_PUBLIC_DEMO is on).
+
+Its hooks run on the event loop under ASGI and touch the database only when
+they must: a bearer token is looked up, and the user is loaded only when
+anonymous mode is off (a page then needs one anyway).
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from advisor.http import error_response, is_json_endpoint
+
+from .access import Unauthenticated, token_principal
+from .models import ApiToken
+
+PUBLIC_MODULES = ("allauth.", "django.contrib.admin.", "identity.")
+DEMO_MODULES = ("live_demo.",)
+
+
+def unauthenticated(request: HttpRequest, message: str | None = None) -> HttpResponse:
+    """401 with a Bearer challenge from the API; the sign-in page for a person."""
+    if is_json_endpoint(request) or request.headers.get("Authorization"):
+        return error_response(
+            401,
+            {"auth": message or "Sign in, or send an API token: Authorization: Bearer <token>."},
+            WWW_Authenticate='Bearer realm="advisor"',
+        )
+    return redirect_to_login(request.get_full_path())
+
+
+def bearer_secret(request: HttpRequest) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, "" for a malformed one, None for none."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, secret = header.strip().partition(" ")
+    return secret.strip() if scheme.lower() == "bearer" else ""
+
+
+def _token_for(secret: str) -> ApiToken | None:
+    token = ApiToken.authenticate(secret)
+    if token is None:
+        return None
+    # The token's user acts only while still a member of its workspace.
+    if not token.user.memberships.filter(workspace_id=token.workspace_id).exists():
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token
+
+
+def _public(callback) -> bool:
+    module = getattr(callback, "__module__", "") or ""
+    if module.startswith(PUBLIC_MODULES) or getattr(callback, "public_access", False):
+        return True
+    return settings.ADVISOR_PUBLIC_DEMO and module.startswith(DEMO_MODULES)
+
+
+class AccessMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        return self.get_response(request)
+
+    async def process_view(self, request: HttpRequest, callback, args, kwargs):
+        secret = bearer_secret(request)
+        if secret is not None:
+            token = await sync_to_async(_token_for)(secret) if secret else None
+            if token is None:
+                return unauthenticated(
+                    request, "the token is unknown, revoked or expired, or its user left"
+                )
+            request._principal = token_principal(token)
+            # A token is not a session: nothing it does depends on the cookies.
+            return None
+        if settings.ADVISOR_ANONYMOUS or _public(callback):
+            return None
+        user = await request.auser()
+        if not user.is_authenticated:
+            return unauthenticated(request)
+        return None
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if isinstance(exception, Unauthenticated):
+            return unauthenticated(request)
+        return None
