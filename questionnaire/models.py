@@ -79,13 +79,15 @@ class Assessment(Owned):
         catalogue: Catalogue | None = None,
         *,
         network_check: NetworkCheck | None = None,
+        **placement,
     ) -> tuple[Assessment, Revision]:
         """Score complete, validated ``answers`` and save them as revision 1.
 
+        ``placement`` says where it belongs (``workspaces.access.placement``).
         Returns the new assessment and its revision, so that a caller that
         shows the revision (the API) need not read it back.
         """
-        assessment = cls()
+        assessment = cls(**placement)
         catalogue = catalogue or get_catalogue()
         # Scored before the transaction: the flip search is most of the work,
         # and inside it would hold the database's write lock all along.

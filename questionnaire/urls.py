@@ -13,6 +13,9 @@ urlpatterns = [
     path("assessments/<uuid:pk>/", views.assessment_detail, name="assessment"),
     path("assessments/<uuid:pk>/edit/", views.assessment_edit, name="edit"),
     path("assessments/<uuid:pk>/report.pdf", views.assessment_report, name="report"),
+    # A share link: the secret is the path, so that it is the whole link.
+    path("shared/<str:secret>/", views.shared_assessment, name="shared"),
+    path("shared/<str:secret>/report.pdf", views.shared_report, name="shared-report"),
     path("api/questions/", api.questions, name="api-questions"),
     path("api/assessments/", api.assessments, name="api-assessments"),
     path("api/assessments/<uuid:pk>/", api.assessment_detail, name="api-assessment"),

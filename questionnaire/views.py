@@ -25,11 +25,12 @@ from advisor.clients import write_refusal
 from advisor.http import whole_number
 from network_check.models import NetworkCheck
 from network_check.suggestions import suggestions
+from workspaces.access import share_link_principal
 
 from . import report
 from .catalogue import get_catalogue
 from .display import result_context
-from .models import Assessment, Revision
+from .models import Assessment, Revision, ShareLink
 from .scoring import evaluate
 from .wizard import NETWORK_CHECK, RATE_ERROR, Wizard
 
@@ -187,6 +188,22 @@ def leaning(request: HtmxHttpRequest) -> HttpResponse:
 @require_safe
 def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=pk)
+    return _result_page(request, assessment)
+
+
+@require_safe
+def shared_assessment(request: HtmxHttpRequest, secret: str) -> HttpResponse:
+    """The result page, read-only, for the holder of a share link; 404 once revoked or expired."""
+    link = ShareLink.find(secret)
+    if link is None:
+        raise Http404("This share link is unknown, revoked or expired.")
+    request._principal = share_link_principal(link)
+    return _result_page(request, link.assessment, share_secret=secret)
+
+
+def _result_page(
+    request: HtmxHttpRequest, assessment: Assessment, *, share_secret: str = ""
+) -> HttpResponse:
     revisions = list(assessment.revisions.select_related("network_check"))
     revision = _requested_revision(request, revisions)
     return render(
@@ -195,6 +212,7 @@ def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
         {
             **result_context(revisions, revision),
             "assessment": assessment,
+            "share_secret": share_secret,
             "share_url": request.build_absolute_uri(assessment.get_absolute_url()),
         },
     )
@@ -213,13 +231,24 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     """
     paper = request.GET.get("paper", report.DEFAULT_PAPER)
     if paper not in report.PAPER_SIZES:
-        accepted = " or ".join(f"paper={value}" for value in report.PAPER_SIZES)
-        return HttpResponseBadRequest(
-            f"Unknown paper size {paper!r}: use {accepted} (the default is "
-            f"paper={report.DEFAULT_PAPER}).\n",
-            content_type="text/plain; charset=utf-8",
-        )
+        return _bad_paper(paper)
     assessment = await aget_object_or_404(Assessment, pk=pk)
+    return await _report(request, assessment, paper)
+
+
+@require_safe
+async def shared_report(request: HttpRequest, secret: str) -> HttpResponse:
+    """The PDF report for the holder of a share link."""
+    paper = request.GET.get("paper", report.DEFAULT_PAPER)
+    if paper not in report.PAPER_SIZES:
+        return _bad_paper(paper)
+    link = await sync_to_async(ShareLink.find)(secret)
+    if link is None:
+        raise Http404("This share link is unknown, revoked or expired.")
+    return await _report(request, link.assessment, paper)
+
+
+async def _report(request: HttpRequest, assessment: Assessment, paper: str) -> HttpResponse:
     # The evidence is loaded here too: the render thread must not query.
     revisions = [
         revision async for revision in assessment.revisions.select_related("network_check")
@@ -245,6 +274,15 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = disposition
     return response
+
+
+def _bad_paper(paper: str) -> HttpResponse:
+    accepted = " or ".join(f"paper={value}" for value in report.PAPER_SIZES)
+    return HttpResponseBadRequest(
+        f"Unknown paper size {paper!r}: use {accepted} (the default is "
+        f"paper={report.DEFAULT_PAPER}).\n",
+        content_type="text/plain; charset=utf-8",
+    )
 
 
 async def _no_body() -> AsyncIterator[bytes]:
