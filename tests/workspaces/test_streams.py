@@ -1,0 +1,151 @@
+"""Sign-in on the streams and WebSockets served ahead of Django (workspaces/streams.py)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from advisor.asgi import application
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+HOST = (b"host", b"127.0.0.1")
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+@sync_to_async
+def session_cookie(active: bool = True) -> bytes:
+    user = get_user_model().objects.create_user("alice", password="x-Long-enough-1")
+    client = Client()
+    client.force_login(user)
+    if not active:
+        user.is_active = False
+        user.save()
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()
+
+
+async def http_status(path: str, cookie: bytes | None = None) -> tuple[int, bytes]:
+    """The status and first body chunk of a GET through the whole ASGI application."""
+    headers = [HOST] + ([(b"cookie", cookie)] if cookie else [])
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    sent: list[dict] = []
+    disconnect = False
+
+    async def receive() -> dict:
+        nonlocal disconnect
+        if disconnect:
+            return {"type": "http.disconnect"}
+        disconnect = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body" and len(sent) >= 2:
+            raise _Done
+
+    with contextlib.suppress(_Done):
+        await application(scope, receive, send)
+    body = next((m.get("body", b"") for m in sent if m["type"] == "http.response.body"), b"")
+    return sent[0]["status"], body
+
+
+class _Done(Exception):
+    pass
+
+
+async def handshake(path: str, cookie: bytes | None = None) -> bool:
+    headers = [HOST, ORIGIN] + ([(b"cookie", cookie)] if cookie else [])
+    client = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await client.connect()
+    await client.disconnect()
+    return connected
+
+
+async def test_probe_stream_anonymous_mode_on_open_to_all(settings):
+    settings.ADVISOR_ANONYMOUS = True
+    status, _ = await http_status("/network-check/events/")
+    assert status == 200
+
+
+async def test_probe_stream_anonymous_mode_off_401_without_sign_in(settings):
+    settings.ADVISOR_ANONYMOUS = False
+    status, body = await http_status("/network-check/events/")
+    assert status == 401
+    assert b"Sign in" in body
+
+
+async def test_probe_stream_anonymous_mode_off_open_when_signed_in(settings):
+    settings.ADVISOR_ANONYMOUS = False
+    status, _ = await http_status("/network-check/events/", await session_cookie())
+    assert status == 200
+
+
+async def test_probe_stream_anonymous_mode_off_inactive_user_401(settings):
+    settings.ADVISOR_ANONYMOUS = False
+    status, _ = await http_status("/network-check/events/", await session_cookie(active=False))
+    assert status == 401
+
+
+async def test_probe_stream_anonymous_mode_off_forged_cookie_401(settings):
+    settings.ADVISOR_ANONYMOUS = False
+    forged = f"{settings.SESSION_COOKIE_NAME}=not-a-session; other=1".encode()
+    status, _ = await http_status("/network-check/events/", forged)
+    assert status == 401
+
+
+async def test_probe_stream_anonymous_mode_off_malformed_cookie_header_401(settings):
+    settings.ADVISOR_ANONYMOUS = False
+    status, _ = await http_status("/network-check/events/", b'"\\\x00;;==')
+    assert status == 401
+
+
+async def test_probe_websocket_anonymous_mode_off_refused_without_sign_in(settings):
+    settings.ADVISOR_ANONYMOUS = False
+    assert not await handshake("/network-check/ws/")
+
+
+async def test_probe_websocket_anonymous_mode_off_accepted_when_signed_in(settings):
+    settings.ADVISOR_ANONYMOUS = False
+    assert await handshake("/network-check/ws/", await session_cookie())
+
+
+async def test_demo_stream_public_demo_open_with_anonymous_mode_off(settings):
+    settings.ADVISOR_ANONYMOUS = False
+    settings.ADVISOR_PUBLIC_DEMO = True
+    status, _ = await http_status("/demo/events/")
+    assert status == 200
+
+
+async def test_demo_stream_private_demo_401_without_sign_in(settings):
+    settings.ADVISOR_PUBLIC_DEMO = False
+    status, _ = await http_status("/demo/events/")
+    assert status == 401
+
+
+async def test_demo_websocket_private_demo_refused_without_sign_in(settings):
+    settings.ADVISOR_PUBLIC_DEMO = False
+    assert not await handshake("/ws/demo/")
+
+
+async def test_demo_websocket_private_demo_accepted_when_signed_in(settings):
+    settings.ADVISOR_PUBLIC_DEMO = False
+    assert await handshake("/ws/demo/", await session_cookie())

@@ -1,0 +1,69 @@
+"""Sign-in for the routes served ahead of Django: the event streams and the WebSockets.
+
+Django's middleware never sees them (advisor/asgi.py), so
+``workspaces.middleware`` cannot ask for a sign-in there. This does, from the
+session cookie, and only while the setting it is given says sign-in is
+required: a public demo or anonymous mode costs its streams nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from http.cookies import CookieError, SimpleCookie
+from importlib import import_module
+from types import SimpleNamespace
+
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+from django.contrib.auth import aget_user
+
+from advisor.origins import Scope, header, plain_response
+
+SIGN_IN_FIRST = b"Sign in first: this stream answers signed-in people only.\n"
+
+
+async def signed_in(scope: Scope) -> bool:
+    """Whether the scope's session cookie names a signed-in, active user."""
+    cookies = header(scope, b"cookie")
+    if not cookies:
+        return False
+    try:
+        jar = SimpleCookie(cookies)
+    except CookieError:
+        return False
+    morsel = jar.get(settings.SESSION_COOKIE_NAME)
+    if morsel is None or not morsel.value:
+        return False
+    store = import_module(settings.SESSION_ENGINE).SessionStore(morsel.value)
+    # aget_user checks the session's auth hash against the user's password,
+    # as a request would: a session from before a password change is out.
+    user = await aget_user(SimpleNamespace(session=store))
+    return user.is_authenticated
+
+
+def sign_in_required(application, when: Callable[[], bool]):
+    """An ASGI route that answers only signed-in people while ``when()`` is true.
+
+    An event stream gets 401; a WebSocket handshake is refused (HTTP 403, as
+    for a foreign origin): a browser sees no status either way, and the
+    page that opens it is itself behind sign-in.
+    """
+
+    async def guarded(scope: Scope, receive, send) -> None:
+        if when() and not await signed_in(scope):
+            if scope["type"] == "websocket":
+                await WebsocketDenier()(scope, receive, send)
+            else:
+                await plain_response(send, 401, SIGN_IN_FIRST)
+            return
+        await application(scope, receive, send)
+
+    return guarded
+
+
+def demo_is_private() -> bool:
+    return not settings.ADVISOR_PUBLIC_DEMO
+
+
+def anonymous_mode_off() -> bool:
+    return not settings.ADVISOR_ANONYMOUS
