@@ -57,11 +57,15 @@ def _token_for(secret: str) -> ApiToken | None:
     return token
 
 
-def _public(callback) -> bool:
+def _needs_sign_in(callback) -> bool:
+    """Whether the view behind ``callback`` answers signed-in people only, now."""
     module = getattr(callback, "__module__", "") or ""
-    if module.startswith(PUBLIC_MODULES) or getattr(callback, "public_access", False):
-        return True
-    return settings.ADVISOR_PUBLIC_DEMO and module.startswith(DEMO_MODULES)
+    if module.startswith(DEMO_MODULES):
+        # The demo has its own switch, whatever anonymous mode says.
+        return not settings.ADVISOR_PUBLIC_DEMO
+    if module.startswith(PUBLIC_MODULES):
+        return False
+    return not settings.ADVISOR_ANONYMOUS
 
 
 class AccessMiddleware:
@@ -87,7 +91,7 @@ class AccessMiddleware:
             request._principal = token_principal(token)
             # A token is not a session: nothing it does depends on the cookies.
             return None
-        if settings.ADVISOR_ANONYMOUS or _public(callback):
+        if not _needs_sign_in(callback):
             return None
         user = await request.auser()
         if not user.is_authenticated:
