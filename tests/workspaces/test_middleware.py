@@ -1,4 +1,4 @@
-"""API tokens, and sign-in for everything while anonymous mode is off (workspaces/middleware.py)."""
+"""API tokens, and sign-in for everything while anonymous mode is off (the middleware)."""
 
 from __future__ import annotations
 
