@@ -16,7 +16,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from identity.config import parse_group_roles, socialaccount_providers
+from identity.config import csp_with_issuer, parse_group_roles, socialaccount_providers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -394,6 +394,9 @@ SOCIALACCOUNT_STORE_TOKENS = False
 
 # OpenID Connect single sign-on, configured only when OIDC_ISSUER is set.
 SOCIALACCOUNT_PROVIDERS = socialaccount_providers(os.environ)
+CONTENT_SECURITY_POLICY = csp_with_issuer(
+    CONTENT_SECURITY_POLICY, os.environ.get("OIDC_ISSUER", "").strip()
+)
 # The claim that lists a person's groups, and what each group gives:
 # "group=workspace-slug:role,..." (identity/config.py, docs/access.md).
 OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "").strip() or "groups"

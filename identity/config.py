@@ -144,3 +144,22 @@ def socialaccount_providers(environ: Mapping[str, str]) -> dict:
             ],
         }
     }
+
+
+def issuer_origin(issuer: str) -> str:
+    parts = urlsplit(issuer)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def csp_with_issuer(policy: dict, issuer: str) -> dict:
+    """``policy`` with the issuer's origin allowed as a form's target.
+
+    The sign-in button posts to us and is redirected to the identity
+    provider's authorization endpoint; browsers hold that redirect to the
+    form-action directive too, so without this the button would be refused.
+    """
+    if not issuer:
+        return policy
+    directives = dict(policy["DIRECTIVES"])
+    directives["form-action"] = [*directives["form-action"], issuer_origin(issuer)]
+    return {**policy, "DIRECTIVES": directives}
