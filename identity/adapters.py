@@ -35,4 +35,5 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest, sociallogin) -> bool:
         # Whoever the identity provider vouches for gets an account on first
         # sign-in; what they may see comes from their groups (identity/groups.py).
-        return sociallogin.account.provider == PROVIDER
+        # (account.provider holds the app's provider_id, "sso"; the class is ours.)
+        return sociallogin.account.get_provider(request).id == PROVIDER

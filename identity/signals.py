@@ -51,6 +51,6 @@ def audit_sign_out(sender, request, user, **kwargs) -> None:
 
 @receiver(allauth_logged_in, dispatch_uid="identity.sync_groups")
 def sync_groups(sender, request, user, sociallogin=None, **kwargs) -> None:
-    if sociallogin is None or sociallogin.account.provider != PROVIDER:
+    if sociallogin is None or sociallogin.account.get_provider(request).id != PROVIDER:
         return
     on_sso_sign_in(request, user, sociallogin.account.extra_data or {})
