@@ -16,6 +16,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from identity.config import csp_with_issuer, parse_group_roles, socialaccount_providers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -104,6 +106,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "workspaces",
+    # Signing in: allauth's accounts and social accounts, and our OpenID
+    # Connect provider (identity/oidc), which verifies every ID token.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "identity",
+    "identity.oidc",
     "questionnaire",
     "live_demo",
     "network_check",
@@ -120,6 +129,7 @@ MIDDLEWARE = [
     "serving.middleware.AuthenticationMiddleware",
     # API tokens, and sign-in where anonymous mode is off (workspaces/middleware.py).
     "workspaces.middleware.AccessMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "serving.middleware.MessageMiddleware",
     "serving.middleware.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -168,6 +178,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "advisor.context_processors.catalogue_version",
+                "identity.context_processors.sign_in",
             ],
         },
     },
@@ -346,6 +357,64 @@ ADVISOR_PUBLIC_DEMO = env_bool("ADVISOR_PUBLIC_DEMO", True)
 # Local accounts with passwords, for small installations and development;
 # 0 leaves single sign-on (OIDC_*) as the only way in.
 ADVISOR_LOCAL_LOGIN = env_bool("ADVISOR_LOCAL_LOGIN", True)
+
+# Signing in (identity/, docs/access.md): allauth's pages under /accounts/.
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+# Both check passwords only while ADVISOR_LOCAL_LOGIN is on (identity/backends.py).
+AUTHENTICATION_BACKENDS = [
+    "identity.backends.LocalPasswordBackend",
+    "identity.backends.AccountBackend",
+]
+# No sign-up page: local accounts are made by operators; SSO users on
+# their first sign-in (identity/adapters.py).
+ACCOUNT_ADAPTER = "identity.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "identity.adapters.SocialAccountAdapter"
+ACCOUNT_FORMS = {"login": "identity.forms.PasswordLoginForm"}
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_UNIQUE_EMAIL = False
+# Failed sign-ins, counted in the cache below: 10 a minute from one client
+# (advisor.clients.client_key), and 5 in 5 minutes for one username.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+# Never attach an SSO sign-in to an existing account by its e-mail address:
+# an identity provider that lets people set theirs would hand out accounts.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+# A page with a button (a POST) before leaving for the identity provider,
+# rather than a GET that any page could trigger.
+SOCIALACCOUNT_LOGIN_ON_GET = False
+# Seconds for each request to the identity provider (discovery, keys, token, userinfo).
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 5
+SOCIALACCOUNT_STORE_TOKENS = False
+
+# OpenID Connect single sign-on, configured only when OIDC_ISSUER is set.
+SOCIALACCOUNT_PROVIDERS = socialaccount_providers(os.environ)
+CONTENT_SECURITY_POLICY = csp_with_issuer(
+    CONTENT_SECURITY_POLICY, os.environ.get("OIDC_ISSUER", "").strip()
+)
+# The claim that lists a person's groups, and what each group gives:
+# "group=workspace-slug:role,..." (identity/config.py, docs/access.md).
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "").strip() or "groups"
+OIDC_GROUP_ROLES = parse_group_roles(os.environ.get("OIDC_GROUP_ROLES", ""))
+
+# allauth counts failed sign-ins in Django's cache. With REDIS_URL every
+# server process shares one count through Redis; without it each process
+# counts its own in memory (one process: `make run`, small installations).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_REDIS_PREFIX", "advisor:cache"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # The debug page and error reports mask passwords inside URLs too, such as
 # the one REDIS_URL carries into three settings (advisor/error_reports.py).

@@ -5,6 +5,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Signing in and out, and single sign-on (identity/, docs/access.md).
+    path("accounts/", include("allauth.urls")),
     path("", include("questionnaire.urls")),
     path("", include("live_demo.urls")),
     path("", include("network_check.urls")),

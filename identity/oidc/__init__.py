@@ -1,0 +1,1 @@
+"""OpenID Connect sign-in that verifies every ID token (see views.py)."""
