@@ -176,9 +176,10 @@ def test_questions_lists_presets(questions, chat_answers):
 
 
 def test_create_reads_nothing_back(client, chat_answers, django_assert_num_queries):
-    # The two inserts in their transaction (a savepoint in the test's), and
-    # no read of the revision it answers with.
-    with django_assert_num_queries(4):
+    # The two inserts in their transaction (a savepoint in the test's), the
+    # audit entry, and the session that keeps this client's anonymous key (a
+    # look-up and an insert in a savepoint); no read of the revision it answers with.
+    with django_assert_num_queries(9):
         response = post_json(client, {"title": "Team chat", "answers": chat_answers})
 
     assert response.status_code == 201
@@ -722,10 +723,10 @@ def test_get_serves_stored_snapshot(client, created):
 # --- Methods -------------------------------------------------------------------
 
 
-def test_list_assessments_not_allowed(client):
-    response = client.get(ASSESSMENTS)
+def test_change_assessment_list_not_allowed(client):
+    response = client.put(ASSESSMENTS)
 
-    assert method_refusal(response) == (405, "POST", {"method"})
+    assert method_refusal(response) == (405, "GET, POST, HEAD", {"method"})
 
 
 def test_post_questions_not_allowed(client):
