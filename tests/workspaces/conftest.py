@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import pytest
@@ -23,9 +24,12 @@ def sales(db) -> Workspace:
 def member(ops) -> Callable[..., object]:
     """A new user with ``role`` in ``workspace`` (ops unless told)."""
 
+    numbers = itertools.count(1)
+
     def make(role: str, workspace: Workspace | None = None, username: str = ""):
         workspace = workspace or ops
-        user = get_user_model().objects.create_user(username or f"{role}-{workspace.slug}")
+        username = username or f"{role}-{workspace.slug}-{next(numbers)}"
+        user = get_user_model().objects.create_user(username)
         Membership.objects.create(workspace=workspace, user=user, role=role)
         return user
 
