@@ -1,4 +1,4 @@
-"""The JSON error shape, body reader and number parser that every endpoint shares.
+"""The JSON error shape, body reader, number parser and pages that every endpoint shares.
 
 Every error a JSON endpoint gives is ``{"errors": {field: message}}`` with a
 4xx status: the API, the network check's API and the live demo's HTTP side
@@ -8,11 +8,12 @@ answer alike, so a client handles one shape.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from functools import wraps
 from inspect import iscoroutinefunction
 
 from django.core.exceptions import RequestDataTooBig
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.request import RawPostDataException
 from django.views.decorators.csrf import csrf_exempt
@@ -241,3 +242,42 @@ def body_bytes(request: HttpRequest) -> int:
         # field), so the raw body is gone: its declared length is what came
         # (already checked by read_json_object).
         return whole_number(request.META.get("CONTENT_LENGTH"), MAX_LENGTH_DIGITS) or 0
+
+
+def json_page(
+    request: HttpRequest, items: Sequence, page_size: int, render: Callable[[object], dict]
+) -> tuple[dict, None] | tuple[None, JsonResponse]:
+    """One ``?page=`` of ``items``: results, count, page, pages, next and previous.
+
+    Pages count from 1; no ``page`` is the first. Anything but a whole
+    number from 1 is refused with 400, a page past the last with 404 (a
+    number of any length: it names no page). An empty list has one empty page.
+    ``next`` and ``previous`` are absolute URLs that keep the other query
+    parameters, or null.
+    """
+    requested = request.GET.get("page")
+    number = 1 if requested is None else whole_number(requested)
+    if number == 0 or (number is None and not all_digits(requested or "")):
+        return None, error_response(
+            400, {"page": f"must be a whole number from 1, not {requested!r:.40}"}
+        )
+    paginator = Paginator(items, page_size)
+    if number is None or number > paginator.num_pages:
+        return None, error_response(
+            404, {"page": f"no page {requested:.40}; there are {paginator.num_pages}"}
+        )
+    page = paginator.page(number)
+
+    def link(to: int) -> str:
+        query = request.GET.copy()
+        query["page"] = str(to)
+        return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+    return {
+        "results": [render(item) for item in page.object_list],
+        "count": paginator.count,
+        "page": number,
+        "pages": paginator.num_pages,
+        "next": link(number + 1) if page.has_next() else None,
+        "previous": link(number - 1) if page.has_previous() else None,
+    }, None

@@ -19,4 +19,16 @@ urlpatterns = [
     path("api/questions/", api.questions, name="api-questions"),
     path("api/assessments/", api.assessments, name="api-assessments"),
     path("api/assessments/<uuid:pk>/", api.assessment_detail, name="api-assessment"),
+    path(
+        "api/assessments/<uuid:pk>/revisions/",
+        api.assessment_revisions,
+        name="api-revisions",
+    ),
+    path("api/assessments/<uuid:pk>/share-links/", api.share_links, name="api-share-links"),
+    # The id is read as text by the view: a number of any length answers 404.
+    path(
+        "api/assessments/<uuid:pk>/share-links/<str:link_id>/",
+        api.share_link_detail,
+        name="api-share-link",
+    ),
 ]

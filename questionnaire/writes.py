@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from network_check.models import NetworkCheck
 from workspaces import audit
+from workspaces.access import principal_of
 from workspaces.models import AuditAction
 
 from .catalogue import Catalogue
@@ -72,11 +73,12 @@ def create_share_link(
     request: HttpRequest, assessment: Assessment, expires_in_days: int | None
 ) -> tuple[ShareLink, str]:
     """A new read-only link and its URL, which holds the secret: shown once."""
-    user = getattr(request, "user", None)
+    # The principal's user: a token's request has no signed-in request.user.
+    user = principal_of(request).user
     with transaction.atomic():
         link, secret = ShareLink.issue(
             assessment,
-            created_by=user if user is not None and user.is_authenticated else None,
+            created_by=user,
             expires_in_days=expires_in_days,
         )
         audit.record(

@@ -30,7 +30,9 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, JsonResponse
+
+from advisor.http import error_response
 
 from . import bearer
 from .models import ApiToken, Membership, Owned, Role, Workspace
@@ -240,6 +242,27 @@ def raise_for(status: int) -> None:
         raise PermissionDenied("Your role does not allow this.")
     if status == UNAUTHENTICATED:
         raise Unauthenticated
+
+
+SIGN_IN_MESSAGE = "Sign in, or send an API token: Authorization: Bearer <token>."
+
+
+def api_refusal(
+    status: int, message: str = "", *, not_found: dict[str, str] | None = None
+) -> JsonResponse:
+    """What the API answers a refusal with, in the site's error shape.
+
+    401 and 403 are keyed "auth" (401 with a Bearer challenge); a 404 says
+    ``not_found``, which the caller makes the very body an unknown id gets,
+    so that another workspace's object cannot be told from none.
+    """
+    if status == UNAUTHENTICATED:
+        return error_response(
+            401, {"auth": message or SIGN_IN_MESSAGE}, WWW_Authenticate='Bearer realm="advisor"'
+        )
+    if status == FORBIDDEN:
+        return error_response(403, {"auth": message or "your role does not allow this"})
+    return error_response(404, not_found or {"id": "not found"})
 
 
 def memberships(principal: Principal):

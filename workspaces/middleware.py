@@ -17,9 +17,9 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from advisor.http import error_response, is_json_endpoint
+from advisor.http import is_json_endpoint
 
-from .access import Unauthenticated, token_principal
+from .access import UNAUTHENTICATED, Unauthenticated, api_refusal, token_principal
 from .models import ApiToken
 
 PUBLIC_MODULES = ("allauth.", "django.contrib.admin.", "identity.")
@@ -29,11 +29,7 @@ DEMO_MODULES = ("live_demo.",)
 def unauthenticated(request: HttpRequest, message: str | None = None) -> HttpResponse:
     """401 with a Bearer challenge from the API; the sign-in page for a person."""
     if is_json_endpoint(request) or request.headers.get("Authorization"):
-        return error_response(
-            401,
-            {"auth": message or "Sign in, or send an API token: Authorization: Bearer <token>."},
-            WWW_Authenticate='Bearer realm="advisor"',
-        )
+        return api_refusal(UNAUTHENTICATED, message or "")
     return redirect_to_login(request.get_full_path())
 
 

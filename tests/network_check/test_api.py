@@ -4,7 +4,7 @@ import json
 import uuid
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from network_check.models import NetworkCheck
 from questionnaire.models import Assessment
@@ -415,3 +415,80 @@ def test_deleting_check_keeps_assessment(client, chat_answers, check):
     document = client.get(f"{ASSESSMENTS}{Assessment.objects.get().pk}/").json()
 
     assert (document["revision"], document["network_check"]) == (1, None)
+
+
+# --- Access: where a check goes, who reads it ------------------------------------------------
+
+
+@pytest.fixture
+def ops_editor(django_user_model):
+    from workspaces.models import ApiToken, Membership, Workspace
+
+    ops = Workspace.objects.create(slug="ops", name="Ops")
+    sales = Workspace.objects.create(slug="sales", name="Sales")
+    user = django_user_model.objects.create_user("editor")
+    Membership.objects.create(workspace=ops, user=user, role="editor")
+    _, secret = ApiToken.issue(user, ops)
+    return {"Authorization": f"Bearer {secret}"}, ops, sales
+
+
+def test_store_with_token_goes_into_its_workspace(client, ops_editor):
+    headers, ops, _ = ops_editor
+
+    post_json(client, measurement(), **headers)
+
+    assert NetworkCheck.objects.get().workspace == ops
+
+
+def test_store_is_audited(client, ops_editor):
+    from workspaces.models import AuditEvent
+
+    headers, ops, _ = ops_editor
+    post_json(client, measurement(), **headers)
+
+    assert AuditEvent.objects.get().action == "network_check_created"
+
+
+def test_store_refused_for_viewer(client, ops_editor):
+    from workspaces.models import Membership
+
+    headers, _, _ = ops_editor
+    Membership.objects.update(role="viewer")
+
+    response = post_json(client, measurement(), **headers)
+
+    assert (response.status_code, NetworkCheck.objects.count()) == (403, 0)
+
+
+def test_get_other_workspace_check_is_404_like_unknown(client, ops_editor):
+    headers, _, sales = ops_editor
+    check = NetworkCheck.objects.create(measurement=measurement(), workspace=sales)
+
+    response = client.get(f"{CHECKS}{check.pk}/", headers=headers)
+
+    assert (response.status_code, response.json()) == (
+        404,
+        {"errors": {"id": f"no network check with id {check.pk}"}},
+    )
+
+
+def test_assessment_cannot_link_other_workspace_check(client, ops_editor, chat_answers):
+    headers, _, sales = ops_editor
+    check = NetworkCheck.objects.create(measurement=measurement(), workspace=sales)
+    document = {"answers": chat_answers, "network_check": str(check.pk)}
+
+    response = client.post(
+        "/api/assessments/", json.dumps(document), content_type="application/json", headers=headers
+    )
+
+    assert (response.status_code, response.json()["errors"]) == (
+        400,
+        {"network_check": f"no network check with id {check.pk}"},
+    )
+
+
+@override_settings(ADVISOR_ANONYMOUS=False)
+def test_store_anonymous_off_nobody_is_401(client):
+    response = post_json(client, measurement())
+
+    assert (response.status_code, NetworkCheck.objects.count()) == (401, 0)

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from questionnaire.catalogue import available_versions
-from questionnaire.models import Assessment
+from questionnaire.models import Assessment, Revision
 
 pytestmark = pytest.mark.django_db
 
@@ -176,9 +176,10 @@ def test_questions_lists_presets(questions, chat_answers):
 
 
 def test_create_reads_nothing_back(client, chat_answers, django_assert_num_queries):
-    # The two inserts in their transaction (a savepoint in the test's), and
-    # no read of the revision it answers with.
-    with django_assert_num_queries(4):
+    # The two inserts in their transaction (a savepoint in the test's), the
+    # audit entry, and the session that keeps this client's anonymous key (a
+    # look-up and an insert in a savepoint); no read of the revision it answers with.
+    with django_assert_num_queries(9):
         response = post_json(client, {"title": "Team chat", "answers": chat_answers})
 
     assert response.status_code == 201
@@ -722,10 +723,10 @@ def test_get_serves_stored_snapshot(client, created):
 # --- Methods -------------------------------------------------------------------
 
 
-def test_list_assessments_not_allowed(client):
-    response = client.get(ASSESSMENTS)
+def test_change_assessment_list_not_allowed(client):
+    response = client.put(ASSESSMENTS)
 
-    assert method_refusal(response) == (405, "POST", {"method"})
+    assert method_refusal(response) == (405, "GET, POST, HEAD", {"method"})
 
 
 def test_post_questions_not_allowed(client):
@@ -809,3 +810,65 @@ def test_create_untyped_body_unsupported(client, chat_answers):
     response = client.generic("POST", ASSESSMENTS, body, content_type="")
 
     assert rejection(response) == (415, {"body"}, 0)
+
+
+# --- POST /api/assessments/<id>/revisions/: the creation's checks, shared ------------------
+
+
+@pytest.fixture
+def revisions_url(client, chat_answers) -> str:
+    # Anonymous mode is on in the suite: this client's session made it and may revise it.
+    created = post_json(client, {"title": "Team chat", "answers": chat_answers}).json()
+    return f"{ASSESSMENTS}{created['id']}/revisions/"
+
+
+BAD_DOCUMENTS = [
+    {"title": "No answers"},
+    {"answers": "chat"},
+    {"answers": None},
+    {"answers": {}},
+    {"answers": {"client_messages": "nope"}},
+    {"title": 5, "answers": {}},
+    {"title": "x" * 201, "answers": {}},
+    {"title": "a\x00b", "answers": {}},
+    {"colour": "blue", "answers": {}},
+    {"network_check": "not-a-uuid", "answers": {}},
+    {"network_check": str(uuid.UUID(int=1)), "answers": {}},
+]
+
+
+@pytest.mark.parametrize("document", BAD_DOCUMENTS)
+def test_revise_refuses_what_create_refuses(client, revisions_url, document):
+    created = post_json(client, document)
+    revised = client.post(revisions_url, json.dumps(document), content_type="application/json")
+
+    assert (revised.status_code, revised.json()) == (created.status_code, created.json())
+
+
+@pytest.mark.parametrize("document", BAD_DOCUMENTS)
+def test_revise_refused_saves_nothing(client, revisions_url, document):
+    client.post(revisions_url, json.dumps(document), content_type="application/json")
+
+    assert Revision.objects.count() == 1
+
+
+def test_revise_title_limit_same_as_create(client, revisions_url, chat_answers):
+    document = {"title": "x" * 200, "answers": chat_answers}
+
+    response = client.post(revisions_url, json.dumps(document), content_type="application/json")
+
+    assert response.status_code == 201
+
+
+def test_revise_body_too_large(client, revisions_url, chat_answers):
+    body = json.dumps({"title": "x" * MAX_BODY, "answers": chat_answers})
+
+    response = client.post(revisions_url, body, content_type="application/json")
+
+    assert (response.status_code, Revision.objects.count()) == (413, 1)
+
+
+def test_revise_not_json_content_type_415(client, revisions_url):
+    response = client.post(revisions_url, "answers=x", content_type="text/plain")
+
+    assert (response.status_code, Revision.objects.count()) == (415, 1)
