@@ -23,7 +23,7 @@ from .origins import is_own_origin, trusted_origins
 
 JSON = "application/json"
 FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-WRITES = frozenset({"POST", "PUT", "PATCH"})
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # The most digits a number in a request may have. Nothing in a request counts
 # past a billion, and int() needs the check first: it takes other scripts'
 # digits, signs, spaces and underscores, and raises ValueError past 4,300
@@ -138,7 +138,7 @@ def json_methods(*methods: str) -> Callable:
 
     HEAD is allowed wherever GET is, as require_safe does for pages: monitors
     ask with it. The view answers it as GET, and the server drops the body.
-    Writes (POST, PUT, PATCH) take only `Content-Type: application/json`
+    Writes (POST, PUT, PATCH, DELETE) take only `Content-Type: application/json`
     (415 otherwise), only from this site's own pages or from programs (403
     for another Origin), and only so many a second from one client (429 with
     Retry-After; advisor/clients.py).
@@ -162,7 +162,9 @@ def json_methods(*methods: str) -> Callable:
                 # one) is refused; an empty, untyped body creates nothing and
                 # gets the 400 that says so.
                 has_body = request.META.get("CONTENT_LENGTH", "") not in {"", "0"}
-                if (has_body or request.content_type) and request.content_type != JSON:
+                # A DELETE says all in its URL: without a body, its type is moot.
+                typed = request.content_type and request.method != "DELETE"
+                if (has_body or typed) and request.content_type != JSON:
                     return error_response(
                         415, {"body": "Send JSON (Content-Type: application/json)."}
                     )

@@ -238,3 +238,17 @@ def test_revoke_other_workspace_is_404(client, made, ours, bearer, sales):
     )
 
     assert (response.status_code, ShareLink.objects.get().status) == (404, "active")
+
+
+def test_revoke_from_another_site_403_link_stays(client, made, ours, editor):
+    url = f"{links_url(ours)}{made.json()['id']}/"
+    response = client.delete(url, headers={**editor, "Origin": "https://evil.example"})
+    assert response.status_code == 403
+    assert ShareLink.objects.get().status == "active"
+
+
+def test_revoke_with_a_non_json_body_415(client, made, ours, editor):
+    url = f"{links_url(ours)}{made.json()['id']}/"
+    response = client.delete(url, "x=1", content_type="text/plain", headers=editor)
+    assert response.status_code == 415
+    assert ShareLink.objects.get().status == "active"
