@@ -168,6 +168,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "advisor.context_processors.catalogue_version",
+                "workspaces.context_processors.workspaces",
             ],
         },
     },

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("questionnaire.urls")),
     path("", include("live_demo.urls")),
     path("", include("network_check.urls")),
+    path("", include("workspaces.urls")),
 ]
 
 handler404 = "advisor.views.not_found"
