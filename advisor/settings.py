@@ -179,6 +179,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "advisor.context_processors.catalogue_version",
                 "identity.context_processors.sign_in",
+                "workspaces.context_processors.workspaces",
             ],
         },
     },

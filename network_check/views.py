@@ -7,6 +7,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from questionnaire.catalogue import get_catalogue
+from workspaces import access
+from workspaces.access import Action
 
 from .evidence import evidence_of
 from .models import NetworkCheck
@@ -48,6 +50,7 @@ def evidence(request: HttpRequest, pk) -> HttpResponse:
             content_type="text/plain; charset=utf-8",
         )
     check = get_object_or_404(NetworkCheck, pk=pk)
+    access.require(request, Action.VIEW, check)
     return render(
         request,
         "network_check/_evidence.html#evidence",

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from workspaces import access
+
 from .models import Assessment, Revision
 
 
@@ -28,7 +30,7 @@ class AssessmentAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    list_filter = ["recommendation", "confidence", "created_at"]
+    list_filter = ["recommendation", "confidence", "workspace", "unassigned", "created_at"]
     search_fields = ["title", "id"]
     # The title is the latest revision's, copied like the verdict: changed
     # here it would belong to no revision, and the next edit would undo it.
@@ -41,7 +43,19 @@ class AssessmentAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Assessment]:
-        return super().get_queryset(request).annotate(revision_total=Count("revisions"))
+        queryset = super().get_queryset(request).annotate(revision_total=Count("revisions"))
+        if request.user.is_superuser:
+            return queryset
+        # Other staff: their workspaces' assessments only, as the pages list them.
+        return access.visible(access.principal_of(request), queryset)
+
+    def has_change_permission(self, request: HttpRequest, obj: Assessment | None = None) -> bool:
+        # Revisions are immutable, and a move or claim is the result page's
+        # (logged there): nobody changes an assessment here.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Assessment | None = None) -> bool:
+        return request.user.is_superuser and super().has_delete_permission(request, obj)
 
     @admin.display(description="revisions", ordering="revision_total")
     def revision_count(self, obj: Assessment) -> int:

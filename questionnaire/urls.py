@@ -13,6 +13,13 @@ urlpatterns = [
     path("assessments/<uuid:pk>/", views.assessment_detail, name="assessment"),
     path("assessments/<uuid:pk>/edit/", views.assessment_edit, name="edit"),
     path("assessments/<uuid:pk>/report.pdf", views.assessment_report, name="report"),
+    path("assessments/<uuid:pk>/share-links/", views.share_link_create, name="share-link-create"),
+    path(
+        "assessments/<uuid:pk>/share-links/<int:link_id>/revoke/",
+        views.share_link_revoke,
+        name="share-link-revoke",
+    ),
+    path("assessments/<uuid:pk>/move/", views.assessment_move, name="move"),
     # A share link: the secret is the path, so that it is the whole link.
     path("shared/<str:secret>/", views.shared_assessment, name="shared"),
     path("shared/<str:secret>/report.pdf", views.shared_report, name="shared-report"),

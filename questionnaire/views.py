@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
+from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
     HttpRequest,
@@ -11,7 +12,8 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
-from django.shortcuts import aget_object_or_404, get_object_or_404, render
+from django.shortcuts import aget_object_or_404, get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import (
     require_http_methods,
@@ -25,17 +27,24 @@ from advisor.clients import write_refusal
 from advisor.http import whole_number
 from network_check.models import NetworkCheck
 from network_check.suggestions import suggestions
-from workspaces.access import share_link_principal
+from workspaces import access, services
+from workspaces.access import Action, share_link_principal
+from workspaces.models import AuditAction, Workspace
 
-from . import report
+from . import report, writes
 from .catalogue import get_catalogue
 from .display import result_context
-from .models import Assessment, Revision, ShareLink
+from .models import SHARE_LINK_DAYS, Assessment, Revision, ShareLink
 from .scoring import evaluate
 from .wizard import NETWORK_CHECK, RATE_ERROR, Wizard
 
 RECENT_SESSION_KEY = "recent_assessments"
 RECENT_LIMIT = 20
+# The wizard's inline error when the new assessment has nowhere to go.
+PLACEMENT_ERROR = "placement"
+# A share link's expiry, as the form offers it: days, or "never".
+NEVER = "never"
+EXPIRY_ERROR = "Choose when the link expires: in 7, 30 or 90 days, or never."
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -45,15 +54,36 @@ class HtmxHttpRequest(HttpRequest):
 # HEAD wherever GET is: monitors and link checkers ask with it.
 @require_safe
 def home(request: HtmxHttpRequest) -> HttpResponse:
+    principal = access.principal_of(request)
     recent_ids = request.session.get(RECENT_SESSION_KEY, [])
+    # Only what this visitor may still read: one moved into a workspace
+    # they are not a member of drops out of the list.
     recent = sorted(
-        Assessment.objects.filter(pk__in=recent_ids),
+        (
+            assessment
+            for assessment in Assessment.objects.filter(pk__in=recent_ids)
+            if access.can(principal, Action.VIEW, assessment)
+        ),
         key=lambda assessment: recent_ids.index(str(assessment.pk)),
     )
+    before_sign_in, movable_into = [], []
+    if principal.signed_in and principal.anonymous_key:
+        # Made in this browser before its owner signed in: theirs to move.
+        before_sign_in = list(
+            Assessment.objects.filter(
+                workspace=None, unassigned=False, anonymous_owner=principal.anonymous_key
+            )
+        )
+        movable_into = _workspaces_for(principal, Action.CREATE) if before_sign_in else []
     return render(
         request,
         "questionnaire/home.html",
-        {"catalogue": get_catalogue(), "recent": recent},
+        {
+            "catalogue": get_catalogue(),
+            "recent": recent,
+            "before_sign_in": before_sign_in,
+            "movable_into": movable_into,
+        },
     )
 
 
@@ -69,13 +99,14 @@ def assessment_new(request: HtmxHttpRequest) -> HttpResponse:
     # "Start an assessment with these answers" from the network check page.
     suggested = request.method in {"GET", "HEAD"} and NETWORK_CHECK in request.GET
     if suggested:
-        _answer_from_check(initial, request.GET[NETWORK_CHECK])
+        _answer_from_check(request, initial, request.GET[NETWORK_CHECK])
     return _wizard(request, initial, preset=preset, suggested=suggested)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def assessment_edit(request: HtmxHttpRequest, pk) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=pk)
+    access.require(request, Action.REVISE, assessment)
     catalogue = get_catalogue()
     latest = assessment.latest
     # Answers to questions the current catalogue no longer asks are dropped.
@@ -104,7 +135,7 @@ def _wizard(
 ) -> HttpResponse:
     if request.method == "POST":
         wizard = Wizard.from_data(wizard.catalogue, request.POST)
-        check = _carried_check(wizard)
+        check = _carried_check(request, wizard)
         wizard.apply(request.POST.get("action", "next"))
         refused = write_refusal(request) if wizard.finished else None
         if refused is not None:
@@ -117,11 +148,25 @@ def _wizard(
             return response
         if wizard.finished:
             if assessment is None:
-                assessment, _ = Assessment.create_scored(
-                    wizard.title, wizard.answers, network_check=check
+                where, status, reason = access.placement(request)
+                if status != access.ALLOWED:
+                    # Nowhere this person may create: the same step, every
+                    # answer kept, an inline error, and nothing saved.
+                    wizard.finished = False
+                    wizard.errors[PLACEMENT_ERROR] = (
+                        f"This assessment cannot be saved: {reason}. Ask a workspace owner "
+                        "for the editor role, or pick another workspace in the header."
+                    )
+                    return _render_wizard(
+                        request, wizard, assessment, preset, suggested, status=403
+                    )
+                assessment, _ = writes.create_assessment(
+                    request, where, wizard.title, wizard.answers, network_check=check
                 )
             else:
-                assessment.revise(wizard.title, wizard.answers, network_check=check)
+                writes.revise_assessment(
+                    request, assessment, wizard.title, wizard.answers, network_check=check
+                )
             _remember(request, assessment)
             url = assessment.get_absolute_url()
             if request.htmx:
@@ -152,20 +197,26 @@ def _render_wizard(
     )
 
 
-def _carried_check(wizard: Wizard) -> NetworkCheck | None:
-    """The network check the form carries; an unknown one is dropped with an inline error."""
+def _carried_check(request: HttpRequest, wizard: Wizard) -> NetworkCheck | None:
+    """The network check the form carries; an unknown one is dropped with an inline error.
+
+    One this person may not see is unknown to them as well: the form must not
+    tell that it exists, nor link someone else's evidence to their assessment.
+    """
     if not wizard.network_check:
         return None
     check = NetworkCheck.find(wizard.network_check)
+    if check is not None and not access.can(access.principal_of(request), Action.VIEW, check):
+        check = None
     if check is None:
         wizard.reject_network_check()
     return check
 
 
-def _answer_from_check(wizard: Wizard, check_id: str) -> None:
+def _answer_from_check(request: HttpRequest, wizard: Wizard, check_id: str) -> None:
     """Link the check and tick the answers it suggests; the user accepts or overrides them."""
     wizard.network_check = check_id.strip()
-    check = _carried_check(wizard)
+    check = _carried_check(request, wizard)
     if check is None:
         return
     wizard.network_check = str(check.pk)
@@ -188,6 +239,7 @@ def leaning(request: HtmxHttpRequest) -> HttpResponse:
 @require_safe
 def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=pk)
+    access.require(request, Action.VIEW, assessment)
     return _result_page(request, assessment)
 
 
@@ -202,20 +254,113 @@ def shared_assessment(request: HtmxHttpRequest, secret: str) -> HttpResponse:
 
 
 def _result_page(
-    request: HtmxHttpRequest, assessment: Assessment, *, share_secret: str = ""
+    request: HtmxHttpRequest,
+    assessment: Assessment,
+    *,
+    share_secret: str = "",
+    new_link_url: str = "",
+    share_error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     revisions = list(assessment.revisions.select_related("network_check"))
     revision = _requested_revision(request, revisions)
-    return render(
-        request,
-        "questionnaire/assessment.html",
-        {
-            **result_context(revisions, revision),
-            "assessment": assessment,
-            "share_secret": share_secret,
-            "share_url": request.build_absolute_uri(assessment.get_absolute_url()),
-        },
+    principal = access.principal_of(request)
+    if share_secret:
+        # Read-only for the holder of the link: its own URLs, nothing to change.
+        page_url = reverse("questionnaire:shared", args=[share_secret])
+        report_url = reverse("questionnaire:shared-report", args=[share_secret])
+        can = dict.fromkeys(("revise", "share", "move", "claim"), False)
+    else:
+        page_url = assessment.get_absolute_url()
+        report_url = reverse("questionnaire:report", args=[assessment.pk])
+        can = {
+            "revise": access.can(principal, Action.REVISE, assessment),
+            # Share links are for workspace assessments: anonymous ones have
+            # their own link, which anyone holding it reads.
+            "share": assessment.workspace_id is not None
+            and access.can(principal, Action.SHARE, assessment),
+            "move": access.can(principal, Action.MOVE, assessment),
+            "claim": access.can(principal, Action.CLAIM, assessment),
+        }
+    context = {
+        **result_context(revisions, revision),
+        "assessment": assessment,
+        "share_secret": share_secret,
+        "share_url": request.build_absolute_uri(page_url),
+        "page_url": page_url,
+        "report_url": report_url,
+        "can": can,
+        "new_link_url": new_link_url,
+        "share_error": share_error,
+        "expiry_choices": [str(days) for days in SHARE_LINK_DAYS],
+    }
+    if can["share"]:
+        context["share_links"] = list(assessment.share_links.select_related("created_by"))
+    if can["move"]:
+        context["destinations"] = _workspaces_for(principal, Action.CREATE)
+    elif can["claim"]:
+        context["destinations"] = access.owned_workspaces(principal)
+    return render(request, "questionnaire/assessment.html", context, status=status)
+
+
+def _workspaces_for(principal: access.Principal, action: Action) -> list[Workspace]:
+    return [
+        membership.workspace
+        for membership in access.memberships(principal)
+        if access.can(principal, action, membership.workspace)
+    ]
+
+
+@require_POST
+def share_link_create(request: HtmxHttpRequest, pk) -> HttpResponse:
+    """A new share link; its URL is shown once, on the page this answers with."""
+    assessment = get_object_or_404(Assessment, pk=pk)
+    access.require(request, Action.SHARE, assessment)
+    if assessment.workspace_id is None:
+        raise PermissionDenied("Share links are for workspace assessments.")
+    expiry = request.POST.get("expires", "")
+    if expiry == NEVER:
+        days = None
+    elif expiry in {str(days) for days in SHARE_LINK_DAYS}:
+        days = int(expiry)
+    else:
+        return _result_page(request, assessment, share_error=EXPIRY_ERROR, status=400)
+    _, url = writes.create_share_link(request, assessment, days)
+    # Rendered, not redirected: the link holds its secret, which is never stored.
+    return _result_page(request, assessment, new_link_url=url)
+
+
+@require_POST
+def share_link_revoke(request: HtmxHttpRequest, pk, link_id: int) -> HttpResponse:
+    assessment = get_object_or_404(Assessment, pk=pk)
+    access.require(request, Action.SHARE, assessment)
+    link = get_object_or_404(ShareLink, pk=link_id, assessment=assessment)
+    writes.revoke_share_link(request, link)
+    return redirect(f"{assessment.get_absolute_url()}#share-links")
+
+
+@require_POST
+def assessment_move(request: HtmxHttpRequest, pk) -> HttpResponse:
+    """Into a workspace: an anonymous assessment by the session that made it (MOVE),
+    or an unassigned one by an owner (CLAIM)."""
+    assessment = get_object_or_404(Assessment, pk=pk)
+    if assessment.unassigned:
+        action, needed, audited = Action.CLAIM, Action.CLAIM, AuditAction.ASSESSMENT_CLAIMED
+    else:
+        action, needed, audited = Action.MOVE, Action.CREATE, AuditAction.ASSESSMENT_MOVED
+    access.require(request, action, assessment)
+    workspace = Workspace.objects.filter(slug=request.POST.get("workspace", "")).first()
+    if workspace is None:
+        raise Http404("No such workspace.")
+    access.require(request, needed, workspace)
+    services.move_into(
+        assessment,
+        workspace,
+        audited,
+        request=request,
+        along=NetworkCheck.objects.filter(revisions__assessment=assessment),
     )
+    return redirect(assessment.get_absolute_url())
 
 
 # HEAD too: link checkers and download managers ask before they fetch.
@@ -233,6 +378,7 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     if paper not in report.PAPER_SIZES:
         return _bad_paper(paper)
     assessment = await aget_object_or_404(Assessment, pk=pk)
+    await sync_to_async(access.require)(request, Action.VIEW, assessment)
     return await _report(request, assessment, paper)
 
 

@@ -36,10 +36,12 @@ document.addEventListener("htmx:afterSwap", (event) => {
   document.querySelector("#wizard h2")?.focus();
 });
 
-// A save refused over the write rate (429) comes back as the same step with
-// the answers and an inline error: show it, as htmx leaves 4xx unswapped.
+// A save refused over the write rate (429), or for want of a workspace the
+// person may create in (403), comes back as the same step with the answers
+// and an inline error: show it, as htmx leaves 4xx unswapped.
 document.addEventListener("htmx:beforeSwap", (event) => {
-  if (event.detail.xhr.status !== 429 || event.detail.target.id !== "wizard") return;
+  const status = event.detail.xhr.status;
+  if ((status !== 429 && status !== 403) || event.detail.target.id !== "wizard") return;
   event.detail.shouldSwap = true;
   event.detail.isError = false;
 });

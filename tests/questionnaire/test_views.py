@@ -12,6 +12,8 @@ from questionnaire.catalogue import get_catalogue
 from questionnaire.models import Assessment, Revision
 from questionnaire.wizard import INVALID_ANSWER, MISSING_ANSWER
 from tests.seed import PRESETS
+from workspaces import bearer
+from workspaces.access import ANONYMOUS_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -52,9 +54,18 @@ def labels(catalogue, slug: str, *values: str) -> list[str]:
     return [question.option(value).label for value in values]
 
 
+def session_owner(client) -> dict:
+    """The placement of an anonymous assessment made by ``client``'s browser session."""
+    session = client.session
+    session.setdefault(ANONYMOUS_KEY, "this-browser")
+    session.save()
+    return {"anonymous_owner": bearer.digest(session[ANONYMOUS_KEY])}
+
+
 @pytest.fixture
-def saved(chat_answers) -> Assessment:
-    assessment, _ = Assessment.create_scored("Team chat", chat_answers)
+def saved(client, chat_answers) -> Assessment:
+    """Made anonymously by the test's client, which may therefore edit it."""
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers, **session_owner(client))
     return assessment
 
 
@@ -769,8 +780,10 @@ def test_edit_get_drops_answers_to_questions_no_longer_asked(client, saved):
 
 
 @pytest.fixture
-def saved_with_first_catalogue(chat_answers) -> Assessment:
-    assessment, _ = Assessment.create_scored("Team chat", chat_answers, get_catalogue("1"))
+def saved_with_first_catalogue(client, chat_answers) -> Assessment:
+    assessment, _ = Assessment.create_scored(
+        "Team chat", chat_answers, get_catalogue("1"), **session_owner(client)
+    )
     return assessment
 
 

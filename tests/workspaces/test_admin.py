@@ -1,0 +1,89 @@
+# The workspace fixtures are imported to be shared, which ruff reads as redefinitions.
+# ruff: noqa: F811
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+
+from questionnaire.models import Assessment
+from workspaces import services
+from workspaces.models import AuditEvent, Workspace
+
+from .conftest import people, team_assessment, workspace  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(people):
+    """The viewer of "team", made staff with view permissions only."""
+    user = people["viewer"]
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(Permission.objects.filter(codename__startswith="view_"))
+    return user
+
+
+@pytest.fixture
+def hidden(people, chat_answers) -> Assessment:
+    elsewhere = Workspace.objects.get(slug="elsewhere")
+    assessment, _ = Assessment.create_scored("Elsewhere plan", chat_answers, workspace=elsewhere)
+    return assessment
+
+
+def test_staff_sees_only_their_workspaces_assessments(client, staff, team_assessment, hidden):
+    client.force_login(staff)
+
+    page = client.get("/admin/questionnaire/assessment/").text
+
+    assert "Team &lt;i&gt;chat&lt;/i&gt;" in page
+    assert "Elsewhere plan" not in page
+    assert client.get(f"/admin/questionnaire/assessment/{hidden.pk}/change/").status_code == 302
+
+
+def test_superuser_sees_every_assessment(client, team_assessment, hidden):
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    assert "Elsewhere plan" in client.get("/admin/questionnaire/assessment/").text
+
+
+def test_nobody_changes_an_assessment(client, team_assessment):
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    response = client.post(
+        f"/admin/questionnaire/assessment/{team_assessment.pk}/change/", {"title": "Changed"}
+    )
+
+    team_assessment.refresh_from_db()
+    assert response.status_code == 403
+    assert team_assessment.title == "Team <i>chat</i>"
+
+
+def test_audit_admin_read_only(client, workspace, people):
+    services.issue_token(people["owner"], workspace)
+    event = AuditEvent.objects.get()
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    assert client.get("/admin/workspaces/auditevent/").status_code == 200
+    assert client.get("/admin/workspaces/auditevent/add/").status_code == 403
+    assert client.post(f"/admin/workspaces/auditevent/{event.pk}/delete/").status_code == 403
+
+
+def test_token_admin_shows_no_hash_and_no_add(client, workspace, people):
+    token, _ = services.issue_token(people["owner"], workspace)
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    page = client.get(f"/admin/workspaces/apitoken/{token.pk}/change/").text
+
+    assert token.token_hash not in page
+    assert client.get("/admin/workspaces/apitoken/add/").status_code == 403
+
+
+def test_staff_sees_only_their_workspaces_memberships(client, staff):
+    client.force_login(staff)
+
+    page = client.get("/admin/workspaces/membership/").text
+
+    assert "outsider" not in page
+    assert "owner" in page
