@@ -1,0 +1,310 @@
+"""The permission matrix: every principal against every entry point, in one table.
+
+Read a row as "what this entry point answers each principal", a column as
+"what this principal may do". The world every cell runs in:
+
+- workspace **team**: owner, editor, reviewer and viewer are its members;
+  assessment A (its revision linked to network check C) is team's;
+- workspace **other**: outsider owns it and is in no other workspace;
+- holder: signed in, member of no workspace, holding a share link to A
+  (live, revoked or expired);
+- tok:<role> is an API token of team's member with that role; tok:other is
+  outsider's token for other;
+- anonymous: no account, no token;
+- U is an assessment stored before workspaces (unassigned).
+
+Anonymous mode is off (the enterprise setting; ADVISOR_ANONYMOUS=0). The
+second table is anonymous mode on, for what a newcomer without an account
+does. Cells:
+
+- a status: the response has it;
+- sign-in: a redirect to the sign-in page, and back after it;
+- admin: the admin's own sign-in page (nobody here is staff; tests/workspaces/
+  test_admin.py shows what staff see);
+- -: does not apply (a share link opens only its pages; page forms are for
+  browsers, which send cookies and a CSRF token, not API tokens).
+
+Where a cell refuses (4xx, sign-in, admin), the test also asserts that
+nothing changed in the database. Where a non-member gets 200 (a list of
+their own workspace), nothing of team's may be in the answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+
+from network_check.models import NetworkCheck
+from questionnaire.models import Assessment, Revision, ShareLink
+from tests.network_check.measurements import measurement
+from tests.questionnaire.test_views import finish_data
+from workspaces.models import ApiToken, AuditEvent, Membership, Role, Workspace
+
+MATRIX = """
+entry point                                owner   editor  reviewer viewer  outsider anonymous tok:owner tok:editor tok:reviewer tok:viewer tok:other holder  revoked expired
+GET  result page /assessments/A/           200     200     200      200     404      sign-in   200       200        200          200        404       -       -       -
+GET  edit form /assessments/A/edit/        200     200     403      403     404      sign-in   200       200        403          403        404       -       -       -
+POST edit form (finish: new revision)      302     302     403      403     404      sign-in   -         -          -            -          -         -       -       -
+GET  PDF /assessments/A/report.pdf         200     200     200      200     404      sign-in   200       200        200          200        404       -       -       -
+GET  evidence partial (htmx) of C          200     200     200      200     404      sign-in   200       200        200          200        404       -       -       -
+POST share link on the page                200     200     403      403     404      sign-in   -         -          -            -          -         -       -       -
+POST revoke share link on the page         302     302     403      403     404      sign-in   -         -          -            -          -         -       -       -
+POST claim U into team                     302     403     403      403     404      sign-in   -         -          -            -          -         -       -       -
+GET  shared page /shared/<secret>/         200     200     200      200     200      sign-in   200       200        200          200        200       200     404     404
+GET  shared PDF                            200     200     200      200     200      sign-in   200       200        200          200        200       200     404     404
+GET  workspace /workspaces/team/           200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
+GET  members page                          200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
+POST add a member                          302     403     403      403     404      sign-in   -         -          -            -          -         404     -       -
+GET  tokens page                           200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
+POST create a token                        200     200     200      200     404      sign-in   -         -          -            -          -         404     -       -
+GET  audit page                            200     403     403      403     404      sign-in   200       403        403          403        404       404     -       -
+POST switch to team                        302     302     302      302     404      sign-in   -         -          -            -          -         404     -       -
+GET  admin: assessments                    admin   admin   admin    admin   admin    admin     admin     admin      admin        admin      admin     admin   -       -
+GET  api list /api/assessments/            200     200     200      200     200      401       200       200        200          200        200       403     -       -
+POST api create /api/assessments/          201     201     403      403     201      401       201       201        403          403        201       403     -       -
+GET  api assessment A                      200     200     200      200     404      401       200       200        200          200        404       404     -       -
+POST api revision of A                     201     201     403      403     404      401       201       201        403          403        404       404     -       -
+GET  api share links of A                  200     200     403      403     404      401       200       200        403          403        404       404     -       -
+POST api share link on A                   201     201     403      403     404      401       201       201        403          403        404       404     -       -
+DELETE api share link of A                 204     204     403      403     404      401       204       204        403          403        404       404     -       -
+POST api network check                     201     201     403      403     201      401       201       201        403          403        201       403     -       -
+GET  api network check C                   200     200     200      200     404      401       200       200        200          200        404       404     -       -
+GET  api audit log                         200     403     403      403     200      401       200       403        403          403        200       403     -       -
+"""
+
+ANONYMOUS_MODE_MATRIX = """
+entry point                                maker   stranger holder  revoked expired member
+GET  result page of N                      200     200      200     200     200     200
+POST edit form of N (finish)               302     403      403     403     403     403
+GET  PDF of N                              200     200      200     200     200     200
+POST move N into team (not signed in)      403     403      403     403     403     -
+POST api revision of N                     201     403      403     403     403     403
+POST api create /api/assessments/          201     201      201     201     201     201
+GET  result page /assessments/A/           404     404      404     404     404     200
+GET  shared page /shared/<secret>/         200     200      200     404     404     200
+GET  api list /api/assessments/            401     401      401     401     401     200
+"""
+
+
+def parse(table: str) -> tuple[list[str], dict[str, list[str]]]:
+    lines = table.strip().splitlines()
+    # The entry point is every word up to the first cell; cells are single words.
+    columns = lines[0].split()[2:]
+    rows = {}
+    for line in lines[1:]:
+        words = line.split()
+        rows[" ".join(words[: -len(columns)])] = words[-len(columns) :]
+    return columns, rows
+
+
+@dataclass
+class World:
+    team: Workspace
+    other: Workspace
+    users: dict
+    tokens: dict[str, str]
+    secrets: dict[str, str]
+    a: Assessment
+    u: Assessment
+    n: Assessment
+    c: NetworkCheck
+    link: ShareLink
+    maker_key: str
+
+
+def build_world(chat_answers) -> World:
+    users = {}
+    make = get_user_model().objects.create_user
+    team = Workspace.objects.create(slug="team", name="Team")
+    other = Workspace.objects.create(slug="other", name="Other")
+    for role in Role.values:
+        users[role] = make(role)
+        Membership.objects.create(workspace=team, user=users[role], role=role)
+    users["outsider"] = make("outsider")
+    Membership.objects.create(workspace=other, user=users["outsider"], role=Role.OWNER)
+    users["holder"] = users["revoked"] = users["expired"] = make("holder")
+    users["newbie"] = make("newbie")
+    tokens = {f"tok:{role}": ApiToken.issue(users[role], team)[1] for role in Role.values}
+    tokens["tok:other"] = ApiToken.issue(users["outsider"], other)[1]
+    c = NetworkCheck.objects.create(measurement=measurement(), workspace=team)
+    a, _ = Assessment.create_scored(
+        "Team chat", chat_answers, network_check=c, workspace=team, created_by=users["editor"]
+    )
+    u, _ = Assessment.create_scored("Stored before", chat_answers, unassigned=True)
+    n, _ = Assessment.create_scored("Made anonymously", chat_answers)
+    link, live = ShareLink.issue(a)
+    revoked_link, revoked = ShareLink.issue(a)
+    ShareLink.objects.filter(pk=revoked_link.pk).update(revoked_at=timezone.now())
+    expired_link, expired = ShareLink.issue(a, expires_in_days=7)
+    ShareLink.objects.filter(pk=expired_link.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    secrets = {"holder": live, "revoked": revoked, "expired": expired}
+    return World(team, other, users, tokens, secrets, a, u, n, c, link, maker_key="")
+
+
+def request(client: Client, world: World, entry: str, who: str, chat_answers, headers):
+    a, c, u, n = world.a, world.c, world.u, world.n
+    secret = world.secrets.get(who, world.secrets["holder"])
+    api = {"content_type": "application/json", "headers": headers}
+    answers = {"title": "Via the API", "answers": chat_answers}
+    finish = finish_data(chat_answers, title="Revised")
+    h = {"headers": headers}
+    calls = {
+        "GET result page /assessments/A/": lambda: client.get(f"/assessments/{a.pk}/", **h),
+        "GET edit form /assessments/A/edit/": lambda: client.get(
+            f"/assessments/{a.pk}/edit/", **h
+        ),
+        "POST edit form (finish: new revision)": lambda: client.post(
+            f"/assessments/{a.pk}/edit/", finish
+        ),
+        "GET PDF /assessments/A/report.pdf": lambda: client.get(
+            f"/assessments/{a.pk}/report.pdf", **h
+        ),
+        "GET evidence partial (htmx) of C": lambda: client.get(
+            f"/network-check/{c.pk}/evidence/", headers={**headers, "HX-Request": "true"}
+        ),
+        "POST share link on the page": lambda: client.post(
+            f"/assessments/{a.pk}/share-links/", {"expires": "30"}
+        ),
+        "POST revoke share link on the page": lambda: client.post(
+            f"/assessments/{a.pk}/share-links/{world.link.pk}/revoke/"
+        ),
+        "POST claim U into team": lambda: client.post(
+            f"/assessments/{u.pk}/move/", {"workspace": "team"}
+        ),
+        "GET shared page /shared/<secret>/": lambda: client.get(f"/shared/{secret}/", **h),
+        "GET shared PDF": lambda: client.get(f"/shared/{secret}/report.pdf", **h),
+        "GET workspace /workspaces/team/": lambda: client.get("/workspaces/team/", **h),
+        "GET members page": lambda: client.get("/workspaces/team/members/", **h),
+        "POST add a member": lambda: client.post(
+            "/workspaces/team/members/add/", {"username": "newbie", "role": "viewer"}
+        ),
+        "GET tokens page": lambda: client.get("/workspaces/team/tokens/", **h),
+        "POST create a token": lambda: client.post(
+            "/workspaces/team/tokens/new/", {"name": "ci", "expires": "30"}
+        ),
+        "GET audit page": lambda: client.get("/workspaces/team/audit/", **h),
+        "POST switch to team": lambda: client.post("/workspaces/switch/", {"workspace": "team"}),
+        "GET admin: assessments": lambda: client.get("/admin/questionnaire/assessment/", **h),
+        "GET api list /api/assessments/": lambda: client.get("/api/assessments/", **h),
+        "POST api create /api/assessments/": lambda: client.post(
+            "/api/assessments/", json.dumps(answers), **api
+        ),
+        "GET api assessment A": lambda: client.get(f"/api/assessments/{a.pk}/", **h),
+        "POST api revision of A": lambda: client.post(
+            f"/api/assessments/{a.pk}/revisions/", json.dumps(answers), **api
+        ),
+        "GET api share links of A": lambda: client.get(
+            f"/api/assessments/{a.pk}/share-links/", **h
+        ),
+        "POST api share link on A": lambda: client.post(
+            f"/api/assessments/{a.pk}/share-links/", json.dumps({"expires_in_days": 7}), **api
+        ),
+        "DELETE api share link of A": lambda: client.delete(
+            f"/api/assessments/{a.pk}/share-links/{world.link.pk}/", **h
+        ),
+        "POST api network check": lambda: client.post(
+            "/api/network-checks/", json.dumps(measurement()), **api
+        ),
+        "GET api network check C": lambda: client.get(f"/api/network-checks/{c.pk}/", **h),
+        "GET api audit log": lambda: client.get("/api/audit/", **h),
+        # Anonymous mode on.
+        "GET result page of N": lambda: client.get(f"/assessments/{n.pk}/"),
+        "POST edit form of N (finish)": lambda: client.post(f"/assessments/{n.pk}/edit/", finish),
+        "GET PDF of N": lambda: client.get(f"/assessments/{n.pk}/report.pdf"),
+        "POST move N into team (not signed in)": lambda: client.post(
+            f"/assessments/{n.pk}/move/", {"workspace": "team"}
+        ),
+        "POST api revision of N": lambda: client.post(
+            f"/api/assessments/{n.pk}/revisions/", json.dumps(answers), **api
+        ),
+    }
+    return calls[entry]()
+
+
+def snapshot() -> tuple:
+    """What a refused request must leave as it was."""
+    return (
+        list(Assessment.objects.values_list("pk", "workspace_id", "title").order_by("pk")),
+        Revision.objects.count(),
+        list(ShareLink.objects.values_list("pk", "revoked_at").order_by("pk")),
+        list(ApiToken.objects.values_list("pk", "revoked_at").order_by("pk")),
+        list(Membership.objects.values_list("workspace_id", "user_id", "role").order_by("pk")),
+        NetworkCheck.objects.count(),
+        AuditEvent.objects.count(),
+    )
+
+
+def assert_cell(response, expected: str) -> None:
+    if expected == "sign-in":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/accounts/login/?next=")
+    elif expected == "admin":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+    else:
+        assert response.status_code == int(expected), response.content[:300]
+
+
+def cells(table: str):
+    columns, rows = parse(table)
+    for entry, expected in rows.items():
+        for who, cell in zip(columns, expected, strict=True):
+            if cell != "-":
+                yield pytest.param(entry, who, cell, id=f"{entry} | {who}")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("entry", "who", "expected"), list(cells(MATRIX)))
+def test_permission_matrix(settings, chat_answers, entry, who, expected):
+    settings.ADVISOR_ANONYMOUS = False
+    world = build_world(chat_answers)
+    client = Client()
+    headers = {}
+    if who.startswith("tok:"):
+        headers = {"Authorization": f"Bearer {world.tokens[who]}"}
+    elif who != "anonymous":
+        client.force_login(world.users[who])
+    before = snapshot()
+
+    response = request(client, world, entry, who, chat_answers, headers)
+
+    assert_cell(response, expected)
+    if not expected.startswith("2") and not (expected == "302" and entry.startswith("POST")):
+        assert snapshot() == before
+    if who in {"outsider", "tok:other", "holder"} and expected == "200" and "shared" not in entry:
+        # Their own workspace's list or log: nothing of team's in it.
+        assert str(world.a.pk) not in response.content.decode(errors="replace")
+        assert "Team chat" not in response.content.decode(errors="replace")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("entry", "who", "expected"), list(cells(ANONYMOUS_MODE_MATRIX)))
+def test_anonymous_mode_matrix(settings, chat_answers, entry, who, expected):
+    settings.ADVISOR_ANONYMOUS = True
+    world = build_world(chat_answers)
+    client = Client()
+    if who == "maker":
+        # The browser session that made N: it holds N's anonymous key.
+        client.post(
+            "/api/assessments/",
+            json.dumps({"title": "Made anonymously", "answers": chat_answers}),
+            content_type="application/json",
+        )
+        world.n = Assessment.objects.get(title="Made anonymously", anonymous_owner__gt="")
+    elif who == "member":
+        client.force_login(world.users["editor"])
+    before = snapshot()
+
+    response = request(client, world, entry, who, chat_answers, {})
+
+    assert_cell(response, expected)
+    if not expected.startswith("2") and not (expected == "302" and entry.startswith("POST")):
+        assert snapshot() == before
