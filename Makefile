@@ -9,7 +9,7 @@ PORT ?= 8000
 # The PostgreSQL pass of `make test`; override to point at another server.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/advisor
 
-.PHONY: run test test-sqlite test-postgres test-deps runtime-deps migrate lint format bench clean
+.PHONY: run user test test-sqlite test-postgres test-deps runtime-deps migrate lint format bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,13 +29,27 @@ runtime-deps:
 # The settings are production ones unless DJANGO_DEBUG=1: the local server
 # (and the migrate it runs first) are development. `make run DJANGO_DEBUG=0`
 # overrides it, with DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS set.
-run migrate: export DJANGO_DEBUG := 1
+run migrate user: export DJANGO_DEBUG := 1
 
 migrate: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput
 
 run: runtime-deps migrate
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# A local account to sign in with on `make run` (anonymous mode needs none):
+# `make user USERNAME=alice` asks for a password and makes alice the owner of
+# the workspace WORKSPACE (created if missing); ROLE gives another role.
+WORKSPACE ?= demo
+ROLE ?= owner
+user: SHELL := /bin/bash
+user: migrate
+	@test -n "$(USERNAME)" || { echo "usage: make user USERNAME=alice [WORKSPACE=demo] [ROLE=owner]"; exit 2; }
+	@$(PY) manage.py workspace list | cut -f1 | grep -qx "$(WORKSPACE)" || \
+		$(PY) manage.py workspace create "$(WORKSPACE)" --name "$(WORKSPACE)"
+	@read -r -s -p "Password for $(USERNAME): " password && echo && \
+		ADVISOR_NEW_USER_PASSWORD="$$password" $(PY) manage.py workspace add-member \
+		"$(WORKSPACE)" "$(USERNAME)" --role "$(ROLE)" --create-user
 
 # System packages and services the suite needs (Chromium for the browser
 # tests, a running PostgreSQL); installed or started only when missing.
