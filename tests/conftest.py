@@ -83,6 +83,24 @@ def _after_fork() -> None:
     SyncToAsync.single_thread_executor = ThreadPoolExecutor(max_workers=1)
 
 
+def off_loop(query: Callable[[], Any]) -> Any:
+    """Run a database query in a thread of its own, for a test whose thread runs an event loop.
+
+    (Playwright runs one, and Django's ORM refuses to query in such a thread.)
+    The thread's connection is closed after: with PostgreSQL's pool it would
+    otherwise stay checked out, and a few such queries would exhaust the pool.
+    """
+
+    def run() -> Any:
+        try:
+            return query()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(run).result()
+
+
 def stop_daphne(server: DaphneProcess) -> None:
     server.terminate()
     server.join(timeout=10)

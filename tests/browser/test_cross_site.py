@@ -6,13 +6,13 @@ import contextlib
 import json
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from playwright.sync_api import Page
 
 from questionnaire.models import Assessment
+from tests.conftest import off_loop
 
 pytestmark = pytest.mark.browser
 
@@ -91,8 +91,7 @@ def test_other_site_cannot_create_assessment(
     assert reported and all("frame-ancestors 'none'" in text for text in reported), reported
 
     # ... and it stored nothing. (The ORM refuses the thread Playwright runs its event loop in.)
-    with ThreadPoolExecutor(1) as thread:
-        assert thread.submit(Assessment.objects.count).result() == 0
+    assert off_loop(Assessment.objects.count) == 0
 
 
 STREAM = "/network-check/events/?count=2&interval_ms=50"

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from playwright.sync_api import expect
 
+from questionnaire.catalogue import get_catalogue
 from workspaces.models import Membership, Role, Workspace
 
 pytestmark = pytest.mark.browser
@@ -31,8 +32,10 @@ def test_owner_shares_an_assessment_read_only_then_revokes(
     page = context.new_page()
 
     page.goto("/assessments/new/?preset=order-tracking")
-    for _ in range(3):
+    # Each step is waited for: a click during the swap would land on the old step.
+    for section in get_catalogue().sections[1:]:
         page.get_by_role("button", name="Next →").click()
+        expect(page.get_by_role("heading", name=section.title)).to_be_visible()
     page.get_by_role("button", name="See the recommendation").click()
     expect(page).to_have_url(re.compile(r"/assessments/[0-9a-f-]{36}/$"))
     expect(page.locator(".placement")).to_contain_text("Workspace: Team One")

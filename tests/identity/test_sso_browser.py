@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -13,20 +10,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from playwright.sync_api import Page, expect
 
+from tests.conftest import off_loop
 from tests.identity.conftest import PROVIDER_NAME, USERS
 from workspaces.access import CURRENT_WORKSPACE_KEY
 from workspaces.models import AuditAction, AuditEvent, Membership
 
 pytestmark = pytest.mark.browser
-
-
-def off_loop(query: Callable[[], Any]) -> Any:
-    """Run a database query outside this thread, where Playwright runs an event loop.
-
-    (Django's ORM refuses to run in a thread with a running loop.)
-    """
-    with ThreadPoolExecutor(1) as thread:
-        return thread.submit(query).result()
 
 
 def sign_in_at_provider(page: Page, username: str) -> None:
