@@ -279,6 +279,17 @@ def token_revoke(request: HtmxHttpRequest, slug: str, token_id: int) -> HttpResp
 # --- Audit log -----------------------------------------------------------------
 
 
+# Actions no workspace's log ever holds: signing in and out belong to no
+# workspace (the admin's log has them), and nothing deletes an assessment.
+# The filter does not offer them, as they could only ever show nothing.
+NOT_IN_A_WORKSPACE = {
+    AuditAction.SIGN_IN,
+    AuditAction.SIGN_IN_FAILED,
+    AuditAction.SIGN_OUT,
+    AuditAction.ASSESSMENT_DELETED,
+}
+
+
 @require_safe
 def audit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """The workspace's audit log, newest first, for its owners."""
@@ -297,6 +308,6 @@ def audit(request: HtmxHttpRequest, slug: str) -> HttpResponse:
             **_nav(request, workspace, "audit"),
             "page": page,
             "action": action,
-            "actions": AuditAction.choices,
+            "actions": [c for c in AuditAction.choices if c[0] not in NOT_IN_A_WORKSPACE],
         },
     )

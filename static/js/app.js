@@ -39,6 +39,15 @@ document.addEventListener("htmx:afterSwap", (event) => {
 // A save refused over the write rate (429), or for want of a workspace the
 // person may create in (403), comes back as the same step with the answers
 // and an inline error: show it, as htmx leaves 4xx unswapped.
+// With DEBUG on (make run), django-htmx's helper, listening on the document,
+// replaces the whole page with any 403 response body as if it were an error
+// page: here it is the step alone, unstyled. Keep the event from reaching it.
+document.body.addEventListener("htmx:beforeOnLoad", (event) => {
+  const status = event.detail.xhr.status;
+  if ((status === 429 || status === 403) && event.detail.target?.id === "wizard") {
+    event.stopPropagation();
+  }
+});
 document.addEventListener("htmx:beforeSwap", (event) => {
   const status = event.detail.xhr.status;
   if ((status !== 429 && status !== 403) || event.detail.target.id !== "wizard") return;

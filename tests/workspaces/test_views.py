@@ -372,6 +372,16 @@ def test_audit_page_filters_by_action(client, people, workspace):
     assert "<td>Member added</td>" not in page
 
 
+def test_audit_page_offers_only_actions_a_workspace_log_holds(client, people):
+    # Sign-ins belong to no workspace and nothing deletes an assessment: a
+    # filter on them could only ever show an empty log.
+    page = signed_in(client, people["owner"]).get(AUDIT).text
+
+    assert '<option value="share_link_created">' in page
+    for action in ("sign_in", "sign_in_failed", "sign_out", "assessment_deleted"):
+        assert f'<option value="{action}">' not in page
+
+
 def test_audit_page_leaves_out_other_workspaces(client, people):
     elsewhere = Workspace.objects.get(slug="elsewhere")
     services.issue_token(people["outsider"], elsewhere, name="elsewhere-token")
