@@ -15,6 +15,7 @@ from django.http import (
 from django.shortcuts import aget_object_or_404, get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
     require_http_methods,
     require_POST,
@@ -243,6 +244,9 @@ def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     return _result_page(request, assessment)
 
 
+# Never stored by a browser's or a proxy's cache: a share link's page would
+# outlive its revocation there, and a report is one team's decisions.
+@never_cache
 @require_safe
 def shared_assessment(request: HtmxHttpRequest, secret: str) -> HttpResponse:
     """The result page, read-only, for the holder of a share link; 404 once revoked or expired."""
@@ -364,6 +368,7 @@ def assessment_move(request: HtmxHttpRequest, pk) -> HttpResponse:
 
 
 # HEAD too: link checkers and download managers ask before they fetch.
+@never_cache
 @require_safe
 async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     """The result as a PDF report, rendered off the event loop.
@@ -382,6 +387,7 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     return await _report(request, assessment, paper)
 
 
+@never_cache
 @require_safe
 async def shared_report(request: HttpRequest, secret: str) -> HttpResponse:
     """The PDF report for the holder of a share link."""

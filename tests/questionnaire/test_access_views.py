@@ -210,6 +210,23 @@ def test_shared_page_is_read_only(client, people, team_assessment):
     assert Client().get(f"/shared/{secret}/report.pdf").status_code == 200
 
 
+def test_shared_page_and_reports_are_never_cached(client, people, team_assessment):
+    # A shared cache keeping a shared page would serve it after the link is
+    # revoked; a browser's would keep a team's report on a shared computer.
+    _, found = create_link(signed_in(client, people["editor"]), team_assessment)
+    secret = found[1].rsplit("/shared/", 1)[1].strip("/")
+
+    for response in [
+        Client().get(f"/shared/{secret}/"),
+        Client().get(f"/shared/{secret}/report.pdf"),
+        Client().head(f"/shared/{secret}/report.pdf"),
+        client.get(url(team_assessment, "report.pdf")),
+    ]:
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"]
+        assert "private" in response["Cache-Control"]
+
+
 def test_revoked_share_link_404(client, people, team_assessment):
     _, found = create_link(signed_in(client, people["editor"]), team_assessment)
     secret = found[1].rsplit("/shared/", 1)[1].strip("/")
