@@ -5,6 +5,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from workspaces import access
+from workspaces.admin import BY_WORKSPACE
 
 from .models import Assessment, Revision
 
@@ -30,7 +31,7 @@ class AssessmentAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    list_filter = ["recommendation", "confidence", "workspace", "unassigned", "created_at"]
+    list_filter = ["recommendation", "confidence", BY_WORKSPACE, "unassigned", "created_at"]
     search_fields = ["title", "id"]
     # The title is the latest revision's, copied like the verdict: changed
     # here it would belong to no revision, and the next edit would undo it.

@@ -87,3 +87,24 @@ def test_staff_sees_only_their_workspaces_memberships(client, staff):
 
     assert "outsider" not in page
     assert "owner" in page
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "questionnaire/assessment",
+        "workspaces/membership",
+        "workspaces/apitoken",
+        "workspaces/auditevent",
+    ],
+)
+def test_staff_workspace_filter_names_only_their_workspaces(
+    client, staff, people, team_assessment, hidden, changelist
+):
+    # Django's related filter would list every workspace in the sidebar.
+    services.issue_token(people["outsider"], Workspace.objects.get(slug="elsewhere"))
+    client.force_login(staff)
+
+    page = client.get(f"/admin/{changelist}/").text
+
+    assert "Elsewhere" not in page
