@@ -131,7 +131,9 @@ class ApiTokenAdmin(WorkspaceScoped):
         # Revoked, never deleted: the audit log names it.
         return False
 
-    @admin.action(description="Revoke the selected tokens")
+    # Superusers only, as every change here: an action without permissions
+    # is offered to whoever may view the list (staff with a view permission).
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         for token in queryset.select_related("user", "workspace"):
             services.revoke_token(token, request=request)

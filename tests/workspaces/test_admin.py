@@ -108,3 +108,33 @@ def test_staff_workspace_filter_names_only_their_workspaces(
     page = client.get(f"/admin/{changelist}/").text
 
     assert "Elsewhere" not in page
+
+
+def test_staff_cannot_revoke_tokens_in_admin(client, staff, people, workspace):
+    # Revoking another member's token is an owner's; staff only read here.
+    token, _ = services.issue_token(people["owner"], workspace)
+    client.force_login(staff)
+
+    page = client.get("/admin/workspaces/apitoken/").text
+    response = client.post(
+        "/admin/workspaces/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk], "index": "0"},
+    )
+
+    token.refresh_from_db()
+    assert 'value="revoke"' not in page
+    assert response.status_code in {200, 302}
+    assert token.status == "active"
+
+
+def test_superuser_revokes_tokens_in_admin(client, people, workspace):
+    token, _ = services.issue_token(people["owner"], workspace)
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    client.post(
+        "/admin/workspaces/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk], "index": "0"},
+    )
+
+    token.refresh_from_db()
+    assert token.status == "revoked"
