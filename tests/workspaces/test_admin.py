@@ -138,3 +138,30 @@ def test_superuser_revokes_tokens_in_admin(client, people, workspace):
 
     token.refresh_from_db()
     assert token.status == "revoked"
+
+
+def test_admin_deletion_of_an_assessment_is_audited(client, team_assessment):
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    client.post(f"/admin/questionnaire/assessment/{team_assessment.pk}/delete/", {"post": "yes"})
+
+    assert not Assessment.objects.filter(pk=team_assessment.pk).exists()
+    event = AuditEvent.objects.get(action="assessment_deleted")
+    assert (event.actor, event.workspace_id) == ("root", team_assessment.workspace_id)
+    assert event.object_id == str(team_assessment.pk)
+
+
+def test_admin_bulk_deletion_of_assessments_is_audited(client, team_assessment, hidden):
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    client.post(
+        "/admin/questionnaire/assessment/",
+        {
+            "action": "delete_selected",
+            "_selected_action": [team_assessment.pk, hidden.pk],
+            "post": "yes",
+        },
+    )
+
+    assert not Assessment.objects.exists()
+    assert AuditEvent.objects.filter(action="assessment_deleted").count() == 2
