@@ -348,10 +348,17 @@ def assessment_move(request: HtmxHttpRequest, pk) -> HttpResponse:
     """Into a workspace: an anonymous assessment by the session that made it (MOVE),
     or an unassigned one by an owner (CLAIM)."""
     assessment = get_object_or_404(Assessment, pk=pk)
+    linked = NetworkCheck.objects.filter(revisions__assessment=assessment)
+    # The checks that go along are those the mover may move or claim
+    # themselves: anyone may link an anonymous or unassigned check they can
+    # read, and moving it would take it from the session that made it (or
+    # claim it without being an owner).
     if assessment.unassigned:
         action, needed, audited = Action.CLAIM, Action.CLAIM, AuditAction.ASSESSMENT_CLAIMED
+        along = linked.filter(unassigned=True)
     else:
         action, needed, audited = Action.MOVE, Action.CREATE, AuditAction.ASSESSMENT_MOVED
+        along = linked.filter(unassigned=False, anonymous_owner=assessment.anonymous_owner)
     access.require(request, action, assessment)
     workspace = Workspace.objects.filter(slug=request.POST.get("workspace", "")).first()
     if workspace is None:
@@ -362,7 +369,7 @@ def assessment_move(request: HtmxHttpRequest, pk) -> HttpResponse:
         workspace,
         audited,
         request=request,
-        along=NetworkCheck.objects.filter(revisions__assessment=assessment),
+        along=along,
     )
     return redirect(assessment.get_absolute_url())
 

@@ -299,6 +299,26 @@ def test_move_after_sign_in(client, people, workspace, anonymous_made):
     assert AuditEvent.objects.filter(action=AuditAction.ASSESSMENT_MOVED).exists()
 
 
+def test_move_leaves_checks_it_does_not_own(client, people, chat_answers, anonymous_made):
+    # Linked to a revision by their ids (anyone may read them), another
+    # session's anonymous check and an unassigned one stay where they are:
+    # moving must not take them from their maker, nor claim without an owner.
+    theirs = NetworkCheck.objects.create(measurement=cleaned(), anonymous_owner="f" * 64)
+    old = NetworkCheck.objects.create(measurement=cleaned(), unassigned=True)
+    anonymous_made.revise("Second", chat_answers, network_check=theirs)
+    anonymous_made.revise("Third", chat_answers, network_check=old)
+    signed_in(client, people["editor"])
+
+    response = client.post(url(anonymous_made, "move/"), {"workspace": "team"})
+
+    theirs.refresh_from_db()
+    old.refresh_from_db()
+    assert response.status_code == 302
+    assert NetworkCheck.objects.filter(workspace__slug="team").count() == 1
+    assert (theirs.workspace, theirs.anonymous_owner) == (None, "f" * 64)
+    assert (old.workspace, old.unassigned) == (None, True)
+
+
 def test_move_refused_for_another_session(people, anonymous_made):
     other = Client()
     other.force_login(people["editor"])
