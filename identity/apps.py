@@ -8,4 +8,10 @@ class IdentityConfig(AppConfig):
     verbose_name = "Signing in"
 
     def ready(self) -> None:
+        from django.contrib import admin
+
         from . import signals  # noqa: F401  (connects the audit and group receivers)
+        from .forms import AdminLoginForm
+
+        # The admin's sign-in under the same failed sign-in limits as ours.
+        admin.site.login_form = AdminLoginForm

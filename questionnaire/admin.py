@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from workspaces import access
+from workspaces import access, audit
+from workspaces.admin import BY_WORKSPACE
+from workspaces.models import AuditAction
 
 from .models import Assessment, Revision
 
@@ -30,7 +33,7 @@ class AssessmentAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
-    list_filter = ["recommendation", "confidence", "workspace", "unassigned", "created_at"]
+    list_filter = ["recommendation", "confidence", BY_WORKSPACE, "unassigned", "created_at"]
     search_fields = ["title", "id"]
     # The title is the latest revision's, copied like the verdict: changed
     # here it would belong to no revision, and the next edit would undo it.
@@ -56,6 +59,22 @@ class AssessmentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Assessment | None = None) -> bool:
         return request.user.is_superuser and super().has_delete_permission(request, obj)
+
+    # A deletion (a superuser's) is in the audit log like every other change.
+    def delete_model(self, request: HttpRequest, obj: Assessment) -> None:
+        with transaction.atomic():
+            audit.record(
+                request,
+                AuditAction.ASSESSMENT_DELETED,
+                workspace=obj.workspace,
+                target=obj,
+                detail={"title": obj.title},
+            )
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Assessment]) -> None:
+        for assessment in queryset.select_related("workspace"):
+            self.delete_model(request, assessment)
 
     @admin.display(description="revisions", ordering="revision_total")
     def revision_count(self, obj: Assessment) -> int:

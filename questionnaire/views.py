@@ -15,6 +15,7 @@ from django.http import (
 from django.shortcuts import aget_object_or_404, get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import (
     require_http_methods,
     require_POST,
@@ -243,6 +244,9 @@ def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     return _result_page(request, assessment)
 
 
+# Never stored by a browser's or a proxy's cache: a share link's page would
+# outlive its revocation there, and a report is one team's decisions.
+@never_cache
 @require_safe
 def shared_assessment(request: HtmxHttpRequest, secret: str) -> HttpResponse:
     """The result page, read-only, for the holder of a share link; 404 once revoked or expired."""
@@ -344,10 +348,17 @@ def assessment_move(request: HtmxHttpRequest, pk) -> HttpResponse:
     """Into a workspace: an anonymous assessment by the session that made it (MOVE),
     or an unassigned one by an owner (CLAIM)."""
     assessment = get_object_or_404(Assessment, pk=pk)
+    linked = NetworkCheck.objects.filter(revisions__assessment=assessment)
+    # The checks that go along are those the mover may move or claim
+    # themselves: anyone may link an anonymous or unassigned check they can
+    # read, and moving it would take it from the session that made it (or
+    # claim it without being an owner).
     if assessment.unassigned:
         action, needed, audited = Action.CLAIM, Action.CLAIM, AuditAction.ASSESSMENT_CLAIMED
+        along = linked.filter(unassigned=True)
     else:
         action, needed, audited = Action.MOVE, Action.CREATE, AuditAction.ASSESSMENT_MOVED
+        along = linked.filter(unassigned=False, anonymous_owner=assessment.anonymous_owner)
     access.require(request, action, assessment)
     workspace = Workspace.objects.filter(slug=request.POST.get("workspace", "")).first()
     if workspace is None:
@@ -358,12 +369,13 @@ def assessment_move(request: HtmxHttpRequest, pk) -> HttpResponse:
         workspace,
         audited,
         request=request,
-        along=NetworkCheck.objects.filter(revisions__assessment=assessment),
+        along=along,
     )
     return redirect(assessment.get_absolute_url())
 
 
 # HEAD too: link checkers and download managers ask before they fetch.
+@never_cache
 @require_safe
 async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     """The result as a PDF report, rendered off the event loop.
@@ -382,6 +394,7 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     return await _report(request, assessment, paper)
 
 
+@never_cache
 @require_safe
 async def shared_report(request: HttpRequest, secret: str) -> HttpResponse:
     """The PDF report for the holder of a share link."""

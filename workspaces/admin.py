@@ -14,6 +14,11 @@ from django.http import HttpRequest
 from . import access, audit, services
 from .models import ApiToken, AuditAction, AuditEvent, Membership, Workspace
 
+# The workspace filter offers only the workspaces of the rows shown: Django's
+# plain related filter lists every workspace, which would name to a staff
+# member the workspaces they are not in.
+BY_WORKSPACE = ("workspace", admin.RelatedOnlyFieldListFilter)
+
 
 def member_workspace_ids(request: HttpRequest):
     return access.memberships(access.principal_of(request)).values_list("workspace_id", flat=True)
@@ -75,7 +80,7 @@ class WorkspaceAdmin(WorkspaceScoped):
 @admin.register(Membership)
 class MembershipAdmin(WorkspaceScoped):
     list_display = ["user", "workspace", "role", "from_groups", "created_at"]
-    list_filter = ["role", "from_groups", "workspace"]
+    list_filter = ["role", "from_groups", BY_WORKSPACE]
     search_fields = ["user__username", "workspace__slug", "workspace__name"]
     list_select_related = ["user", "workspace"]
 
@@ -102,7 +107,7 @@ class MembershipAdmin(WorkspaceScoped):
 class ApiTokenAdmin(WorkspaceScoped):
     # No token_hash: the admin has no use for it, and it should be seen nowhere.
     list_display = ["prefix", "name", "user", "workspace", "created_at", "expires_at", "status"]
-    list_filter = ["workspace", "revoked_at", "expires_at"]
+    list_filter = [BY_WORKSPACE, "revoked_at", "expires_at"]
     search_fields = ["prefix", "name", "user__username"]
     list_select_related = ["user", "workspace"]
     fields = [
@@ -126,7 +131,9 @@ class ApiTokenAdmin(WorkspaceScoped):
         # Revoked, never deleted: the audit log names it.
         return False
 
-    @admin.action(description="Revoke the selected tokens")
+    # Superusers only, as every change here: an action without permissions
+    # is offered to whoever may view the list (staff with a view permission).
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
         for token in queryset.select_related("user", "workspace"):
             services.revoke_token(token, request=request)
@@ -135,7 +142,7 @@ class ApiTokenAdmin(WorkspaceScoped):
 @admin.register(AuditEvent)
 class AuditEventAdmin(WorkspaceScoped):
     list_display = ["at", "actor", "action", "workspace", "object_type", "object_id"]
-    list_filter = ["action", "workspace", "at"]
+    list_filter = ["action", BY_WORKSPACE, "at"]
     search_fields = ["actor", "object_id"]
     date_hierarchy = "at"
 

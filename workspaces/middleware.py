@@ -19,11 +19,15 @@ from django.utils import timezone
 
 from advisor.http import is_json_endpoint
 
-from .access import UNAUTHENTICATED, Unauthenticated, api_refusal, token_principal
+from .access import FORBIDDEN, UNAUTHENTICATED, Unauthenticated, api_refusal, token_principal
 from .models import ApiToken
 
 PUBLIC_MODULES = ("allauth.", "django.contrib.admin.", "identity.")
 DEMO_MODULES = ("live_demo.",)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+PAGE_FORMS_NEED_SIGN_IN = (
+    "an API token reads pages and uses the API (/api/); a page form needs a signed-in browser"
+)
 
 
 def unauthenticated(request: HttpRequest, message: str | None = None) -> HttpResponse:
@@ -84,6 +88,12 @@ class AccessMiddleware:
                 return unauthenticated(
                     request, "the token is unknown, revoked or expired, or its user left"
                 )
+            if request.method not in SAFE_METHODS and not is_json_endpoint(request):
+                # A page form is a person's, in their browser. A program can
+                # fetch a CSRF token as easily as a browser, so without this a
+                # token (a leaked one too) could add members, give its user's
+                # role to another account and outlive its own revocation.
+                return api_refusal(FORBIDDEN, PAGE_FORMS_NEED_SIGN_IN)
             request._principal = token_principal(token)
             # A token is not a session: nothing it does depends on the cookies.
             return None

@@ -179,3 +179,68 @@ def test_header_shows_signed_in_user_and_sign_out(client: Client, alice) -> None
 
 def test_header_shows_sign_in_link(client: Client) -> None:
     assert f'href="{LOGIN}">Sign in</a>' in client.get(LOGIN).content.decode()
+
+
+ADMIN_LOGIN = "/admin/login/"
+
+
+def admin_sign_in(client: Client, password: str = PASSWORD, **extra):
+    return client.post(
+        ADMIN_LOGIN, {"username": "alice", "password": password, "next": "/admin/"}, **extra
+    )
+
+
+@pytest.fixture
+def staff_alice(alice):
+    alice.is_staff = True
+    alice.save()
+    return alice
+
+
+def test_admin_login_throttled_per_account(client: Client, staff_alice) -> None:
+    # The admin's sign-in counts against the same limits as the sign-in page:
+    # without them, a staff account's password could be guessed without end.
+    for n in range(5):
+        admin_sign_in(client, password="wrong", REMOTE_ADDR=f"10.0.0.{n + 1}")
+    response = admin_sign_in(client, REMOTE_ADDR="10.0.1.1")
+    assert THROTTLED in response.content.decode()
+    assert not signed_in(client)
+
+
+def test_admin_login_throttled_per_client(client: Client, staff_alice) -> None:
+    for n in range(10):
+        client.post(
+            ADMIN_LOGIN,
+            {"username": f"nobody{n}", "password": "wrong"},
+            REMOTE_ADDR="10.0.0.9",
+        )
+    response = admin_sign_in(client, REMOTE_ADDR="10.0.0.9")
+    assert THROTTLED in response.content.decode()
+    assert not signed_in(client)
+
+
+def test_admin_login_failures_count_on_sign_in_page(client: Client, staff_alice) -> None:
+    for n in range(5):
+        admin_sign_in(client, password="wrong", REMOTE_ADDR=f"10.0.0.{n + 1}")
+    assert THROTTLED in sign_in(client, REMOTE_ADDR="10.0.1.1").content.decode()
+
+
+def test_admin_login_still_signs_staff_in(client: Client, staff_alice) -> None:
+    response = admin_sign_in(client)
+    assert response.status_code == 302
+    assert signed_in(client)
+    event = AuditEvent.objects.get(action=AuditAction.SIGN_IN)
+    assert event.actor == "alice"
+
+
+def test_admin_login_refuses_non_staff(client: Client, alice) -> None:
+    response = admin_sign_in(client)
+    assert response.status_code == 200
+    assert not signed_in(client)
+
+
+def test_admin_login_failure_audited(client: Client, staff_alice) -> None:
+    admin_sign_in(client, password="wrong")
+    assert AuditEvent.objects.get(action=AuditAction.SIGN_IN_FAILED).detail == {
+        "username": "alice"
+    }

@@ -210,6 +210,23 @@ def test_shared_page_is_read_only(client, people, team_assessment):
     assert Client().get(f"/shared/{secret}/report.pdf").status_code == 200
 
 
+def test_shared_page_and_reports_are_never_cached(client, people, team_assessment):
+    # A shared cache keeping a shared page would serve it after the link is
+    # revoked; a browser's would keep a team's report on a shared computer.
+    _, found = create_link(signed_in(client, people["editor"]), team_assessment)
+    secret = found[1].rsplit("/shared/", 1)[1].strip("/")
+
+    for response in [
+        Client().get(f"/shared/{secret}/"),
+        Client().get(f"/shared/{secret}/report.pdf"),
+        Client().head(f"/shared/{secret}/report.pdf"),
+        client.get(url(team_assessment, "report.pdf")),
+    ]:
+        assert response.status_code == 200
+        assert "no-store" in response["Cache-Control"]
+        assert "private" in response["Cache-Control"]
+
+
 def test_revoked_share_link_404(client, people, team_assessment):
     _, found = create_link(signed_in(client, people["editor"]), team_assessment)
     secret = found[1].rsplit("/shared/", 1)[1].strip("/")
@@ -280,6 +297,26 @@ def test_move_after_sign_in(client, people, workspace, anonymous_made):
     assert anonymous_made.workspace == workspace
     assert NetworkCheck.objects.get().workspace == workspace
     assert AuditEvent.objects.filter(action=AuditAction.ASSESSMENT_MOVED).exists()
+
+
+def test_move_leaves_checks_it_does_not_own(client, people, chat_answers, anonymous_made):
+    # Linked to a revision by their ids (anyone may read them), another
+    # session's anonymous check and an unassigned one stay where they are:
+    # moving must not take them from their maker, nor claim without an owner.
+    theirs = NetworkCheck.objects.create(measurement=cleaned(), anonymous_owner="f" * 64)
+    old = NetworkCheck.objects.create(measurement=cleaned(), unassigned=True)
+    anonymous_made.revise("Second", chat_answers, network_check=theirs)
+    anonymous_made.revise("Third", chat_answers, network_check=old)
+    signed_in(client, people["editor"])
+
+    response = client.post(url(anonymous_made, "move/"), {"workspace": "team"})
+
+    theirs.refresh_from_db()
+    old.refresh_from_db()
+    assert response.status_code == 302
+    assert NetworkCheck.objects.filter(workspace__slug="team").count() == 1
+    assert (theirs.workspace, theirs.anonymous_owner) == (None, "f" * 64)
+    assert (old.workspace, old.unassigned) == (None, True)
 
 
 def test_move_refused_for_another_session(people, anonymous_made):

@@ -87,3 +87,81 @@ def test_staff_sees_only_their_workspaces_memberships(client, staff):
 
     assert "outsider" not in page
     assert "owner" in page
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "questionnaire/assessment",
+        "workspaces/membership",
+        "workspaces/apitoken",
+        "workspaces/auditevent",
+    ],
+)
+def test_staff_workspace_filter_names_only_their_workspaces(
+    client, staff, people, team_assessment, hidden, changelist
+):
+    # Django's related filter would list every workspace in the sidebar.
+    services.issue_token(people["outsider"], Workspace.objects.get(slug="elsewhere"))
+    client.force_login(staff)
+
+    page = client.get(f"/admin/{changelist}/").text
+
+    assert "Elsewhere" not in page
+
+
+def test_staff_cannot_revoke_tokens_in_admin(client, staff, people, workspace):
+    # Revoking another member's token is an owner's; staff only read here.
+    token, _ = services.issue_token(people["owner"], workspace)
+    client.force_login(staff)
+
+    page = client.get("/admin/workspaces/apitoken/").text
+    response = client.post(
+        "/admin/workspaces/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk], "index": "0"},
+    )
+
+    token.refresh_from_db()
+    assert 'value="revoke"' not in page
+    assert response.status_code in {200, 302}
+    assert token.status == "active"
+
+
+def test_superuser_revokes_tokens_in_admin(client, people, workspace):
+    token, _ = services.issue_token(people["owner"], workspace)
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    client.post(
+        "/admin/workspaces/apitoken/",
+        {"action": "revoke", "_selected_action": [token.pk], "index": "0"},
+    )
+
+    token.refresh_from_db()
+    assert token.status == "revoked"
+
+
+def test_admin_deletion_of_an_assessment_is_audited(client, team_assessment):
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    client.post(f"/admin/questionnaire/assessment/{team_assessment.pk}/delete/", {"post": "yes"})
+
+    assert not Assessment.objects.filter(pk=team_assessment.pk).exists()
+    event = AuditEvent.objects.get(action="assessment_deleted")
+    assert (event.actor, event.workspace_id) == ("root", team_assessment.workspace_id)
+    assert event.object_id == str(team_assessment.pk)
+
+
+def test_admin_bulk_deletion_of_assessments_is_audited(client, team_assessment, hidden):
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    client.post(
+        "/admin/questionnaire/assessment/",
+        {
+            "action": "delete_selected",
+            "_selected_action": [team_assessment.pk, hidden.pk],
+            "post": "yes",
+        },
+    )
+
+    assert not Assessment.objects.exists()
+    assert AuditEvent.objects.filter(action="assessment_deleted").count() == 2

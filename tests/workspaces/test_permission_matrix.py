@@ -21,8 +21,10 @@ does. Cells:
 - sign-in: a redirect to the sign-in page, and back after it;
 - admin: the admin's own sign-in page (nobody here is staff; tests/workspaces/
   test_admin.py shows what staff see);
-- -: does not apply (a share link opens only its pages; page forms are for
-  browsers, which send cookies and a CSRF token, not API tokens).
+- -: does not apply (a share link opens only its pages).
+
+An API token reads pages, but every page form refuses it (403): a program
+gets a CSRF token as easily as a browser, and page forms are a person's.
 
 Where a cell refuses (4xx, sign-in, admin), the test also asserts that
 nothing changed in the database. Where a non-member gets 200 (a list of
@@ -50,21 +52,21 @@ MATRIX = """
 entry point                                owner   editor  reviewer viewer  outsider anonymous tok:owner tok:editor tok:reviewer tok:viewer tok:other holder  revoked expired
 GET  result page /assessments/A/           200     200     200      200     404      sign-in   200       200        200          200        404       -       -       -
 GET  edit form /assessments/A/edit/        200     200     403      403     404      sign-in   200       200        403          403        404       -       -       -
-POST edit form (finish: new revision)      302     302     403      403     404      sign-in   -         -          -            -          -         -       -       -
+POST edit form (finish: new revision)      302     302     403      403     404      sign-in   403       403        403          403        403       -       -       -
 GET  PDF /assessments/A/report.pdf         200     200     200      200     404      sign-in   200       200        200          200        404       -       -       -
 GET  evidence partial (htmx) of C          200     200     200      200     404      sign-in   200       200        200          200        404       -       -       -
-POST share link on the page                200     200     403      403     404      sign-in   -         -          -            -          -         -       -       -
-POST revoke share link on the page         302     302     403      403     404      sign-in   -         -          -            -          -         -       -       -
-POST claim U into team                     302     403     403      403     404      sign-in   -         -          -            -          -         -       -       -
+POST share link on the page                200     200     403      403     404      sign-in   403       403        403          403        403       -       -       -
+POST revoke share link on the page         302     302     403      403     404      sign-in   403       403        403          403        403       -       -       -
+POST claim U into team                     302     403     403      403     404      sign-in   403       403        403          403        403       -       -       -
 GET  shared page /shared/<secret>/         200     200     200      200     200      sign-in   200       200        200          200        200       200     404     404
 GET  shared PDF                            200     200     200      200     200      sign-in   200       200        200          200        200       200     404     404
 GET  workspace /workspaces/team/           200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
 GET  members page                          200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
-POST add a member                          302     403     403      403     404      sign-in   -         -          -            -          -         404     -       -
+POST add a member                          302     403     403      403     404      sign-in   403       403        403          403        403       404     -       -
 GET  tokens page                           200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
-POST create a token                        200     200     200      200     404      sign-in   -         -          -            -          -         404     -       -
+POST create a token                        200     200     200      200     404      sign-in   403       403        403          403        403       404     -       -
 GET  audit page                            200     403     403      403     404      sign-in   200       403        403          403        404       404     -       -
-POST switch to team                        302     302     302      302     404      sign-in   -         -          -            -          -         404     -       -
+POST switch to team                        302     302     302      302     404      sign-in   403       403        403          403        403       404     -       -
 GET  admin: assessments                    admin   admin   admin    admin   admin    admin     admin     admin      admin        admin      admin     admin   -       -
 GET  api list /api/assessments/            200     200     200      200     200      401       200       200        200          200        200       403     -       -
 POST api create /api/assessments/          201     201     403      403     201      401       201       201        403          403        201       403     -       -
@@ -162,7 +164,7 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
             f"/assessments/{a.pk}/edit/", **h
         ),
         "POST edit form (finish: new revision)": lambda: client.post(
-            f"/assessments/{a.pk}/edit/", finish
+            f"/assessments/{a.pk}/edit/", finish, **h
         ),
         "GET PDF /assessments/A/report.pdf": lambda: client.get(
             f"/assessments/{a.pk}/report.pdf", **h
@@ -171,27 +173,29 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
             f"/network-check/{c.pk}/evidence/", headers={**headers, "HX-Request": "true"}
         ),
         "POST share link on the page": lambda: client.post(
-            f"/assessments/{a.pk}/share-links/", {"expires": "30"}
+            f"/assessments/{a.pk}/share-links/", {"expires": "30"}, **h
         ),
         "POST revoke share link on the page": lambda: client.post(
-            f"/assessments/{a.pk}/share-links/{world.link.pk}/revoke/"
+            f"/assessments/{a.pk}/share-links/{world.link.pk}/revoke/", **h
         ),
         "POST claim U into team": lambda: client.post(
-            f"/assessments/{u.pk}/move/", {"workspace": "team"}
+            f"/assessments/{u.pk}/move/", {"workspace": "team"}, **h
         ),
         "GET shared page /shared/<secret>/": lambda: client.get(f"/shared/{secret}/", **h),
         "GET shared PDF": lambda: client.get(f"/shared/{secret}/report.pdf", **h),
         "GET workspace /workspaces/team/": lambda: client.get("/workspaces/team/", **h),
         "GET members page": lambda: client.get("/workspaces/team/members/", **h),
         "POST add a member": lambda: client.post(
-            "/workspaces/team/members/add/", {"username": "newbie", "role": "viewer"}
+            "/workspaces/team/members/add/", {"username": "newbie", "role": "viewer"}, **h
         ),
         "GET tokens page": lambda: client.get("/workspaces/team/tokens/", **h),
         "POST create a token": lambda: client.post(
-            "/workspaces/team/tokens/new/", {"name": "ci", "expires": "30"}
+            "/workspaces/team/tokens/new/", {"name": "ci", "expires": "30"}, **h
         ),
         "GET audit page": lambda: client.get("/workspaces/team/audit/", **h),
-        "POST switch to team": lambda: client.post("/workspaces/switch/", {"workspace": "team"}),
+        "POST switch to team": lambda: client.post(
+            "/workspaces/switch/", {"workspace": "team"}, **h
+        ),
         "GET admin: assessments": lambda: client.get("/admin/questionnaire/assessment/", **h),
         "GET api list /api/assessments/": lambda: client.get("/api/assessments/", **h),
         "POST api create /api/assessments/": lambda: client.post(
