@@ -7,7 +7,7 @@ and the audit log is read-only for everyone.
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -90,17 +90,25 @@ class MembershipAdmin(WorkspaceScoped):
 
     def save_model(self, request, obj, form, change) -> None:
         # Through services, so that it is logged like a change on the members page.
-        saved = services.set_member(
-            obj.workspace, obj.user, obj.role, request=request, from_groups=obj.from_groups
-        )
+        try:
+            saved = services.set_member(
+                obj.workspace, obj.user, obj.role, request=request, from_groups=obj.from_groups
+            )
+        except services.LastOwner as refusal:
+            self.message_user(request, str(refusal), messages.ERROR)
+            obj.refresh_from_db()
+            return
         obj.pk = saved.pk
 
     def delete_model(self, request, obj) -> None:
-        services.remove_member(obj, request=request)
+        self.delete_queryset(request, Membership.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request, queryset) -> None:
         for membership in queryset.select_related("user", "workspace"):
-            services.remove_member(membership, request=request)
+            try:
+                services.remove_member(membership, request=request)
+            except services.LastOwner as refusal:
+                self.message_user(request, str(refusal), messages.ERROR)
 
 
 @admin.register(ApiToken)

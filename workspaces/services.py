@@ -37,6 +37,24 @@ def create_workspace(
     return workspace
 
 
+class LastOwner(Exception):
+    """The change would leave the workspace with no owner to manage it."""
+
+
+def _keep_an_owner(membership: Membership) -> None:
+    """Refuse to demote or remove ``membership`` if it is the workspace's only owner.
+
+    Under a lock on the workspace's row, so that two owners demoting each
+    other at the same moment cannot both succeed.
+    """
+    Workspace.objects.select_for_update().filter(pk=membership.workspace_id).first()
+    if last_owner(membership):
+        raise LastOwner(
+            f"{membership.user.get_username()} is the last owner of "
+            f"{membership.workspace.slug}: make someone else owner first"
+        )
+
+
 def set_member(
     workspace: Workspace,
     user,
@@ -46,7 +64,10 @@ def set_member(
     actor: str | None = None,
     from_groups: bool = False,
 ) -> Membership:
-    """Add ``user`` with ``role``, or change their role; logged either way, if anything changed."""
+    """Add ``user`` with ``role``, or change their role; logged either way, if anything changed.
+
+    Raises LastOwner rather than demote the workspace's only owner.
+    """
     role = Role(role)
     with transaction.atomic():
         membership, added = Membership.objects.select_for_update().get_or_create(
@@ -55,6 +76,8 @@ def set_member(
         if added:
             action, detail = AuditAction.MEMBER_ADDED, {"role": role}
         elif membership.role != role or membership.from_groups != from_groups:
+            if role != Role.OWNER:
+                _keep_an_owner(membership)
             detail = {"from": membership.role, "role": role}
             membership.role, membership.from_groups = role, from_groups
             membership.save(update_fields=["role", "from_groups"])
@@ -76,6 +99,7 @@ def remove_member(
     membership: Membership, *, request: HttpRequest | None = None, actor: str | None = None
 ) -> None:
     with transaction.atomic():
+        _keep_an_owner(membership)
         audit.record(
             request,
             AuditAction.MEMBER_REMOVED,

@@ -164,11 +164,13 @@ def member_role(request: HtmxHttpRequest, slug: str, member_id: int) -> HttpResp
     error = ""
     if role not in Role.values:
         error = "Choose a role: owner, editor, reviewer or viewer."
-    elif role != Role.OWNER and services.last_owner(membership):
-        error = "The workspace's last owner cannot be demoted: make someone else owner first."
+    else:
+        try:
+            services.set_member(workspace, membership.user, role, request=request)
+        except services.LastOwner:
+            error = "The workspace's last owner cannot be demoted: make someone else owner first."
     if error:
         return _members_page(request, workspace, errors={membership.pk: error}, status=400)
-    services.set_member(workspace, membership.user, role, request=request)
     return redirect("workspaces:members", slug=workspace.slug)
 
 
@@ -178,10 +180,11 @@ def member_remove(request: HtmxHttpRequest, slug: str, member_id: int) -> HttpRe
     membership = get_object_or_404(
         Membership.objects.select_related("user", "workspace"), pk=member_id, workspace=workspace
     )
-    if services.last_owner(membership):
+    try:
+        services.remove_member(membership, request=request)
+    except services.LastOwner:
         error = "The workspace's last owner cannot be removed: make someone else owner first."
         return _members_page(request, workspace, errors={membership.pk: error}, status=400)
-    services.remove_member(membership, request=request)
     return redirect("workspaces:members", slug=workspace.slug)
 
 

@@ -244,3 +244,26 @@ def test_admin_login_failure_audited(client: Client, staff_alice) -> None:
     assert AuditEvent.objects.get(action=AuditAction.SIGN_IN_FAILED).detail == {
         "username": "alice"
     }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/password/reset/",
+        "/accounts/password/reset/done/",
+        "/accounts/password/reset/key/1-abc/",
+        "/accounts/password/set/",
+        "/accounts/email/",
+        "/accounts/confirm-email/abc/",
+        "/accounts/3rdparty/",
+        "/accounts/social/connections/",
+    ],
+)
+def test_pages_that_would_bypass_single_sign_on_are_404(client, path):
+    user = get_user_model().objects.create_user("sso-only")
+    user.set_unusable_password()
+    user.save()
+    client.force_login(user)
+    assert client.get(path).status_code == 404
+    assert client.post(path, {"email": "a@example.com"}).status_code == 404

@@ -101,3 +101,26 @@ def test_move_into_takes_linked_checks_along(team, chat_answers):
     assert (assessment.workspace, assessment.anonymous_owner) == (team, "")
     assert (check.workspace, check.anonymous_owner) == (team, "")
     assert actions()[-1] == AuditAction.ASSESSMENT_MOVED
+
+
+def test_last_owner_cannot_be_demoted(team, alice):
+    services.set_member(team, alice, Role.OWNER)
+    logged = AuditEvent.objects.count()
+    with pytest.raises(services.LastOwner):
+        services.set_member(team, alice, Role.EDITOR)
+    assert Membership.objects.get(user=alice).role == Role.OWNER
+    assert AuditEvent.objects.count() == logged
+
+
+def test_last_owner_cannot_be_removed(team, alice):
+    membership = services.set_member(team, alice, Role.OWNER)
+    with pytest.raises(services.LastOwner):
+        services.remove_member(membership)
+    assert Membership.objects.filter(user=alice).exists()
+
+
+def test_one_of_two_owners_can_step_down(team, alice):
+    services.set_member(team, alice, Role.OWNER)
+    services.set_member(team, get_user_model().objects.create_user("bob"), Role.OWNER)
+    services.set_member(team, alice, Role.VIEWER)
+    assert Membership.objects.get(user=alice).role == Role.VIEWER

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Count
 
 from workspaces import services
-from workspaces.models import Membership, Role, Workspace
+from workspaces.models import Role, Workspace
 
 PASSWORD_VARIABLE = "ADVISOR_NEW_USER_PASSWORD"
 
@@ -77,17 +77,10 @@ class Command(BaseCommand):
                 )
             if user is None:
                 user = self._new_user(options["username"])
-            existing = Membership.objects.filter(workspace=workspace, user=user).first()
-            if (
-                existing is not None
-                and options["role"] != Role.OWNER
-                and services.last_owner(existing)
-            ):
-                raise CommandError(
-                    f"{user.get_username()!r} is the last owner of {workspace.slug!r}: "
-                    "make someone else owner first"
-                )
-            services.set_member(workspace, user, options["role"], actor="operator")
+            try:
+                services.set_member(workspace, user, options["role"], actor="operator")
+            except services.LastOwner as refusal:
+                raise CommandError(str(refusal)) from None
         self.stdout.write(f"{user.get_username()} is {options['role']} of {workspace.slug}")
 
     def _new_user(self, username: str):
