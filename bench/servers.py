@@ -150,6 +150,10 @@ def our_app(
         # few. Raised rather than turned off, so the figures still include
         # the accounting that production does.
         **BENCH_CLIENT_LIMITS,
+        # The load clients hold no account: anonymous mode lets them use the
+        # pages and the API as before workspaces, so figures compare across
+        # that change (production's default is off: docs/access.md).
+        "ADVISOR_ANONYMOUS": "1",
     }
     if kind == "daphne":
         command = ["daphne", "-b", "127.0.0.1", "-p", str(port)]

@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 
-from advisor.http import error_response
+from advisor.http import error_response, is_json_endpoint
 
 from . import bearer
 from .models import ApiToken, Membership, Owned, Role, Workspace
@@ -165,7 +165,7 @@ def anonymous_owner_key(request: HttpRequest) -> str:
     """
     session = getattr(request, "session", None)
     principal = principal_of(request)
-    if session is None or principal.token is not None:
+    if session is None or principal.token is not None or not _from_a_browser(request):
         return ""
     key = session.get(ANONYMOUS_KEY)
     if not key:
@@ -173,6 +173,20 @@ def anonymous_owner_key(request: HttpRequest) -> str:
         session[ANONYMOUS_KEY] = key
     principal.anonymous_key = bearer.digest(key)
     return principal.anonymous_key
+
+
+def _from_a_browser(request: HttpRequest) -> bool:
+    """Whether a request may own what it makes: a page's form, or an API call with our cookies.
+
+    A program calling the API without cookies would get a new session for
+    every write, each owning one object that nobody could ever revise (nor
+    move): its anonymous objects belong to no session, and make no session
+    row. A browser that opened one of our pages has the CSRF cookie at least.
+    """
+    if not is_json_endpoint(request):
+        return True
+    cookies = request.COOKIES
+    return settings.SESSION_COOKIE_NAME in cookies or settings.CSRF_COOKIE_NAME in cookies
 
 
 def decide(principal: Principal, action: Action, obj: Owned) -> int:

@@ -275,6 +275,7 @@ def test_create_by_session_editor_goes_into_workspace(client, member, chat_answe
 
 @override_settings(ADVISOR_ANONYMOUS=True)
 def test_create_anonymous_belongs_to_the_session(client, chat_answers):
+    client.get("/")  # a browser that opened a page: it sends our cookies
     post(client, LIST, {"answers": chat_answers})
 
     assessment = Assessment.objects.get()
@@ -460,7 +461,15 @@ def test_revise_get_is_405(client, bearer, ours):
 
 
 @override_settings(ADVISOR_ANONYMOUS=True)
+def test_create_by_a_program_without_cookies_belongs_to_no_session(client, chat_answers):
+    post(client, LIST, {"answers": chat_answers})
+
+    assert Assessment.objects.get().anonymous_owner == ""
+    assert not client.cookies.get("sessionid")
+
+
 def test_revise_by_the_anonymous_session_that_made_it(client, chat_answers, dashboard_answers):
+    client.get("/")
     created = post(client, LIST, {"answers": chat_answers}).json()
 
     response = post(client, f"{LIST}{created['id']}/revisions/", {"answers": dashboard_answers})

@@ -296,7 +296,8 @@ def test_anonymous_mode_matrix(settings, chat_answers, entry, who, expected):
     world = build_world(chat_answers)
     client = Client()
     if who == "maker":
-        # The browser session that made N: it holds N's anonymous key.
+        # The browser session that made N: it opened a page, then made N.
+        client.get("/")
         client.post(
             "/api/assessments/",
             json.dumps({"title": "Made anonymously", "answers": chat_answers}),
