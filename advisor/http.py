@@ -8,6 +8,7 @@ answer alike, so a client handles one shape.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from functools import wraps
 from inspect import iscoroutinefunction
@@ -42,6 +43,18 @@ def whole_number(text: str | None, max_digits: int = MAX_DIGITS) -> int | None:
     if text is None or not (0 < len(text) <= max_digits and text.isascii() and text.isdigit()):
         return None
     return int(text)
+
+
+def text_problem(text: str, max_length: int) -> str | None:
+    """Why ``text`` (a title, a name) cannot be stored, or None; for forms, the API and commands.
+
+    PostgreSQL refuses NUL, and no database stores lone surrogates.
+    """
+    if len(text) > max_length:
+        return f"must be at most {max_length} characters"
+    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in text):
+        return "must not contain control characters"
+    return None
 
 
 def all_digits(text: str) -> bool:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
@@ -10,9 +9,10 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from advisor.http import text_problem
 from network_check.models import NetworkCheck
 from workspaces import bearer
-from workspaces.models import Owned
+from workspaces.models import Owned, Revocable
 
 from .catalogue import Catalogue, CatalogueError, get_catalogue
 from .scoring import evaluate
@@ -22,12 +22,7 @@ TITLE_MAX_LENGTH = 200
 
 def title_problem(title: str) -> str | None:
     """Why ``title`` cannot be stored, or None; shared by the forms and the API."""
-    if len(title) > TITLE_MAX_LENGTH:
-        return f"must be at most {TITLE_MAX_LENGTH} characters"
-    # PostgreSQL refuses NUL, and no database stores lone surrogates.
-    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in title):
-        return "must not contain control characters"
-    return None
+    return text_problem(title, TITLE_MAX_LENGTH)
 
 
 class Recommendation(models.TextChoices):
@@ -213,15 +208,7 @@ class Revision(models.Model):
 SHARE_LINK_DAYS = (7, 30, 90)
 
 
-class ShareLinkQuerySet(models.QuerySet):
-    def live(self) -> ShareLinkQuerySet:
-        """Links that still open their assessment: not revoked, not expired."""
-        return self.filter(revoked_at__isnull=True).filter(
-            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
-        )
-
-
-class ShareLink(models.Model):
+class ShareLink(Revocable):
     """A read-only link to one assessment, for people outside its workspace.
 
     The link carries a 256-bit secret; only its hash is stored, so the
@@ -240,12 +227,8 @@ class ShareLink(models.Model):
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ShareLinkQuerySet.as_manager()
-
-    class Meta:
+    class Meta(Revocable.Meta):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -281,11 +264,3 @@ class ShareLink(models.Model):
             .filter(token_hash=bearer.digest(secret))
             .first()
         )
-
-    @property
-    def status(self) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= timezone.now():
-            return "expired"
-        return "active"

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 
 from network_check.models import NetworkCheck
 from workspaces import audit
@@ -97,9 +96,7 @@ def create_share_link(
 def revoke_share_link(request: HttpRequest, link: ShareLink) -> bool:
     """Revoke ``link``; False (nothing logged) if it already was."""
     with transaction.atomic():
-        changed = ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        changed = link.revoke()
         if changed:
             audit.record(
                 request,
@@ -108,8 +105,7 @@ def revoke_share_link(request: HttpRequest, link: ShareLink) -> bool:
                 target=link.assessment,
                 detail={"share_link": link.pk},
             )
-    link.refresh_from_db()
-    return bool(changed)
+    return changed
 
 
 def share_url(request: HttpRequest, secret: str) -> str:

@@ -11,6 +11,8 @@ anonymous mode is off (a page then needs one anyway).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
@@ -19,7 +21,14 @@ from django.utils import timezone
 
 from advisor.http import is_json_endpoint
 
-from .access import FORBIDDEN, UNAUTHENTICATED, Unauthenticated, api_refusal, token_principal
+from .access import (
+    FORBIDDEN,
+    UNAUTHENTICATED,
+    Principal,
+    Unauthenticated,
+    api_refusal,
+    token_principal,
+)
 from .models import ApiToken
 
 PUBLIC_MODULES = ("allauth.", "django.contrib.admin.", "identity.")
@@ -46,15 +55,30 @@ def bearer_secret(request: HttpRequest) -> str | None:
     return secret.strip() if scheme.lower() == "bearer" else ""
 
 
-def _token_for(secret: str) -> ApiToken | None:
+# "Last used" is shown to the minute: a script calling many times a second
+# writes it once a minute, not on every call.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def _principal_for(secret: str) -> Principal | None:
+    """The principal a token makes, with its user's role looked up once; None if it makes none."""
     token = ApiToken.authenticate(secret)
     if token is None:
         return None
     # The token's user acts only while still a member of its workspace.
-    if not token.user.memberships.filter(workspace_id=token.workspace_id).exists():
+    role = (
+        token.user.memberships.filter(workspace_id=token.workspace_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+    if role is None:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    return token
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    principal = token_principal(token)
+    principal._roles[token.workspace_id] = role
+    return principal
 
 
 def _needs_sign_in(callback) -> bool:
@@ -83,8 +107,8 @@ class AccessMiddleware:
     async def process_view(self, request: HttpRequest, callback, args, kwargs):
         secret = bearer_secret(request)
         if secret is not None:
-            token = await sync_to_async(_token_for)(secret) if secret else None
-            if token is None:
+            principal = await sync_to_async(_principal_for)(secret) if secret else None
+            if principal is None:
                 return unauthenticated(
                     request, "the token is unknown, revoked or expired, or its user left"
                 )
@@ -94,7 +118,7 @@ class AccessMiddleware:
                 # token (a leaked one too) could add members, give its user's
                 # role to another account and outlive its own revocation.
                 return api_refusal(FORBIDDEN, PAGE_FORMS_NEED_SIGN_IN)
-            request._principal = token_principal(token)
+            request._principal = principal
             # A token is not a session: nothing it does depends on the cookies.
             return None
         if not _needs_sign_in(callback):

@@ -74,15 +74,45 @@ class Membership(models.Model):
         return f"{self.user} is {self.role} of {self.workspace}"
 
 
-class ApiTokenQuerySet(models.QuerySet):
-    def live(self) -> ApiTokenQuerySet:
-        """Tokens that still authenticate: not revoked, not expired."""
+class RevocableQuerySet(models.QuerySet):
+    def live(self) -> RevocableQuerySet:
+        """The ones that still open something: not revoked, not expired."""
         return self.filter(revoked_at__isnull=True).filter(
             models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
         )
 
 
-class ApiToken(models.Model):
+class Revocable(models.Model):
+    """A bearer secret's row (an API token, a share link): it may expire, and be revoked once."""
+
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RevocableQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    def revoke(self) -> bool:
+        """Revoke it now; False if it already was (a second revoke changes nothing)."""
+        changed = (
+            type(self)
+            .objects.filter(pk=self.pk, revoked_at__isnull=True)
+            .update(revoked_at=timezone.now())
+        )
+        self.refresh_from_db(fields=["revoked_at"])
+        return bool(changed)
+
+
+class ApiToken(Revocable):
     """A personal access token: one user, one workspace, that user's role there.
 
     Only a hash of the token is stored; the token itself is shown once.
@@ -96,13 +126,9 @@ class ApiToken(models.Model):
     prefix = models.CharField(max_length=bearer.PREFIX_LENGTH, db_index=True)
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ApiTokenQuerySet.as_manager()
-
-    class Meta:
+    class Meta(Revocable.Meta):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -135,14 +161,6 @@ class ApiToken(models.Model):
             .filter(token_hash=bearer.digest(secret), user__is_active=True)
             .first()
         )
-
-    @property
-    def status(self) -> str:
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= timezone.now():
-            return "expired"
-        return "active"
 
 
 class AuditAction(models.TextChoices):

@@ -155,9 +155,7 @@ def revoke_token(
 ) -> bool:
     """Revoke ``token``; False (and nothing logged) if it already was."""
     with transaction.atomic():
-        changed = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+        changed = token.revoke()
         if changed:
             audit.record(
                 request,
@@ -167,8 +165,7 @@ def revoke_token(
                 detail={"prefix": token.prefix, "for": token.user.get_username()},
                 actor=actor,
             )
-    token.refresh_from_db()
-    return bool(changed)
+    return changed
 
 
 def move_into(

@@ -8,8 +8,6 @@ without JavaScript.
 
 from __future__ import annotations
 
-import unicodedata
-
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -20,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST, require_safe
 from django_htmx.middleware import HtmxDetails
 
+from advisor.http import text_problem
 from questionnaire.models import Assessment
 
 from . import access, services
@@ -233,14 +232,6 @@ def _tokens_page(
     )
 
 
-def _name_problem(name: str) -> str | None:
-    if len(name) > NAME_MAX_LENGTH:
-        return f"The name must be at most {NAME_MAX_LENGTH} characters."
-    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in name):
-        return "The name must not contain control characters."
-    return None
-
-
 @require_POST
 def token_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     """A member's new token: shown on the page this answers with, once, and never again."""
@@ -251,8 +242,8 @@ def token_create(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     name = request.POST.get("name", "").strip()
     expiry = request.POST.get("expires", "")
     errors = {}
-    if problem := _name_problem(name):
-        errors["name"] = problem
+    if problem := text_problem(name, NAME_MAX_LENGTH):
+        errors["name"] = f"The name {problem}."
     if expiry != NEVER and expiry not in TOKEN_DAYS:
         errors["expires"] = "Choose when the token expires: in 30, 90 or 365 days, or never."
     if errors:

@@ -144,3 +144,21 @@ def test_anonymous_mode_off_admin_keeps_its_own_sign_in(client, settings):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_token_use_written_once_a_minute(client, token):
+    client.get("/api/questions/", headers=bearer(token[1]))
+    token[0].refresh_from_db()
+    first = token[0].last_used_at
+    client.get("/api/questions/", headers=bearer(token[1]))
+    token[0].refresh_from_db()
+    assert token[0].last_used_at == first
+
+
+def test_token_request_reads_the_role_once(client, token, django_assert_num_queries):
+    # After the first call, two reads: the token (with its user and its
+    # workspace) and the user's role there; its use is not written again
+    # within the minute.
+    client.get("/api/questions/", headers=bearer(token[1]))
+    with django_assert_num_queries(2):
+        client.get("/api/questions/", headers=bearer(token[1]))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from asgiref.sync import sync_to_async
+from asgiref.testing import ApplicationCommunicator
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -36,7 +35,6 @@ async def http_status(path: str, cookie: bytes | None = None) -> tuple[int, byte
     headers = [HOST] + ([(b"cookie", cookie)] if cookie else [])
     scope = {
         "type": "http",
-        "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
@@ -45,31 +43,15 @@ async def http_status(path: str, cookie: bytes | None = None) -> tuple[int, byte
         "query_string": b"",
         "headers": headers,
         "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
     }
-    sent: list[dict] = []
-    disconnect = False
-
-    async def receive() -> dict:
-        nonlocal disconnect
-        if disconnect:
-            return {"type": "http.disconnect"}
-        disconnect = True
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        sent.append(message)
-        if message["type"] == "http.response.body" and len(sent) >= 2:
-            raise _Done
-
-    with contextlib.suppress(_Done):
-        await application(scope, receive, send)
-    body = next((m.get("body", b"") for m in sent if m["type"] == "http.response.body"), b"")
-    return sent[0]["status"], body
-
-
-class _Done(Exception):
-    pass
+    communicator = ApplicationCommunicator(application, scope)
+    await communicator.send_input({"type": "http.request", "body": b""})
+    start = await communicator.receive_output(5)
+    first = await communicator.receive_output(5)
+    # An open stream ends when its client goes; a refusal has ended already.
+    await communicator.send_input({"type": "http.disconnect"})
+    await communicator.wait(5)
+    return start["status"], first.get("body", b"")
 
 
 async def handshake(path: str, cookie: bytes | None = None) -> bool:

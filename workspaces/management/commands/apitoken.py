@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from advisor.http import whole_number
+from advisor.http import text_problem, whole_number
 from workspaces import bearer, services
 from workspaces.models import NAME_MAX_LENGTH, ApiToken, Membership, Workspace
 
@@ -64,8 +64,8 @@ class Command(BaseCommand):
                 f"{user.get_username()!r} is not a member of {workspace.slug!r}: "
                 f"manage.py workspace add-member {workspace.slug} {user.get_username()} --role ..."
             )
-        if len(options["name"]) > NAME_MAX_LENGTH:
-            raise CommandError(f"--name must be at most {NAME_MAX_LENGTH} characters")
+        if problem := text_problem(options["name"], NAME_MAX_LENGTH):
+            raise CommandError(f"--name {problem}")
         _, secret = services.issue_token(
             user, workspace, name=options["name"], expires_days=days, actor="operator"
         )
