@@ -36,6 +36,24 @@ class Confidence(models.TextChoices):
     SLIGHT = "slight", "Slight"
 
 
+class DecisionStatus(models.TextChoices):
+    """Where a workspace assessment's decision stands (questionnaire.decisions)."""
+
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class ReviewVerdict(models.TextChoices):
+    APPROVE = "approve", "Approved"
+    REQUEST_CHANGES = "request_changes", "Changes requested"
+
+
+COMMENT_MAX_LENGTH = 4000
+
+
 class Assessment(Owned):
     """One application's assessment; its answers live in immutable revisions.
 
@@ -52,6 +70,29 @@ class Assessment(Owned):
     confidence = models.CharField(max_length=16, choices=Confidence.choices)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The decision (questionnaire.decisions changes these, under a lock on
+    # this row, and logs each change).
+    status = models.CharField(
+        max_length=16, choices=DecisionStatus.choices, default=DecisionStatus.DRAFT
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Who asked for the current review: they may not approve it unless the
+    # workspace allows self-approval.
+    review_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # The accepted decision that replaced this one; its ``supersedes`` is this.
+    superseded_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="supersedes",
+    )
 
     class Meta(Owned.Meta):
         ordering = ["-updated_at"]
@@ -264,3 +305,64 @@ class ShareLink(Revocable):
             .filter(token_hash=bearer.digest(secret))
             .first()
         )
+
+
+class Reviewer(models.Model):
+    """A member asked to review a decision; named by whoever requested review."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="reviewers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "user"], name="one_reviewer_row")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} reviews {self.assessment}"
+
+
+class Review(models.Model):
+    """A reviewer's verdict on one revision: it counts only while that revision is the latest."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="reviews")
+    revision = models.ForeignKey(Revision, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    # Kept as text too, so the record still names them once the user is gone.
+    reviewer_name = models.CharField(max_length=150)
+    verdict = models.CharField(max_length=16, choices=ReviewVerdict.choices)
+    comment = models.TextField(max_length=COMMENT_MAX_LENGTH, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer_name} {self.verdict} r{self.revision.number}"
+
+
+class Comment(models.Model):
+    """A plain-text comment on a decision, shown in order (never as HTML)."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    author_name = models.CharField(max_length=150)
+    body = models.TextField(max_length=COMMENT_MAX_LENGTH)
+    # The revision that was the latest when it was written.
+    revision_number = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author_name} on {self.assessment}"

@@ -12,6 +12,7 @@ urlpatterns = [
     path("assessments/leaning/", views.leaning, name="leaning"),
     path("assessments/<uuid:pk>/", views.assessment_detail, name="assessment"),
     path("assessments/<uuid:pk>/edit/", views.assessment_edit, name="edit"),
+    path("assessments/<uuid:pk>/decision/", views.decision_panel, name="decision"),
     path("assessments/<uuid:pk>/report.pdf", views.assessment_report, name="report"),
     path("assessments/<uuid:pk>/share-links/", views.share_link_create, name="share-link-create"),
     path(

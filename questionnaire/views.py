@@ -32,7 +32,7 @@ from workspaces import access, services
 from workspaces.access import Action, share_link_principal
 from workspaces.models import AuditAction, Workspace
 
-from . import report, writes
+from . import decisions, report, writes
 from .catalogue import get_catalogue
 from .display import result_context
 from .models import SHARE_LINK_DAYS, Assessment, Revision, ShareLink
@@ -244,6 +244,18 @@ def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     return _result_page(request, assessment)
 
 
+@require_safe
+def decision_panel(request: HtmxHttpRequest, pk) -> HttpResponse:
+    """The decision panel alone: what the result page's live updates swap in."""
+    assessment = get_object_or_404(Assessment, pk=pk)
+    access.require(request, Action.VIEW, assessment)
+    return render(
+        request,
+        "questionnaire/_decision.html",
+        {"assessment": assessment, **decisions.panel_context(assessment)},
+    )
+
+
 # Never stored by a browser's or a proxy's cache: a share link's page would
 # outlive its revocation there, and a report is one team's decisions.
 @never_cache
@@ -288,6 +300,7 @@ def _result_page(
         }
     context = {
         **result_context(revisions, revision),
+        **decisions.panel_context(assessment),
         "assessment": assessment,
         "share_secret": share_secret,
         "share_url": request.build_absolute_uri(page_url),

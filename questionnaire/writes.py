@@ -18,6 +18,7 @@ from workspaces import audit
 from workspaces.access import principal_of
 from workspaces.models import AuditAction
 
+from . import decisions
 from .catalogue import Catalogue
 from .models import Assessment, Revision, ShareLink
 
@@ -53,18 +54,21 @@ def revise_assessment(
     *,
     network_check: NetworkCheck | None = None,
 ) -> Revision:
-    revision = assessment.revise(title, answers, catalogue, network_check=network_check)
-    audit.record(
-        request,
-        AuditAction.ASSESSMENT_REVISED,
-        workspace=assessment.workspace,
-        target=assessment,
-        detail={
-            "title": title,
-            "revision": revision.number,
-            "recommendation": assessment.recommendation,
-        },
-    )
+    with transaction.atomic():
+        revision = assessment.revise(title, answers, catalogue, network_check=network_check)
+        audit.record(
+            request,
+            AuditAction.ASSESSMENT_REVISED,
+            workspace=assessment.workspace,
+            target=assessment,
+            detail={
+                "title": title,
+                "revision": revision.number,
+                "recommendation": assessment.recommendation,
+            },
+        )
+        # A decision under review or taken goes back to review.
+        decisions.revised(request, assessment)
     return revision
 
 

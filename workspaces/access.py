@@ -6,9 +6,11 @@ permission matrix in tests/workspaces/test_permission_matrix.py spells them
 out for every role and entry point, and docs/access.md explains them):
 
 - A workspace's objects are for its members, with the member's role:
-  viewers and reviewers read, editors also revise and share, owners also
-  delete and claim. A non-member gets 404, never 403, so that existence
-  does not leak; a member whose role does not allow the action gets 403.
+  viewers read; reviewers also review the decisions they are named on and
+  comment; editors also revise, share and ask for review; owners also
+  delete, claim and set the workspace's sign-off rules. A non-member gets
+  404, never 403, so that existence does not leak; a member whose role
+  does not allow the action gets 403.
 - An API token acts as its user with that user's role in the token's one
   workspace, and sees nothing outside it (404).
 - A share link shows one assessment, read-only.
@@ -49,20 +51,28 @@ class Action(StrEnum):
     DELETE = "delete"
     MOVE = "move"  # an anonymous object into a workspace, by the session that made it
     CLAIM = "claim"  # an unassigned object into a workspace, by an owner
+    # On an assessment's decision (questionnaire.decisions).
+    REQUEST_REVIEW = "request_review"  # name reviewers, supersede, adopt a newer catalogue
+    REVIEW = "review"  # approve or request changes, if named as a reviewer
+    COMMENT = "comment"
     # On a workspace.
     CREATE = "create"  # new assessments and network checks in it
     READ = "read"  # its list of assessments
     MANAGE_MEMBERS = "manage_members"
     MANAGE_TOKENS = "manage_tokens"  # other members' tokens; one's own need only membership
     READ_AUDIT = "read_audit"
+    CONFIGURE = "configure"  # its sign-off rules
 
 
+_DECIDE = {Action.REQUEST_REVIEW, Action.REVIEW, Action.COMMENT}
 OBJECT_ACTIONS: dict[str, frozenset[Action]] = {
-    Role.OWNER: frozenset({Action.VIEW, Action.REVISE, Action.SHARE, Action.DELETE}),
-    Role.EDITOR: frozenset({Action.VIEW, Action.REVISE, Action.SHARE}),
-    Role.REVIEWER: frozenset({Action.VIEW}),
+    Role.OWNER: frozenset({Action.VIEW, Action.REVISE, Action.SHARE, Action.DELETE, *_DECIDE}),
+    Role.EDITOR: frozenset({Action.VIEW, Action.REVISE, Action.SHARE, *_DECIDE}),
+    Role.REVIEWER: frozenset({Action.VIEW, Action.REVIEW, Action.COMMENT}),
     Role.VIEWER: frozenset({Action.VIEW}),
 }
+# The roles a decision's reviewers are chosen from.
+REVIEWER_ROLES = frozenset({Role.OWNER, Role.EDITOR, Role.REVIEWER})
 WORKSPACE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.OWNER: frozenset(
         {
@@ -72,6 +82,7 @@ WORKSPACE_ACTIONS: dict[str, frozenset[Action]] = {
             Action.MANAGE_MEMBERS,
             Action.MANAGE_TOKENS,
             Action.READ_AUDIT,
+            Action.CONFIGURE,
         }
     ),
     Role.EDITOR: frozenset({Action.CREATE, Action.READ}),

@@ -6,7 +6,7 @@ Who may do what with these is decided in one place, ``workspaces.access``.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -14,6 +14,7 @@ from . import bearer
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"
 NAME_MAX_LENGTH = 100
+MAX_REQUIRED_APPROVALS = 10
 
 
 class Role(models.TextChoices):
@@ -44,6 +45,14 @@ class Workspace(models.Model):
     )
     name = models.CharField(max_length=NAME_MAX_LENGTH)
     created_at = models.DateTimeField(auto_now_add=True)
+    # How a decision is signed off here (questionnaire.decisions): the
+    # approvals of the current revision that accept it, and whether the
+    # person who asked for review may be one of them.
+    required_approvals = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_REQUIRED_APPROVALS)],
+    )
+    allow_self_approval = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["name", "slug"]
@@ -182,6 +191,14 @@ class AuditAction(models.TextChoices):
     MEMBER_ADDED = "member_added", "Member added"
     MEMBER_REMOVED = "member_removed", "Member removed"
     MEMBER_ROLE_CHANGED = "member_role_changed", "Member's role changed"
+    WORKSPACE_SETTINGS_CHANGED = "workspace_settings_changed", "Sign-off rules changed"
+    # A decision's lifecycle (questionnaire.decisions).
+    REVIEW_REQUESTED = "review_requested", "Review requested"
+    REVIEW_APPROVED = "review_approved", "Decision approved"
+    REVIEW_CHANGES_REQUESTED = "review_changes_requested", "Changes requested"
+    DECISION_COMMENTED = "decision_commented", "Comment on a decision"
+    DECISION_STATUS_CHANGED = "decision_status_changed", "Decision's status changed"
+    DECISION_SUPERSEDED = "decision_superseded", "Decision superseded"
 
 
 class AppendOnly(Exception):

@@ -1,0 +1,543 @@
+"""A workspace assessment's decision: review, sign-off, comments, supersession.
+
+The lifecycle::
+
+    draft --request review--> in review --enough approvals--> accepted
+                                  |  ^                           |
+              changes requested   |  | new revision, or review   | superseded by
+                                  v  | requested again           v another assessment
+                               rejected                      superseded
+
+- An editor (or owner) asks for review, naming reviewers: members whose role
+  is reviewer, editor or owner.
+- A named reviewer approves or requests changes, with a comment. A review
+  is tied to the revision it was given on: a new revision sends the decision
+  back to review, and earlier approvals are shown, not counted.
+- The workspace's ``required_approvals`` approvals of the latest revision
+  accept it; one request for changes rejects it until a new revision or a
+  new request for review. Whoever asked for review may not review it,
+  unless the workspace allows self-approval.
+- Every change happens under a lock on the assessment's row (two approvals
+  at once are counted once each, and accept at most once), is written to
+  the audit log in the same transaction, and is announced once committed
+  (``decision_changed``: the live stream and the emails listen).
+
+Who may try each step is ``workspaces.access``'s to say (REQUEST_REVIEW,
+REVIEW, COMMENT); what the decision's state allows is said here. A refusal
+raises ``Refused`` with its status and a message naming why, and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.dispatch import Signal
+from django.http import HttpRequest
+from django.utils import timezone
+
+from advisor.http import text_problem
+from workspaces import audit
+from workspaces.access import REVIEWER_ROLES, Principal, principal_of
+from workspaces.models import AuditAction, AuditEvent, Membership, Workspace
+
+from .models import (
+    COMMENT_MAX_LENGTH,
+    Assessment,
+    Comment,
+    DecisionStatus,
+    Review,
+    Reviewer,
+    ReviewVerdict,
+)
+
+# Sent once a decision's change is committed: sender=Assessment,
+# assessment, event (the AuditEvent), and the names of the users concerned.
+decision_changed = Signal()
+
+MAX_REVIEWERS = 20
+# The statuses from which a review may be asked for.
+REQUESTABLE = {DecisionStatus.DRAFT, DecisionStatus.IN_REVIEW, DecisionStatus.REJECTED}
+# Statuses that a new revision sends back to review.
+REOPENED_BY_REVISION = {DecisionStatus.IN_REVIEW, DecisionStatus.ACCEPTED, DecisionStatus.REJECTED}
+
+
+class Refused(Exception):
+    """A step the decision's state does not allow: a status (400, 403, 404), a field, a message."""
+
+    def __init__(self, status: int, field: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A review as the page, the API, the PDF and the ADR show it."""
+
+    reviewer: str
+    revision: int
+    verdict: str
+    comment: str
+    at: object
+    # Whether it counts towards acceptance now: an approval of the latest
+    # revision by a reviewer who is still named (and not the requester
+    # where self-approval is off).
+    counts: bool
+
+    @property
+    def label(self) -> str:
+        if self.verdict == ReviewVerdict.APPROVE:
+            return f"approved revision {self.revision}"
+        return f"requested changes to revision {self.revision}"
+
+
+def _require_workspace(assessment: Assessment) -> Workspace:
+    if assessment.workspace_id is None:
+        raise Refused(
+            403,
+            "decision",
+            "decisions are taken on workspace assessments: move this one into a workspace first",
+        )
+    return assessment.workspace
+
+
+def _locked(assessment: Assessment) -> Assessment:
+    """The row, locked for the transaction: steps on one decision happen one at a time."""
+    return (
+        Assessment.objects.select_for_update(of=("self",))
+        .select_related("workspace", "review_requested_by")
+        .get(pk=assessment.pk)
+    )
+
+
+def _latest_number(assessment: Assessment) -> int:
+    return assessment.revisions.order_by("-number").values_list("number", flat=True).first() or 0
+
+
+def _set_status(
+    request: HttpRequest | None, assessment: Assessment, status: str, *, reason: str
+) -> AuditEvent | None:
+    if assessment.status == status:
+        return None
+    before = assessment.status
+    assessment.status = status
+    assessment.status_changed_at = timezone.now()
+    Assessment.objects.filter(pk=assessment.pk).update(
+        status=status, status_changed_at=assessment.status_changed_at
+    )
+    return audit.record(
+        request,
+        AuditAction.DECISION_STATUS_CHANGED,
+        workspace=assessment.workspace,
+        target=assessment,
+        detail={
+            "from": before,
+            "to": status,
+            "revision": _latest_number(assessment),
+            "reason": reason,
+            "title": assessment.title,
+        },
+    )
+
+
+def _announce(assessment: Assessment, events: Iterable[AuditEvent | None]) -> None:
+    """Send ``decision_changed`` for each event once the transaction commits."""
+    for event in events:
+        if event is None:
+            continue
+
+        def send(event=event) -> None:
+            decision_changed.send(sender=Assessment, assessment=assessment, event=event)
+
+        transaction.on_commit(send)
+
+
+def eligible_reviewers(workspace: Workspace):
+    """The members a decision's reviewers are chosen from, with their users."""
+    return (
+        Membership.objects.filter(workspace=workspace, role__in=REVIEWER_ROLES)
+        .select_related("user")
+        .order_by("user__username")
+    )
+
+
+def request_review(
+    request: HttpRequest, assessment: Assessment, usernames: Iterable[str]
+) -> list[Reviewer]:
+    """Ask the named members to review the latest revision (→ in review)."""
+    workspace = _require_workspace(assessment)
+    requester = principal_of(request).user
+    names = list(dict.fromkeys(name.strip() for name in usernames if name and name.strip()))
+    if not names:
+        raise Refused(400, "reviewers", "name at least one reviewer")
+    if len(names) > MAX_REVIEWERS:
+        raise Refused(400, "reviewers", f"name at most {MAX_REVIEWERS} reviewers")
+    members = {
+        membership.user.get_username(): membership.user
+        for membership in eligible_reviewers(workspace).filter(user__username__in=names)
+    }
+    unknown = [name for name in names if name not in members]
+    if unknown:
+        raise Refused(
+            400,
+            "reviewers",
+            f"not a reviewer, editor or owner of {workspace.name}: {', '.join(unknown)}",
+        )
+    if (
+        not workspace.allow_self_approval
+        and requester is not None
+        and requester.get_username() in names
+    ):
+        raise Refused(
+            400,
+            "reviewers",
+            "you cannot review a decision you put up for review: this workspace does not "
+            "allow self-approval",
+        )
+    with transaction.atomic():
+        locked = _locked(assessment)
+        if locked.status not in REQUESTABLE:
+            raise Refused(
+                400,
+                "status",
+                f"the decision is {locked.get_status_display().lower()}: "
+                + (
+                    "revise it to take it back to review"
+                    if locked.status == DecisionStatus.ACCEPTED
+                    else "it can no longer be reviewed"
+                ),
+            )
+        added = []
+        for name in names:
+            reviewer, created = Reviewer.objects.get_or_create(
+                assessment=locked, user=members[name], defaults={"requested_by": requester}
+            )
+            if created:
+                added.append(reviewer)
+        Assessment.objects.filter(pk=locked.pk).update(review_requested_by=requester)
+        locked.review_requested_by = requester
+        event = audit.record(
+            request,
+            AuditAction.REVIEW_REQUESTED,
+            workspace=workspace,
+            target=locked,
+            detail={
+                "reviewers": names,
+                "revision": _latest_number(locked),
+                "title": locked.title,
+            },
+        )
+        status_event = _set_status(
+            request, locked, DecisionStatus.IN_REVIEW, reason="review requested"
+        )
+        _announce(locked, [event, status_event])
+    assessment.refresh_from_db()
+    return added
+
+
+def review(
+    request: HttpRequest, assessment: Assessment, verdict: str, comment: str = ""
+) -> Review:
+    """A named reviewer's verdict on the latest revision; enough approvals accept it."""
+    workspace = _require_workspace(assessment)
+    if verdict not in ReviewVerdict.values:
+        raise Refused(400, "verdict", 'use "approve" or "request_changes"')
+    comment = comment or ""
+    problem = text_problem(comment, COMMENT_MAX_LENGTH)
+    if problem:
+        raise Refused(400, "comment", problem)
+    user = principal_of(request).user
+    with transaction.atomic():
+        locked = _locked(assessment)
+        if not Reviewer.objects.filter(assessment=locked, user=user).exists():
+            raise Refused(403, "reviewer", "you are not a named reviewer of this decision")
+        if locked.status != DecisionStatus.IN_REVIEW:
+            raise Refused(
+                400,
+                "status",
+                f"the decision is {locked.get_status_display().lower()}, not in review",
+            )
+        if (
+            not workspace.allow_self_approval
+            and locked.review_requested_by_id is not None
+            and locked.review_requested_by_id == user.pk
+        ):
+            raise Refused(
+                403,
+                "reviewer",
+                "you requested this review: this workspace does not allow approving "
+                "your own decision",
+            )
+        revision = locked.revisions.order_by("-number").first()
+        earlier = Review.objects.filter(revision=revision, reviewer=user).order_by("-id").first()
+        if earlier is not None and earlier.verdict == verdict:
+            raise Refused(
+                400,
+                "verdict",
+                f"you already {earlier.get_verdict_display().lower()} revision {revision.number}",
+            )
+        given = Review.objects.create(
+            assessment=locked,
+            revision=revision,
+            reviewer=user,
+            reviewer_name=user.get_username(),
+            verdict=verdict,
+            comment=comment,
+        )
+        action = (
+            AuditAction.REVIEW_APPROVED
+            if verdict == ReviewVerdict.APPROVE
+            else AuditAction.REVIEW_CHANGES_REQUESTED
+        )
+        event = audit.record(
+            request,
+            action,
+            workspace=workspace,
+            target=locked,
+            detail={
+                "revision": revision.number,
+                "review": given.pk,
+                "comment": comment[:200],
+                "title": locked.title,
+            },
+        )
+        if verdict == ReviewVerdict.REQUEST_CHANGES:
+            status_event = _set_status(
+                request, locked, DecisionStatus.REJECTED, reason="changes requested"
+            )
+        elif approval_count(locked) >= workspace.required_approvals:
+            status_event = _set_status(request, locked, DecisionStatus.ACCEPTED, reason="approved")
+        else:
+            status_event = None
+        _announce(locked, [event, status_event])
+    assessment.refresh_from_db()
+    return given
+
+
+def add_comment(request: HttpRequest, assessment: Assessment, body: str) -> Comment:
+    workspace = _require_workspace(assessment)
+    body = (body or "").strip()
+    if not body:
+        raise Refused(400, "body", "write a comment")
+    problem = text_problem(body, COMMENT_MAX_LENGTH)
+    if problem:
+        raise Refused(400, "body", problem)
+    user = principal_of(request).user
+    with transaction.atomic():
+        locked = _locked(assessment)
+        comment = Comment.objects.create(
+            assessment=locked,
+            author=user,
+            author_name=user.get_username(),
+            body=body,
+            revision_number=_latest_number(locked),
+        )
+        event = audit.record(
+            request,
+            AuditAction.DECISION_COMMENTED,
+            workspace=workspace,
+            target=locked,
+            detail={"comment": comment.pk, "excerpt": body[:200], "title": locked.title},
+        )
+        _announce(locked, [event])
+    return comment
+
+
+def supersede(request: HttpRequest, old: Assessment, new: Assessment) -> None:
+    """Mark the accepted decision ``old`` as replaced by ``new`` (same workspace)."""
+    workspace = _require_workspace(old)
+    if new.pk == old.pk:
+        raise Refused(400, "superseded_by", "a decision cannot supersede itself")
+    if new.workspace_id != old.workspace_id:
+        raise Refused(404, "superseded_by", "no such assessment in this workspace")
+    with transaction.atomic():
+        locked = _locked(old)
+        if locked.status != DecisionStatus.ACCEPTED:
+            raise Refused(
+                400,
+                "status",
+                f"only an accepted decision can be superseded; this one is "
+                f"{locked.get_status_display().lower()}",
+            )
+        if new.superseded_by_id == locked.pk:
+            raise Refused(400, "superseded_by", "that assessment is superseded by this one")
+        Assessment.objects.filter(pk=locked.pk).update(superseded_by=new)
+        locked.superseded_by = new
+        event = audit.record(
+            request,
+            AuditAction.DECISION_SUPERSEDED,
+            workspace=workspace,
+            target=locked,
+            detail={"superseded_by": str(new.pk), "title": locked.title, "by_title": new.title},
+        )
+        status_event = _set_status(
+            request, locked, DecisionStatus.SUPERSEDED, reason=f"superseded by {new}"
+        )
+        _announce(locked, [event, status_event])
+    old.refresh_from_db()
+
+
+def revised(request: HttpRequest | None, assessment: Assessment) -> None:
+    """After a new revision: a decision under review or taken goes back to review.
+
+    Called inside the revision's transaction (``writes.revise_assessment``).
+    """
+    if assessment.workspace_id is None or assessment.status not in REOPENED_BY_REVISION:
+        return
+    locked = _locked(assessment)
+    event = _set_status(request, locked, DecisionStatus.IN_REVIEW, reason="new revision")
+    # Even in review already, a new revision is news to whoever watches it.
+    if event is None:
+        event = audit.record(
+            request,
+            AuditAction.DECISION_STATUS_CHANGED,
+            workspace=locked.workspace,
+            target=locked,
+            detail={
+                "from": locked.status,
+                "to": locked.status,
+                "revision": _latest_number(locked),
+                "reason": "new revision",
+                "title": locked.title,
+            },
+        )
+    _announce(locked, [event])
+    assessment.status = locked.status
+
+
+def set_rules(
+    request: HttpRequest, workspace: Workspace, required_approvals: int, allow_self_approval: bool
+) -> bool:
+    """Change the workspace's sign-off rules; False if nothing changed."""
+    if (
+        workspace.required_approvals == required_approvals
+        and workspace.allow_self_approval == allow_self_approval
+    ):
+        return False
+    before = {
+        "required_approvals": workspace.required_approvals,
+        "allow_self_approval": workspace.allow_self_approval,
+    }
+    workspace.required_approvals = required_approvals
+    workspace.allow_self_approval = allow_self_approval
+    workspace.full_clean()
+    with transaction.atomic():
+        workspace.save(update_fields=["required_approvals", "allow_self_approval"])
+        audit.record(
+            request,
+            AuditAction.WORKSPACE_SETTINGS_CHANGED,
+            workspace=workspace,
+            target=workspace,
+            detail={
+                "before": before,
+                "after": {
+                    "required_approvals": required_approvals,
+                    "allow_self_approval": allow_self_approval,
+                },
+            },
+        )
+    return True
+
+
+# Reading a decision.
+
+
+def approvals(assessment: Assessment) -> list[Approval]:
+    """Every review, oldest first, each saying whether it counts now."""
+    latest = _latest_number(assessment)
+    named = set(Reviewer.objects.filter(assessment=assessment).values_list("user_id", flat=True))
+    self_excluded = (
+        assessment.workspace_id is not None
+        and not assessment.workspace.allow_self_approval
+        and assessment.review_requested_by_id is not None
+    )
+    reviews = list(assessment.reviews.select_related("revision"))
+    # A reviewer's latest verdict on a revision is the one that stands.
+    standing = {}
+    for given in reviews:
+        standing[(given.revision.number, given.reviewer_id)] = given.pk
+    shown = []
+    for given in reviews:
+        counts = (
+            given.verdict == ReviewVerdict.APPROVE
+            and given.revision.number == latest
+            and standing[(latest, given.reviewer_id)] == given.pk
+            and given.reviewer_id in named
+            and not (self_excluded and given.reviewer_id == assessment.review_requested_by_id)
+        )
+        shown.append(
+            Approval(
+                reviewer=given.reviewer_name,
+                revision=given.revision.number,
+                verdict=given.verdict,
+                comment=given.comment,
+                at=given.created_at,
+                counts=counts,
+            )
+        )
+    return shown
+
+
+def approval_count(assessment: Assessment) -> int:
+    return sum(1 for approval in approvals(assessment) if approval.counts)
+
+
+def waiting_count(principal: Principal) -> int:
+    """How many decisions wait for this person's review (the header's count)."""
+    if principal.user is None:
+        return 0
+    return len(waiting_ids(principal.user))
+
+
+def waiting_ids(user) -> list:
+    """The ids of the decisions waiting for ``user``'s review, in their workspaces."""
+    candidates = Assessment.objects.filter(
+        status=DecisionStatus.IN_REVIEW,
+        reviewers__user=user,
+        workspace__memberships__user=user,
+        workspace__memberships__role__in=REVIEWER_ROLES,
+    ).exclude(review_requested_by=user, workspace__allow_self_approval=False)
+    ids = []
+    for assessment_id, latest in candidates.values_list("pk", "revisions__number").order_by(
+        "pk", "-revisions__number"
+    ):
+        if ids and ids[-1][0] == assessment_id:
+            continue
+        ids.append((assessment_id, latest))
+    reviewed = set(
+        Review.objects.filter(reviewer=user, assessment_id__in=[pk for pk, _ in ids]).values_list(
+            "assessment_id", "revision__number"
+        )
+    )
+    return [pk for pk, latest in ids if (pk, latest) not in reviewed]
+
+
+def panel_context(assessment: Assessment) -> dict:
+    """What the decision panel shows (the result page, its live partial, the PDF, the ADR)."""
+    if assessment.workspace_id is None:
+        return {"decision": None}
+    given = approvals(assessment)
+    return {
+        "decision": {
+            "status": assessment.status,
+            "status_label": assessment.get_status_display(),
+            "status_changed_at": assessment.status_changed_at,
+            "requested_by": assessment.review_requested_by,
+            "reviewers": [
+                reviewer.user
+                for reviewer in Reviewer.objects.filter(assessment=assessment).select_related(
+                    "user"
+                )
+            ],
+            "approvals": given,
+            "approval_count": sum(1 for approval in given if approval.counts),
+            "required_approvals": assessment.workspace.required_approvals,
+            "comments": list(assessment.comments.all()),
+            "superseded_by": assessment.superseded_by,
+            "supersedes": list(assessment.supersedes.all()),
+        }
+    }
