@@ -9,7 +9,7 @@ from workspaces import access, audit
 from workspaces.admin import BY_WORKSPACE
 from workspaces.models import AuditAction
 
-from .models import Assessment, Revision
+from .models import Assessment, Comment, Review, Revision
 
 
 class RevisionInline(admin.TabularInline):
@@ -23,22 +23,62 @@ class RevisionInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """The decision's record, as the result page shows it: written there, never here."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return list(self.fields)
+
+    def has_add_permission(self, request: HttpRequest, obj: Assessment | None = None) -> bool:
+        return False
+
+
+class ReviewInline(ReadOnlyInline):
+    model = Review
+    fields = ["reviewer_name", "revision", "verdict", "comment", "created_at"]
+
+
+class CommentInline(ReadOnlyInline):
+    model = Comment
+    fields = ["author_name", "revision_number", "body", "created_at"]
+
+
 @admin.register(Assessment)
 class AssessmentAdmin(admin.ModelAdmin):
     list_display = [
         "__str__",
         "recommendation",
         "confidence",
+        "status",
         "revision_count",
         "created_at",
         "updated_at",
     ]
-    list_filter = ["recommendation", "confidence", BY_WORKSPACE, "unassigned", "created_at"]
+    list_filter = [
+        "recommendation",
+        "confidence",
+        "status",
+        BY_WORKSPACE,
+        "unassigned",
+        "created_at",
+    ]
     search_fields = ["title", "id"]
     # The title is the latest revision's, copied like the verdict: changed
     # here it would belong to no revision, and the next edit would undo it.
-    readonly_fields = ["id", "title", "recommendation", "confidence", "created_at", "updated_at"]
-    inlines = [RevisionInline]
+    readonly_fields = [
+        "id",
+        "title",
+        "recommendation",
+        "confidence",
+        "status",
+        "superseded_by",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [RevisionInline, ReviewInline, CommentInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # An assessment exists only with a scored revision: they are made by

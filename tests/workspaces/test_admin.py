@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.test import RequestFactory
 
+from questionnaire import decisions
 from questionnaire.models import Assessment
 from workspaces import services
 from workspaces.models import AuditEvent, Workspace
@@ -165,3 +167,16 @@ def test_admin_bulk_deletion_of_assessments_is_audited(client, team_assessment, 
 
     assert not Assessment.objects.exists()
     assert AuditEvent.objects.filter(action="assessment_deleted").count() == 2
+
+
+def test_the_admin_shows_a_decisions_record_read_only(client, team_assessment, people):
+    request = RequestFactory().post("/")
+    request.user, request.session = people["editor"], {}
+    decisions.add_comment(request, team_assessment, "<b>Why not SSE?</b>")
+    client.force_login(get_user_model().objects.create_superuser("root"))
+
+    page = client.get(f"/admin/questionnaire/assessment/{team_assessment.pk}/change/").text
+
+    assert "&lt;b&gt;Why not SSE?&lt;/b&gt;" in page
+    assert "<b>Why not SSE?</b>" not in page
+    assert 'name="comments-0-body"' not in page
