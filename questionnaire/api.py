@@ -35,7 +35,7 @@ from workspaces import access
 from workspaces.access import Action, api_refusal
 from workspaces.endpoints import api_methods
 
-from . import writes
+from . import rescoring, writes
 from .catalogue import Catalogue, get_catalogue
 from .models import SHARE_LINK_DAYS, Assessment, Revision, ShareLink, title_problem
 from .scoring import validate_answers
@@ -403,4 +403,6 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
             if revision.network_check_id
             else None
         ),
+        # What the current catalogue says of these answers (stale, would change).
+        "outlook": rescoring.outlook_document(revision),
     }

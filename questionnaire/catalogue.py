@@ -15,6 +15,10 @@ check (``"network"``), which of its measures, and the option each outcome of
 that measure stands for. The check reads this mapping to suggest answers, and
 the wizard offers the check on every section with such a question, so the
 wording and the options stay in the data file with the rest.
+
+A version may say what it changed since the one before in ``"changelog"`` (a
+list of sentences): a stale assessment's page quotes it beside what the newer
+version says of the same answers (``rescoring.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from types import MappingProxyType
 
 TRANSPORTS = ("websocket", "sse")
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogues"
+# Directories published beside CATALOGUE_DIR: none in production. Tests put a
+# future version here to make it the current one without shipping it.
+EXTRA_CATALOGUE_DIRS: list[Path] = []
 
 # Keys a rule's ``when`` may test besides question slugs.
 RESULT_KEYS = {"recommendation": set(TRANSPORTS), "confidence": {"strong", "moderate", "slight"}}
@@ -159,6 +166,8 @@ class Catalogue:
     strong_margin: float
     moderate_margin: float
     tie_break: str
+    # What this version changed since the one before, one sentence each.
+    changelog: tuple[str, ...] = ()
     questions: tuple[Question, ...] = field(init=False, repr=False, compare=False)
     _index: Mapping[str, Question] = field(init=False, repr=False, compare=False)
     _defaults: Mapping[str, str] = field(init=False, repr=False, compare=False)
@@ -220,7 +229,16 @@ class Catalogue:
 
 def available_versions() -> list[str]:
     """Every published catalogue version, oldest first."""
-    return sorted((path.stem for path in CATALOGUE_DIR.glob("*.json")), key=_version_key)
+    return sorted(_catalogue_files(), key=_version_key)
+
+
+def _catalogue_files() -> dict[str, Path]:
+    """Each version's data file; a version in CATALOGUE_DIR wins over an extra directory's."""
+    files: dict[str, Path] = {}
+    for directory in (CATALOGUE_DIR, *EXTRA_CATALOGUE_DIRS):
+        for path in directory.glob("*.json"):
+            files.setdefault(path.stem, path)
+    return files
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -230,14 +248,14 @@ def _version_key(version: str) -> tuple[int, ...]:
 @cache
 def get_catalogue(version: str | None = None) -> Catalogue:
     """The catalogue of ``version`` (the newest when None), parsed once per process."""
-    versions = available_versions()
-    if not versions:
+    files = _catalogue_files()
+    if not files:
         raise CatalogueError(f"no catalogue files in {CATALOGUE_DIR}")
     if version is None:
-        version = versions[-1]
-    if version not in versions:
+        version = max(files, key=_version_key)
+    if version not in files:
         raise CatalogueError(f"unknown catalogue version {version!r}")
-    path = CATALOGUE_DIR / f"{version}.json"
+    path = files[version]
     catalogue = parse_catalogue(json.loads(path.read_text(encoding="utf-8")))
     if catalogue.version != version:
         raise CatalogueError(f"{path.name} declares version {catalogue.version!r}")
@@ -355,6 +373,7 @@ def _parse(data: Mapping) -> Catalogue:
         strong_margin=float(data["confidence"]["strong"]),
         moderate_margin=float(data["confidence"]["moderate"]),
         tie_break=data["tie_break"],
+        changelog=_changelog(data.get("changelog", [])),
     )
     _check(catalogue)
     return catalogue
@@ -384,6 +403,12 @@ def _measured_by(raw: Mapping | None) -> MeasuredBy | None:
     return MeasuredBy(
         check=raw["check"], measure=raw["measure"], outcomes=MappingProxyType(dict(outcomes))
     )
+
+
+def _changelog(raw: list) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(entry, str) and entry for entry in raw):
+        raise CatalogueError(f"changelog must be a list of sentences: {raw!r}")
+    return tuple(raw)
 
 
 def _transports(raw: list) -> tuple[str, ...]:

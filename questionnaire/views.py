@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from asgiref.sync import sync_to_async
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
@@ -32,10 +33,10 @@ from workspaces import access, services
 from workspaces.access import Action, share_link_principal
 from workspaces.models import AuditAction, Workspace
 
-from . import decisions, report, writes
+from . import decisions, report, rescoring, writes
 from .catalogue import get_catalogue
-from .display import result_context
-from .models import SHARE_LINK_DAYS, Assessment, Revision, ShareLink
+from .display import SHORT_NAMES, result_context
+from .models import SHARE_LINK_DAYS, Assessment, DecisionStatus, Revision, ShareLink
 from .scoring import evaluate
 from .wizard import NETWORK_CHECK, RATE_ERROR, Wizard
 
@@ -123,7 +124,30 @@ def assessment_edit(request: HtmxHttpRequest, pk) -> HttpResponse:
         # The latest evidence stays linked unless the user runs a new check.
         network_check=str(latest.network_check_id or ""),
     )
-    return _wizard(request, initial, assessment=assessment)
+    # "Adopt catalogue vN" on a stale result: its new questions first.
+    adopting = rescoring.outlook(latest, catalogue) if "adopt" in request.GET else None
+    if adopting is not None and not adopting.stale:
+        adopting = None
+    if adopting is not None and request.method != "POST":
+        initial.open_at(adopting.unanswered)
+    status, verdict = assessment.status, assessment.recommendation
+    response = _wizard(request, initial, assessment=assessment, adopting=adopting)
+    if assessment.status != status:
+        _say_reopened(request, assessment, status, verdict)
+    return response
+
+
+def _say_reopened(request: HttpRequest, assessment: Assessment, was: str, verdict: str) -> None:
+    """Tell the editor that their new revision sent a taken decision back to review."""
+    label = DecisionStatus(was).label.lower()
+    if assessment.recommendation != verdict:
+        message = (
+            f"The verdict changed to {SHORT_NAMES[assessment.recommendation]}: "
+            f"the {label} decision went back to review."
+        )
+    else:
+        message = f"The {label} decision went back to review for the new revision."
+    messages.info(request, message)
 
 
 def _wizard(
@@ -133,6 +157,7 @@ def _wizard(
     assessment=None,
     preset=None,
     suggested: bool = False,
+    adopting: rescoring.Outlook | None = None,
 ) -> HttpResponse:
     if request.method == "POST":
         wizard = Wizard.from_data(wizard.catalogue, request.POST)
@@ -144,7 +169,9 @@ def _wizard(
             # every answer and an inline error, and nothing is saved.
             wizard.finished = False
             wizard.errors[RATE_ERROR] = refused[0]
-            response = _render_wizard(request, wizard, assessment, preset, suggested, status=429)
+            response = _render_wizard(
+                request, wizard, assessment, preset, suggested, adopting, status=429
+            )
             response["Retry-After"] = refused[1]
             return response
         if wizard.finished:
@@ -159,7 +186,7 @@ def _wizard(
                         "for the editor role, or pick another workspace in the header."
                     )
                     return _render_wizard(
-                        request, wizard, assessment, preset, suggested, status=403
+                        request, wizard, assessment, preset, suggested, adopting, status=403
                     )
                 assessment, _ = writes.create_assessment(
                     request, where, wizard.title, wizard.answers, network_check=check
@@ -173,11 +200,17 @@ def _wizard(
             if request.htmx:
                 return HttpResponseClientRedirect(url)
             return HttpResponseRedirect(url)
-    return _render_wizard(request, wizard, assessment, preset, suggested)
+    return _render_wizard(request, wizard, assessment, preset, suggested, adopting)
 
 
 def _render_wizard(
-    request: HtmxHttpRequest, wizard: Wizard, assessment, preset, suggested: bool, status=200
+    request: HtmxHttpRequest,
+    wizard: Wizard,
+    assessment,
+    preset,
+    suggested: bool,
+    adopting: rescoring.Outlook | None = None,
+    status=200,
 ) -> HttpResponse:
     leaning = evaluate(wizard.catalogue, wizard.answers, with_flips=False)
     template = "questionnaire/wizard.html"
@@ -193,6 +226,10 @@ def _render_wizard(
             "assessment": assessment,
             "preset": preset,
             "suggested": suggested and bool(wizard.network_check),
+            "adopting": adopting,
+            "new_questions": [wizard.catalogue.question(slug) for slug in adopting.unanswered]
+            if adopting
+            else [],
         },
         status=status,
     )
@@ -301,6 +338,7 @@ def _result_page(
     context = {
         **result_context(revisions, revision),
         **decisions.panel_context(assessment),
+        **rescoring.page_context(assessment, revisions, revision),
         "assessment": assessment,
         "share_secret": share_secret,
         "share_url": request.build_absolute_uri(page_url),

@@ -185,6 +185,17 @@ class Wizard:
         if check_error:
             self.errors[NETWORK_CHECK] = check_error
 
+    def open_at(self, slugs: tuple[str, ...]) -> None:
+        """Show the first step that asks one of ``slugs``: a newer catalogue's questions first."""
+        self.step = next(
+            (
+                index
+                for index, section in enumerate(self.catalogue.sections)
+                if any(question.slug in slugs for question in section.questions)
+            ),
+            self.step,
+        )
+
     def reject_network_check(self) -> None:
         """Drop a network check that does not exist, and say so on the form."""
         self.network_check = ""

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,6 +43,32 @@ def full_write_allowance() -> None:
 @pytest.fixture
 def catalogue() -> Catalogue:
     return get_catalogue()
+
+
+# Test-only catalogue versions, never shipped: see ``catalogue_v3``.
+TEST_CATALOGUES = Path(__file__).resolve().parent / "questionnaire" / "catalogues"
+
+
+@pytest.fixture
+def catalogue_v3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Catalogue]:
+    """Catalogue version 3 published as the current one, for this test only.
+
+    It is version 2 with the weight of mobile clients raised (the chat preset
+    turns to SSE), a required question (``origin``) and a caveat
+    (``replay-window``) added.
+    """
+    monkeypatch.setattr("questionnaire.catalogue.EXTRA_CATALOGUE_DIRS", [TEST_CATALOGUES])
+    _clear_catalogue_caches()
+    yield get_catalogue()
+    monkeypatch.undo()
+    _clear_catalogue_caches()
+
+
+def _clear_catalogue_caches() -> None:
+    from questionnaire import api
+
+    get_catalogue.cache_clear()
+    api._catalogue_json.cache_clear()
 
 
 @pytest.fixture
