@@ -252,7 +252,10 @@ def decision_panel(request: HtmxHttpRequest, pk) -> HttpResponse:
     return render(
         request,
         "questionnaire/_decision.html",
-        {"assessment": assessment, **decisions.panel_context(assessment)},
+        {
+            "assessment": assessment,
+            **decisions.panel_context(assessment, access.principal_of(request)),
+        },
     )
 
 
@@ -276,6 +279,7 @@ def _result_page(
     share_secret: str = "",
     new_link_url: str = "",
     share_error: str = "",
+    decision_form: dict | None = None,
     status: int = 200,
 ) -> HttpResponse:
     revisions = list(assessment.revisions.select_related("network_check"))
@@ -300,7 +304,9 @@ def _result_page(
         }
     context = {
         **result_context(revisions, revision),
-        **decisions.panel_context(assessment),
+        **decisions.panel_context(assessment, principal),
+        # A decision form refused: which, why, and what was typed (decision_views).
+        "decision_form": decision_form,
         "assessment": assessment,
         "share_secret": share_secret,
         "share_url": request.build_absolute_uri(page_url),
