@@ -359,6 +359,27 @@ ADVISOR_PUBLIC_DEMO = env_bool("ADVISOR_PUBLIC_DEMO", True)
 # 0 leaves single sign-on (OIDC_*) as the only way in.
 ADVISOR_LOCAL_LOGIN = env_bool("ADVISOR_LOCAL_LOGIN", True)
 
+# Emails about decisions (questionnaire/notify.py): review requests to the
+# reviewers, accepted or rejected to whoever asked. Printed on the console
+# unless another backend is set (SMTP: django.core.mail.backends.smtp.EmailBackend
+# with the EMAIL_HOST* variables). Links in them start with ADVISOR_BASE_URL,
+# as there is no request to take the site's address from.
+EMAIL_BACKEND = (
+    os.environ.get("EMAIL_BACKEND", "").strip() or "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = os.environ.get("ADVISOR_EMAIL_FROM", "").strip() or "advisor@localhost"
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "").strip() or "localhost"
+EMAIL_PORT = env_count("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds to wait for the mail server: sending happens after the change
+# commits, within the request that made it.
+EMAIL_TIMEOUT = 10
+ADVISOR_BASE_URL = (
+    os.environ.get("ADVISOR_BASE_URL", "").strip().rstrip("/") or "http://127.0.0.1:8000"
+)
+
 # Signing in (identity/, docs/access.md): allauth's pages under /accounts/.
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"

@@ -8,7 +8,11 @@ class QuestionnaireConfig(AppConfig):
     verbose_name = "Questionnaire and assessments"
 
     def ready(self) -> None:
+        from . import notify
         from .catalogue import available_versions, get_catalogue
+
+        # Emails for review requests and decisions, once each change commits.
+        notify.connect()
 
         # Read and cross-check every catalogue once at start-up, so a broken
         # data file stops the server instead of failing a user's request.

@@ -39,8 +39,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from advisor.http import text_problem
-from workspaces import audit
-from workspaces.access import REVIEWER_ROLES, Principal, principal_of
+from workspaces import access, audit
+from workspaces.access import REVIEWER_ROLES, Action, Principal, principal_of
 from workspaces.models import AuditAction, AuditEvent, Membership, Workspace
 
 from .models import (
@@ -516,11 +516,15 @@ def waiting_ids(user) -> list:
     return [pk for pk, latest in ids if (pk, latest) not in reviewed]
 
 
-def panel_context(assessment: Assessment) -> dict:
-    """What the decision panel shows (the result page, its live partial, the PDF, the ADR)."""
+def panel_context(assessment: Assessment, principal: Principal | None = None) -> dict:
+    """What the decision panel shows (the result page, its live partial, the PDF, the ADR).
+
+    With a principal (the pages), also the forms it may use now (``forms``).
+    """
     if assessment.workspace_id is None:
         return {"decision": None}
     given = approvals(assessment)
+    forms = panel_forms(assessment, principal) if principal is not None else {}
     return {
         "decision": {
             "status": assessment.status,
@@ -539,5 +543,50 @@ def panel_context(assessment: Assessment) -> dict:
             "comments": list(assessment.comments.all()),
             "superseded_by": assessment.superseded_by,
             "supersedes": list(assessment.supersedes.all()),
+            "forms": forms,
         }
     }
+
+
+def panel_forms(assessment: Assessment, principal: Principal) -> dict:
+    """The decision forms ``principal`` may use now, with what each offers.
+
+    Both the access policy (the role) and the decision's state decide, so
+    that nobody is shown a form that can only be refused: a reviewer sees
+    "Review" once named and only while in review, never on a decision they
+    put up themselves where self-approval is off.
+    """
+    workspace = assessment.workspace
+    user = principal.user
+    may_request = access.can(principal, Action.REQUEST_REVIEW, assessment)
+    forms = {
+        "revision": _latest_number(assessment),
+        "comment_max_length": COMMENT_MAX_LENGTH,
+        "request_review": may_request and assessment.status in REQUESTABLE,
+        "review": (
+            assessment.status == DecisionStatus.IN_REVIEW
+            and user is not None
+            and access.can(principal, Action.REVIEW, assessment)
+            and assessment.reviewers.filter(user=user).exists()
+            and (workspace.allow_self_approval or assessment.review_requested_by_id != user.pk)
+        ),
+        "comment": access.can(principal, Action.COMMENT, assessment),
+        "supersede": may_request and assessment.status == DecisionStatus.ACCEPTED,
+        "reviewer_choices": [],
+        "supersede_choices": [],
+    }
+    if forms["request_review"]:
+        named = set(assessment.reviewers.values_list("user_id", flat=True))
+        forms["reviewer_choices"] = [
+            {"username": m.user.get_username(), "role": m.role, "named": m.user_id in named}
+            for m in eligible_reviewers(workspace)
+            if workspace.allow_self_approval or user is None or m.user_id != user.pk
+        ]
+    if forms["supersede"]:
+        forms["supersede_choices"] = list(
+            Assessment.objects.filter(workspace=workspace)
+            .exclude(pk=assessment.pk)
+            .exclude(superseded_by=assessment)
+            .order_by("title", "created_at")
+        )
+    return forms

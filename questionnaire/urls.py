@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, views
+from . import api, decision_views, views
 
 app_name = "questionnaire"
 
@@ -13,6 +13,14 @@ urlpatterns = [
     path("assessments/<uuid:pk>/", views.assessment_detail, name="assessment"),
     path("assessments/<uuid:pk>/edit/", views.assessment_edit, name="edit"),
     path("assessments/<uuid:pk>/decision/", views.decision_panel, name="decision"),
+    path(
+        "assessments/<uuid:pk>/review-requests/",
+        decision_views.review_request,
+        name="review-request",
+    ),
+    path("assessments/<uuid:pk>/reviews/", decision_views.review, name="review"),
+    path("assessments/<uuid:pk>/comments/", decision_views.comment, name="comment"),
+    path("assessments/<uuid:pk>/supersede/", decision_views.supersede, name="supersede"),
     path("assessments/<uuid:pk>/report.pdf", views.assessment_report, name="report"),
     path("assessments/<uuid:pk>/share-links/", views.share_link_create, name="share-link-create"),
     path(

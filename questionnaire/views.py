@@ -289,7 +289,10 @@ def decision_panel(request: HtmxHttpRequest, pk) -> HttpResponse:
     return render(
         request,
         "questionnaire/_decision.html",
-        {"assessment": assessment, **decisions.panel_context(assessment)},
+        {
+            "assessment": assessment,
+            **decisions.panel_context(assessment, access.principal_of(request)),
+        },
     )
 
 
@@ -313,6 +316,7 @@ def _result_page(
     share_secret: str = "",
     new_link_url: str = "",
     share_error: str = "",
+    decision_form: dict | None = None,
     status: int = 200,
 ) -> HttpResponse:
     revisions = list(assessment.revisions.select_related("network_check"))
@@ -337,8 +341,10 @@ def _result_page(
         }
     context = {
         **result_context(revisions, revision),
-        **decisions.panel_context(assessment),
+        **decisions.panel_context(assessment, principal),
         **rescoring.page_context(assessment, revisions, revision),
+        # A decision form refused: which, why, and what was typed (decision_views).
+        "decision_form": decision_form,
         "assessment": assessment,
         "share_secret": share_secret,
         "share_url": request.build_absolute_uri(page_url),

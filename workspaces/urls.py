@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, views
+from . import api, sign_off, views
 
 app_name = "workspaces"
 
@@ -29,5 +29,6 @@ urlpatterns = [
         name="token-revoke",
     ),
     path("workspaces/<slug:slug>/audit/", views.audit, name="audit"),
+    path("workspaces/<slug:slug>/settings/", sign_off.rules, name="settings"),
     path("api/audit/", api.audit_log, name="api-audit"),
 ]

@@ -55,6 +55,7 @@ def _nav(request: HttpRequest, workspace: Workspace, current: str) -> dict:
         "section": current,
         "role": principal.role_in(workspace.pk),
         "may_read_audit": access.can(principal, Action.READ_AUDIT, workspace),
+        "may_configure": access.can(principal, Action.CONFIGURE, workspace),
     }
 
 

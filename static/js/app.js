@@ -54,3 +54,19 @@ document.addEventListener("htmx:beforeSwap", (event) => {
   event.detail.shouldSwap = true;
   event.detail.isError = false;
 });
+
+// A decision form refused (400, 403: not a reviewer, the wrong state, a bad
+// comment) answers with the decision panel and an inline error: show it too,
+// and keep django-htmx's debug helper from taking a 403 for an error page.
+document.body.addEventListener("htmx:beforeOnLoad", (event) => {
+  const status = event.detail.xhr.status;
+  if ((status === 400 || status === 403) && event.detail.target?.id === "decision") {
+    event.stopPropagation();
+  }
+});
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const status = event.detail.xhr.status;
+  if ((status !== 400 && status !== 403) || event.detail.target.id !== "decision") return;
+  event.detail.shouldSwap = true;
+  event.detail.isError = false;
+});

@@ -239,3 +239,37 @@ def test_benchmark_servers_lift_the_per_client_limits():
     assert values["LIVE_DEMO"]["PROBE_MAX_STREAMS_PER_CLIENT"] >= 100_000
     assert values["ADVISOR_WRITES_PER_SECOND"] >= 100_000
     assert values["ADVISOR_WRITE_BURST"] >= 100_000
+
+
+EMAIL_NAMES = ("EMAIL_BACKEND", "DEFAULT_FROM_EMAIL", "ADVISOR_BASE_URL")
+
+
+def test_emails_go_to_the_console_by_default():
+    assert read_settings(*EMAIL_NAMES, **PRODUCTION) == {
+        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+        "DEFAULT_FROM_EMAIL": "advisor@localhost",
+        "ADVISOR_BASE_URL": "http://127.0.0.1:8000",
+    }
+
+
+def test_email_settings_from_the_environment():
+    assert read_settings(
+        *EMAIL_NAMES,
+        "EMAIL_HOST",
+        "EMAIL_PORT",
+        "EMAIL_USE_TLS",
+        **PRODUCTION,
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        ADVISOR_EMAIL_FROM="Advisor <advisor@example.com>",
+        ADVISOR_BASE_URL="https://advisor.example.com/",
+        EMAIL_HOST="smtp.example.com",
+        EMAIL_PORT="587",
+        EMAIL_USE_TLS="1",
+    ) == {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "DEFAULT_FROM_EMAIL": "Advisor <advisor@example.com>",
+        "ADVISOR_BASE_URL": "https://advisor.example.com",
+        "EMAIL_HOST": "smtp.example.com",
+        "EMAIL_PORT": 587,
+        "EMAIL_USE_TLS": True,
+    }

@@ -12,6 +12,10 @@ Read a row as "what this entry point answers each principal", a column as
   outsider's token for other;
 - anonymous: no account, no token;
 - U is an assessment stored before workspaces (unassigned).
+- the decision rows start A where they need it (prepare()): in review as
+  asked by editor, with owner, editor and reviewer named (the editor's 403
+  is the rule against approving one's own request); accepted, with B,
+  another of team's assessments, to supersede it.
 
 Anonymous mode is off (the enterprise setting; ADVISOR_ANONYMOUS=0). The
 second table is anonymous mode on, for what a newcomer without an account
@@ -43,7 +47,15 @@ from django.test import Client
 from django.utils import timezone
 
 from network_check.models import NetworkCheck
-from questionnaire.models import Assessment, Revision, ShareLink
+from questionnaire.models import (
+    Assessment,
+    Comment,
+    DecisionStatus,
+    Review,
+    Reviewer,
+    Revision,
+    ShareLink,
+)
 from tests.network_check.measurements import measurement
 from tests.questionnaire.test_views import finish_data
 from workspaces.models import ApiToken, AuditEvent, Membership, Role, Workspace
@@ -58,6 +70,11 @@ GET  evidence partial (htmx) of C          200     200     200      200     404 
 POST share link on the page                200     200     403      403     404      sign-in   403       403        403          403        403       -       -       -
 POST revoke share link on the page         302     302     403      403     404      sign-in   403       403        403          403        403       -       -       -
 POST claim U into team                     302     403     403      403     404      sign-in   403       403        403          403        403       -       -       -
+GET  decision partial /assessments/A/decision/ 200  200     200      200     404      sign-in   200       200        200          200        404       -       -       -
+POST request review of A (draft)           302     302     403      403     404      sign-in   403       403        403          403        403       -       -       -
+POST review of A (in review, asked by editor) 302  403     302      403     404      sign-in   403       403        403          403        403       -       -       -
+POST comment on A                          302     302     302      403     404      sign-in   403       403        403          403        403       -       -       -
+POST supersede A (accepted) by B           302     302     403      403     404      sign-in   403       403        403          403        403       -       -       -
 GET  shared page /shared/<secret>/         200     200     200      200     200      sign-in   200       200        200          200        200       200     404     404
 GET  shared PDF                            200     200     200      200     200      sign-in   200       200        200          200        200       200     404     404
 GET  workspace /workspaces/team/           200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
@@ -66,6 +83,8 @@ POST add a member                          302     403     403      403     404 
 GET  tokens page                           200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
 POST create a token                        200     200     200      200     404      sign-in   403       403        403          403        403       404     -       -
 GET  audit page                            200     403     403      403     404      sign-in   200       403        403          403        404       404     -       -
+GET  sign-off rules /workspaces/team/settings/ 200 403     403      403     404      sign-in   200       403        403          403        404       404     -       -
+POST sign-off rules                        302     403     403      403     404      sign-in   403       403        403          403        403       404     -       -
 POST switch to team                        302     302     302      302     404      sign-in   403       403        403          403        403       404     -       -
 GET  admin: assessments                    admin   admin   admin    admin   admin    admin     admin     admin      admin        admin      admin     admin   -       -
 GET  api list /api/assessments/            200     200     200      200     200      401       200       200        200          200        200       403     -       -
@@ -118,6 +137,8 @@ class World:
     c: NetworkCheck
     link: ShareLink
     maker_key: str
+    # Another of team's assessments (the decision rows make it).
+    b: Assessment | None = None
 
 
 def build_world(chat_answers) -> World:
@@ -181,6 +202,21 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "POST claim U into team": lambda: client.post(
             f"/assessments/{u.pk}/move/", {"workspace": "team"}, **h
         ),
+        "GET decision partial /assessments/A/decision/": lambda: client.get(
+            f"/assessments/{a.pk}/decision/", **h
+        ),
+        "POST request review of A (draft)": lambda: client.post(
+            f"/assessments/{a.pk}/review-requests/", {"reviewers": ["reviewer"]}, **h
+        ),
+        "POST review of A (in review, asked by editor)": lambda: client.post(
+            f"/assessments/{a.pk}/reviews/", {"verdict": "approve", "comment": "Fine"}, **h
+        ),
+        "POST comment on A": lambda: client.post(
+            f"/assessments/{a.pk}/comments/", {"body": "Looks right"}, **h
+        ),
+        "POST supersede A (accepted) by B": lambda: client.post(
+            f"/assessments/{a.pk}/supersede/", {"superseded_by": str(world.b.pk)}, **h
+        ),
         "GET shared page /shared/<secret>/": lambda: client.get(f"/shared/{secret}/", **h),
         "GET shared PDF": lambda: client.get(f"/shared/{secret}/report.pdf", **h),
         "GET workspace /workspaces/team/": lambda: client.get("/workspaces/team/", **h),
@@ -193,6 +229,12 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
             "/workspaces/team/tokens/new/", {"name": "ci", "expires": "30"}, **h
         ),
         "GET audit page": lambda: client.get("/workspaces/team/audit/", **h),
+        "GET sign-off rules /workspaces/team/settings/": lambda: client.get(
+            "/workspaces/team/settings/", **h
+        ),
+        "POST sign-off rules": lambda: client.post(
+            "/workspaces/team/settings/", {"required_approvals": "2"}, **h
+        ),
         "POST switch to team": lambda: client.post(
             "/workspaces/switch/", {"workspace": "team"}, **h
         ),
@@ -233,9 +275,29 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
     return calls[entry]()
 
 
+def prepare(world: World, entry: str, chat_answers) -> None:
+    """The decision state a row needs, made directly (no audit entry), before the snapshot."""
+    a = world.a
+    if entry.startswith("POST review of A"):
+        # The editor asked; owner, editor and reviewer are named.
+        for role in (Role.OWNER, Role.EDITOR, Role.REVIEWER):
+            Reviewer.objects.create(assessment=a, user=world.users[role])
+        Assessment.objects.filter(pk=a.pk).update(
+            status=DecisionStatus.IN_REVIEW, review_requested_by=world.users[Role.EDITOR]
+        )
+    elif entry.startswith("POST supersede"):
+        world.b, _ = Assessment.create_scored("Newer chat", chat_answers, workspace=world.team)
+        Assessment.objects.filter(pk=a.pk).update(status=DecisionStatus.ACCEPTED)
+
+
 def snapshot() -> tuple:
     """What a refused request must leave as it was."""
     return (
+        list(Assessment.objects.values_list("pk", "status", "superseded_by_id").order_by("pk")),
+        Reviewer.objects.count(),
+        Review.objects.count(),
+        Comment.objects.count(),
+        list(Workspace.objects.values_list("required_approvals", "allow_self_approval")),
         list(Assessment.objects.values_list("pk", "workspace_id", "title").order_by("pk")),
         Revision.objects.count(),
         list(ShareLink.objects.values_list("pk", "revoked_at").order_by("pk")),
@@ -270,6 +332,7 @@ def cells(table: str):
 def test_permission_matrix(settings, chat_answers, entry, who, expected):
     settings.ADVISOR_ANONYMOUS = False
     world = build_world(chat_answers)
+    prepare(world, entry, chat_answers)
     client = Client()
     headers = {}
     if who.startswith("tok:"):
