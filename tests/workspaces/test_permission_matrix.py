@@ -12,6 +12,8 @@ Read a row as "what this entry point answers each principal", a column as
   outsider's token for other;
 - anonymous: no account, no token;
 - U is an assessment stored before workspaces (unassigned).
+- D is team's, in review, with owner, editor and reviewer named as reviewers
+  (review requested by nobody of them, so that each may approve).
 
 Anonymous mode is off (the enterprise setting; ADVISOR_ANONYMOUS=0). The
 second table is anonymous mode on, for what a newcomer without an account
@@ -43,7 +45,15 @@ from django.test import Client
 from django.utils import timezone
 
 from network_check.models import NetworkCheck
-from questionnaire.models import Assessment, Revision, ShareLink
+from questionnaire.models import (
+    Assessment,
+    Comment,
+    DecisionStatus,
+    Review,
+    Reviewer,
+    Revision,
+    ShareLink,
+)
 from tests.network_check.measurements import measurement
 from tests.questionnaire.test_views import finish_data
 from workspaces.models import ApiToken, AuditEvent, Membership, Role, Workspace
@@ -78,6 +88,14 @@ DELETE api share link of A                 204     204     403      403     404 
 POST api network check                     201     201     403      403     201      401       201       201        403          403        201       403     -       -
 GET  api network check C                   200     200     200      200     404      401       200       200        200          200        404       404     -       -
 GET  api audit log                         200     403     403      403     200      401       200       403        403          403        200       403     -       -
+POST api review request on A               200     200     403      403     404      401       200       200        403          403        404       404     -       -
+POST api review of D                       200     200     200      403     404      401       200       200        200          403        404       404     -       -
+GET  api comments of A                     200     200     200      200     404      401       200       200        200          200        404       404     -       -
+POST api comment on A                      201     201     201      403     404      401       201       201        201          403        404       404     -       -
+GET  portfolio /workspaces/team/portfolio/ 200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
+GET  portfolio chart (SVG)                 200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
+GET  api portfolio /api/portfolio/         200     200     200      200     200      401       200       200        200          200        200       403     -       -
+GET  api portfolio of team (CSV)           200     200     200      200     404      401       200       200        200          200        404       404     -       -
 """
 
 ANONYMOUS_MODE_MATRIX = """
@@ -118,6 +136,7 @@ class World:
     c: NetworkCheck
     link: ShareLink
     maker_key: str
+    d: Assessment | None = None
 
 
 def build_world(chat_answers) -> World:
@@ -148,7 +167,13 @@ def build_world(chat_answers) -> World:
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     secrets = {"holder": live, "revoked": revoked, "expired": expired}
-    return World(team, other, users, tokens, secrets, a, u, n, c, link, maker_key="")
+    d, _ = Assessment.create_scored(
+        "Under review", chat_answers, workspace=team, created_by=users["editor"]
+    )
+    Assessment.objects.filter(pk=d.pk).update(status=DecisionStatus.IN_REVIEW)
+    for role in (Role.OWNER, Role.EDITOR, Role.REVIEWER):
+        Reviewer.objects.create(assessment=d, user=users[role])
+    return World(team, other, users, tokens, secrets, a, u, n, c, link, maker_key="", d=d)
 
 
 def request(client: Client, world: World, entry: str, who: str, chat_answers, headers):
@@ -219,6 +244,28 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         ),
         "GET api network check C": lambda: client.get(f"/api/network-checks/{c.pk}/", **h),
         "GET api audit log": lambda: client.get("/api/audit/", **h),
+        "POST api review request on A": lambda: client.post(
+            f"/api/assessments/{a.pk}/review-requests/",
+            json.dumps({"reviewers": ["reviewer"]}),
+            **api,
+        ),
+        "POST api review of D": lambda: client.post(
+            f"/api/assessments/{world.d.pk}/reviews/",
+            json.dumps({"verdict": "approve", "comment": "Fine."}),
+            **api,
+        ),
+        "GET api comments of A": lambda: client.get(f"/api/assessments/{a.pk}/comments/", **h),
+        "POST api comment on A": lambda: client.post(
+            f"/api/assessments/{a.pk}/comments/", json.dumps({"body": "Why SSE?"}), **api
+        ),
+        "GET portfolio /workspaces/team/portfolio/": lambda: client.get(
+            "/workspaces/team/portfolio/", **h
+        ),
+        "GET portfolio chart (SVG)": lambda: client.get("/workspaces/team/portfolio.svg", **h),
+        "GET api portfolio /api/portfolio/": lambda: client.get("/api/portfolio/", **h),
+        "GET api portfolio of team (CSV)": lambda: client.get(
+            "/api/portfolio/?workspace=team&format=csv", **h
+        ),
         # Anonymous mode on.
         "GET result page of N": lambda: client.get(f"/assessments/{n.pk}/"),
         "POST edit form of N (finish)": lambda: client.post(f"/assessments/{n.pk}/edit/", finish),
@@ -243,6 +290,10 @@ def snapshot() -> tuple:
         list(Membership.objects.values_list("workspace_id", "user_id", "role").order_by("pk")),
         NetworkCheck.objects.count(),
         AuditEvent.objects.count(),
+        list(Assessment.objects.values_list("pk", "status").order_by("pk")),
+        Reviewer.objects.count(),
+        Review.objects.count(),
+        Comment.objects.count(),
     )
 
 
