@@ -410,3 +410,14 @@ def test_api_is_json_by_default(viewer, portfolio):
 
     assert response["Content-Type"] == "application/json"
     assert json.loads(response.content)["count"] == 4
+
+
+def test_page_pages_keep_the_filters_and_sort(viewer, portfolio, monkeypatch):
+    monkeypatch.setattr("workspaces.portfolio.ROWS_PER_PAGE", 2)
+
+    first = viewer.get(f"{PAGE}?q=a&sort=title")
+    second = viewer.get(f"{PAGE}?q=a&sort=title&page=2")
+
+    assert titles(first) == ["Board", "Chat"]
+    assert 'href="?q=a&amp;sort=title&amp;page=2">Next' in first.content.decode()
+    assert titles(second) == ["Flipping board", "Old chat"]
