@@ -35,9 +35,9 @@ from workspaces import access
 from workspaces.access import Action, api_refusal
 from workspaces.endpoints import api_methods
 
-from . import rescoring, writes
+from . import decisions, rescoring, writes
 from .catalogue import Catalogue, get_catalogue
-from .models import SHARE_LINK_DAYS, Assessment, Revision, ShareLink, title_problem
+from .models import SHARE_LINK_DAYS, Assessment, Reviewer, Revision, ShareLink, title_problem
 from .scoring import validate_answers
 
 MAX_BODY_BYTES = 64 * 1024
@@ -152,6 +152,7 @@ def summary(request: HttpRequest, assessment: Assessment) -> dict:
         "title": assessment.title,
         "recommendation": assessment.recommendation,
         "confidence": assessment.confidence,
+        "status": assessment.status,
         "revision": assessment.latest_number,
         "updated_at": assessment.updated_at.isoformat(),
         "url": request.build_absolute_uri(assessment.get_absolute_url()),
@@ -405,4 +406,50 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
         ),
         # What the current catalogue says of these answers (stale, would change).
         "outlook": rescoring.outlook_document(revision),
+        **decision_document(assessment),
+    }
+
+
+def decision_document(assessment: Assessment) -> dict:
+    """The decision's part of the document: where it stands, who reviews it, their reviews.
+
+    Of the assessment, whichever revision the document shows. An assessment
+    in no workspace has no decision to take: draft, and nothing else (and
+    no query to find that out).
+    """
+    if assessment.workspace_id is None:
+        return {
+            "status": assessment.status,
+            "required_approvals": None,
+            "approvals": [],
+            "reviewers": [],
+            "superseded_by": None,
+            "supersedes": [],
+        }
+    return {
+        "status": assessment.status,
+        "required_approvals": assessment.workspace.required_approvals,
+        "approvals": [
+            {
+                "reviewer": approval.reviewer,
+                "revision": approval.revision,
+                "verdict": approval.verdict,
+                "comment": approval.comment,
+                "at": approval.at.isoformat(),
+                "counts": approval.counts,
+            }
+            for approval in decisions.approvals(assessment)
+        ],
+        "reviewers": list(
+            Reviewer.objects.filter(assessment=assessment)
+            .order_by("user__username")
+            .values_list("user__username", flat=True)
+        ),
+        "superseded_by": (
+            str(assessment.superseded_by_id) if assessment.superseded_by_id else None
+        ),
+        "supersedes": [
+            str(pk)
+            for pk in assessment.supersedes.order_by("created_at").values_list("pk", flat=True)
+        ],
     }

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, decision_views, views
+from . import api, decision_api, decision_views, views
 
 app_name = "questionnaire"
 
@@ -41,6 +41,13 @@ urlpatterns = [
         name="api-revisions",
     ),
     path("api/assessments/<uuid:pk>/share-links/", api.share_links, name="api-share-links"),
+    path(
+        "api/assessments/<uuid:pk>/review-requests/",
+        decision_api.review_requests,
+        name="api-review-requests",
+    ),
+    path("api/assessments/<uuid:pk>/reviews/", decision_api.reviews, name="api-reviews"),
+    path("api/assessments/<uuid:pk>/comments/", decision_api.comments, name="api-comments"),
     # The id is read as text by the view: a number of any length answers 404.
     path(
         "api/assessments/<uuid:pk>/share-links/<str:link_id>/",

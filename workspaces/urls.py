@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, sign_off, views
+from . import api, portfolio, sign_off, views
 
 app_name = "workspaces"
 
@@ -30,5 +30,8 @@ urlpatterns = [
     ),
     path("workspaces/<slug:slug>/audit/", views.audit, name="audit"),
     path("workspaces/<slug:slug>/settings/", sign_off.rules, name="settings"),
+    path("workspaces/<slug:slug>/portfolio/", portfolio.page, name="portfolio"),
+    path("workspaces/<slug:slug>/portfolio.svg", portfolio.chart_svg, name="portfolio-chart"),
+    path("api/portfolio/", portfolio.api_portfolio, name="api-portfolio"),
     path("api/audit/", api.audit_log, name="api-audit"),
 ]

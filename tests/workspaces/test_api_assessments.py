@@ -78,6 +78,7 @@ def test_list_item_fields(client, bearer, make_assessment, ops):
         "title": "Ops chat",
         "recommendation": assessment.recommendation,
         "confidence": assessment.confidence,
+        "status": "draft",
         "revision": 1,
         "updated_at": assessment.updated_at.isoformat(),
         "url": f"http://testserver/assessments/{assessment.pk}/",

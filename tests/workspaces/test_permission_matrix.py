@@ -16,6 +16,8 @@ Read a row as "what this entry point answers each principal", a column as
   asked by editor, with owner, editor and reviewer named (the editor's 403
   is the rule against approving one's own request); accepted, with B,
   another of team's assessments, to supersede it.
+- D is team's, in review, with owner, editor and reviewer named as reviewers
+  (review requested by nobody of them, so that each may approve).
 
 Anonymous mode is off (the enterprise setting; ADVISOR_ANONYMOUS=0). The
 second table is anonymous mode on, for what a newcomer without an account
@@ -97,6 +99,14 @@ DELETE api share link of A                 204     204     403      403     404 
 POST api network check                     201     201     403      403     201      401       201       201        403          403        201       403     -       -
 GET  api network check C                   200     200     200      200     404      401       200       200        200          200        404       404     -       -
 GET  api audit log                         200     403     403      403     200      401       200       403        403          403        200       403     -       -
+POST api review request on A               200     200     403      403     404      401       200       200        403          403        404       404     -       -
+POST api review of D                       200     200     200      403     404      401       200       200        200          403        404       404     -       -
+GET  api comments of A                     200     200     200      200     404      401       200       200        200          200        404       404     -       -
+POST api comment on A                      201     201     201      403     404      401       201       201        201          403        404       404     -       -
+GET  portfolio /workspaces/team/portfolio/ 200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
+GET  portfolio chart (SVG)                 200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
+GET  api portfolio /api/portfolio/         200     200     200      200     200      401       200       200        200          200        200       403     -       -
+GET  api portfolio of team (CSV)           200     200     200      200     404      401       200       200        200          200        404       404     -       -
 """
 
 ANONYMOUS_MODE_MATRIX = """
@@ -139,6 +149,7 @@ class World:
     maker_key: str
     # Another of team's assessments (the decision rows make it).
     b: Assessment | None = None
+    d: Assessment | None = None
 
 
 def build_world(chat_answers) -> World:
@@ -169,7 +180,13 @@ def build_world(chat_answers) -> World:
         expires_at=timezone.now() - timedelta(seconds=1)
     )
     secrets = {"holder": live, "revoked": revoked, "expired": expired}
-    return World(team, other, users, tokens, secrets, a, u, n, c, link, maker_key="")
+    d, _ = Assessment.create_scored(
+        "Under review", chat_answers, workspace=team, created_by=users["editor"]
+    )
+    Assessment.objects.filter(pk=d.pk).update(status=DecisionStatus.IN_REVIEW)
+    for role in (Role.OWNER, Role.EDITOR, Role.REVIEWER):
+        Reviewer.objects.create(assessment=d, user=users[role])
+    return World(team, other, users, tokens, secrets, a, u, n, c, link, maker_key="", d=d)
 
 
 def request(client: Client, world: World, entry: str, who: str, chat_answers, headers):
@@ -261,6 +278,28 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         ),
         "GET api network check C": lambda: client.get(f"/api/network-checks/{c.pk}/", **h),
         "GET api audit log": lambda: client.get("/api/audit/", **h),
+        "POST api review request on A": lambda: client.post(
+            f"/api/assessments/{a.pk}/review-requests/",
+            json.dumps({"reviewers": ["reviewer"]}),
+            **api,
+        ),
+        "POST api review of D": lambda: client.post(
+            f"/api/assessments/{world.d.pk}/reviews/",
+            json.dumps({"verdict": "approve", "comment": "Fine."}),
+            **api,
+        ),
+        "GET api comments of A": lambda: client.get(f"/api/assessments/{a.pk}/comments/", **h),
+        "POST api comment on A": lambda: client.post(
+            f"/api/assessments/{a.pk}/comments/", json.dumps({"body": "Why SSE?"}), **api
+        ),
+        "GET portfolio /workspaces/team/portfolio/": lambda: client.get(
+            "/workspaces/team/portfolio/", **h
+        ),
+        "GET portfolio chart (SVG)": lambda: client.get("/workspaces/team/portfolio.svg", **h),
+        "GET api portfolio /api/portfolio/": lambda: client.get("/api/portfolio/", **h),
+        "GET api portfolio of team (CSV)": lambda: client.get(
+            "/api/portfolio/?workspace=team&format=csv", **h
+        ),
         # Anonymous mode on.
         "GET result page of N": lambda: client.get(f"/assessments/{n.pk}/"),
         "POST edit form of N (finish)": lambda: client.post(f"/assessments/{n.pk}/edit/", finish),
