@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, views
+from . import adr_views, api, views
 
 app_name = "questionnaire"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("assessments/<uuid:pk>/edit/", views.assessment_edit, name="edit"),
     path("assessments/<uuid:pk>/decision/", views.decision_panel, name="decision"),
     path("assessments/<uuid:pk>/report.pdf", views.assessment_report, name="report"),
+    path("assessments/<uuid:pk>/adr.md", adr_views.assessment_adr, name="adr"),
     path("assessments/<uuid:pk>/share-links/", views.share_link_create, name="share-link-create"),
     path(
         "assessments/<uuid:pk>/share-links/<int:link_id>/revoke/",
@@ -24,6 +25,7 @@ urlpatterns = [
     # A share link: the secret is the path, so that it is the whole link.
     path("shared/<str:secret>/", views.shared_assessment, name="shared"),
     path("shared/<str:secret>/report.pdf", views.shared_report, name="shared-report"),
+    path("shared/<str:secret>/adr.md", adr_views.shared_adr, name="shared-adr"),
     path("api/questions/", api.questions, name="api-questions"),
     path("api/assessments/", api.assessments, name="api-assessments"),
     path("api/assessments/<uuid:pk>/", api.assessment_detail, name="api-assessment"),
@@ -33,6 +35,7 @@ urlpatterns = [
         name="api-revisions",
     ),
     path("api/assessments/<uuid:pk>/share-links/", api.share_links, name="api-share-links"),
+    path("api/assessments/<uuid:pk>/adr/", adr_views.api_adr, name="api-adr"),
     # The id is read as text by the view: a number of any length answers 404.
     path(
         "api/assessments/<uuid:pk>/share-links/<str:link_id>/",
