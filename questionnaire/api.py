@@ -264,23 +264,31 @@ def assessment_detail(request: HttpRequest, pk) -> JsonResponse:
     assessment, refusal = _find(request, pk, Action.VIEW)
     if refusal is not None:
         return refusal
-    revisions = {revision.number: revision for revision in assessment.revisions.all()}
+    revision, refusal = requested_revision(request, list(assessment.revisions.all()))
+    if refusal is not None:
+        return refusal
+    return JsonResponse(assessment_document(request, assessment, revision))
+
+
+def requested_revision(
+    request: HttpRequest, revisions: list[Revision]
+) -> tuple[Revision, None] | tuple[None, JsonResponse]:
+    """The revision ``?revision=N`` names (the latest without it), or the 4xx that refuses it."""
+    numbered = {revision.number: revision for revision in revisions}
     requested = request.GET.get("revision")
     if requested is None:
-        revision = revisions[max(revisions)]
-    elif (number := whole_number(requested)) not in revisions:
+        return numbered[max(numbered)], None
+    if (number := whole_number(requested)) not in numbered:
         # A number that names no revision is not found, however long; anything
         # else is malformed. The echo is cut short: the value may be huge.
-        return error_response(
+        return None, error_response(
             404 if all_digits(requested) else 400,
             {
                 "revision": f"no revision {requested!r:.40}; "
-                f"this assessment has 1 to {max(revisions)}"
+                f"this assessment has 1 to {max(numbered)}"
             },
         )
-    else:
-        revision = revisions[number]
-    return JsonResponse(assessment_document(request, assessment, revision))
+    return numbered[number], None
 
 
 @api_methods("POST")

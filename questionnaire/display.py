@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from network_check.evidence import Evidence, evidence_of
 
@@ -293,6 +294,81 @@ def network_evidence(revision: Revision, catalogue: Catalogue) -> Evidence | Non
     if revision.network_check_id is None:
         return None
     return evidence_of(revision.network_check, catalogue, revision.answers)
+
+
+# A decision's status in the words of a record (the PDF, the ADR): MADR's
+# where it has one, "proposed" being its word for a decision under review.
+RECORD_STATUSES = {
+    "draft": "draft",
+    "in_review": "proposed",
+    "accepted": "accepted",
+    "rejected": "rejected",
+    "superseded": "superseded",
+}
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """Where the decision stands, as a record of one revision states it.
+
+    A record of an earlier revision is itself superseded, by the latest
+    revision: the decision (and its approvals that count) is on that one,
+    so the older record must not read as accepted.
+    """
+
+    # MADR's status: draft, proposed, accepted, rejected, superseded (by
+    # another assessment), "superseded by revision N".
+    status: str
+    # For people: "Accepted", "Superseded by revision 3".
+    label: str
+    # When the record last changed: the revision's date, or the status's if later.
+    date: datetime
+    # ``decisions.panel_context``'s decision; None outside a workspace.
+    decision: Mapping | None
+    # The number of the latest revision, which the decision is on.
+    latest: int
+
+    @property
+    def reviews(self) -> list[tuple[object, str]]:
+        """Every review (``decisions.Approval``) with whether it counts now, and if not why."""
+        if self.decision is None:
+            return []
+        return [(approval, self._standing(approval)) for approval in self.decision["approvals"]]
+
+    def _standing(self, approval) -> str:
+        if approval.verdict != "approve":
+            return ""
+        if approval.counts:
+            return "counted"
+        if approval.revision < self.latest:
+            return "not counted: an earlier revision"
+        return "not counted"
+
+
+def decision_record(decision: Mapping | None, revision: Revision, latest: int) -> DecisionRecord:
+    """The status a record of ``revision`` states, from the decision panel's data.
+
+    No decision (an anonymous or unassigned assessment: nobody reviews it) is
+    a draft. Reads only what it is given: safe in the PDF's render thread.
+    """
+    date = revision.created_at
+    if decision is None:
+        return DecisionRecord("draft", "Draft", date, None, latest)
+    if revision.number < latest:
+        return DecisionRecord(
+            f"superseded by revision {latest}",
+            f"Superseded by revision {latest}",
+            date,
+            decision,
+            latest,
+        )
+    changed = decision["status_changed_at"]
+    if changed is not None and changed > date:
+        date = changed
+    label = decision["status_label"]
+    if decision["superseded_by"] is not None:
+        label = f"Superseded by “{decision['superseded_by'].display_title}”"
+    return DecisionRecord(RECORD_STATUSES[decision["status"]], label, date, decision, latest)
 
 
 def _points(number: int) -> str:

@@ -29,7 +29,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError
 
 from .catalogue import Catalogue
-from .display import SHORT_NAMES, result_context, tie_break_rule
+from .display import SHORT_NAMES, decision_record, result_context, tie_break_rule
 from .models import Revision
 from .scoring import other_transport
 
@@ -71,14 +71,24 @@ def _new_pool_after_fork() -> None:
 os.register_at_fork(after_in_child=_new_pool_after_fork)
 
 
+def title_slug(title: str) -> str:
+    """A title for a file name (the PDF's, the ADR's): ``assessment`` when nothing is left."""
+    return slugify(title)[:SLUG_LENGTH].strip("-_") or "assessment"
+
+
 def report_filename(title: str) -> str:
-    """``<title-slug>-websocket-vs-sse.pdf``, or ``assessment-...`` when nothing is left."""
-    slug = slugify(title)[:SLUG_LENGTH].strip("-_")
-    return f"{slug or 'assessment'}{FILENAME_SUFFIX}"
+    """``<title-slug>-websocket-vs-sse.pdf``."""
+    return f"{title_slug(title)}{FILENAME_SUFFIX}"
 
 
-def report_context(title: str, revisions: list[Revision], revision: Revision) -> dict:
-    """Everything the report template needs, from revisions already loaded."""
+def report_context(
+    title: str, revisions: list[Revision], revision: Revision, decision: Mapping | None = None
+) -> dict:
+    """Everything the report template needs, from revisions already loaded.
+
+    ``decision`` is ``decisions.panel_context``'s, loaded beforehand too (None
+    outside a workspace): the report states the decision's status and approvals.
+    """
     context = result_context(revisions, revision)
     result, catalogue = context["result"], context["catalogue"]
     chosen = result["recommendation"]
@@ -105,6 +115,7 @@ def report_context(title: str, revisions: list[Revision], revision: Revision) ->
         "this_revision": next(
             entry for entry in context["history"] if entry.revision.number == revision.number
         ),
+        "record": decision_record(decision, revision, revisions[-1].number),
     }
 
 

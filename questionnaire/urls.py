@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, decision_api, decision_views, views
+from . import adr_views, api, decision_api, decision_views, views
 
 app_name = "questionnaire"
 
@@ -22,6 +22,7 @@ urlpatterns = [
     path("assessments/<uuid:pk>/comments/", decision_views.comment, name="comment"),
     path("assessments/<uuid:pk>/supersede/", decision_views.supersede, name="supersede"),
     path("assessments/<uuid:pk>/report.pdf", views.assessment_report, name="report"),
+    path("assessments/<uuid:pk>/adr.md", adr_views.assessment_adr, name="adr"),
     path("assessments/<uuid:pk>/share-links/", views.share_link_create, name="share-link-create"),
     path(
         "assessments/<uuid:pk>/share-links/<int:link_id>/revoke/",
@@ -32,6 +33,7 @@ urlpatterns = [
     # A share link: the secret is the path, so that it is the whole link.
     path("shared/<str:secret>/", views.shared_assessment, name="shared"),
     path("shared/<str:secret>/report.pdf", views.shared_report, name="shared-report"),
+    path("shared/<str:secret>/adr.md", adr_views.shared_adr, name="shared-adr"),
     path("api/questions/", api.questions, name="api-questions"),
     path("api/assessments/", api.assessments, name="api-assessments"),
     path("api/assessments/<uuid:pk>/", api.assessment_detail, name="api-assessment"),
@@ -48,6 +50,7 @@ urlpatterns = [
     ),
     path("api/assessments/<uuid:pk>/reviews/", decision_api.reviews, name="api-reviews"),
     path("api/assessments/<uuid:pk>/comments/", decision_api.comments, name="api-comments"),
+    path("api/assessments/<uuid:pk>/adr/", adr_views.api_adr, name="api-adr"),
     # The id is read as text by the view: a number of any length answers 404.
     path(
         "api/assessments/<uuid:pk>/share-links/<str:link_id>/",

@@ -481,8 +481,10 @@ async def _report(request: HttpRequest, assessment: Assessment, paper: str) -> H
         response = StreamingHttpResponse(_no_body(), content_type="application/pdf")
         response["Content-Disposition"] = disposition
         return response
+    # The decision too: the render thread must not query.
+    decision = (await sync_to_async(decisions.panel_context)(assessment))["decision"]
     # The revision's own title, as its page shows it: a later rename leaves it be.
-    context = report.report_context(revision.display_title, revisions, revision)
+    context = report.report_context(revision.display_title, revisions, revision, decision)
     render = sync_to_async(
         report.render_report, thread_sensitive=False, executor=report.RENDER_THREADS
     )

@@ -68,6 +68,7 @@ GET  result page /assessments/A/           200     200     200      200     404 
 GET  edit form /assessments/A/edit/        200     200     403      403     404      sign-in   200       200        403          403        404       -       -       -
 POST edit form (finish: new revision)      302     302     403      403     404      sign-in   403       403        403          403        403       -       -       -
 GET  PDF /assessments/A/report.pdf         200     200     200      200     404      sign-in   200       200        200          200        404       -       -       -
+GET  ADR /assessments/A/adr.md             200     200     200      200     404      sign-in   200       200        200          200        404       -       -       -
 GET  evidence partial (htmx) of C          200     200     200      200     404      sign-in   200       200        200          200        404       -       -       -
 POST share link on the page                200     200     403      403     404      sign-in   403       403        403          403        403       -       -       -
 POST revoke share link on the page         302     302     403      403     404      sign-in   403       403        403          403        403       -       -       -
@@ -79,6 +80,7 @@ POST comment on A                          302     302     302      403     404 
 POST supersede A (accepted) by B           302     302     403      403     404      sign-in   403       403        403          403        403       -       -       -
 GET  shared page /shared/<secret>/         200     200     200      200     200      sign-in   200       200        200          200        200       200     404     404
 GET  shared PDF                            200     200     200      200     200      sign-in   200       200        200          200        200       200     404     404
+GET  shared ADR                            200     200     200      200     200      sign-in   200       200        200          200        200       200     404     404
 GET  workspace /workspaces/team/           200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
 GET  members page                          200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
 POST add a member                          302     403     403      403     404      sign-in   403       403        403          403        403       404     -       -
@@ -96,6 +98,7 @@ POST api revision of A                     201     201     403      403     404 
 GET  api share links of A                  200     200     403      403     404      401       200       200        403          403        404       404     -       -
 POST api share link on A                   201     201     403      403     404      401       201       201        403          403        404       404     -       -
 DELETE api share link of A                 204     204     403      403     404      401       204       204        403          403        404       404     -       -
+GET  api ADR of A                          200     200     200      200     404      401       200       200        200          200        404       404     -       -
 POST api network check                     201     201     403      403     201      401       201       201        403          403        201       403     -       -
 GET  api network check C                   200     200     200      200     404      401       200       200        200          200        404       404     -       -
 GET  api audit log                         200     403     403      403     200      401       200       403        403          403        200       403     -       -
@@ -114,6 +117,8 @@ entry point                                maker   stranger holder  revoked expi
 GET  result page of N                      200     200      200     200     200     200
 POST edit form of N (finish)               302     403      403     403     403     403
 GET  PDF of N                              200     200      200     200     200     200
+GET  ADR of N                              200     200      200     200     200     200
+GET  api ADR of N                          200     200      200     200     200     200
 POST move N into team (not signed in)      403     403      403     403     403     -
 POST api revision of N                     201     403      403     403     403     403
 POST api create /api/assessments/          201     201      201     201     201     201
@@ -207,6 +212,7 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "GET PDF /assessments/A/report.pdf": lambda: client.get(
             f"/assessments/{a.pk}/report.pdf", **h
         ),
+        "GET ADR /assessments/A/adr.md": lambda: client.get(f"/assessments/{a.pk}/adr.md", **h),
         "GET evidence partial (htmx) of C": lambda: client.get(
             f"/network-check/{c.pk}/evidence/", headers={**headers, "HX-Request": "true"}
         ),
@@ -236,6 +242,7 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         ),
         "GET shared page /shared/<secret>/": lambda: client.get(f"/shared/{secret}/", **h),
         "GET shared PDF": lambda: client.get(f"/shared/{secret}/report.pdf", **h),
+        "GET shared ADR": lambda: client.get(f"/shared/{secret}/adr.md", **h),
         "GET workspace /workspaces/team/": lambda: client.get("/workspaces/team/", **h),
         "GET members page": lambda: client.get("/workspaces/team/members/", **h),
         "POST add a member": lambda: client.post(
@@ -273,6 +280,7 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "DELETE api share link of A": lambda: client.delete(
             f"/api/assessments/{a.pk}/share-links/{world.link.pk}/", **h
         ),
+        "GET api ADR of A": lambda: client.get(f"/api/assessments/{a.pk}/adr/", **h),
         "POST api network check": lambda: client.post(
             "/api/network-checks/", json.dumps(measurement()), **api
         ),
@@ -304,6 +312,8 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "GET result page of N": lambda: client.get(f"/assessments/{n.pk}/"),
         "POST edit form of N (finish)": lambda: client.post(f"/assessments/{n.pk}/edit/", finish),
         "GET PDF of N": lambda: client.get(f"/assessments/{n.pk}/report.pdf"),
+        "GET ADR of N": lambda: client.get(f"/assessments/{n.pk}/adr.md"),
+        "GET api ADR of N": lambda: client.get(f"/api/assessments/{n.pk}/adr/"),
         "POST move N into team (not signed in)": lambda: client.post(
             f"/assessments/{n.pk}/move/", {"workspace": "team"}
         ),
