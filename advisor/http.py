@@ -45,15 +45,24 @@ def whole_number(text: str | None, max_digits: int = MAX_DIGITS) -> int | None:
     return int(text)
 
 
-def text_problem(text: str, max_length: int) -> str | None:
-    """Why ``text`` (a title, a name) cannot be stored, or None; for forms, the API and commands.
+# Line breaks and tabs: what a multi-line text (a comment) may hold.
+MULTILINE = frozenset("\n\r\t")
 
-    PostgreSQL refuses NUL, and no database stores lone surrogates.
+
+def text_problem(text: str, max_length: int, *, multiline: bool = False) -> str | None:
+    """Why ``text`` (a title, a name, a comment) cannot be stored, or None; for forms,
+    the API and commands.
+
+    PostgreSQL refuses NUL, and no database stores lone surrogates. A
+    ``multiline`` text may hold line breaks and tabs, no other control character.
     """
     if len(text) > max_length:
         return f"must be at most {max_length} characters"
-    if any(unicodedata.category(char) in {"Cc", "Cs"} for char in text):
-        return "must not contain control characters"
+    allowed = MULTILINE if multiline else frozenset()
+    if any(unicodedata.category(char) in {"Cc", "Cs"} and char not in allowed for char in text):
+        return "must not contain control characters" + (
+            " other than line breaks and tabs" if multiline else ""
+        )
     return None
 
 

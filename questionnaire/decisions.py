@@ -247,7 +247,7 @@ def review(
     if verdict not in ReviewVerdict.values:
         raise Refused(400, "verdict", 'use "approve" or "request_changes"')
     comment = comment or ""
-    problem = text_problem(comment, COMMENT_MAX_LENGTH)
+    problem = text_problem(comment, COMMENT_MAX_LENGTH, multiline=True)
     if problem:
         raise Refused(400, "comment", problem)
     user = principal_of(request).user
@@ -323,7 +323,7 @@ def add_comment(request: HttpRequest, assessment: Assessment, body: str) -> Comm
     body = (body or "").strip()
     if not body:
         raise Refused(400, "body", "write a comment")
-    problem = text_problem(body, COMMENT_MAX_LENGTH)
+    problem = text_problem(body, COMMENT_MAX_LENGTH, multiline=True)
     if problem:
         raise Refused(400, "body", problem)
     user = principal_of(request).user

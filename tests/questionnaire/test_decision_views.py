@@ -393,7 +393,7 @@ def test_comment_is_shown_as_text(people, team_assessment):
     [
         ("   ", "Write a comment."),
         ("z" * (COMMENT_MAX_LENGTH + 1), f"The comment must be at most {COMMENT_MAX_LENGTH}"),
-        ("nul\x00", "The comment must not contain control characters."),
+        ("nul\x00", "The comment must not contain control characters other than line breaks"),
     ],
 )
 def test_comment_refused_inline_keeps_the_text(people, team_assessment, body, message):

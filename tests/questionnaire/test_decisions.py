@@ -404,3 +404,17 @@ def test_concurrent_approvals_are_counted_once_and_accept_once(chat_answers):
         if event.detail["to"] == "accepted"
     ]
     assert len(accepted) == 1
+
+
+def test_comments_and_reviews_keep_their_line_breaks(team, decision):
+    _, users = team
+    body = "Two points:\n- the proxy\n\t- its timeout\r\nThanks."
+    decisions.add_comment(as_user(users["rita"]), decision, body)
+    decisions.request_review(as_user(users["erin"]), decision, ["rita"])
+    decisions.review(as_user(users["rita"]), decision, "approve", body)
+    assert decision.comments.get().body == body
+    assert decisions.approvals(decision)[0].comment == body
+    assert (
+        "line breaks"
+        in refusal(decisions.add_comment, as_user(users["rita"]), decision, "bell\x07").message
+    )
