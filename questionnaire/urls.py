@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, views
+from . import api, live, views, waiting
 
 app_name = "questionnaire"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("assessments/<uuid:pk>/", views.assessment_detail, name="assessment"),
     path("assessments/<uuid:pk>/edit/", views.assessment_edit, name="edit"),
     path("assessments/<uuid:pk>/decision/", views.decision_panel, name="decision"),
+    path("decisions/stream/", live.decision_stream, name="decision-stream"),
+    path("decisions/waiting/", waiting.waiting_page, name="decisions-waiting"),
     path("assessments/<uuid:pk>/report.pdf", views.assessment_report, name="report"),
     path("assessments/<uuid:pk>/share-links/", views.share_link_create, name="share-link-create"),
     path(
