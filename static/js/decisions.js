@@ -9,6 +9,7 @@
   const count = document.getElementById("decisions-waiting-count");
   const announcer = document.getElementById("decision-live");
   const panel = () => document.getElementById("decision");
+  const RETRY_MS = 3000;
   const PANEL_URL = /\/assessments\/([0-9a-f-]{36})\/decision\/$/;
   const watched = panel()?.dataset.decisionUrl?.match(PANEL_URL)?.[1];
   // The newest audit event this page knows: where a new stream resumes.
@@ -37,7 +38,10 @@
       return;
     }
     pending = false;
-    window.htmx.ajax("GET", section.dataset.decisionUrl, { target: "#decision", swap: "outerHTML" });
+    window.htmx
+      .ajax("GET", section.dataset.decisionUrl, { target: "#decision", swap: "outerHTML" })
+      // Offline or a server restart: the panel is fetched again once back.
+      .catch(() => window.setTimeout(refresh, RETRY_MS));
   };
 
   const announce = (text) => {
