@@ -199,3 +199,32 @@ def test_review_seen_live_and_caught_up_after_a_drop(
     ).group(1)
     assert len(streams) > 1
     assert int(resumed_from) < commented
+
+
+def test_panel_waits_while_someone_types_in_it(
+    team, live_server_url, browser_context_factory
+) -> None:
+    a = team["a"]
+    _, page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
+    page.goto(f"/assessments/{a.pk}/")
+    # A form field in the panel, as the review and comment forms have.
+    page.evaluate(
+        """() => {
+          const field = document.createElement("textarea");
+          field.setAttribute("aria-label", "My note");
+          document.querySelector("#decision").append(field);
+        }"""
+    )
+    draft = page.get_by_label("My note")
+    draft.fill("Half a thought")
+
+    off_loop(lambda: decisions.add_comment(as_user(team["rita"]), a, "Meanwhile"))
+
+    # Announced, but the panel, and the text typed in it, stay.
+    expect(page.locator("#decision-live")).to_have_text("rita commented")
+    expect(draft).to_have_value("Half a thought")
+    expect(page.locator("#decision .comments")).to_have_count(0)
+
+    draft.fill("")
+    draft.blur()
+    expect(page.locator("#decision .comments")).to_contain_text("Meanwhile")

@@ -363,3 +363,18 @@ async def test_disconnect_leaves_the_groups(chat_answers):
     await stream.close()
 
     assert group not in layer.groups
+
+
+async def test_an_outsiders_stream_hears_nothing_of_another_workspace(chat_answers):
+    world = await team_world(chat_answers)
+    stream = await open_stream(stream_path(), (b"cookie", await cookie_for(world["users"]["out"])))
+    await stream.read_until("event: waiting")
+    layer = get_channel_layer()
+    other = await sync_to_async(Workspace.objects.get)(slug="other")
+
+    await sync_to_async(decisions.add_comment)(as_user(world["users"]["ed"]), world["a"], "x")
+
+    assert live.group_name(world["team"].pk) not in layer.groups
+    assert len(layer.groups[live.group_name(other.pk)]) == 1
+    assert stream.events("decision") == []
+    await stream.close()
