@@ -305,12 +305,12 @@ async def events(watch: Watch, slot: Slot) -> AsyncIterator[bytes]:
     """retry:, what was missed, then whatever each wake-up or heartbeat finds."""
     options = settings.DECISION_STREAM
     layer = get_channel_layer()
-    channel = await layer.new_channel("decisions.") if layer is not None else None
+    channel = await layer.new_channel() if layer is not None else None
     joined: set[str] = set()
     try:
-        first, _ = await database_sync_to_async(poll)(watch)
+        first, status = await database_sync_to_async(poll)(watch)
         yield f"retry: {options['RETRY_MS']}\n\n".encode() + first
-        while True:
+        while status == ALLOWED:
             joined = await join(layer, channel, watch.workspaces, joined)
             woken = await wake_up(layer, channel, options["HEARTBEAT"])
             if woken is None:
@@ -320,8 +320,6 @@ async def events(watch: Watch, slot: Slot) -> AsyncIterator[bytes]:
             chunk, status = await database_sync_to_async(poll)(watch)
             if chunk:
                 yield chunk
-            if status != ALLOWED:
-                return
     finally:
         slot.release()
         for group in joined:
