@@ -38,6 +38,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_safe
 
@@ -102,7 +103,10 @@ class Watch:
     principal: Principal
     assessment_id: uuid.UUID | None
     workspaces: frozenset[int]
+    # The newest decision event of the person's workspaces read, and the
+    # newest of the watched assessment's sent.
     cursor: int
+    seen: int
     waiting: int | None = None
 
 
@@ -186,62 +190,81 @@ def decision_event(event: AuditEvent, status: str) -> bytes:
     return format_event(json.dumps(data, ensure_ascii=False), event="decision", id=event.pk)
 
 
-def poll(watch: Watch) -> tuple[bytes, int]:
-    """What the log holds past the cursor for this stream, and whether it may go on.
+def poll(watch: Watch, *, recount: bool = False) -> tuple[bytes, int]:
+    """What the log holds past the cursors for this stream, and whether it may go on.
 
     ``decision`` events for the watched assessment; then ``waiting`` when the
     count of decisions waiting for this person's review has changed (or on the
     first poll); then the cursor itself (an ``id:`` alone, which moves the
     browser's Last-Event-ID without an event) so a resume starts past it.
+
+    The watched assessment's events are read past the last one sent, not past
+    the log's cursor: they are written under a lock on its row, so they commit
+    in id order, while another assessment's event may commit before an
+    earlier id (PostgreSQL), which a shared cursor would step over. The count
+    is recounted at every heartbeat (``recount``) for the same reason.
     """
     before = watch.workspaces
     status = check(watch)
     if status != ALLOWED:
         return format_event(json.dumps({"reason": "access"}), event="closed"), status
     chunks = []
-    start = watch.cursor
-    sent_to = start
-    current = None
-    while True:
-        batch = list(
-            AuditEvent.objects.filter(
-                pk__gt=watch.cursor,
-                action__in=DECISION_ACTIONS,
-                workspace_id__in=watch.workspaces,
-            ).order_by("pk")[:BATCH]
-        )
-        for event in batch:
-            watch.cursor = event.pk
-            if watch.assessment_id is not None and event.object_id == str(watch.assessment_id):
-                if current is None:
-                    current = (
-                        Assessment.objects.filter(pk=watch.assessment_id)
-                        .values_list("status", flat=True)
-                        .first()
-                    )
-                chunks.append(decision_event(event, current or ""))
-                sent_to = event.pk
-        if len(batch) < BATCH:
-            break
+    written = start = watch.cursor
+    if watch.assessment_id is not None:
+        chunks.extend(assessment_events(watch))
+        written = watch.seen
+    newest = (
+        AuditEvent.objects.filter(
+            pk__gt=watch.cursor, action__in=DECISION_ACTIONS, workspace_id__in=watch.workspaces
+        ).aggregate(newest=Max("pk"))["newest"]
+        or watch.cursor
+    )
+    watch.cursor = max(newest, watch.seen)
     # A decision changed in one of the person's workspaces, or they joined or
     # left one: the count may have changed.
-    if watch.cursor != start or watch.workspaces != before or watch.waiting is None:
+    if recount or watch.cursor != start or watch.workspaces != before or watch.waiting is None:
         count = len(decisions.waiting_ids(watch.principal.user))
         if count != watch.waiting:
             watch.waiting = count
             payload = json.dumps({"count": count})
             chunks.append(format_event(payload, event="waiting", id=watch.cursor))
-            sent_to = watch.cursor
-    if sent_to != watch.cursor:
+            written = watch.cursor
+    if written != watch.cursor:
         chunks.append(f"id: {watch.cursor}\n\n".encode())
     return b"".join(chunks), ALLOWED
+
+
+def assessment_events(watch: Watch) -> list[bytes]:
+    """The watched assessment's decision events past the last one sent, in batches."""
+    chunks = []
+    status = None
+    while True:
+        batch = list(
+            AuditEvent.objects.filter(
+                pk__gt=watch.seen,
+                action__in=DECISION_ACTIONS,
+                object_type="assessment",
+                object_id=str(watch.assessment_id),
+            ).order_by("pk")[:BATCH]
+        )
+        if batch and status is None:
+            status = (
+                Assessment.objects.filter(pk=watch.assessment_id)
+                .values_list("status", flat=True)
+                .first()
+            )
+        for event in batch:
+            chunks.append(decision_event(event, status or ""))
+            watch.seen = event.pk
+        if len(batch) < BATCH:
+            return chunks
 
 
 def open_watch(principal: Principal, assessment_id: uuid.UUID | None, last: int | None):
     """A Watch resuming after ``last`` (or from now), or the status that refuses it."""
     newest = newest_id()
     cursor = newest if last is None else min(last, newest)
-    watch = Watch(principal, assessment_id, frozenset(), cursor)
+    watch = Watch(principal, assessment_id, frozenset(), cursor, cursor)
     status = check(watch)
     return (watch if status == ALLOWED else None), status
 
@@ -315,9 +338,9 @@ async def events(watch: Watch, slot: Slot) -> AsyncIterator[bytes]:
             woken = await wake_up(layer, channel, options["HEARTBEAT"])
             if woken is None:
                 yield format_comment("heartbeat")
-            elif woken <= watch.cursor:
+            elif woken <= watch.cursor and woken <= watch.seen:
                 continue
-            chunk, status = await database_sync_to_async(poll)(watch)
+            chunk, status = await database_sync_to_async(poll)(watch, recount=woken is None)
             if chunk:
                 yield chunk
     finally:

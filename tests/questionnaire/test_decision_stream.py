@@ -378,3 +378,34 @@ async def test_an_outsiders_stream_hears_nothing_of_another_workspace(chat_answe
     assert len(layer.groups[live.group_name(other.pk)]) == 1
     assert stream.events("decision") == []
     await stream.close()
+
+
+async def test_an_event_committed_after_a_later_id_is_still_sent(chat_answers, fast):
+    """On PostgreSQL two transactions may commit out of id order: another
+    assessment's event can be read before an earlier id of the watched one."""
+    fast(0.05)
+    world = await team_world(chat_answers)
+    stream = await open_stream(
+        stream_path(world["a"]), (b"cookie", await cookie_for(world["users"]["vic"]))
+    )
+    await stream.read_until("event: waiting")
+    start = await newest_id()
+
+    def log(pk: int, assessment) -> None:
+        AuditEvent.objects.create(
+            pk=pk,
+            action="decision_commented",
+            workspace=world["team"],
+            actor="ed",
+            object_type="assessment",
+            object_id=str(assessment.pk),
+            detail={},
+        )
+
+    await sync_to_async(log)(start + 5, world["b"])
+    await stream.read_until(f"id: {start + 5}\n\n")
+    await sync_to_async(log)(start + 2, world["a"])
+    await stream.read_until("event: decision")
+
+    assert [event_id for event_id, _ in stream.events("decision")] == [start + 2]
+    await stream.close()
