@@ -180,6 +180,7 @@ TEMPLATES = [
                 "advisor.context_processors.catalogue_version",
                 "identity.context_processors.sign_in",
                 "workspaces.context_processors.workspaces",
+                "questionnaire.context_processors.decisions_waiting",
             ],
         },
     },
@@ -273,6 +274,17 @@ LIVE_DEMO = {
     # network's limit.
     "PROBE_MAX_STREAMS_PER_CLIENT": env_count("NETWORK_CHECK_MAX_STREAMS_PER_CLIENT", 20),
 }
+# The live decision stream (questionnaire/live.py, docs/live-decisions.md).
+DECISION_STREAM = {
+    # Seconds between heartbeat comments; each also re-reads the audit log,
+    # so a lost wake-up delays an update by at most this.
+    "HEARTBEAT": env_rate("DECISION_STREAM_HEARTBEAT", 15.0, positive=True),
+    # What EventSource waits before reconnecting (the stream's retry:).
+    "RETRY_MS": 3000,
+    # Open decision streams one person may hold in this process; 0 for no cap.
+    "MAX_PER_USER": env_count("DECISION_STREAM_MAX_PER_USER", 20),
+}
+
 # daphne's runserver enforces this per WebSocket message (close code 1009);
 # live_demo narrows it to MAX_TEXT_BYTES for text messages.
 DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = LIVE_DEMO["MAX_BINARY_BYTES"]

@@ -110,6 +110,9 @@ GET  portfolio /workspaces/team/portfolio/ 200     200     200      200     404 
 GET  portfolio chart (SVG)                 200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
 GET  api portfolio /api/portfolio/         200     200     200      200     200      401       200       200        200          200        200       403     -       -
 GET  api portfolio of team (CSV)           200     200     200      200     404      401       200       200        200          200        404       404     -       -
+GET  decision stream of A                  200     200     200      200     404      401       200       200        200          200        404       404     -       -
+GET  decision stream (header count only)   200     200     200      200     200      401       200       200        200          200        200       200     -       -
+GET  decisions waiting /decisions/waiting/ 200     200     200      200     200      sign-in   200       200        200          200        200       200     -       -
 """
 
 ANONYMOUS_MODE_MATRIX = """
@@ -125,6 +128,7 @@ POST api create /api/assessments/          201     201      201     201     201 
 GET  result page /assessments/A/           404     404      404     404     404     200
 GET  shared page /shared/<secret>/         200     200      200     404     404     200
 GET  api list /api/assessments/            401     401      401     401     401     200
+GET  decision stream of A                  401     401      401     401     401     200
 """
 
 
@@ -308,6 +312,15 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "GET api portfolio of team (CSV)": lambda: client.get(
             "/api/portfolio/?workspace=team&format=csv", **h
         ),
+        "GET decision stream of A": lambda: closed(
+            client.get(f"/decisions/stream/?assessment={a.pk}", **h)
+        ),
+        "GET decision stream (header count only)": lambda: closed(
+            client.get("/decisions/stream/", **h)
+        ),
+        "GET decisions waiting /decisions/waiting/": lambda: client.get(
+            "/decisions/waiting/", **h
+        ),
         # Anonymous mode on.
         "GET result page of N": lambda: client.get(f"/assessments/{n.pk}/"),
         "POST edit form of N (finish)": lambda: client.post(f"/assessments/{n.pk}/edit/", finish),
@@ -337,6 +350,16 @@ def prepare(world: World, entry: str, chat_answers) -> None:
     elif entry.startswith("POST supersede"):
         world.b, _ = Assessment.create_scored("Newer chat", chat_answers, workspace=world.team)
         Assessment.objects.filter(pk=a.pk).update(status=DecisionStatus.ACCEPTED)
+
+
+def closed(response):
+    """The response; an event stream's place freed, since nothing here reads it to its end.
+
+    (Its own events are tested in tests/questionnaire/test_decision_stream.py.)
+    """
+    if response.streaming:
+        response.slot.release()
+    return response
 
 
 def snapshot() -> tuple:
@@ -395,7 +418,12 @@ def test_permission_matrix(settings, chat_answers, entry, who, expected):
     assert_cell(response, expected)
     if not expected.startswith("2") and not (expected == "302" and entry.startswith("POST")):
         assert snapshot() == before
-    if who in {"outsider", "tok:other", "holder"} and expected == "200" and "shared" not in entry:
+    if (
+        who in {"outsider", "tok:other", "holder"}
+        and expected == "200"
+        and "shared" not in entry
+        and not response.streaming
+    ):
         # Their own workspace's list or log: nothing of team's in it.
         assert str(world.a.pk) not in response.content.decode(errors="replace")
         assert "Team chat" not in response.content.decode(errors="replace")

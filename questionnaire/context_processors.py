@@ -1,0 +1,28 @@
+"""What the header's live count of decisions waiting for my review needs."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from workspaces import access
+
+from . import decisions, live
+
+
+def decisions_waiting(request: HttpRequest) -> dict:
+    """The count, and the log's newest id (where the page's stream starts), for a signed-in person.
+
+    Nothing for anyone else, nor for a token (a program reading a page opens
+    no stream). The stream starts from the id read here, so that a change
+    made between this page's rendering and its stream's opening is not lost.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    principal = access.principal_of(request)
+    if principal.token is not None:
+        return {}
+    return {
+        "decisions_waiting": decisions.waiting_count(principal),
+        "decisions_cursor": live.newest_id(),
+    }

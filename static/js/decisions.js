@@ -1,0 +1,87 @@
+// Live decisions (questionnaire/live.py): the result page's decision panel
+// and the header's count of decisions waiting for my review, kept current
+// over one Server-Sent Events stream. Without this file, a reload shows the same.
+"use strict";
+
+(() => {
+  const link = document.getElementById("decisions-waiting");
+  if (!link || !window.EventSource) return;
+  const count = document.getElementById("decisions-waiting-count");
+  const announcer = document.getElementById("decision-live");
+  const panel = () => document.getElementById("decision");
+  const RETRY_MS = 3000;
+  const PANEL_URL = /\/assessments\/([0-9a-f-]{36})\/decision\/$/;
+  const watched = panel()?.dataset.decisionUrl?.match(PANEL_URL)?.[1];
+  // The newest audit event this page knows: where a new stream resumes.
+  let lastId = link.dataset.lastEventId;
+  let source = null;
+  let attempts = 0;
+  let pending = false;
+
+  // Someone typing in one of the panel's forms keeps their text: the swap
+  // waits until they submit (the form's own swap) or leave the field empty.
+  const typing = (section) => {
+    const active = document.activeElement;
+    if (active && section.contains(active) && active.matches("input, textarea, select")) {
+      return true;
+    }
+    return [...section.querySelectorAll("textarea, input[type=text], input:not([type])")].some(
+      (field) => field.value !== field.defaultValue,
+    );
+  };
+
+  const refresh = () => {
+    const section = panel();
+    if (!section || !window.htmx) return;
+    if (typing(section)) {
+      pending = true;
+      return;
+    }
+    pending = false;
+    window.htmx
+      .ajax("GET", section.dataset.decisionUrl, { target: "#decision", swap: "outerHTML" })
+      // Offline or a server restart: the panel is fetched again once back.
+      .catch(() => window.setTimeout(refresh, RETRY_MS));
+  };
+
+  const announce = (text) => {
+    if (!announcer) return;
+    announcer.textContent = text;
+  };
+
+  const open = () => {
+    const url = new URL(link.dataset.stream, window.location.href);
+    if (watched) url.searchParams.set("assessment", watched);
+    url.searchParams.set("last_event_id", lastId);
+    source = new EventSource(url);
+    source.addEventListener("open", () => { attempts = 0; });
+    source.addEventListener("decision", (event) => {
+      lastId = event.lastEventId || lastId;
+      const data = JSON.parse(event.data);
+      announce(data.summary);
+      refresh();
+    });
+    source.addEventListener("waiting", (event) => {
+      lastId = event.lastEventId || lastId;
+      count.textContent = String(JSON.parse(event.data).count);
+    });
+    // Access ended (removed from the workspace, signed out elsewhere): no retry.
+    source.addEventListener("closed", () => source.close());
+    source.addEventListener("error", () => {
+      // EventSource retries a dropped stream itself, sending Last-Event-ID.
+      // It gives up on a refused one (a 401, 404 or 429): try a few more
+      // times, further apart, then leave the page as it is.
+      if (source.readyState !== EventSource.CLOSED || attempts >= 5) return;
+      attempts += 1;
+      window.setTimeout(open, 2000 * 2 ** attempts);
+    });
+  };
+
+  document.addEventListener("focusout", () => {
+    if (pending) window.setTimeout(refresh, 0);
+  });
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (pending && event.detail.target?.id === "decision") refresh();
+  });
+  open();
+})();
