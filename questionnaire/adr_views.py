@@ -47,6 +47,7 @@ def shared_adr(request: HttpRequest, secret: str) -> HttpResponse:
     return _download(request, link.assessment, revisions, _requested_revision(request, revisions))
 
 
+@never_cache
 @api_methods("GET")
 def api_adr(request: HttpRequest, pk) -> HttpResponse:
     """The record as ``text/markdown``; refusals and a bad ``?revision=`` as the API's JSON."""

@@ -101,19 +101,23 @@ def reviews(request: HttpRequest, pk) -> JsonResponse:
     assessment, refusal = _find(request, pk, Action.REVIEW)
     if refusal is not None:
         return refusal
-    document, errors = _body(request, {"verdict", "comment"})
+    document, errors = _body(request, {"verdict", "comment", "revision"})
     if document is None:
         return errors
     verdict = document.get("verdict")
     if not isinstance(verdict, str):
         errors["verdict"] = f"required: {VERDICTS}"
+    # Optional: the revision the reviewer read; refused if a newer one was saved since.
+    seen = document.get("revision")
+    if seen is not None and (type(seen) is not int or seen < 1):
+        errors["revision"] = "must be a revision number (a whole number from 1)"
     comment = document.get("comment")
     if comment is not None and not isinstance(comment, str):
         errors["comment"] = "must be a string (plain text)"
     if errors:
         return error_response(400, errors)
     try:
-        decisions.review(request, assessment, verdict, comment or "")
+        decisions.review(request, assessment, verdict, comment or "", seen_revision=seen)
     except decisions.Refused as refused:
         return _refused(refused)
     return _decision(request, assessment)

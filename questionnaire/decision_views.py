@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
+from advisor.http import whole_number
 from workspaces import access
 from workspaces.access import Action
 
@@ -79,7 +80,9 @@ def _refused(
 def _panel(
     request: HttpRequest, assessment: Assessment, decision_form: dict | None = None, status=200
 ) -> HttpResponse:
-    context = decisions.panel_context(assessment, access.principal_of(request))
+    # The revision the page that posted shows (its forms carry it).
+    seen = whole_number(request.POST.get("revision"))
+    context = decisions.panel_context(assessment, access.principal_of(request), seen)
     return render(
         request,
         "questionnaire/_decision.html",
@@ -108,12 +111,17 @@ def review(request: HtmxHttpRequest, pk) -> HttpResponse:
     assessment = _assessment(request, pk, Action.REVIEW)
     verdict = request.POST.get("verdict", "")
     comment = request.POST.get("comment", "")
+    # The revision the reviewer read (the form carries it): refused if a
+    # newer one was saved since.
+    seen = whole_number(request.POST.get("revision"))
     return _attempt(
         request,
         assessment,
         "review",
         {"verdict": verdict, "comment": comment},
-        lambda: decisions.review(request, assessment, verdict, comment.strip()),
+        lambda: decisions.review(
+            request, assessment, verdict, comment.strip(), seen_revision=seen
+        ),
     )
 
 

@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Q
 from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils import timezone
@@ -58,8 +59,11 @@ from .models import (
 decision_changed = Signal()
 
 MAX_REVIEWERS = 20
+USERNAME_MAX_LENGTH = 150
 # The statuses from which a review may be asked for.
 REQUESTABLE = {DecisionStatus.DRAFT, DecisionStatus.IN_REVIEW, DecisionStatus.REJECTED}
+# Statuses whose record is kept as it was when the decision was taken.
+TAKEN = {DecisionStatus.ACCEPTED, DecisionStatus.SUPERSEDED}
 # Statuses that a new revision sends back to review.
 REOPENED_BY_REVISION = {DecisionStatus.IN_REVIEW, DecisionStatus.ACCEPTED, DecisionStatus.REJECTED}
 
@@ -78,6 +82,7 @@ class Refused(Exception):
 class Approval:
     """A review as the page, the API, the PDF and the ADR show it."""
 
+    review_id: int
     reviewer: str
     revision: int
     verdict: str
@@ -124,10 +129,21 @@ def _set_status(
     if assessment.status == status:
         return None
     before = assessment.status
+    if status in {DecisionStatus.ACCEPTED, DecisionStatus.REJECTED}:
+        # The approvals that accepted it, and the rule it was taken under, are
+        # kept as they were: the record must not change with later events.
+        counted = [approval.review_id for approval in approvals(assessment) if approval.counts]
+        Review.objects.filter(pk__in=counted).update(counted_in_decision=True)
+        assessment.required_at_decision = assessment.workspace.required_approvals
+    elif status != DecisionStatus.SUPERSEDED:
+        Review.objects.filter(assessment=assessment).update(counted_in_decision=False)
+        assessment.required_at_decision = None
     assessment.status = status
     assessment.status_changed_at = timezone.now()
     Assessment.objects.filter(pk=assessment.pk).update(
-        status=status, status_changed_at=assessment.status_changed_at
+        status=status,
+        status_changed_at=assessment.status_changed_at,
+        required_at_decision=assessment.required_at_decision,
     )
     return audit.record(
         request,
@@ -172,6 +188,10 @@ def request_review(
     workspace = _require_workspace(assessment)
     requester = principal_of(request).user
     names = list(dict.fromkeys(name.strip() for name in usernames if name and name.strip()))
+    for name in names:
+        # A name no database could hold (NUL, a lone surrogate) names nobody.
+        if text_problem(name, USERNAME_MAX_LENGTH):
+            raise Refused(400, "reviewers", f"{name[:40]!r} is not a username")
     if not names:
         raise Refused(400, "reviewers", "name at least one reviewer")
     if len(names) > MAX_REVIEWERS:
@@ -211,6 +231,21 @@ def request_review(
                     else "it can no longer be reviewed"
                 ),
             )
+        if not workspace.allow_self_approval:
+            # Whoever asked for review of this decision before may not be
+            # named by someone else either: the rule is about the decision.
+            barred = sorted(
+                members[name].get_username()
+                for name in names
+                if members[name].pk in requesters(locked)
+            )
+            if barred:
+                raise Refused(
+                    400,
+                    "reviewers",
+                    f"{', '.join(barred)} asked for review of this decision: this workspace "
+                    "does not allow approving one's own decision",
+                )
         added = []
         for name in names:
             reviewer, created = Reviewer.objects.get_or_create(
@@ -220,6 +255,16 @@ def request_review(
                 added.append(reviewer)
         Assessment.objects.filter(pk=locked.pk).update(review_requested_by=requester)
         locked.review_requested_by = requester
+        can_count = len(counting_reviewers(workspace, [locked.pk]).get(locked.pk, ()))
+        if can_count < workspace.required_approvals:
+            # Refused inside the transaction: the reviewers just named go too.
+            raise Refused(
+                400,
+                "reviewers",
+                f"{workspace.name} needs {workspace.required_approvals} approvals to accept a "
+                f"decision: name at least {workspace.required_approvals} reviewers who may "
+                f"approve it ({can_count} named)",
+            )
         event = audit.record(
             request,
             AuditAction.REVIEW_REQUESTED,
@@ -240,9 +285,18 @@ def request_review(
 
 
 def review(
-    request: HttpRequest, assessment: Assessment, verdict: str, comment: str = ""
+    request: HttpRequest,
+    assessment: Assessment,
+    verdict: str,
+    comment: str = "",
+    *,
+    seen_revision: int | None = None,
 ) -> Review:
-    """A named reviewer's verdict on the latest revision; enough approvals accept it."""
+    """A named reviewer's verdict on the latest revision; enough approvals accept it.
+
+    ``seen_revision`` is the revision the reviewer read (the form and the
+    API send it): if another was saved since, the review is refused.
+    """
     workspace = _require_workspace(assessment)
     if verdict not in ReviewVerdict.values:
         raise Refused(400, "verdict", 'use "approve" or "request_changes"')
@@ -250,6 +304,8 @@ def review(
     problem = text_problem(comment, COMMENT_MAX_LENGTH, multiline=True)
     if problem:
         raise Refused(400, "comment", problem)
+    if verdict == ReviewVerdict.REQUEST_CHANGES and not comment.strip():
+        raise Refused(400, "comment", "say what should change: the editor acts on it")
     user = principal_of(request).user
     with transaction.atomic():
         locked = _locked(assessment)
@@ -261,11 +317,7 @@ def review(
                 "status",
                 f"the decision is {locked.get_status_display().lower()}, not in review",
             )
-        if (
-            not workspace.allow_self_approval
-            and locked.review_requested_by_id is not None
-            and locked.review_requested_by_id == user.pk
-        ):
+        if not workspace.allow_self_approval and user.pk in requesters(locked):
             raise Refused(
                 403,
                 "reviewer",
@@ -273,6 +325,15 @@ def review(
                 "your own decision",
             )
         revision = locked.revisions.order_by("-number").first()
+        if seen_revision is not None and seen_revision != revision.number:
+            # The review is of what the reviewer read: a revision saved
+            # since then has not been read.
+            raise Refused(
+                400,
+                "revision",
+                f"revision {seen_revision} is not the latest: revision {revision.number} was "
+                "saved since; read it and review again",
+            )
         earlier = Review.objects.filter(revision=revision, reviewer=user).order_by("-id").first()
         if earlier is not None and earlier.verdict == verdict:
             raise Refused(
@@ -363,8 +424,17 @@ def supersede(request: HttpRequest, old: Assessment, new: Assessment) -> None:
                 f"only an accepted decision can be superseded; this one is "
                 f"{locked.get_status_display().lower()}",
             )
-        if new.superseded_by_id == locked.pk:
-            raise Refused(400, "superseded_by", "that assessment is superseded by this one")
+        # Read now, under the lock. Only a decision that stands replaces one:
+        # a draft would leave the application with no accepted decision, and
+        # a superseded one would start a chain (or a cycle) with none at its end.
+        successor = Assessment.objects.filter(pk=new.pk).values_list("status", flat=True).first()
+        if successor != DecisionStatus.ACCEPTED:
+            raise Refused(
+                400,
+                "superseded_by",
+                "only an accepted decision can supersede another: take that one through "
+                "review first",
+            )
         Assessment.objects.filter(pk=locked.pk).update(superseded_by=new)
         locked.superseded_by = new
         event = audit.record(
@@ -446,16 +516,65 @@ def set_rules(
 # Reading a decision.
 
 
+def requesters(assessment: Assessment) -> set[int]:
+    """The ids of everyone who asked for review of this decision, now or before."""
+    asked = set(
+        Reviewer.objects.filter(assessment=assessment, requested_by__isnull=False).values_list(
+            "requested_by_id", flat=True
+        )
+    )
+    if assessment.review_requested_by_id is not None:
+        asked.add(assessment.review_requested_by_id)
+    return asked
+
+
+def counting_reviewers(workspace: Workspace, assessment_ids=None) -> dict[object, set[int]]:
+    """Whose approvals may count, per assessment of ``workspace`` (all, or those named).
+
+    A named reviewer who is still a member with a reviewing role (reviewer,
+    editor, owner), and, unless the workspace allows self-approval, never
+    asked for review of that decision. Two queries, whatever the number of
+    assessments: the portfolio asks for a whole workspace at once.
+    """
+    rows = Reviewer.objects.filter(assessment__workspace=workspace)
+    if assessment_ids is not None:
+        rows = rows.filter(assessment_id__in=assessment_ids)
+    eligible = set(
+        Membership.objects.filter(workspace=workspace, role__in=REVIEWER_ROLES).values_list(
+            "user_id", flat=True
+        )
+    )
+    named: dict[object, set[int]] = {}
+    barred: dict[object, set[int]] = {}
+    for assessment_id, user_id, requested_by, latest_requester in rows.values_list(
+        "assessment_id", "user_id", "requested_by_id", "assessment__review_requested_by_id"
+    ):
+        named.setdefault(assessment_id, set()).add(user_id)
+        barred.setdefault(assessment_id, set()).update(
+            pk for pk in (requested_by, latest_requester) if pk is not None
+        )
+    return {
+        pk: {
+            user_id
+            for user_id in users
+            if user_id in eligible and (workspace.allow_self_approval or user_id not in barred[pk])
+        }
+        for pk, users in named.items()
+    }
+
+
 def approvals(assessment: Assessment) -> list[Approval]:
     """Every review, oldest first, each saying whether it counts now."""
     latest = _latest_number(assessment)
-    named = set(Reviewer.objects.filter(assessment=assessment).values_list("user_id", flat=True))
-    self_excluded = (
-        assessment.workspace_id is not None
-        and not assessment.workspace.allow_self_approval
-        and assessment.review_requested_by_id is not None
+    counting = (
+        counting_reviewers(assessment.workspace, [assessment.pk]).get(assessment.pk, set())
+        if assessment.workspace_id is not None
+        else set()
     )
     reviews = list(assessment.reviews.select_related("revision"))
+    if assessment.status in TAKEN:
+        # Taken: the approvals that counted then are the record.
+        return [_shown(given, given.counted_in_decision) for given in reviews]
     # A reviewer's latest verdict on a revision is the one that stands.
     standing = {}
     for given in reviews:
@@ -466,41 +585,53 @@ def approvals(assessment: Assessment) -> list[Approval]:
             given.verdict == ReviewVerdict.APPROVE
             and given.revision.number == latest
             and standing[(latest, given.reviewer_id)] == given.pk
-            and given.reviewer_id in named
-            and not (self_excluded and given.reviewer_id == assessment.review_requested_by_id)
+            and given.reviewer_id in counting
         )
-        shown.append(
-            Approval(
-                reviewer=given.reviewer_name,
-                revision=given.revision.number,
-                verdict=given.verdict,
-                comment=given.comment,
-                at=given.created_at,
-                counts=counts,
-            )
-        )
+        shown.append(_shown(given, counts))
     return shown
+
+
+def _shown(given: Review, counts: bool) -> Approval:
+    return Approval(
+        review_id=given.pk,
+        reviewer=given.reviewer_name,
+        revision=given.revision.number,
+        verdict=given.verdict,
+        comment=given.comment,
+        at=given.created_at,
+        counts=counts,
+    )
 
 
 def approval_count(assessment: Assessment) -> int:
     return sum(1 for approval in approvals(assessment) if approval.counts)
 
 
+def waiting_for(principal: Principal) -> list:
+    """The ids of the decisions waiting for this principal's review (a token: in its workspace)."""
+    if principal.user is None:
+        return []
+    scope = [principal.token.workspace_id] if principal.token is not None else None
+    return waiting_ids(principal.user, scope)
+
+
 def waiting_count(principal: Principal) -> int:
     """How many decisions wait for this person's review (the header's count)."""
-    if principal.user is None:
-        return 0
-    return len(waiting_ids(principal.user))
+    return len(waiting_for(principal))
 
 
-def waiting_ids(user) -> list:
-    """The ids of the decisions waiting for ``user``'s review, in their workspaces."""
+def waiting_ids(user, workspace_ids=None) -> list:
+    """The ids of the decisions waiting for ``user``'s review, in their workspaces
+    (only in ``workspace_ids`` when given: a token's one workspace)."""
+    asked = Reviewer.objects.filter(requested_by=user).values("assessment_id")
     candidates = Assessment.objects.filter(
         status=DecisionStatus.IN_REVIEW,
         reviewers__user=user,
         workspace__memberships__user=user,
         workspace__memberships__role__in=REVIEWER_ROLES,
-    ).exclude(review_requested_by=user, workspace__allow_self_approval=False)
+    ).exclude(Q(review_requested_by=user) | Q(pk__in=asked), workspace__allow_self_approval=False)
+    if workspace_ids is not None:
+        candidates = candidates.filter(workspace_id__in=workspace_ids)
     ids = []
     for assessment_id, latest in candidates.values_list("pk", "revisions__number").order_by(
         "pk", "-revisions__number"
@@ -516,15 +647,21 @@ def waiting_ids(user) -> list:
     return [pk for pk, latest in ids if (pk, latest) not in reviewed]
 
 
-def panel_context(assessment: Assessment, principal: Principal | None = None) -> dict:
+def panel_context(
+    assessment: Assessment, principal: Principal | None = None, seen: int | None = None
+) -> dict:
     """What the decision panel shows (the result page, its live partial, the PDF, the ADR).
 
     With a principal (the pages), also the forms it may use now (``forms``).
+    ``seen`` is the revision the page shows: a review is of that revision,
+    and once a newer one is saved the panel says so instead of offering it.
     """
     if assessment.workspace_id is None:
         return {"decision": None}
     given = approvals(assessment)
-    forms = panel_forms(assessment, principal) if principal is not None else {}
+    latest = _latest_number(assessment)
+    seen = seen if seen is not None and 0 < seen <= latest else latest
+    forms = panel_forms(assessment, principal, seen, latest) if principal is not None else {}
     return {
         "decision": {
             "status": assessment.status,
@@ -539,7 +676,10 @@ def panel_context(assessment: Assessment, principal: Principal | None = None) ->
             ],
             "approvals": given,
             "approval_count": sum(1 for approval in given if approval.counts),
-            "required_approvals": assessment.workspace.required_approvals,
+            "required_approvals": assessment.required_at_decision
+            or assessment.workspace.required_approvals,
+            "seen": seen,
+            "latest": latest,
             "comments": list(assessment.comments.all()),
             "superseded_by": assessment.superseded_by,
             "supersedes": list(assessment.supersedes.all()),
@@ -548,7 +688,7 @@ def panel_context(assessment: Assessment, principal: Principal | None = None) ->
     }
 
 
-def panel_forms(assessment: Assessment, principal: Principal) -> dict:
+def panel_forms(assessment: Assessment, principal: Principal, seen: int, latest: int) -> dict:
     """The decision forms ``principal`` may use now, with what each offers.
 
     Both the access policy (the role) and the decision's state decide, so
@@ -560,15 +700,24 @@ def panel_forms(assessment: Assessment, principal: Principal) -> dict:
     user = principal.user
     may_request = access.can(principal, Action.REQUEST_REVIEW, assessment)
     forms = {
-        "revision": _latest_number(assessment),
+        "revision": seen,
         "comment_max_length": COMMENT_MAX_LENGTH,
         "request_review": may_request and assessment.status in REQUESTABLE,
         "review": (
             assessment.status == DecisionStatus.IN_REVIEW
+            and seen == latest
             and user is not None
             and access.can(principal, Action.REVIEW, assessment)
             and assessment.reviewers.filter(user=user).exists()
-            and (workspace.allow_self_approval or assessment.review_requested_by_id != user.pk)
+            and (workspace.allow_self_approval or user.pk not in requesters(assessment))
+        ),
+        # My standing verdict on the latest revision, if I gave one.
+        "my_review": (
+            assessment.reviews.filter(reviewer=user, revision__number=latest)
+            .order_by("-id")
+            .first()
+            if user is not None
+            else None
         ),
         "comment": access.can(principal, Action.COMMENT, assessment),
         "supersede": may_request and assessment.status == DecisionStatus.ACCEPTED,
@@ -584,7 +733,7 @@ def panel_forms(assessment: Assessment, principal: Principal) -> dict:
         ]
     if forms["supersede"]:
         forms["supersede_choices"] = list(
-            Assessment.objects.filter(workspace=workspace)
+            Assessment.objects.filter(workspace=workspace, status=DecisionStatus.ACCEPTED)
             .exclude(pk=assessment.pk)
             .exclude(superseded_by=assessment)
             .order_by("title", "created_at")

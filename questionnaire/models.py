@@ -85,6 +85,9 @@ class Assessment(Owned):
         blank=True,
         related_name="+",
     )
+    # The workspace's rule when the decision was accepted or rejected: a later
+    # change of the rule does not rewrite what the decision was taken under.
+    required_at_decision = models.PositiveSmallIntegerField(null=True, blank=True)
     # The accepted decision that replaced this one; its ``supersedes`` is this.
     superseded_by = models.ForeignKey(
         "self",
@@ -340,6 +343,9 @@ class Review(models.Model):
     verdict = models.CharField(max_length=16, choices=ReviewVerdict.choices)
     comment = models.TextField(max_length=COMMENT_MAX_LENGTH, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set on the approvals that accepted the decision: what the record shows
+    # once it is taken, whatever happens to the reviewers' membership later.
+    counted_in_decision = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["created_at", "id"]

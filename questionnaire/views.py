@@ -281,17 +281,20 @@ def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
     return _result_page(request, assessment)
 
 
+@never_cache
 @require_safe
 def decision_panel(request: HtmxHttpRequest, pk) -> HttpResponse:
     """The decision panel alone: what the result page's live updates swap in."""
     assessment = get_object_or_404(Assessment, pk=pk)
     access.require(request, Action.VIEW, assessment)
+    # The revision the page shows: the panel offers a review of that one only.
+    seen = whole_number(request.GET.get("seen"))
     return render(
         request,
         "questionnaire/_decision.html",
         {
             "assessment": assessment,
-            **decisions.panel_context(assessment, access.principal_of(request)),
+            **decisions.panel_context(assessment, access.principal_of(request), seen),
         },
     )
 
@@ -341,7 +344,7 @@ def _result_page(
         }
     context = {
         **result_context(revisions, revision),
-        **decisions.panel_context(assessment, principal),
+        **decisions.panel_context(assessment, principal, revision.number),
         **rescoring.page_context(assessment, revisions, revision),
         # A decision form refused: which, why, and what was typed (decision_views).
         "decision_form": decision_form,

@@ -25,7 +25,7 @@ def waiting_page(request: HttpRequest) -> HttpResponse:
     principal = access.principal_of(request)
     if principal.user is None:
         raise Unauthenticated
-    mine = Assessment.objects.filter(pk__in=decisions.waiting_ids(principal.user))
+    mine = Assessment.objects.filter(pk__in=decisions.waiting_for(principal))
     waiting = (
         access.visible(principal, mine)
         .select_related("workspace", "review_requested_by")

@@ -18,6 +18,7 @@ memory (no query).
 from __future__ import annotations
 
 import csv
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,16 +28,17 @@ from django.db.models import Count, OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from advisor.http import error_response, text_problem
+from questionnaire import decisions
 from questionnaire.models import (
     Assessment,
     Confidence,
     DecisionStatus,
     Recommendation,
     Review,
-    Reviewer,
     ReviewVerdict,
     Revision,
 )
@@ -45,9 +47,10 @@ from questionnaire.rescoring import outlook
 from . import access
 from .access import Action
 from .endpoints import api_methods
-from .models import Workspace
+from .models import SLUG_PATTERN, Workspace
 from .views import _nav, _workspace
 
+SLUG = re.compile(SLUG_PATTERN.strip("^$"))
 ROWS_PER_PAGE = 100
 SEARCH_MAX_LENGTH = 200
 STALENESS = {
@@ -254,28 +257,20 @@ def _row(assessment: Assessment, revision: Revision, approvers: tuple[str, ...])
 def counted_approvers(
     workspace: Workspace, assessments: list[Assessment], revisions: dict[int, Revision]
 ) -> dict[object, tuple[str, ...]]:
-    """Whose approvals count now, per assessment: ``decisions.approvals``'s rule, in two queries.
+    """Whose approvals count now, per assessment: ``decisions.approvals``'s rule, in bulk.
 
     An approval counts when it is of the latest revision, is its reviewer's
-    last word on it, the reviewer is still named, and (self-approval off) is
-    not by whoever asked for review.
+    last word on it, and its reviewer may count (``decisions.counting_reviewers``:
+    still named, still a reviewing member, and not a requester while
+    self-approval is off).
     """
     latest = {
         each.pk: revisions[each.latest_id].number
         for each in assessments
         if each.latest_id in revisions
     }
-    requester = {
-        each.pk: each.review_requested_by_id
-        for each in assessments
-        if not workspace.allow_self_approval
-    }
     # By workspace rather than by a list of ids: no query grows with the portfolio.
-    named = set(
-        Reviewer.objects.filter(assessment__workspace=workspace).values_list(
-            "assessment_id", "user_id"
-        )
-    )
+    counting = decisions.counting_reviewers(workspace)
     # The last verdict each reviewer gave on each assessment's latest revision.
     standing: dict[tuple, tuple[str, str]] = {}
     for assessment_id, number, reviewer_id, name, verdict in (
@@ -289,11 +284,7 @@ def counted_approvers(
             standing[(assessment_id, reviewer_id)] = (name, verdict)
     counted: dict[object, list[str]] = defaultdict(list)
     for (assessment_id, reviewer_id), (name, verdict) in standing.items():
-        if (
-            verdict == ReviewVerdict.APPROVE
-            and (assessment_id, reviewer_id) in named
-            and not (reviewer_id is not None and requester.get(assessment_id) == reviewer_id)
-        ):
+        if verdict == ReviewVerdict.APPROVE and reviewer_id in counting.get(assessment_id, ()):
             counted[assessment_id].append(name)
     return {pk: tuple(sorted(names)) for pk, names in counted.items()}
 
@@ -362,6 +353,8 @@ def chart(workspace: Workspace) -> dict:
 # --- The page, the chart and the API -------------------------------------------------------
 
 
+# A team's decisions: no shared cache keeps them once someone loses access.
+@never_cache
 @require_safe
 def page(request: HttpRequest, slug: str) -> HttpResponse:
     workspace = _workspace(request, slug, Action.READ)
@@ -438,6 +431,7 @@ def _filters(workspace: Workspace, query: Query) -> list[dict]:
     ]
 
 
+@never_cache
 @require_safe
 def chart_svg(request: HttpRequest, slug: str) -> HttpResponse:
     workspace = _workspace(request, slug, Action.READ)
@@ -449,6 +443,7 @@ def chart_svg(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@never_cache
 @api_methods("GET")
 def api_portfolio(request: HttpRequest) -> HttpResponse:
     """The portfolio as JSON (or ``?format=csv``): a token's workspace, a session's current one.
@@ -460,7 +455,8 @@ def api_portfolio(request: HttpRequest) -> HttpResponse:
     slug = request.GET.get("workspace")
     not_found = {"workspace": f"no workspace {slug!r:.60}"}
     if slug is not None:
-        workspace = Workspace.objects.filter(slug=slug).first()
+        # A slug is checked before the query: a NUL would be a database error.
+        workspace = Workspace.objects.filter(slug=slug).first() if SLUG.fullmatch(slug) else None
         if workspace is None:
             return error_response(404, not_found)
     else:

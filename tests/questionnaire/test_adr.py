@@ -16,7 +16,7 @@ from markdown_it import MarkdownIt
 from questionnaire import decisions
 from questionnaire.adr import inline, lines
 from questionnaire.catalogue import get_catalogue
-from questionnaire.models import Assessment, Review, ShareLink
+from questionnaire.models import Assessment, DecisionStatus, Review, ShareLink
 from tests.questionnaire.test_report import missing, pdf_text
 from tests.workspaces.conftest import people, signed_in, token_of, workspace  # noqa: F401
 from workspaces.models import ApiToken
@@ -284,6 +284,7 @@ def test_adr_of_a_superseded_decision_names_its_successor(
     client, workspace, people, decision, chat_answers
 ):
     newer, _ = Assessment.create_scored("Team chat v2", chat_answers, workspace=workspace)
+    Assessment.objects.filter(pk=newer.pk).update(status=DecisionStatus.ACCEPTED)
     decisions.supersede(as_user(people["owner"]), decision, newer)
 
     meta, body = split(adr(signed_in(client, people["viewer"]), decision))
@@ -439,6 +440,8 @@ def test_api_adr_is_markdown(client, people, decision, token_of):
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/markdown; charset=utf-8"
+    # A team's decision: no cache keeps it once the token is revoked.
+    assert "no-store" in response["Cache-Control"]
     meta, _ = split(response.content.decode())
     assert meta["status"] == "accepted"
 

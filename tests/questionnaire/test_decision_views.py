@@ -60,7 +60,9 @@ def in_review(people, assessment, *reviewers, by="editor"):
 
 def accepted(people, assessment):
     in_review(people, assessment, "reviewer")
-    as_(people, "reviewer").post(url(assessment, "reviews/"), {"verdict": "approve"})
+    as_(people, "reviewer").post(
+        url(assessment, "reviews/"), {"verdict": "approve", "revision": "1"}
+    )
     assessment.refresh_from_db()
     assert assessment.status == DecisionStatus.ACCEPTED
 
@@ -125,7 +127,11 @@ def test_reviewer_choices_include_oneself_where_self_approval_is_allowed(people,
 
 
 def test_supersede_form_only_on_an_accepted_decision(people, team_assessment, chat_answers):
-    Assessment.create_scored("Newer chat", chat_answers, workspace=team_assessment.workspace)
+    newer, _ = Assessment.create_scored(
+        "Newer chat", chat_answers, workspace=team_assessment.workspace
+    )
+    Assessment.create_scored("Draft chat", chat_answers, workspace=team_assessment.workspace)
+    Assessment.objects.filter(pk=newer.pk).update(status=DecisionStatus.ACCEPTED)
     assert "supersede-form" not in form_ids(as_(people, "editor").get(url(team_assessment)).text)
 
     accepted(people, team_assessment)
@@ -133,7 +139,9 @@ def test_supersede_form_only_on_an_accepted_decision(people, team_assessment, ch
 
     assert "supersede-form" in form_ids(page)
     assert "request-review-form" not in form_ids(page)
-    assert "Newer chat (draft)" in page
+    # Only a decision that stands replaces one: a draft is not offered.
+    assert "Newer chat (accepted)" in page
+    assert "Draft chat" not in page
 
 
 def test_share_link_page_has_no_decision_forms(client, team_assessment):
@@ -425,6 +433,7 @@ def test_supersede_links_both_ways(people, team_assessment, chat_answers):
     newer, _ = Assessment.create_scored(
         "Newer chat", chat_answers, workspace=team_assessment.workspace
     )
+    Assessment.objects.filter(pk=newer.pk).update(status=DecisionStatus.ACCEPTED)
     accepted(people, team_assessment)
 
     response = as_(people, "editor").post(
@@ -570,3 +579,23 @@ def test_decision_partial_has_the_forms_of_its_reader(people, team_assessment):
 
     assert form_ids(editor) == {"review-request-form", "comment-form"}
     assert form_ids(viewer) == set()
+
+
+def test_a_page_showing_an_older_revision_offers_no_review_of_it(
+    people, team_assessment, chat_answers
+):
+    in_review(people, team_assessment, "reviewer")
+    Assessment.objects.get(pk=team_assessment.pk).revise("Swapped", chat_answers)
+    reviewer = as_(people, "reviewer")
+
+    old = reviewer.get(url(team_assessment) + "?revision=1").text
+    panel = reviewer.get(url(team_assessment, "decision/?seen=1")).text
+    latest = reviewer.get(url(team_assessment)).text
+
+    for page in (old, panel):
+        assert "review-form" not in form_ids(page)
+        assert "Revision 2 was saved after the revision shown on this page (1)" in page
+    assert "review-form" in form_ids(latest)
+    assert 'name="revision" value="2"' in latest
+    # The live partial keeps asking for the revision the page shows.
+    assert f'data-decision-url="{url(team_assessment)}decision/?seen=1"' in panel

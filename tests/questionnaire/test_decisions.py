@@ -57,6 +57,7 @@ def actions(assessment) -> list[str]:
 
 
 def refusal(call, *args) -> Refused:
+    """The Refused that ``call(*args)`` raises."""
     with pytest.raises(Refused) as refused:
         call(*args)
     return refused.value
@@ -162,18 +163,22 @@ def test_self_approval_is_refused_unless_the_workspace_allows_it(team, decision)
     assert (refused.status, refused.field) == (400, "reviewers")
     assert decision.status == DecisionStatus.DRAFT
 
-    # Named by someone else, the requester still may not approve their own request.
-    decisions.request_review(as_user(users["otto"]), decision, ["rita"])
-    Membership.objects.filter(user=users["otto"]).update(role=Role.OWNER)
-    decisions.request_review(as_user(users["erin"]), decision, ["otto"])
-    decision.refresh_from_db()
-    assert decision.review_requested_by == users["erin"]
-
     workspace.allow_self_approval = True
     workspace.save()
     decisions.request_review(as_user(users["erin"]), decision, ["erin"])
     decisions.review(as_user(users["erin"]), decision, "approve")
     assert decision.status == DecisionStatus.ACCEPTED
+
+
+def test_whoever_asked_for_review_cannot_be_named_by_someone_else(team, decision):
+    """Asking a colleague to name you does not get round the rule."""
+    _, users = team
+    decisions.request_review(as_user(users["erin"]), decision, ["rita"])
+
+    refused = refusal(decisions.request_review, as_user(users["otto"]), decision, ["erin"])
+
+    assert refused.status == 400 and "erin asked for review" in refused.message
+    assert list(decision.reviewers.values_list("user__username", flat=True)) == ["rita"]
 
 
 def test_the_requester_named_earlier_cannot_approve_when_self_approval_is_off(team, decision):
@@ -286,12 +291,16 @@ def test_comments_are_kept_in_order_as_plain_text(team, decision):
 def test_supersession_links_both_ways(team, decision, chat_answers):
     workspace, users = team
     newer, _ = Assessment.create_scored("Team chat, 2027", chat_answers, workspace=workspace)
-    assert (
-        "only an accepted"
-        in refusal(decisions.supersede, as_user(users["erin"]), decision, newer).message
+    assert "only an accepted decision can be superseded" in (
+        refusal(decisions.supersede, as_user(users["erin"]), decision, newer).message
     )
     decisions.request_review(as_user(users["erin"]), decision, ["rita"])
     decisions.review(as_user(users["rita"]), decision, "approve")
+    # A draft cannot replace it: the application would have no decision standing.
+    assert "only an accepted decision can supersede" in (
+        refusal(decisions.supersede, as_user(users["erin"]), decision, newer).message
+    )
+    Assessment.objects.filter(pk=newer.pk).update(status=DecisionStatus.ACCEPTED)
 
     decisions.supersede(as_user(users["erin"]), decision, newer)
 
@@ -418,3 +427,97 @@ def test_comments_and_reviews_keep_their_line_breaks(team, decision):
         "line breaks"
         in refusal(decisions.add_comment, as_user(users["rita"]), decision, "bell\x07").message
     )
+
+
+def test_a_review_is_of_the_revision_the_reviewer_read(team, decision, chat_answers):
+    _, users = team
+    decisions.request_review(as_user(users["erin"]), decision, ["rita"])
+    writes.revise_assessment(as_user(users["erin"]), decision, "Swapped", chat_answers)
+    decision.refresh_from_db()
+
+    refused = refusal(
+        lambda: decisions.review(as_user(users["rita"]), decision, "approve", seen_revision=1)
+    )
+
+    assert (refused.status, refused.field) == (400, "revision")
+    assert "revision 2 was saved since" in refused.message
+    assert not Review.objects.exists()
+    decisions.review(as_user(users["rita"]), decision, "approve", seen_revision=2)
+    assert decision.status == DecisionStatus.ACCEPTED
+
+
+def test_a_reviewer_who_left_the_workspace_no_longer_counts(team, decision):
+    workspace, users = team
+    workspace.required_approvals = 2
+    workspace.save()
+    decisions.request_review(as_user(users["erin"]), decision, ["rita", "otto"])
+    decisions.review(as_user(users["rita"]), decision, "approve")
+
+    Membership.objects.filter(user=users["rita"]).delete()
+    decisions.review(as_user(users["otto"]), decision, "approve")
+
+    assert decision.status == DecisionStatus.IN_REVIEW
+    assert [(a.reviewer, a.counts) for a in decisions.approvals(decision)] == [
+        ("rita", False),
+        ("otto", True),
+    ]
+
+
+def test_a_taken_decision_keeps_the_record_it_was_taken_with(team, decision):
+    """Neither a stricter rule later nor a reviewer leaving rewrites an accepted decision."""
+    workspace, users = team
+    decisions.request_review(as_user(users["erin"]), decision, ["rita"])
+    decisions.review(as_user(users["rita"]), decision, "approve")
+
+    workspace.required_approvals = 2
+    workspace.save()
+    Membership.objects.filter(user=users["rita"]).delete()
+    decision.refresh_from_db()
+
+    shown = decisions.panel_context(decision)["decision"]
+    assert (shown["approval_count"], shown["required_approvals"]) == (1, 1)
+    assert [a.counts for a in shown["approvals"]] == [True]
+
+
+def test_review_needs_enough_reviewers_to_ever_accept(team, decision):
+    workspace, users = team
+    workspace.required_approvals = 2
+    workspace.save()
+
+    refused = refusal(decisions.request_review, as_user(users["erin"]), decision, ["rita"])
+
+    assert refused.status == 400 and "name at least 2 reviewers" in refused.message
+    assert not decision.reviewers.exists()
+    assert decision.status == DecisionStatus.DRAFT
+    assert actions(decision) == []
+
+
+def test_changes_are_requested_with_a_reason(team, decision):
+    _, users = team
+    decisions.request_review(as_user(users["erin"]), decision, ["rita"])
+    refused = refusal(decisions.review, as_user(users["rita"]), decision, "request_changes", " ")
+    assert (refused.status, refused.field) == (400, "comment")
+    assert decision.status == DecisionStatus.IN_REVIEW
+
+
+def test_supersession_cannot_make_a_cycle(team, decision, chat_answers):
+    workspace, users = team
+    newer, _ = Assessment.create_scored("Newer", chat_answers, workspace=workspace)
+    decisions.request_review(as_user(users["erin"]), decision, ["rita"])
+    decisions.review(as_user(users["rita"]), decision, "approve")
+    decisions.request_review(as_user(users["erin"]), newer, ["rita"])
+    decisions.review(as_user(users["rita"]), newer, "approve")
+    decisions.supersede(as_user(users["erin"]), decision, newer)
+
+    # The old one is superseded: it can neither replace the newer one nor be replaced again.
+    assert refusal(decisions.supersede, as_user(users["erin"]), newer, decision).status == 400
+    assert refusal(decisions.supersede, as_user(users["erin"]), decision, newer).status == 400
+    newer.refresh_from_db()
+    assert newer.status == DecisionStatus.ACCEPTED
+
+
+@pytest.mark.parametrize("name", ["rita\x00", "\ud800", "x" * 151])
+def test_a_name_no_database_holds_is_refused_as_input(team, decision, name):
+    _, users = team
+    refused = refusal(decisions.request_review, as_user(users["erin"]), decision, [name])
+    assert (refused.status, refused.field) == (400, "reviewers")

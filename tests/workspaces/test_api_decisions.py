@@ -539,3 +539,30 @@ def test_comments_of_another_workspace_are_404(client, team, bearer, sales):
     response = client.get(url(team.assessment, "comments/"), headers=bearer("viewer", sales))
 
     refused(response, 404, "id")
+
+
+def test_a_review_names_the_revision_it_read(client, in_review, chat_answers):
+    team = in_review
+    team.assessment.revise("Swapped after the read", chat_answers)
+    before = state(team.assessment)
+    address = url(team.assessment, "reviews/")
+
+    stale = post(client, address, {"verdict": "approve", "revision": 1}, team.tokens["reviewer"])
+
+    assert "revision 2 was saved since" in refused(stale, 400, "revision")
+    assert state(team.assessment) == before
+    for bad in ("2", 0, -1, 1.5, True):
+        response = post(
+            client, address, {"verdict": "approve", "revision": bad}, team.tokens["reviewer"]
+        )
+        refused(response, 400, "revision")
+    current = post(client, address, {"verdict": "approve", "revision": 2}, team.tokens["reviewer"])
+    assert current.status_code == 200 and current.json()["status"] == "accepted"
+
+
+@pytest.mark.parametrize("name", ["reviewer\u0000", "\ud800"])
+def test_a_reviewer_name_no_database_holds_is_400(client, team, name):
+    before = state(team.assessment)
+    response = team.request_review(client, name)
+    refused(response, 400, "reviewers")
+    assert state(team.assessment) == before

@@ -349,6 +349,7 @@ def prepare(world: World, entry: str, chat_answers) -> None:
         )
     elif entry.startswith("POST supersede"):
         world.b, _ = Assessment.create_scored("Newer chat", chat_answers, workspace=world.team)
+        Assessment.objects.filter(pk=world.b.pk).update(status=DecisionStatus.ACCEPTED)
         Assessment.objects.filter(pk=a.pk).update(status=DecisionStatus.ACCEPTED)
 
 

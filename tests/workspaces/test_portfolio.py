@@ -421,3 +421,20 @@ def test_page_pages_keep_the_filters_and_sort(viewer, portfolio, monkeypatch):
     assert titles(first) == ["Board", "Chat"]
     assert 'href="?q=a&amp;sort=title&amp;page=2">Next' in first.content.decode()
     assert titles(second) == ["Flipping board", "Old chat"]
+
+
+@pytest.mark.parametrize("slug", ["te\x00am", "TEAM", "x" * 300])
+def test_api_a_slug_no_workspace_can_have_is_the_same_404(viewer, portfolio, slug):
+    response = viewer.get(API, {"workspace": slug})
+    assert response.status_code == 404
+    assert list(response.json()["errors"]) == ["workspace"]
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["/workspaces/team/portfolio/", "/workspaces/team/portfolio.svg", API, f"{API}?format=csv"],
+)
+def test_a_teams_portfolio_is_never_stored_by_a_cache(viewer, portfolio, address):
+    response = viewer.get(address)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
