@@ -662,6 +662,7 @@ def panel_context(
     latest = _latest_number(assessment)
     seen = seen if seen is not None and 0 < seen <= latest else latest
     forms = panel_forms(assessment, principal, seen, latest) if principal is not None else {}
+    shared = principal is not None and principal.share_link is not None
     return {
         "decision": {
             "status": assessment.status,
@@ -681,8 +682,12 @@ def panel_context(
             "seen": seen,
             "latest": latest,
             "comments": list(assessment.comments.all()),
-            "superseded_by": assessment.superseded_by,
-            "supersedes": list(assessment.supersedes.all()),
+            # A share link opens one assessment: the others it is linked to
+            # are named only to the workspace's members.
+            "superseded_by": assessment.superseded_by if not shared else None,
+            "supersedes": list(assessment.supersedes.all()) if not shared else [],
+            "superseded": assessment.superseded_by_id is not None,
+            "supersedes_another": shared and assessment.supersedes.exists(),
             "forms": forms,
         }
     }

@@ -153,6 +153,27 @@ def test_share_link_page_has_no_decision_forms(client, team_assessment):
     assert form_ids(page) == set()
 
 
+def test_share_link_page_names_no_other_assessment(client, people, team_assessment, chat_answers):
+    newer, _ = Assessment.create_scored(
+        "Secret successor", chat_answers, workspace=team_assessment.workspace
+    )
+    Assessment.objects.filter(pk=newer.pk).update(status=DecisionStatus.ACCEPTED)
+    accepted(people, team_assessment)
+    as_(people, "editor").post(
+        url(team_assessment, "supersede/"), {"superseded_by": str(newer.pk)}
+    )
+    _, old_secret = ShareLink.issue(team_assessment)
+    _, new_secret = ShareLink.issue(newer)
+
+    old_page = client.get(f"/shared/{old_secret}/").text
+    new_page = client.get(f"/shared/{new_secret}/").text
+
+    assert "Superseded by another decision of this workspace" in old_page
+    assert "Supersedes an earlier decision of this workspace" in new_page
+    assert "Secret successor" not in old_page and str(newer.pk) not in old_page
+    assert str(team_assessment.pk) not in new_page
+
+
 def test_every_decision_form_carries_csrf(people, team_assessment, chat_answers):
     Workspace.objects.filter(pk=team_assessment.workspace_id).update(allow_self_approval=True)
     in_review(people, team_assessment, "editor")
