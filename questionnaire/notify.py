@@ -76,9 +76,8 @@ def _review_requested(assessment: Assessment, event: AuditEvent) -> list[EmailMe
     asker = _name(event)
     title = _one_line(assessment.display_title)
     before = event.detail.get("from")
-    names = event.detail.get("added", []) if before == DecisionStatus.IN_REVIEW else None
-    if names is None:
-        names = event.detail.get("reviewers", [])
+    new_round = before != DecisionStatus.IN_REVIEW
+    names = event.detail.get("reviewers" if new_round else "added", [])
     User = get_user_model()
     reviewers = User.objects.filter(**{f"{User.USERNAME_FIELD}__in": names}).exclude(
         pk=event.actor_user_id
@@ -142,9 +141,10 @@ def _decided(assessment: Assessment, event: AuditEvent) -> list[EmailMessage]:
 
 def _changes_requested(given: list[decisions.Approval]) -> list[str]:
     """The request that rejected it (the latest on the revision), and what to do next."""
-    last = [approval for approval in given if approval.verdict == ReviewVerdict.REQUEST_CHANGES][
-        -1
+    requests = [
+        approval for approval in given if approval.verdict == ReviewVerdict.REQUEST_CHANGES
     ]
+    last = requests[-1]
     return [
         f"{last.reviewer} requested changes: revise the answers, then request review again.",
         _quoted(last.comment),
