@@ -39,17 +39,20 @@ run: runtime-deps migrate
 
 # A local account to sign in with on `make run` (anonymous mode needs none):
 # `make user USERNAME=alice` asks for a password and makes alice the owner of
-# the workspace WORKSPACE (created if missing); ROLE gives another role.
+# the workspace WORKSPACE (created if missing); ROLE gives another role, and
+# EMAIL an email address (where the decision emails go; none without it).
 WORKSPACE ?= demo
 ROLE ?= owner
+EMAIL ?=
 user: SHELL := /bin/bash
 user: migrate
-	@test -n "$(USERNAME)" || { echo "usage: make user USERNAME=alice [WORKSPACE=demo] [ROLE=owner]"; exit 2; }
+	@test -n "$(USERNAME)" || { echo "usage: make user USERNAME=alice [WORKSPACE=demo] [ROLE=owner] [EMAIL=alice@example.com]"; exit 2; }
 	@$(PY) manage.py workspace list | cut -f1 | grep -qx "$(WORKSPACE)" || \
 		$(PY) manage.py workspace create "$(WORKSPACE)" --name "$(WORKSPACE)"
 	@read -r -s -p "Password for $(USERNAME): " password && echo && \
 		ADVISOR_NEW_USER_PASSWORD="$$password" $(PY) manage.py workspace add-member \
-		"$(WORKSPACE)" "$(USERNAME)" --role "$(ROLE)" --create-user
+		"$(WORKSPACE)" "$(USERNAME)" --role "$(ROLE)" --create-user \
+		$(if $(EMAIL),--email "$(EMAIL)")
 
 # System packages and services the suite needs (Chromium for the browser
 # tests, a running PostgreSQL); installed or started only when missing.

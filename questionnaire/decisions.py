@@ -272,6 +272,10 @@ def request_review(
             target=locked,
             detail={
                 "reviewers": names,
+                # Who is new to this decision, and the status it was asked
+                # from: the emails tell a new round to everyone, else the new.
+                "added": [reviewer.user.get_username() for reviewer in added],
+                "from": locked.status,
                 "revision": _latest_number(locked),
                 "title": locked.title,
             },

@@ -157,6 +157,21 @@ def test_changes_requested_reject_until_review_is_requested_again(team, decision
     assert decision.status == DecisionStatus.ACCEPTED
 
 
+def test_a_review_request_records_whom_it_adds_and_the_status_it_came_from(team, decision):
+    _, users = team
+    decisions.request_review(as_user(users["erin"]), decision, ["rita"])
+    decisions.request_review(as_user(users["erin"]), decision, ["rita", "otto"])
+
+    requests = AuditEvent.objects.filter(action=AuditAction.REVIEW_REQUESTED).order_by("id")
+    assert [
+        (event.detail["reviewers"], event.detail["added"], event.detail["from"])
+        for event in requests
+    ] == [
+        (["rita"], ["rita"], DecisionStatus.DRAFT),
+        (["rita", "otto"], ["otto"], DecisionStatus.IN_REVIEW),
+    ]
+
+
 def test_self_approval_is_refused_unless_the_workspace_allows_it(team, decision):
     workspace, users = team
     refused = refusal(decisions.request_review, as_user(users["erin"]), decision, ["erin"])

@@ -272,6 +272,65 @@ def test_add_member_cannot_demote_the_last_owner(member):
     assert Membership.objects.get(user=owner).role == "owner"
 
 
+def test_add_member_sets_the_email_of_a_new_user(ops, monkeypatch):
+    monkeypatch.delenv("ADVISOR_NEW_USER_PASSWORD", raising=False)
+
+    new_carol = ["workspace", "add-member", "ops", "carol", "--role", "reviewer", "--create-user"]
+
+    out = run(*new_carol, "--email", " carol@Example.COM ")
+
+    assert get_user_model().objects.get(username="carol").email == "carol@example.com"
+    assert "carol's email address is carol@example.com" in out
+
+
+def test_add_member_sets_the_email_of_an_existing_user(alice):
+    run("workspace", "add-member", "ops", "alice", "--role", "owner", "--email", "a@example.com")
+
+    alice.refresh_from_db()
+    assert (alice.email, Membership.objects.get(user=alice).role) == ("a@example.com", "owner")
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["", "alice", "alice@", "alice@example.com\nBcc: all@example.com", "a" * 250 + "@example.com"],
+)
+def test_add_member_bad_email_changes_nothing(alice, email):
+    alice.email = "old@example.com"
+    alice.save()
+
+    with pytest.raises(CommandError, match="--email"):
+        run("workspace", "add-member", "ops", "alice", "--role", "owner", "--email", email)
+    new_dave = ["workspace", "add-member", "ops", "dave", "--role", "viewer", "--create-user"]
+    with pytest.raises(CommandError, match="--email"):
+        run(*new_dave, "--email", email)
+
+    alice.refresh_from_db()
+    assert (alice.email, Membership.objects.get(user=alice).role) == ("old@example.com", "editor")
+    assert not get_user_model().objects.filter(username="dave").exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_add_member_refused_keeps_the_old_email(member):
+    owner = member("owner", username="olga")
+    owner.email = "olga@example.com"
+    owner.save()
+
+    with pytest.raises(CommandError, match="last owner"):
+        run(
+            "workspace",
+            "add-member",
+            "ops",
+            "olga",
+            "--role",
+            "viewer",
+            "--email",
+            "o@example.com",
+        )
+
+    owner.refresh_from_db()
+    assert owner.email == "olga@example.com"
+
+
 def test_workspace_list(member, sales):
     member("owner")
     member("viewer")

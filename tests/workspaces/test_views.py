@@ -182,6 +182,22 @@ def test_members_lists_roles(client, people):
     assert "Add a member" not in page
 
 
+def test_members_without_an_email_address_are_pointed_out_to_owners(client, people):
+    people["editor"].email = "editor@example.com"
+    people["editor"].save()
+    note = "no email address: gets no emails"
+
+    page = signed_in(client, people["owner"]).get(MEMBERS).text
+    rows = {
+        name: next(line for line in page.splitlines() if f'<th scope="row">{name}' in line)
+        for name in ("editor", "reviewer")
+    }
+
+    assert note not in rows["editor"]
+    assert note in rows["reviewer"]
+    assert note not in signed_in(client, people["viewer"]).get(MEMBERS).text
+
+
 def test_owner_adds_member(client, people, workspace):
     newcomer = get_user_model().objects.create_user("newcomer")
     signed_in(client, people["owner"])

@@ -1,4 +1,8 @@
-"""``manage.py workspace create|add-member|list``: workspaces and members, logged as "operator"."""
+"""``manage.py workspace create|add-member|list``: workspaces and members, logged as "operator".
+
+``add-member --email`` also sets the member's email address (the decision
+emails go to it): local users have no other way to get one.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Count
 
@@ -23,6 +28,22 @@ def _messages(error: ValidationError) -> str:
             f"{field}: {' '.join(messages)}" for field, messages in error.message_dict.items()
         )
     return " ".join(error.messages)
+
+
+def _email(given: str) -> str:
+    """An address the user model can hold, or why not.
+
+    Django's EmailValidator (which refuses an empty one: the field's own
+    validators skip empty values), then the field's, for its length.
+    """
+    User = get_user_model()
+    email = User.objects.normalize_email(given.strip())
+    try:
+        validate_email(email)
+        User._meta.get_field(User.get_email_field_name()).run_validators(email)
+    except ValidationError as error:
+        raise CommandError(f"--email {given!r:.80}: {' '.join(error.messages)}") from None
+    return email
 
 
 class Command(BaseCommand):
@@ -42,6 +63,11 @@ class Command(BaseCommand):
             action="store_true",
             help=f"create the user if missing: its password from ${PASSWORD_VARIABLE} "
             "(checked by the password validators), or none usable (sign-in by SSO only)",
+        )
+        add.add_argument(
+            "--email",
+            help="set the user's email address (new or existing user): the decision emails "
+            "go to it",
         )
         actions.add_parser("list", help="Each workspace: slug, name, members (tab-separated).")
 
@@ -68,6 +94,7 @@ class Command(BaseCommand):
         workspace = Workspace.objects.filter(slug=options["slug"]).first()
         if workspace is None:
             raise CommandError(f"no workspace {options['slug']!r}")
+        email = _email(options["email"]) if options["email"] is not None else None
         # One transaction: a refused member leaves no new user behind.
         with transaction.atomic():
             user = get_user_model().objects.filter(username=options["username"]).first()
@@ -77,11 +104,16 @@ class Command(BaseCommand):
                 )
             if user is None:
                 user = self._new_user(options["username"])
+            if email is not None:
+                setattr(user, user.get_email_field_name(), email)
+                user.save(update_fields=[user.get_email_field_name()])
             try:
                 services.set_member(workspace, user, options["role"], actor="operator")
             except services.LastOwner as refusal:
                 raise CommandError(str(refusal)) from None
         self.stdout.write(f"{user.get_username()} is {options['role']} of {workspace.slug}")
+        if email is not None:
+            self.stdout.write(f"{user.get_username()}'s email address is {email}")
 
     def _new_user(self, username: str):
         user = get_user_model()(username=username)
