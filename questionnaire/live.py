@@ -16,12 +16,25 @@ are kept current over one event stream per page.
   person's workspaces. It also re-reads the log every heartbeat, so a lost
   wake-up (a restart of Redis, a change made by a command) costs at most one
   heartbeat.
-- It is a Django async view, so the middleware (sessions, sign-in, API
-  tokens) and the one access policy apply. Django 5 cancels a streaming
-  response when its client disconnects (ASGIHandler), which ends the
-  generator here and releases its place. Access is checked again at every
-  wake-up: a member removed, a token revoked or a user deactivated mid-stream
-  gets an ``event: closed`` and the stream ends; the reconnect is refused.
+- It is a plain ASGI application routed ahead of Django (``routing.py``,
+  ``advisor/asgi.py``), not a Django view: Django's per-request context keeps
+  a thread for the whole life of a request once any thread-sensitive sync
+  code ran in it (the session's look-up, the async ORM), which for a stream
+  is one idle thread per open page. Here every read runs on the thread
+  asgiref shares for such work outside a request, and closes its database
+  connection after (``database_sync_to_async``).
+- Who it answers is decided as for the pages, by the same functions: the
+  middleware's bearer-token look-up, else the session cookie's signed-in
+  user (``workspaces.streams.signed_in_user``), then ``access.decide``.
+  ``AllowedHostsMiddleware`` has checked the host already. Cross-origin reads
+  need no check of their own: another site's EventSource carries no session
+  cookie (SameSite=Lax), and with no CORS headers here it could not read the
+  answer anyway.
+- The client's disconnect cancels the stream (``serve_until_disconnect``, as
+  the demo's stream does), which leaves the groups and releases its place.
+  Access is checked again at every wake-up: a member removed, a token revoked
+  or a user deactivated mid-stream gets an ``event: closed`` and the stream
+  ends; the reconnect is refused.
 """
 
 from __future__ import annotations
@@ -315,7 +328,8 @@ async def principal_from(scope: Scope) -> Principal | HttpResponse:
 
 
 def query_value(scope: Scope, name: str) -> str | None:
-    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    values = query.get(name)
     return values[-1] if values else None
 
 
