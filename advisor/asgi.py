@@ -20,10 +20,15 @@ from advisor.origins import AllowedHostsMiddleware, SameOriginWebsocketMiddlewar
 from advisor.static_headers import StaticFileHeaders  # noqa: E402
 from live_demo import routing as live_demo_routing  # noqa: E402
 from network_check import routing as network_check_routing  # noqa: E402
+from questionnaire import routing as questionnaire_routing  # noqa: E402
 
 # Each app's routes outside Django's URLconf: streams that must see their
 # disconnect, and WebSockets.
-http_urlpatterns = [*live_demo_routing.http_urlpatterns, *network_check_routing.http_urlpatterns]
+http_urlpatterns = [
+    *live_demo_routing.http_urlpatterns,
+    *network_check_routing.http_urlpatterns,
+    *questionnaire_routing.http_urlpatterns,
+]
 websocket_urlpatterns = [
     *live_demo_routing.websocket_urlpatterns,
     *network_check_routing.websocket_urlpatterns,

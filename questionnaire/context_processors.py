@@ -25,4 +25,5 @@ def decisions_waiting(request: HttpRequest) -> dict:
     return {
         "decisions_waiting": decisions.waiting_count(principal),
         "decisions_cursor": live.newest_id(),
+        "decision_stream_url": live.STREAM_PATH,
     }

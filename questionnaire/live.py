@@ -16,38 +16,56 @@ are kept current over one event stream per page.
   person's workspaces. It also re-reads the log every heartbeat, so a lost
   wake-up (a restart of Redis, a change made by a command) costs at most one
   heartbeat.
-- It is a Django async view, so the middleware (sessions, sign-in, API
-  tokens) and the one access policy apply. Django 5 cancels a streaming
-  response when its client disconnects (ASGIHandler), which ends the
-  generator here and releases its place. Access is checked again at every
-  wake-up: a member removed, a token revoked or a user deactivated mid-stream
-  gets an ``event: closed`` and the stream ends; the reconnect is refused.
+- It is a plain ASGI application routed ahead of Django (``routing.py``,
+  ``advisor/asgi.py``), not a Django view: Django's per-request context keeps
+  a thread for the whole life of a request once any thread-sensitive sync
+  code ran in it (the session's look-up, the async ORM), which for a stream
+  is one idle thread per open page. Here every read runs on the thread
+  asgiref shares for such work outside a request, and closes its database
+  connection after (``database_sync_to_async``).
+- Who it answers is decided as for the pages, by the same functions: the
+  middleware's bearer-token look-up, else the session cookie's signed-in
+  user (``workspaces.streams.signed_in_user``), then ``access.decide``.
+  ``AllowedHostsMiddleware`` has checked the host already. Cross-origin reads
+  need no check of their own: another site's EventSource carries no session
+  cookie (SameSite=Lax), and with no CORS headers here it could not read the
+  answer anyway.
+- The client's disconnect cancels the stream (``serve_until_disconnect``, as
+  the demo's stream does), which leaves the groups and releases its place.
+  Access is checked again at every wake-up: a member removed, a token revoked
+  or a user deactivated mid-stream gets an ``event: closed`` and the stream
+  ends; the reconnect is refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import parse_qs
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Max
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.views.decorators.http import require_safe
+from django.http import HttpResponse, HttpResponseNotAllowed
 
-from advisor.clients import OpenConnections, Slot
-from advisor.http import answers_json, error_response, whole_number
+from advisor.clients import OpenConnections
+from advisor.http import error_response, whole_number
+from advisor.origins import Scope, header
 from live_demo.events import format_comment, format_event
+from live_demo.sse import HEADERS, serve_until_disconnect
 from workspaces import access
 from workspaces.access import ALLOWED, NOT_FOUND, UNAUTHENTICATED, Action, Principal
+from workspaces.middleware import TOKEN_REFUSED, bearer_of, token_principal_for
 from workspaces.models import ApiToken, AuditAction, AuditEvent
+from workspaces.streams import signed_in_user
 
 from . import decisions
 from .models import Assessment, DecisionStatus
@@ -67,8 +85,9 @@ DECISION_ACTIONS = frozenset(
 )
 # Events read from the log at a time; a long resume reads several batches.
 BATCH = 200
-CONTENT_TYPE = "text/event-stream; charset=utf-8"
 NOT_FOUND_BODY = {"assessment": "not found"}
+# Routed in advisor/asgi.py (questionnaire/routing.py), not in the URLconf.
+STREAM_PATH = "/decisions/stream/"
 
 # Open streams per user in this process (a tab holds one): a script cannot
 # hold thousands of them, each re-reading the log every heartbeat.
@@ -108,29 +127,6 @@ class Watch:
     cursor: int
     seen: int
     waiting: int | None = None
-
-
-def requested_last_id(request: HttpRequest) -> int | None:
-    """Last-Event-ID (a reconnect), else ?last_event_id= (a page's first connect)."""
-    raw = request.headers.get("Last-Event-ID")
-    if raw is None:
-        raw = request.GET.get("last_event_id")
-    return whole_number((raw or "").strip(), 18)
-
-
-async def principal_for(request: HttpRequest) -> Principal:
-    """The token's principal (set by the middleware), else the signed-in session's.
-
-    ``access.principal_of`` would read ``request.user`` lazily, which the
-    event loop may not; the session's user is loaded with ``auser()``.
-    """
-    principal = getattr(request, "_principal", None)
-    if principal is not None:
-        return principal
-    user = await request.auser()
-    principal = Principal(user=user if user.is_authenticated else None)
-    request._principal = principal
-    return principal
 
 
 def check(watch: Watch) -> int:
@@ -269,62 +265,103 @@ def open_watch(principal: Principal, assessment_id: uuid.UUID | None, last: int 
     return (watch if status == ALLOWED else None), status
 
 
-class EventStream(StreamingHttpResponse):
-    """The stream's response; closing it (the client went, or never read it) frees its place."""
-
-    def __init__(self, chunks: AsyncIterator[bytes], slot: Slot) -> None:
-        super().__init__(chunks, content_type=CONTENT_TYPE)
-        self.slot = slot
-        self["Cache-Control"] = "no-cache"
-        # nginx and friends would otherwise hold the stream in their buffer.
-        self["X-Accel-Buffering"] = "no"
-
-    def close(self) -> None:
-        self.slot.release()
-        super().close()
-
-
 def refusal(status: int) -> HttpResponse:
     if status == NOT_FOUND:
         return access.api_refusal(NOT_FOUND, not_found=NOT_FOUND_BODY)
     return access.api_refusal(status)
 
 
-@answers_json
-@require_safe
-async def decision_stream(request: HttpRequest) -> HttpResponse:
+async def decision_stream(scope: Scope, receive, send) -> None:
     """The page's event stream: its assessment's decision events, and the waiting count."""
-    principal = await principal_for(request)
-    if principal.user is None:
-        # Anonymous mode on (off, the middleware has answered 401 already);
-        # a share link's page opens no stream.
-        return access.api_refusal(UNAUTHENTICATED)
-    raw = request.GET.get("assessment")
+    if scope["method"] not in {"GET", "HEAD"}:
+        await answer(scope, send, HttpResponseNotAllowed(["GET", "HEAD"]))
+        return
+    principal = await principal_from(scope)
+    if isinstance(principal, HttpResponse):
+        await answer(scope, send, principal)
+        return
+    raw = query_value(scope, "assessment")
     assessment_id = None
     if raw is not None:
         try:
             assessment_id = uuid.UUID(raw)
         except ValueError:
-            return error_response(404, NOT_FOUND_BODY)
-    options = settings.DECISION_STREAM
-    watch, status = await sync_to_async(open_watch)(
-        principal, assessment_id, requested_last_id(request)
+            await answer(scope, send, error_response(404, NOT_FOUND_BODY))
+            return
+    watch, status = await database_sync_to_async(open_watch)(
+        principal, assessment_id, requested_last_id(scope)
     )
     if watch is None:
-        return refusal(status)
-    if request.method == "HEAD":
-        return HttpResponse(content_type=CONTENT_TYPE)
-    slot = streams.acquire(f"user:{principal.user.pk}", options["MAX_PER_USER"])
+        await answer(scope, send, refusal(status))
+        return
+    if scope["method"] == "HEAD":
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    limit = settings.DECISION_STREAM["MAX_PER_USER"]
+    slot = streams.acquire(f"user:{principal.user.pk}", limit)
     if slot is None:
-        return error_response(
-            429,
-            {"stream": f"at most {options['MAX_PER_USER']} open decision streams per person"},
-            Retry_After="5",
-        )
-    return EventStream(events(watch, slot), slot)
+        message = f"at most {limit} open decision streams per person"
+        await answer(scope, send, error_response(429, {"stream": message}, Retry_After="5"))
+        return
+    with slot:
+        await serve_until_disconnect(asyncio.create_task(serve(send, watch)), receive)
 
 
-async def events(watch: Watch, slot: Slot) -> AsyncIterator[bytes]:
+async def principal_from(scope: Scope) -> Principal | HttpResponse:
+    """The bearer token's principal, else the session's signed-in person; else the 401.
+
+    The same two ways in as Django's pages, by the same functions: the
+    middleware's token look-up (membership, expiry, revocation, last used)
+    and the session's user with its auth hash checked. Anonymous mode does
+    not matter: a stream is a signed-in person's (a share link's page opens
+    none).
+    """
+    secret = bearer_of(header(scope, b"authorization"))
+    if secret is not None:
+        principal = await database_sync_to_async(token_principal_for)(secret) if secret else None
+        return principal or access.api_refusal(UNAUTHENTICATED, TOKEN_REFUSED)
+    user = await signed_in_user(scope)
+    if user is None:
+        return access.api_refusal(UNAUTHENTICATED)
+    return Principal(user=user)
+
+
+def query_value(scope: Scope, name: str) -> str | None:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def requested_last_id(scope: Scope) -> int | None:
+    """Last-Event-ID (a reconnect), else ?last_event_id= (a page's first connect)."""
+    raw = header(scope, b"last-event-id")
+    if raw is None:
+        raw = query_value(scope, "last_event_id")
+    return whole_number((raw or "").strip(), 18)
+
+
+async def answer(scope: Scope, send, response: HttpResponse) -> None:
+    """A refusal, made by the site's own functions, sent as Django would send it."""
+    response["X-Content-Type-Options"] = "nosniff"
+    headers = [
+        (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.items()
+    ]
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    body = b"" if scope["method"] == "HEAD" else response.content
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve(send, watch: Watch) -> None:
+    """The response: headers, then every chunk as it comes, until access ends."""
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    async with contextlib.aclosing(events(watch)) as chunks:
+        async for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def events(watch: Watch) -> AsyncIterator[bytes]:
     """retry:, what was missed, then whatever each wake-up or heartbeat finds."""
     options = settings.DECISION_STREAM
     layer = get_channel_layer()
@@ -344,7 +381,6 @@ async def events(watch: Watch, slot: Slot) -> AsyncIterator[bytes]:
             if chunk:
                 yield chunk
     finally:
-        slot.release()
         for group in joined:
             await layer.group_discard(group, channel)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import adr_views, api, decision_api, decision_views, live, views, waiting
+from . import adr_views, api, decision_api, decision_views, views, waiting
 
 app_name = "questionnaire"
 
@@ -21,7 +21,6 @@ urlpatterns = [
     path("assessments/<uuid:pk>/reviews/", decision_views.review, name="review"),
     path("assessments/<uuid:pk>/comments/", decision_views.comment, name="comment"),
     path("assessments/<uuid:pk>/supersede/", decision_views.supersede, name="supersede"),
-    path("decisions/stream/", live.decision_stream, name="decision-stream"),
     path("decisions/waiting/", waiting.waiting_page, name="decisions-waiting"),
     path("assessments/<uuid:pk>/report.pdf", views.assessment_report, name="report"),
     path("assessments/<uuid:pk>/adr.md", adr_views.assessment_adr, name="adr"),

@@ -46,9 +46,16 @@ def unauthenticated(request: HttpRequest, message: str | None = None) -> HttpRes
     return redirect_to_login(request.get_full_path())
 
 
+TOKEN_REFUSED = "the token is unknown, revoked or expired, or its user left"
+
+
 def bearer_secret(request: HttpRequest) -> str | None:
     """The token of an ``Authorization: Bearer`` header, "" for a malformed one, None for none."""
-    header = request.headers.get("Authorization")
+    return bearer_of(request.headers.get("Authorization"))
+
+
+def bearer_of(header: str | None) -> str | None:
+    """``bearer_secret`` of an Authorization header's value (also for a stream's ASGI scope)."""
     if header is None:
         return None
     scheme, _, secret = header.strip().partition(" ")
@@ -60,7 +67,7 @@ def bearer_secret(request: HttpRequest) -> str | None:
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-def _principal_for(secret: str) -> Principal | None:
+def token_principal_for(secret: str) -> Principal | None:
     """The principal a token makes, with its user's role looked up once; None if it makes none."""
     token = ApiToken.authenticate(secret)
     if token is None:
@@ -107,11 +114,9 @@ class AccessMiddleware:
     async def process_view(self, request: HttpRequest, callback, args, kwargs):
         secret = bearer_secret(request)
         if secret is not None:
-            principal = await sync_to_async(_principal_for)(secret) if secret else None
+            principal = await sync_to_async(token_principal_for)(secret) if secret else None
             if principal is None:
-                return unauthenticated(
-                    request, "the token is unknown, revoked or expired, or its user left"
-                )
+                return unauthenticated(request, TOKEN_REFUSED)
             if request.method not in SAFE_METHODS and not is_json_endpoint(request):
                 # A page form is a person's, in their browser. A program can
                 # fetch a CSRF token as easily as a browser, so without this a

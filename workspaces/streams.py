@@ -22,23 +22,27 @@ from advisor.origins import Scope, header, plain_response
 SIGN_IN_FIRST = b"Sign in first: this stream answers signed-in people only.\n"
 
 
-async def signed_in(scope: Scope) -> bool:
-    """Whether the scope's session cookie names a signed-in, active user."""
+async def signed_in_user(scope: Scope):
+    """The signed-in, active user the scope's session cookie names, or None.
+
+    The session is read on the executor that thread-sensitive code shares
+    outside a request (asgiref's), not on a thread of the stream's own.
+    """
     cookies = header(scope, b"cookie")
     if not cookies:
-        return False
+        return None
     try:
         jar = SimpleCookie(cookies)
     except CookieError:
-        return False
+        return None
     morsel = jar.get(settings.SESSION_COOKIE_NAME)
     if morsel is None or not morsel.value:
-        return False
+        return None
     store = import_module(settings.SESSION_ENGINE).SessionStore(morsel.value)
     # aget_user checks the session's auth hash against the user's password,
     # as a request would: a session from before a password change is out.
     user = await aget_user(SimpleNamespace(session=store))
-    return user.is_authenticated
+    return user if user.is_authenticated else None
 
 
 def sign_in_required(application, when: Callable[[], bool]):
@@ -50,7 +54,7 @@ def sign_in_required(application, when: Callable[[], bool]):
     """
 
     async def guarded(scope: Scope, receive, send) -> None:
-        if when() and not await signed_in(scope):
+        if when() and await signed_in_user(scope) is None:
             if scope["type"] == "websocket":
                 await WebsocketDenier()(scope, receive, send)
             else:

@@ -73,17 +73,17 @@ def cookie_for(user) -> bytes:
 class Stream:
     """One GET of the whole ASGI application, read as text as it arrives."""
 
-    def __init__(self, path: str, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, path: str, headers: list[tuple[bytes, bytes]], method: str = "GET") -> None:
         target, _, query = path.partition("?")
         scope = {
             "type": "http",
             "http_version": "1.1",
-            "method": "GET",
+            "method": method,
             "scheme": "http",
             "path": target,
             "raw_path": target.encode(),
             "query_string": query.encode(),
-            "headers": [HOST, *headers],
+            "headers": [*headers] if any(n == b"host" for n, _ in headers) else [HOST, *headers],
             "client": ("127.0.0.1", 50000),
         }
         self.communicator = ApplicationCommunicator(application, scope)
@@ -160,12 +160,51 @@ async def test_not_signed_in_is_401_in_anonymous_mode_too(settings):
     assert stream.status == 401
 
 
+async def test_unknown_token_is_401_as_on_the_api(chat_answers):
+    stream = await open_stream("/decisions/stream/", (b"authorization", b"Bearer adv_unknown"))
+    assert stream.status == 401
+    assert stream.headers[b"www-authenticate"] == b'Bearer realm="advisor"'
+    await stream.read_until("}")
+    assert json.loads(stream.text) == {
+        "errors": {"auth": "the token is unknown, revoked or expired, or its user left"}
+    }
+
+
+async def test_only_get_and_head(chat_answers):
+    world = await team_world(chat_answers)
+    cookie = (b"cookie", await cookie_for(world["users"]["vic"]))
+    post = Stream("/decisions/stream/", [cookie], method="POST")
+    await post.start()
+    assert post.status == 405
+    assert post.headers[b"allow"] == b"GET, HEAD"
+    head = Stream(stream_path(world["a"]), [cookie], method="HEAD")
+    await head.start()
+    assert head.status == 200
+    assert head.headers[b"content-type"] == b"text/event-stream; charset=utf-8"
+    assert await head.read_until("never comes") == ""
+    assert head.ended
+
+
+async def test_another_host_is_400(chat_answers):
+    world = await team_world(chat_answers)
+    cookie = (b"cookie", await cookie_for(world["users"]["vic"]))
+    stream = await open_stream("/decisions/stream/", (b"host", b"evil.example"), cookie)
+    assert stream.status == 400
+
+
 async def test_another_workspaces_assessment_is_404(chat_answers):
     world = await team_world(chat_answers)
     cookie = await cookie_for(world["users"]["out"])
-    for path in (stream_path(world["a"]), "/decisions/stream/?assessment=not-a-uuid"):
+    for path in (
+        stream_path(world["a"]),
+        "/decisions/stream/?assessment=not-a-uuid",
+        "/decisions/stream/?assessment=",
+    ):
         stream = await open_stream(path, (b"cookie", cookie))
         assert stream.status == 404
+        await stream.read_until("}")
+        # The one answer for "not yours" and "no such": nothing to tell them apart.
+        assert json.loads(stream.text) == {"errors": {"assessment": "not found"}}
 
 
 async def test_stream_headers_retry_and_first_count(chat_answers):
@@ -177,6 +216,7 @@ async def test_stream_headers_retry_and_first_count(chat_answers):
     assert stream.headers[b"content-type"] == b"text/event-stream; charset=utf-8"
     assert stream.headers[b"cache-control"] == b"no-cache"
     assert stream.headers[b"x-accel-buffering"] == b"no"
+    assert stream.headers[b"x-content-type-options"] == b"nosniff"
     await stream.read_until("event: waiting")
     assert stream.text.startswith("retry: 3000\n\n")
     assert stream.events("waiting") == [(await newest_id(), {"count": 0})]

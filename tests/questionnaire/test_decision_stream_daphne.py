@@ -12,7 +12,7 @@ from django.test import Client
 
 @pytest.mark.django_db(transaction=True)
 def test_a_closed_connection_frees_its_place_under_daphne(settings, daphne_servers, chat_answers):
-    """Under daphne, Django cancels the stream when its client goes (ASGIHandler):
+    """Under daphne, the stream ends when its client goes (its disconnect watcher):
     with one stream allowed per person, a second can open once the first is closed."""
     settings.DECISION_STREAM = {**settings.DECISION_STREAM, "MAX_PER_USER": 1}
     user = get_user_model().objects.create_user("ann")

@@ -42,12 +42,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timedelta
+from unittest.mock import patch
 
 import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth import get_user_model
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
+from advisor.asgi import application
 from network_check.models import NetworkCheck
 from questionnaire.models import (
     Assessment,
@@ -312,11 +317,11 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "GET api portfolio of team (CSV)": lambda: client.get(
             "/api/portfolio/?workspace=team&format=csv", **h
         ),
-        "GET decision stream of A": lambda: closed(
-            client.get(f"/decisions/stream/?assessment={a.pk}", **h)
+        "GET decision stream of A": lambda: asgi_get(
+            client, f"/decisions/stream/?assessment={a.pk}", headers
         ),
-        "GET decision stream (header count only)": lambda: closed(
-            client.get("/decisions/stream/", **h)
+        "GET decision stream (header count only)": lambda: asgi_get(
+            client, "/decisions/stream/", headers
         ),
         "GET decisions waiting /decisions/waiting/": lambda: client.get(
             "/decisions/waiting/", **h
@@ -353,13 +358,47 @@ def prepare(world: World, entry: str, chat_answers) -> None:
         Assessment.objects.filter(pk=a.pk).update(status=DecisionStatus.ACCEPTED)
 
 
-def closed(response):
-    """The response; an event stream's place freed, since nothing here reads it to its end.
+def asgi_get(client: Client, path: str, headers: dict[str, str]) -> HttpResponse:
+    """A GET of a route served ahead of Django (advisor/asgi.py), which Client cannot reach.
 
-    (Its own events are tested in tests/questionnaire/test_decision_stream.py.)
+    Through the whole ASGI application, with the client's cookies and these
+    headers: the answer's status, headers and first chunk (an open stream's
+    first events), after which the client goes. (The stream's own events are
+    tested in tests/questionnaire/test_decision_stream.py.)
     """
-    if response.streaming:
-        response.slot.release()
+    target, _, query = path.partition("?")
+    cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
+    sent = [(b"host", b"testserver"), (b"cookie", cookies.encode())]
+    sent += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+    scope = {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": target,
+        "raw_path": target.encode(),
+        "query_string": query.encode(),
+        "headers": sent,
+        "client": ("127.0.0.1", 50000),
+    }
+
+    async def call() -> tuple[dict, dict]:
+        communicator = ApplicationCommunicator(application, scope)
+        await communicator.send_input({"type": "http.request", "body": b""})
+        start = await communicator.receive_output(5)
+        first = await communicator.receive_output(5)
+        await communicator.send_input({"type": "http.disconnect"})
+        await communicator.wait(5)
+        return start, first
+
+    # The stream's database work runs on this thread (thread-sensitive, under
+    # async_to_sync), inside the test's transaction: as Django's test Client
+    # does for a request, its connection is not closed after each read.
+    with patch("channels.db.close_old_connections"):
+        start, first = async_to_sync(call)()
+    response = HttpResponse(first.get("body", b""), status=start["status"])
+    for name, value in start["headers"]:
+        response[name.decode()] = value.decode()
     return response
 
 
