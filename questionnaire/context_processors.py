@@ -24,6 +24,6 @@ def decisions_waiting(request: HttpRequest) -> dict:
         return {}
     return {
         "decisions_waiting": decisions.waiting_count(principal),
-        "decisions_cursor": live.newest_id(),
+        "decisions_cursor": live.newest_id(principal),
         "decision_stream_url": live.STREAM_PATH,
     }

@@ -133,9 +133,11 @@ def check(watch: Watch) -> int:
     """ALLOWED, or why the stream must stop now: read afresh, at every wake-up."""
     principal = watch.principal
     principal._roles.clear()
-    if (
-        principal.token is not None
-        and not ApiToken.objects.live().filter(pk=principal.token.pk).exists()
+    if principal.token is not None and (
+        not ApiToken.objects.live().filter(pk=principal.token.pk).exists()
+        # A token whose person left its workspace opens nothing, as on every
+        # other endpoint (workspaces.middleware).
+        or principal.role_in(principal.token.workspace_id) is None
     ):
         return UNAUTHENTICATED
     if not get_user_model().objects.filter(pk=principal.user.pk, is_active=True).exists():
@@ -151,8 +153,23 @@ def check(watch: Watch) -> int:
     return access.decide(principal, Action.VIEW, assessment)
 
 
-def newest_id() -> int:
-    return AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+def newest_id(principal: Principal) -> int:
+    """The newest decision event of the principal's workspaces: where a stream starts.
+
+    Of theirs only: the log's own newest id would tell anyone how busy the
+    other workspaces (and the sign-in page) are.
+    """
+    workspaces = access.memberships(principal).values_list("workspace_id", flat=True)
+    return (
+        AuditEvent.objects.filter(action__in=DECISION_ACTIONS, workspace_id__in=workspaces)
+        .aggregate(newest=Max("pk"))["newest"]
+        or 0
+    )
+
+
+def actor(event: AuditEvent) -> str:
+    """Who did it, as members see it: a token's prefix is for its workspace's owners only."""
+    return event.actor.split(" (token ", 1)[0]
 
 
 def summary(event: AuditEvent) -> str:
@@ -160,15 +177,15 @@ def summary(event: AuditEvent) -> str:
     detail = event.detail or {}
     revision = detail.get("revision")
     if event.action == AuditAction.REVIEW_REQUESTED:
-        return f"{event.actor} asked {', '.join(detail.get('reviewers', []))} to review"
+        return f"{actor(event)} asked {', '.join(detail.get('reviewers', []))} to review"
     if event.action == AuditAction.REVIEW_APPROVED:
-        return f"{event.actor} approved revision {revision}"
+        return f"{actor(event)} approved revision {revision}"
     if event.action == AuditAction.REVIEW_CHANGES_REQUESTED:
-        return f"{event.actor} requested changes to revision {revision}"
+        return f"{actor(event)} requested changes to revision {revision}"
     if event.action == AuditAction.DECISION_COMMENTED:
-        return f"{event.actor} commented"
+        return f"{actor(event)} commented"
     if event.action == AuditAction.DECISION_SUPERSEDED:
-        return f"{event.actor} marked it superseded by {detail.get('by_title', 'another')}"
+        return f"{actor(event)} marked it superseded by {detail.get('by_title', 'another')}"
     to = detail.get("to", "")
     label = DecisionStatus(to).label if to in DecisionStatus.values else to
     return f"The decision is now {label.lower()} ({detail.get('reason', '')})"
@@ -179,7 +196,7 @@ def decision_event(event: AuditEvent, status: str) -> bytes:
         "id": event.pk,
         "action": event.action,
         "status": (event.detail or {}).get("to") or status,
-        "actor": event.actor,
+        "actor": actor(event),
         "at": event.at.isoformat(),
         "summary": summary(event),
     }
@@ -219,7 +236,7 @@ def poll(watch: Watch, *, recount: bool = False) -> tuple[bytes, int]:
     # A decision changed in one of the person's workspaces, or they joined or
     # left one: the count may have changed.
     if recount or watch.cursor != start or watch.workspaces != before or watch.waiting is None:
-        count = len(decisions.waiting_ids(watch.principal.user))
+        count = len(decisions.waiting_for(watch.principal))
         if count != watch.waiting:
             watch.waiting = count
             payload = json.dumps({"count": count})
@@ -258,7 +275,7 @@ def assessment_events(watch: Watch) -> list[bytes]:
 
 def open_watch(principal: Principal, assessment_id: uuid.UUID | None, last: int | None):
     """A Watch resuming after ``last`` (or from now), or the status that refuses it."""
-    newest = newest_id()
+    newest = newest_id(principal)
     cursor = newest if last is None else min(last, newest)
     watch = Watch(principal, assessment_id, frozenset(), cursor, cursor)
     status = check(watch)

@@ -143,7 +143,11 @@ def stream_path(assessment=None, last: int | None = None) -> str:
     return "/decisions/stream/" + ("?" + "&".join(query) if query else "")
 
 
-newest_id = sync_to_async(live.newest_id)
+@sync_to_async
+def newest_id() -> int:
+    """The newest decision event (the tests' workspaces are the members' only ones)."""
+    decided = AuditEvent.objects.filter(action__in=live.DECISION_ACTIONS)
+    return decided.order_by("-pk").values_list("pk", flat=True).first() or 0
 
 
 async def test_not_signed_in_is_401(settings):
@@ -449,3 +453,57 @@ async def test_an_event_committed_after_a_later_id_is_still_sent(chat_answers, f
 
     assert [event_id for event_id, _ in stream.events("decision")] == [start + 2]
     await stream.close()
+
+
+async def test_a_tokens_stream_counts_its_workspace_only_and_ends_when_its_person_leaves(
+    chat_answers, fast
+):
+    """A token sees one workspace: its count too; and it stops when its person leaves it."""
+    fast(0.05)
+    world = await team_world(chat_answers)
+    users = world["users"]
+    other = await sync_to_async(Workspace.objects.get)(slug="other")
+    await sync_to_async(Membership.objects.create)(
+        workspace=other, user=users["rita"], role=Role.REVIEWER
+    )
+    await sync_to_async(decisions.request_review)(as_user(users["out"]), world["theirs"], ["rita"])
+    _, secret = await sync_to_async(ApiToken.issue)(users["rita"], world["team"])
+    bearer = (b"authorization", f"Bearer {secret}".encode())
+    stream = await open_stream(stream_path(), bearer)
+
+    await stream.read_until("event: waiting")
+    assert [data for _, data in stream.events("waiting")] == [{"count": 0}]
+
+    await sync_to_async(
+        Membership.objects.filter(user=users["rita"], workspace=world["team"]).delete
+    )()
+    await stream.read_until("event: closed")
+    await stream.read_until("never comes")
+    assert stream.ended
+
+
+async def test_events_name_people_not_their_tokens_and_start_at_my_workspaces_newest(
+    chat_answers,
+):
+    world = await team_world(chat_answers)
+    users, a = world["users"], world["a"]
+    _, secret = await sync_to_async(ApiToken.issue)(users["ed"], world["team"])
+    vic = await cookie_for(users["vic"])
+    stream = await open_stream(stream_path(a), (b"cookie", vic))
+    await stream.read_until("event: waiting")
+    # A busy other workspace moves nothing a member of team can read.
+    await sync_to_async(decisions.add_comment)(as_user(users["out"]), world["theirs"], "elsewhere")
+    first = await open_stream(stream_path(a), (b"cookie", vic))
+    await first.read_until("event: waiting")
+    assert first.events("waiting")[0][0] < await newest_id()
+
+    client = Client(headers={"Authorization": f"Bearer {secret}"})
+    response = await sync_to_async(client.post)(
+        f"/api/assessments/{a.pk}/comments/", {"body": "Why SSE?"}, content_type="application/json"
+    )
+    assert response.status_code == 201
+    await stream.read_until("event: decision")
+    ((_, event),) = stream.events("decision")
+    assert event["actor"] == "ed" and "adv_" not in stream.text
+    await stream.close()
+    await first.close()
