@@ -17,6 +17,10 @@
   let source = null;
   let attempts = 0;
   let pending = false;
+  // One panel fetch at a time: htmx would queue a second one itself, and a
+  // queued request's failure reaches no one (an uncaught rejection, no retry).
+  let fetching = false;
+  let again = false;
 
   // Someone typing in one of the panel's forms keeps their text: the swap
   // waits until they submit (the form's own swap) or leave the field empty.
@@ -38,10 +42,26 @@
       return;
     }
     pending = false;
+    if (fetching) {
+      // The fetch under way may predate this change: fetch again after it.
+      again = true;
+      return;
+    }
+    fetching = true;
+    again = false;
     window.htmx
       .ajax("GET", section.dataset.decisionUrl, { target: "#decision", swap: "outerHTML" })
-      // Offline or a server restart: the panel is fetched again once back.
-      .catch(() => window.setTimeout(refresh, RETRY_MS));
+      .then(
+        () => {
+          fetching = false;
+          if (again) refresh();
+        },
+        // Offline or a server restart: the panel is fetched again once back.
+        () => {
+          fetching = false;
+          window.setTimeout(refresh, RETRY_MS);
+        },
+      );
   };
 
   const announce = (text) => {
@@ -79,6 +99,17 @@
 
   document.addEventListener("focusout", () => {
     if (pending) window.setTimeout(refresh, 0);
+  });
+  // A refresh already under way when someone starts typing waits as well:
+  // its answer is dropped, and the panel fetched again once they are done.
+  // (The panel's forms post; only a refresh is a GET of #decision.)
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const { target, requestConfig } = event.detail;
+    if (target?.id !== "decision" || requestConfig?.verb !== "get") return;
+    if (typing(target)) {
+      event.detail.shouldSwap = false;
+      pending = true;
+    }
   });
   document.addEventListener("htmx:afterSettle", (event) => {
     if (pending && event.detail.target?.id === "decision") refresh();

@@ -1,15 +1,22 @@
-"""A decision taken by two people, seen live on the editor's open page, and caught up after a drop.
+"""A decision taken by two people in two browsers, seen live, recorded as an ADR, and re-scored.
 
-The live server is daphne in a child process: a change made from this
-process reaches the database but not the server's channel layer (in memory,
-one per process), so its streams see it at their next heartbeat, made short
-here. The reviewer's steps go through the decision services as that person
-until the result page has its review forms.
+The live server is daphne in a child process. Every change an open page is
+to see live is made through the other browser's page forms, so it is made in
+that process and its wake-up travels through the server's channel layer to
+the page's stream. The stream's heartbeat (which also re-reads the audit
+log) is set far longer than any wait here: what arrives, arrived by its
+wake-up. (Setting the scene before a page opens goes through the decision
+services from this process.)
 
 The drop is a real one: the editor's browser reaches the server through a
 relay in this process that the test cuts and restores. (Playwright's
 ``set_offline`` leaves an open stream flowing in Chromium: it fails new
 requests only.)
+
+The last story reads the decision's record and the workspace's portfolio
+under a newer catalogue (``catalogue_v3``). The server is forked from this
+process when it starts (``start_daphne``), so it inherits the catalogue
+published at that moment: that fixture is set up before the server's.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,17 +35,17 @@ from django.test import Client, RequestFactory
 from playwright.sync_api import expect
 
 from questionnaire import decisions
+from questionnaire.catalogue import get_catalogue
 from questionnaire.models import Assessment
 from tests.conftest import off_loop
 from workspaces.models import AuditAction, AuditEvent, Membership, Role, Workspace
 
 pytestmark = pytest.mark.browser
 
-
-def as_user(user):
-    request = RequestFactory().post("/")
-    request.user = user
-    return request
+# Far longer than any wait in these stories: an update seen came by its wake-up.
+HEARTBEAT = 60.0
+# The decision panel alone, as the page fetches it to refresh it.
+PANEL = re.compile(r"/assessments/[0-9a-f-]+/decision/$")
 
 
 class Relay:
@@ -110,87 +118,110 @@ def relay(live_server_url) -> Iterator[Relay]:
 
 
 @pytest.fixture
-def short_heartbeat(settings) -> None:
-    """Set before the live server starts: its streams re-read the log every 0.3 s."""
-    settings.DECISION_STREAM = {**settings.DECISION_STREAM, "HEARTBEAT": 0.3, "RETRY_MS": 300}
+def wake_ups_only(settings) -> None:
+    """Set before the live server starts: no heartbeat re-read, a quick reconnect."""
+    settings.DECISION_STREAM = {
+        **settings.DECISION_STREAM,
+        "HEARTBEAT": HEARTBEAT,
+        "RETRY_MS": 300,
+    }
 
 
-@pytest.fixture
-def team(short_heartbeat, live_server_url, chat_answers) -> dict:
+def make_team() -> dict:
+    """Workspace "team": ed (editor) and rita (reviewer), with their session cookies."""
     workspace = Workspace.objects.create(slug="team", name="Team One")
     make = get_user_model().objects.create_user
     ed, rita = make("ed"), make("rita")
     Membership.objects.create(workspace=workspace, user=ed, role=Role.EDITOR)
     Membership.objects.create(workspace=workspace, user=rita, role=Role.REVIEWER)
-    assessment, _ = Assessment.create_scored(
-        "Team chat", chat_answers, workspace=workspace, created_by=ed
-    )
     sessions = {}
     for user in (ed, rita):
         client = Client()
         client.force_login(user)
         sessions[user.get_username()] = client.cookies["sessionid"].value
-    return {"ed": ed, "rita": rita, "a": assessment, "sessions": sessions}
+    return {"workspace": workspace, "ed": ed, "rita": rita, "sessions": sessions}
+
+
+@pytest.fixture
+def team(wake_ups_only, live_server_url, chat_answers) -> dict:
+    """The team, and ed's draft assessment "Team chat"."""
+    team = make_team()
+    team["a"], _ = Assessment.create_scored(
+        "Team chat", chat_answers, workspace=team["workspace"], created_by=team["ed"]
+    )
+    return team
 
 
 def signed_in_page(browser_context_factory, live_server_url, session: str):
     context = browser_context_factory()
     context.add_cookies([{"name": "sessionid", "value": session, "url": live_server_url}])
-    return context, context.new_page()
+    return context.new_page()
 
 
 def test_review_seen_live_and_caught_up_after_a_drop(
     team, live_server_url, browser_context_factory, relay
 ) -> None:
-    a = team["a"]
-    ed_context, ed_page = signed_in_page(
-        browser_context_factory, live_server_url, team["sessions"]["ed"]
-    )
+    path = team["a"].get_absolute_url()
+    ed_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
     streams = []
     ed_page.on(
         "request",
         lambda request: streams.append(request) if "/decisions/stream/" in request.url else None,
     )
-    ed_page.goto(f"{relay.url}/assessments/{a.pk}/")
-    status = ed_page.locator("#decision .decision-status")
+    ed_page.goto(f"{relay.url}{path}")
+    # Gone if the page were ever loaded again: the updates must come without.
+    ed_page.evaluate("() => { window.__marker = 1; }")
+    ed_panel = ed_page.locator("#decision")
+    status = ed_panel.locator(".decision-status")
     expect(status).to_have_text("Draft")
     announcer = ed_page.locator("#decision-live")
 
-    # The editor asks for review: the open page follows.
-    off_loop(lambda: decisions.request_review(as_user(team["ed"]), a, ["rita"]))
-    expect(status).to_have_text("In review")
-    expect(ed_page.locator("#decision .reviewers")).to_contain_text("rita")
-
-    # The reviewer, in a second browser, sees the decision waiting for her.
-    _, rita_page = signed_in_page(
-        browser_context_factory, live_server_url, team["sessions"]["rita"]
-    )
+    # The reviewer, in a second browser, has a page open with nothing waiting.
+    rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
     rita_page.goto("/decisions/waiting/")
-    expect(rita_page.get_by_role("link", name="Team chat")).to_be_visible()
     rita_count = rita_page.locator("#decisions-waiting-count")
-    expect(rita_count).to_have_text("1")
-
-    off_loop(lambda: decisions.review(as_user(team["rita"]), a, "approve", "Ship it"))
-
-    # Without a reload: the approval, the Accepted status, and an announcement.
-    expect(status).to_have_text("Accepted")
-    expect(ed_page.locator("#decision .approvals")).to_contain_text("rita approved revision 1")
-    expect(ed_page.locator("#decision .approvals")).to_contain_text("Ship it")
-    expect(announcer).to_have_text(re.compile(r"^The decision is now accepted"))
     expect(rita_count).to_have_text("0")
+
+    # The editor asks her for a review with the page's form.
+    ed_panel.get_by_label("rita").check()
+    ed_panel.get_by_role("button", name="Request review").click()
+    expect(status).to_have_text("In review")
+    expect(ed_panel.locator(".reviewers")).to_contain_text("rita")
+
+    # Her header counts it at once; she follows it to the decision and approves.
+    expect(rita_count).to_have_text("1")
+    rita_page.locator("#decisions-waiting").click()
+    rita_page.get_by_role("link", name="Team chat").click()
+    rita_panel = rita_page.locator("#decision")
+    rita_panel.get_by_label("Approve").check()
+    rita_panel.get_by_label("Comment", exact=True).fill("Ship it")
+    rita_panel.get_by_role("button", name="Send review").click()
+    expect(rita_panel.locator(".decision-status")).to_have_text("Accepted")
+    expect(rita_count).to_have_text("0")
+
+    # The editor's open page: the approval, the Accepted status, and an announcement.
+    expect(status).to_have_text("Accepted")
+    expect(ed_panel.locator(".approvals")).to_contain_text("rita approved revision 1")
+    expect(ed_panel.locator(".approvals")).to_contain_text("Ship it")
+    expect(announcer).to_have_text(re.compile(r"^The decision is now accepted"))
+    assert ed_page.evaluate("() => window.__marker") == 1
     assert len(streams) == 1
 
-    # The connection drops; a comment is made meanwhile; the page catches up.
+    # The editor's connection drops; the reviewer comments meanwhile.
     relay.cut()
-    off_loop(lambda: decisions.add_comment(as_user(team["rita"]), a, "Made while you were away"))
+    rita_panel.get_by_label("Add a comment").fill("Made while you were away")
+    rita_panel.get_by_role("button", name="Comment").click()
+    expect(rita_panel.locator(".comments")).to_contain_text("Made while you were away")
     commented = off_loop(lambda: AuditEvent.objects.get(action=AuditAction.DECISION_COMMENTED).pk)
-    # Several heartbeats' time: nothing can reach the page while cut.
-    ed_page.wait_for_timeout(1000)
-    expect(ed_page.locator("#decision .comments")).to_have_count(0)
+    # A moment for a wake-up to arrive, were there a way while cut.
+    ed_page.wait_for_timeout(500)
+    expect(ed_panel.locator(".comments")).to_have_count(0)
     relay.restore()
 
-    expect(ed_page.locator("#decision .comments")).to_contain_text("Made while you were away")
+    # Back: the page catches up with what it missed, still without a reload.
+    expect(ed_panel.locator(".comments")).to_contain_text("Made while you were away")
     expect(announcer).to_have_text("rita commented")
+    assert ed_page.evaluate("() => window.__marker") == 1
     # It came by a resume: a new stream asked for what followed an event
     # before the comment (EventSource's Last-Event-ID on its own reconnect).
     resumed = streams[-1]
@@ -204,21 +235,17 @@ def test_review_seen_live_and_caught_up_after_a_drop(
 def test_panel_waits_while_someone_types_in_it(
     team, live_server_url, browser_context_factory
 ) -> None:
-    a = team["a"]
-    _, page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
-    page.goto(f"/assessments/{a.pk}/")
-    # A form field in the panel, as the review and comment forms have.
-    page.evaluate(
-        """() => {
-          const field = document.createElement("textarea");
-          field.setAttribute("aria-label", "My note");
-          document.querySelector("#decision").append(field);
-        }"""
-    )
-    draft = page.get_by_label("My note")
+    path = team["a"].get_absolute_url()
+    page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
+    page.goto(path)
+    draft = page.locator("#decision").get_by_label("Add a comment")
     draft.fill("Half a thought")
 
-    off_loop(lambda: decisions.add_comment(as_user(team["rita"]), a, "Meanwhile"))
+    rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
+    rita_page.goto(path)
+    rita_page.locator("#decision").get_by_label("Add a comment").fill("Meanwhile")
+    rita_page.locator("#decision").get_by_role("button", name="Comment").click()
+    expect(rita_page.locator("#decision .comments")).to_contain_text("Meanwhile")
 
     # Announced, but the panel, and the text typed in it, stay.
     expect(page.locator("#decision-live")).to_have_text("rita commented")
@@ -228,3 +255,139 @@ def test_panel_waits_while_someone_types_in_it(
     draft.fill("")
     draft.blur()
     expect(page.locator("#decision .comments")).to_contain_text("Meanwhile")
+
+
+def test_a_refresh_under_way_waits_for_someone_who_starts_typing(
+    team, live_server_url, browser_context_factory
+) -> None:
+    path = team["a"].get_absolute_url()
+    page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
+    # The panel's refresh is held on its way until the editor has typed.
+    held = []
+    page.route(PANEL, lambda route: held.append(route))
+    page.goto(path)
+    page.evaluate(
+        """() => document.addEventListener("htmx:afterRequest", (event) => {
+          if (event.detail.requestConfig.verb === "get") window.__refreshed = true;
+        })"""
+    )
+
+    rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
+    rita_page.goto(path)
+    with page.expect_request(PANEL):
+        rita_page.locator("#decision").get_by_label("Add a comment").fill("Meanwhile")
+        rita_page.locator("#decision").get_by_role("button", name="Comment").click()
+    draft = page.locator("#decision").get_by_label("Add a comment")
+    draft.fill("Half a thought")
+    held[0].continue_()
+    page.unroute(PANEL)
+    page.wait_for_function("() => window.__refreshed")
+
+    # Its answer came while they typed: the panel, and their text, stay.
+    expect(draft).to_have_value("Half a thought")
+    expect(page.locator("#decision .comments")).to_have_count(0)
+
+    draft.fill("")
+    draft.blur()
+    expect(page.locator("#decision .comments")).to_contain_text("Meanwhile")
+
+
+def as_user(user):
+    request = RequestFactory().post("/")
+    request.user = user
+    return request
+
+
+def test_a_failed_panel_fetch_is_fetched_again(team, live_server_url, browser_context_factory):
+    """An approval is two events (the review, the status), so two refreshes of the panel at once.
+
+    The first fetch fails: the panel is fetched again after the page's retry
+    delay (3 s, fast-forwarded), one fetch at a time. (Left to htmx, the
+    second refresh would be queued as a fetch of its own whose failure
+    nobody hears: an uncaught rejection, and no retry.)
+    """
+    path = team["a"].get_absolute_url()
+    off_loop(lambda: decisions.request_review(as_user(team["ed"]), team["a"], ["rita"]))
+    ed_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
+    ed_page.clock.install()
+    fetches = []
+
+    def fail_twice(route) -> None:
+        fetches.append(route.request.url)
+        if len(fetches) <= 2:
+            route.abort()
+        else:
+            route.continue_()
+
+    ed_page.route(PANEL, fail_twice)
+    ed_page.goto(path)
+    rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
+    rita_page.goto(path)
+
+    def failed(request) -> bool:
+        return bool(PANEL.search(request.url))
+
+    with ed_page.expect_event("requestfailed", predicate=failed):
+        rita_page.locator("#decision").get_by_role("button", name="Send review").click()
+    with ed_page.expect_event("requestfailed", predicate=failed):
+        ed_page.clock.fast_forward(3000)
+    ed_page.clock.fast_forward(3000)
+
+    expect(ed_page.locator("#decision .decision-status")).to_have_text("Accepted")
+    assert len(fetches) == 3
+
+
+@pytest.fixture
+def accepted_under_v3(catalogue_v3, live_server_url) -> dict:
+    """ed's "Team chat", accepted by rita, and "Board", both scored with catalogue 2; v3 served.
+
+    ``catalogue_v3`` comes first, so the server forked after it serves v3.
+    The decision is taken with the services: the first story takes one
+    through the pages.
+    """
+    team = make_team()
+    v2 = get_catalogue("2")
+    place = {"workspace": team["workspace"], "created_by": team["ed"]}
+    team["a"], _ = Assessment.create_scored("Team chat", v2.preset("chat").answers, v2, **place)
+    Assessment.create_scored("Board", v2.preset("dashboard").answers, v2, **place)
+    decisions.request_review(as_user(team["ed"]), team["a"], ["rita"])
+    decisions.review(as_user(team["rita"]), team["a"], "approve", "Ship it")
+    return team
+
+
+def test_accepted_decision_exported_and_flagged_by_a_newer_catalogue(
+    accepted_under_v3, live_server_url, browser_context_factory
+) -> None:
+    team = accepted_under_v3
+    page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
+    page.goto(team["a"].get_absolute_url())
+    expect(page.locator("#decision .decision-status")).to_have_text("Accepted")
+
+    # The decision record, as a repository's docs/decisions/ would keep it.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download ADR (Markdown)").click()
+    assert download.value.suggested_filename.endswith(".md")
+    adr = Path(download.value.path()).read_text(encoding="utf-8")
+    assert 'status: "accepted"' in adr
+    assert "**rita** approved revision 1" in adr
+
+    # The portfolio: both are stale under v3; only the chat's verdict would change.
+    page.goto(f"/workspaces/{team['workspace'].slug}/")
+    page.get_by_role("link", name="Portfolio").click()
+    rows = page.locator("table.portfolio tbody tr")
+    expect(rows).to_have_count(2)
+    chat = rows.filter(has_text="Team chat")
+    expect(chat).to_contain_text("Accepted")
+    expect(chat).to_contain_text("rita")
+    expect(chat.locator("td").last).to_have_text("Verdict would change")
+    expect(rows.filter(has_text="Board").locator("td").last).to_have_text("Stale")
+
+    page.get_by_label("Catalogue").select_option("would_change")
+    page.get_by_role("button", name="Filter").click()
+    expect(rows).to_have_count(1)
+    rows.get_by_role("link", name="Team chat").click()
+
+    # Its page says what the newer catalogue would make of the same answers.
+    outlook = page.locator("#outlook")
+    expect(outlook.get_by_role("heading", level=2)).to_have_text("A newer catalogue (v3) says…")
+    expect(outlook).to_contain_text("change the verdict to")
