@@ -1,13 +1,16 @@
 """A decision as a Markdown architecture decision record, ready for a repository's docs/decisions/.
 
 The record follows MADR 4's template (https://adr.github.io/madr/): front
-matter with the status, the date, the decision-makers and those consulted;
-the title; *Context and Problem Statement*; *Decision Drivers* (the answers
-that decided it, strongest first); *Considered Options* (WebSocket and SSE);
-*Decision Outcome* with the delivery pattern and its *Consequences* (the
-caveats, the checklists); *Pros and Cons of the Options* (what each answer
-gave each transport); *More Information* (the approvals, what would change
-the verdict, and the link back to the assessment).
+matter with the status, the date, the decision-makers (the reviewers whose
+approvals took it, or all named reviewers while it is undecided) and those
+consulted (whoever asked for review, the other reviewers, those who
+commented); the title; *Context and Problem Statement*; *Decision Drivers*
+(the answers that decided it, strongest first); *Considered Options*
+(WebSocket and SSE); *Decision Outcome* with the delivery pattern and its
+*Consequences* (good: the strongest reasons for the chosen transport; bad:
+the caveats; then the checklists); *Pros and Cons of the Options* (what each
+answer gave each transport); *More Information* (the approvals, the
+discussion, what would change the verdict, and the link back).
 
 It is made from the revision's stored result, as the result page and the
 PDF are (``display``), and from the decision panel's data, so that it reads
@@ -18,6 +21,10 @@ what users wrote (titles, usernames, review comments), goes through
 ``inline`` or ``lines``, which backslash-escape what could start Markdown
 or HTML structure; only this module's own markup is left as it is. A title
 ``<script>``, ``# x`` or ``[x](javascript:…)`` comes out as those characters.
+
+A share link's record names no other assessment: the one that supersedes
+it, or those it supersedes, are "another decision of this workspace", and
+its file name has no number, which would say how many the workspace holds.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from django.db.models import Q
 
 from .catalogue import TRANSPORTS
 from .display import (
+    ANOTHER_DECISION,
     SHORT_NAMES,
     DecisionRecord,
     answer_points,
@@ -46,6 +54,8 @@ from .scoring import other_transport
 CONTENT_TYPE = "text/markdown; charset=utf-8"
 # At most this many answers are the decision's drivers: the strongest ones.
 DRIVERS = 5
+# At most this many of them are its good consequences: the strongest reasons.
+GOOD_CONSEQUENCES = 3
 # Characters escaped wherever they are: emphasis, code, links and images,
 # raw HTML and entities, tables, strikethrough, math, headings, and e-mail
 # autolinks ("@"). The other ASCII punctuation only matters where handled below.
@@ -107,8 +117,11 @@ def adr_number(assessment: Assessment) -> int:
     )
 
 
-def adr_filename(assessment: Assessment, title: str) -> str:
-    """``NNNN-<title-slug>.md``, MADR's naming."""
+def adr_filename(assessment: Assessment, title: str, *, shared: bool = False) -> str:
+    """``NNNN-<title-slug>.md``, MADR's naming; ``adr-<title-slug>.md`` through a
+    share link, whose holder must not learn how many assessments the workspace has."""
+    if shared:
+        return f"adr-{title_slug(title)}.md"
     return f"{adr_number(assessment):04d}-{title_slug(title)}.md"
 
 
@@ -117,9 +130,12 @@ class Links:
     """The absolute URLs a record links to, built from the request by the view."""
 
     assessment: str
-    # (file name, URL) of the assessment that supersedes this one, and of those it supersedes.
+    # (file name, URL) of the assessment that supersedes this one, and of those
+    # it supersedes; none in a share link's record, which names neither.
     superseded_by: tuple[str, str] | None = None
     supersedes: tuple[tuple[str, str], ...] = ()
+    # Read through a share link.
+    shared: bool = False
 
 
 def render_adr(
@@ -127,7 +143,7 @@ def render_adr(
 ) -> str:
     """The Markdown ADR of ``revision``; ``decision`` is the decision panel's (None outside
     a workspace). Reads only what it is given."""
-    record = decision_record(decision, revision, revisions[-1].number)
+    record = decision_record(decision, revision, revisions[-1].number, shared=links.shared)
     result = revision.result
     catalogue = revision.catalogue
     chosen = result["recommendation"]
@@ -147,14 +163,16 @@ def render_adr(
         f"Delivery pattern: **{inline(result['pattern']['title'])}**. "
         f"{inline(result['pattern']['description'])}",
         "### Consequences",
-        _bullets(_caveats(result)),
+        _bullets(_consequences(reasons, result)),
         *_checklists(result, catalogue),
         "## Pros and Cons of the Options",
         *_pros_and_cons(reasons, result, names),
         "## More Information",
-        _provenance(revision, len(revisions), links),
+        _provenance(revision, len(revisions), record, links),
         "### Approvals",
         *_approvals(record),
+        "### Discussion",
+        _discussion(record),
         "### What would change the decision",
         _bullets(_flips(result)),
     ]
@@ -167,20 +185,34 @@ def _front_matter(record: DecisionRecord, links: Links) -> str:
     if status == "superseded" and links.superseded_by is not None:
         status = f"superseded by {links.superseded_by[0]}"
     entries = [("status", status), ("date", record.date.date().isoformat())]
-    decision = record.decision
-    if decision is not None:
-        makers = [user.get_username() for user in decision["reviewers"]]
-        requester = decision["requested_by"]
-        if requester is not None and requester.get_username() not in makers:
-            makers.insert(0, requester.get_username())
-        consulted = [
-            name
-            for name in dict.fromkeys(comment.author_name for comment in decision["comments"])
-            if name not in makers
-        ]
-        entries += [("decision-makers", makers), ("consulted", consulted)]
+    if record.decision is not None:
+        entries += _people(record)
     body = "\n".join(f"{key}: {json.dumps(value)}" for key, value in entries if value)
     return f"---\n{body}\n---"
+
+
+def _people(record: DecisionRecord) -> list[tuple[str, list[str]]]:
+    """MADR's decision-makers and consulted.
+
+    Those who decide are the reviewers: once taken, those whose approvals
+    counted; until then, every named reviewer. Whoever asked for review, the
+    other reviewers and everyone who commented gave their view: consulted.
+    MADR's ``informed`` (told, not asked) is the team's to fill in.
+    """
+    decision = record.decision
+    if record.taken:
+        makers = [approval.reviewer for approval in decision["approvals"] if approval.counts]
+    else:
+        makers = [user.get_username() for user in decision["reviewers"]]
+    makers = list(dict.fromkeys(makers))
+    heard = [
+        *(user.get_username() for user in decision["requesters"]),
+        *(user.get_username() for user in decision["reviewers"]),
+        *(approval.reviewer for approval in decision["approvals"]),
+        *(comment.author_name for comment in decision["comments"]),
+    ]
+    consulted = [name for name in dict.fromkeys(heard) if name not in makers]
+    return [("decision-makers", makers), ("consulted", consulted)]
 
 
 def _context(revision: Revision, count: int, names: Mapping[str, str]) -> str:
@@ -226,13 +258,32 @@ def _because(result: Mapping) -> str:
     )
 
 
-def _caveats(result: Mapping) -> list[str]:
+def _consequences(reasons: list[dict], result: Mapping) -> list[str]:
+    """MADR's Good, then Bad: what the strongest answers for the chosen transport
+    gain by it, then the caveats that apply."""
+    chosen = result["recommendation"]
+    good = [
+        f"Good, because {_clause(reason['reason'])} "
+        f"(“{inline(reason['question_text'])}”: {inline(reason['answer_label'])})"
+        for reason in reasons
+        if reason["favours"] == chosen
+    ][:GOOD_CONSEQUENCES]
     if not result["caveats"]:
-        return ["Good, because none of the known pitfalls applies to these answers."]
-    return [
+        good.append("Good, because none of the known pitfalls applies to these answers.")
+    bad = [
         f"Bad, because **{inline(caveat['title'])}**: {inline(caveat['text'])}{_source(caveat)}"
         for caveat in result["caveats"]
     ]
+    return [*good, *bad]
+
+
+def _clause(sentence: str) -> str:
+    """A reason (a sentence) to follow "because": its first word in lower case,
+    unless it is a name ("SSE's", "HTTP/2"), and without its last full stop."""
+    text = " ".join(sentence.split()).removesuffix(".")
+    if text[1:2].islower():
+        text = text[0].lower() + text[1:]
+    return inline(text)
 
 
 def _checklists(result: Mapping, catalogue) -> list[str]:
@@ -273,17 +324,22 @@ def _pros_and_cons(reasons: list[dict], result: Mapping, names: Mapping[str, str
     return parts
 
 
-def _provenance(revision: Revision, count: int, links: Links) -> str:
+def _provenance(revision: Revision, count: int, record: DecisionRecord, links: Links) -> str:
     sentences = [
         f"Exported from {link('the assessment in the Transport Advisor', links.assessment)} "
         f"(revision {revision.number} of {count}, catalogue version "
         f"{inline(revision.catalogue_version)}), where its answers and their sources are."
     ]
+    decision = record.decision
     if links.superseded_by is not None:
         name, url = links.superseded_by
         sentences.append(f"Superseded by {link(name, url)}.")
+    elif decision is not None and decision["superseded_by"] is not None:
+        sentences.append(f"Superseded by {ANOTHER_DECISION}.")
     for name, url in links.supersedes:
         sentences.append(f"Supersedes {link(name, url)}.")
+    if not links.supersedes and record.predecessors:
+        sentences.append(f"Supersedes {inline(record.predecessors)}.")
     return " ".join(sentences)
 
 
@@ -294,11 +350,10 @@ def _approvals(record: DecisionRecord) -> list[str]:
             "None: this assessment is not in a workspace, so nobody reviews or signs it off. "
             "Move it into a workspace to take a decision on it."
         ]
-    summary = (
-        f"Status: {inline(record.label)}. {decision['approval_count']} of "
-        f"{decision['required_approvals']} required approvals of the latest revision, "
-        f"revision {record.latest}."
-    )
+    # A taken decision's sentence says what it is: "Accepted on … with …; superseded by …".
+    summary = f"{inline(record.approvals_sentence)}."
+    if not record.taken:
+        summary = f"Status: {inline(record.label)}. {summary}"
     if decision["requested_by"] is not None:
         summary += f" Review requested by **{inline(decision['requested_by'].get_username())}**."
     reviews = [
@@ -308,6 +363,19 @@ def _approvals(record: DecisionRecord) -> list[str]:
         for approval, standing in record.reviews
     ]
     return [summary, _bullets(reviews) or "No reviews yet."]
+
+
+def _discussion(record: DecisionRecord) -> str:
+    """The decision's comments, oldest first, each with its author, time and revision."""
+    if record.decision is None:
+        return "None: nobody discusses an assessment outside a workspace."
+    comments = [
+        f"**{inline(comment.author_name)}** on {comment.created_at:%Y-%m-%d %H:%M} UTC, "
+        f"on revision {comment.revision_number}"
+        + (f":\\\n  {lines(comment.body, '  ')}" if comment.body.strip() else "")
+        for comment in record.decision["comments"]
+    ]
+    return _bullets(comments) or "No comments."
 
 
 def _flips(result: Mapping) -> list[str]:

@@ -3,7 +3,9 @@
 Each asks the access policy for VIEW, as the result page and the PDF do;
 ``?revision=N`` names the revision, the latest without it. The record links
 back to the assessment's own page, never to a share link: a share link's
-secret must not end up committed to a repository.
+secret must not end up committed to a repository. A share link's record
+names no other assessment of the workspace, and its file name has no number
+(``adr.adr_filename``): its holder may read this decision, not learn the rest.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def shared_adr(request: HttpRequest, secret: str) -> HttpResponse:
     request._principal = share_link_principal(link)
     access.require(request, Action.VIEW, link.assessment)
     revisions = list(link.assessment.revisions.all())
-    return _download(request, link.assessment, revisions, _requested_revision(request, revisions))
+    revision = _requested_revision(request, revisions)
+    return _download(request, link.assessment, revisions, revision, shared=True)
 
 
 @never_cache
@@ -62,24 +65,30 @@ def api_adr(request: HttpRequest, pk) -> HttpResponse:
 
 
 def _download(
-    request: HttpRequest, assessment: Assessment, revisions: list[Revision], revision: Revision
+    request: HttpRequest,
+    assessment: Assessment,
+    revisions: list[Revision],
+    revision: Revision,
+    *,
+    shared: bool = False,
 ) -> HttpResponse:
     decision = decisions.panel_context(assessment)["decision"]
-    markdown = adr.render_adr(revisions, revision, decision, _links(request, assessment, decision))
+    links = _links(request, assessment, decision, shared)
+    markdown = adr.render_adr(revisions, revision, decision, links)
     response = HttpResponse(markdown, content_type=adr.CONTENT_TYPE)
     response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=adr.adr_filename(assessment, revision.title)
+        as_attachment=True, filename=adr.adr_filename(assessment, revision.title, shared=shared)
     )
     return response
 
 
-def _links(request: HttpRequest, assessment: Assessment, decision) -> adr.Links:
+def _links(request: HttpRequest, assessment: Assessment, decision, shared: bool) -> adr.Links:
     def named(other: Assessment) -> tuple[str, str]:
         url = request.build_absolute_uri(other.get_absolute_url())
         return adr.adr_filename(other, other.title), url
 
-    if decision is None:
-        return adr.Links(request.build_absolute_uri(assessment.get_absolute_url()))
+    if decision is None or shared:
+        return adr.Links(request.build_absolute_uri(assessment.get_absolute_url()), shared=shared)
     return adr.Links(
         assessment=request.build_absolute_uri(assessment.get_absolute_url()),
         superseded_by=named(decision["superseded_by"]) if decision["superseded_by"] else None,

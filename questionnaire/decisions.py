@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Q
@@ -607,6 +608,38 @@ def _shown(given: Review, counts: bool) -> Approval:
     )
 
 
+@dataclass(frozen=True)
+class Acceptance:
+    """When a taken decision was accepted, and which revision was."""
+
+    at: datetime
+    revision: int | None
+
+
+def acceptance(assessment: Assessment) -> Acceptance | None:
+    """The newest acceptance of a taken decision, read from the audit log.
+
+    ``status_changed_at`` cannot say it: a superseded decision's is the
+    supersession's. None while undecided, or if the log holds no acceptance
+    (a status set without the services).
+    """
+    if assessment.status not in TAKEN:
+        return None
+    event = (
+        AuditEvent.objects.filter(
+            action=AuditAction.DECISION_STATUS_CHANGED,
+            object_type=Assessment._meta.model_name,
+            object_id=str(assessment.pk),
+            detail__to=DecisionStatus.ACCEPTED,
+        )
+        .order_by("-at", "-id")
+        .first()
+    )
+    if event is None:
+        return None
+    return Acceptance(at=event.at, revision=event.detail.get("revision"))
+
+
 def approval_count(assessment: Assessment) -> int:
     return sum(1 for approval in approvals(assessment) if approval.counts)
 
@@ -667,20 +700,31 @@ def panel_context(
     seen = seen if seen is not None and 0 < seen <= latest else latest
     forms = panel_forms(assessment, principal, seen, latest) if principal is not None else {}
     shared = principal is not None and principal.share_link is not None
+    named = list(
+        Reviewer.objects.filter(assessment=assessment).select_related("user", "requested_by")
+    )
+    by_request = sorted(named, key=lambda reviewer: (reviewer.requested_at, reviewer.pk))
     return {
         "decision": {
             "status": assessment.status,
             "status_label": assessment.get_status_display(),
             "status_changed_at": assessment.status_changed_at,
             "requested_by": assessment.review_requested_by,
-            "reviewers": [
-                reviewer.user
-                for reviewer in Reviewer.objects.filter(assessment=assessment).select_related(
-                    "user"
+            "reviewers": [reviewer.user for reviewer in named],
+            # Everyone who asked for review, first asker first (the ADR's "consulted").
+            "requesters": list(
+                dict.fromkeys(
+                    user
+                    for user in [
+                        *(reviewer.requested_by for reviewer in by_request),
+                        assessment.review_requested_by,
+                    ]
+                    if user is not None
                 )
-            ],
+            ),
             "approvals": given,
             "approval_count": sum(1 for approval in given if approval.counts),
+            "acceptance": acceptance(assessment),
             "required_approvals": assessment.required_at_decision
             or assessment.workspace.required_approvals,
             "seen": seen,

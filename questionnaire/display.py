@@ -7,7 +7,7 @@ it was scored with, so an old assessment keeps reading the way it did.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from network_check.evidence import Evidence, evidence_of
@@ -307,6 +307,12 @@ RECORD_STATUSES = {
 }
 
 
+# What a share link's holder reads instead of another assessment's title,
+# id or file name: those are the workspace's, not the link's.
+ANOTHER_DECISION = "another decision of this workspace"
+EARLIER_DECISIONS = "one or more earlier decisions of this workspace"
+
+
 @dataclass(frozen=True)
 class DecisionRecord:
     """Where the decision stands, as a record of one revision states it.
@@ -327,6 +333,8 @@ class DecisionRecord:
     decision: Mapping | None
     # The number of the latest revision, which the decision is on.
     latest: int
+    # Read through a share link: other assessments go unnamed.
+    shared: bool = False
 
     @property
     def reviews(self) -> list[tuple[object, str]]:
@@ -344,16 +352,79 @@ class DecisionRecord:
             return "not counted: an earlier revision"
         return "not counted"
 
+    @property
+    def taken(self) -> bool:
+        return self.decision is not None and self.decision["status"] in TAKEN_STATUSES
 
-def decision_record(decision: Mapping | None, revision: Revision, latest: int) -> DecisionRecord:
+    @property
+    def approved_revision(self) -> int:
+        """The revision the approvals are of: the accepted one once taken, else the latest."""
+        acceptance = self.decision["acceptance"] if self.taken else None
+        if acceptance is not None and acceptance.revision is not None:
+            return acceptance.revision
+        return self.latest
+
+    @property
+    def successor(self) -> str:
+        """The assessment that supersedes this one, as a reader may see it named."""
+        superseded_by = self.decision["superseded_by"] if self.decision else None
+        if superseded_by is None or self.shared:
+            return ANOTHER_DECISION
+        return f"“{superseded_by.display_title}”"
+
+    @property
+    def approvals_sentence(self) -> str:
+        """How many of the required approvals the decision has, as plain text.
+
+        A taken decision says when it was accepted, with the approvals and the
+        rule it was taken under, and when it was superseded: "Accepted on
+        2026-11-30 with 2 of 2 required approvals of revision 1; superseded
+        by “Chat v2” on 2027-01-12". Empty outside a workspace.
+        """
+        decision = self.decision
+        if decision is None:
+            return ""
+        required = decision["required_approvals"]
+        count = f"{decision['approval_count']} of {required} required approval{_s(required)}"
+        if not self.taken:
+            return f"{count} of the latest revision, revision {self.latest}"
+        acceptance = decision["acceptance"]
+        when = f" on {acceptance.at:%Y-%m-%d}" if acceptance is not None else ""
+        sentence = f"Accepted{when} with {count} of revision {self.approved_revision}"
+        if decision["status"] == "superseded":
+            sentence += f"; superseded by {self.successor}"
+            if decision["status_changed_at"] is not None:
+                sentence += f" on {decision['status_changed_at']:%Y-%m-%d}"
+        return sentence
+
+    @property
+    def predecessors(self) -> str:
+        """What this decision supersedes: “Chat v1”, “Chat beta”; for a share
+        link's holder, neither names nor how many."""
+        older = self.decision["supersedes"] if self.decision else []
+        if not older:
+            return ""
+        if self.shared:
+            return EARLIER_DECISIONS
+        return ", ".join(f"“{assessment.display_title}”" for assessment in older)
+
+
+TAKEN_STATUSES = {"accepted", "superseded"}
+
+
+def decision_record(
+    decision: Mapping | None, revision: Revision, latest: int, *, shared: bool = False
+) -> DecisionRecord:
     """The status a record of ``revision`` states, from the decision panel's data.
 
     No decision (an anonymous or unassigned assessment: nobody reviews it) is
-    a draft. Reads only what it is given: safe in the PDF's render thread.
+    a draft. ``shared``: for a share link's holder, who must not learn other
+    assessments' titles. Reads only what it is given: safe in the PDF's
+    render thread.
     """
     date = revision.created_at
     if decision is None:
-        return DecisionRecord("draft", "Draft", date, None, latest)
+        return DecisionRecord("draft", "Draft", date, None, latest, shared)
     if revision.number < latest:
         return DecisionRecord(
             f"superseded by revision {latest}",
@@ -361,14 +432,26 @@ def decision_record(decision: Mapping | None, revision: Revision, latest: int) -
             date,
             decision,
             latest,
+            shared,
         )
     changed = decision["status_changed_at"]
     if changed is not None and changed > date:
         date = changed
-    label = decision["status_label"]
+    record = DecisionRecord(
+        RECORD_STATUSES[decision["status"]],
+        decision["status_label"],
+        date,
+        decision,
+        latest,
+        shared,
+    )
     if decision["superseded_by"] is not None:
-        label = f"Superseded by “{decision['superseded_by'].display_title}”"
-    return DecisionRecord(RECORD_STATUSES[decision["status"]], label, date, decision, latest)
+        record = replace(record, label=f"Superseded by {record.successor}")
+    return record
+
+
+def _s(number: int) -> str:
+    return "" if number == 1 else "s"
 
 
 def _points(number: int) -> str:

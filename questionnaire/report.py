@@ -82,12 +82,19 @@ def report_filename(title: str) -> str:
 
 
 def report_context(
-    title: str, revisions: list[Revision], revision: Revision, decision: Mapping | None = None
+    title: str,
+    revisions: list[Revision],
+    revision: Revision,
+    decision: Mapping | None = None,
+    *,
+    shared: bool = False,
 ) -> dict:
     """Everything the report template needs, from revisions already loaded.
 
     ``decision`` is ``decisions.panel_context``'s, loaded beforehand too (None
-    outside a workspace): the report states the decision's status and approvals.
+    outside a workspace): the report states the decision's status, approvals
+    and discussion. ``shared``: the report of a share link, which names no
+    other assessment (``display.decision_record``).
     """
     context = result_context(revisions, revision)
     result, catalogue = context["result"], context["catalogue"]
@@ -115,7 +122,7 @@ def report_context(
         "this_revision": next(
             entry for entry in context["history"] if entry.revision.number == revision.number
         ),
-        "record": decision_record(decision, revision, revisions[-1].number),
+        "record": decision_record(decision, revision, revisions[-1].number, shared=shared),
     }
 
 

@@ -464,10 +464,12 @@ async def shared_report(request: HttpRequest, secret: str) -> HttpResponse:
     link = await sync_to_async(ShareLink.find)(secret)
     if link is None:
         raise Http404("This share link is unknown, revoked or expired.")
-    return await _report(request, link.assessment, paper)
+    return await _report(request, link.assessment, paper, shared=True)
 
 
-async def _report(request: HttpRequest, assessment: Assessment, paper: str) -> HttpResponse:
+async def _report(
+    request: HttpRequest, assessment: Assessment, paper: str, *, shared: bool = False
+) -> HttpResponse:
     # The evidence is loaded here too: the render thread must not query.
     revisions = [
         revision async for revision in assessment.revisions.select_related("network_check")
@@ -484,10 +486,12 @@ async def _report(request: HttpRequest, assessment: Assessment, paper: str) -> H
         response = StreamingHttpResponse(_no_body(), content_type="application/pdf")
         response["Content-Disposition"] = disposition
         return response
-    # The decision too: the render thread must not query.
+    # The decision too, with its comments: the render thread must not query.
     decision = (await sync_to_async(decisions.panel_context)(assessment))["decision"]
     # The revision's own title, as its page shows it: a later rename leaves it be.
-    context = report.report_context(revision.display_title, revisions, revision, decision)
+    context = report.report_context(
+        revision.display_title, revisions, revision, decision, shared=shared
+    )
     render = sync_to_async(
         report.render_report, thread_sensitive=False, executor=report.RENDER_THREADS
     )

@@ -13,7 +13,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 from markdown_it import MarkdownIt
 
-from questionnaire import decisions
+from questionnaire import decisions, report
 from questionnaire.adr import inline, lines
 from questionnaire.catalogue import get_catalogue
 from questionnaire.models import Assessment, DecisionStatus, Review, ShareLink
@@ -38,6 +38,7 @@ SECTIONS_AFTER_CHECKLISTS = [
     ("h3", "Server-Sent Events (SSE)"),
     ("h2", "More Information"),
     ("h3", "Approvals"),
+    ("h3", "Discussion"),
     ("h3", "What would change the decision"),
 ]
 HOSTILE_TITLE = (
@@ -230,12 +231,16 @@ def test_adr_states_the_accepted_decision_and_who_took_it(client, people, decisi
 
     assert meta["status"] == "accepted"
     assert meta["date"] == decision.status_changed_at.date().isoformat()
-    assert meta["decision-makers"] == ["editor", "owner", "reviewer"]
+    # The reviewer whose approval took it decides; the requester and the
+    # reviewer who asked for changes were consulted.
+    assert meta["decision-makers"] == ["owner"]
+    assert meta["consulted"] == ["editor", "reviewer"]
     approvals = body.split("### Approvals")[1]
-    assert "Status: Accepted. 1 of 1 required approvals of the latest revision, revision 1." in (
-        approvals
-    )
-    assert "Review requested by **editor**." in approvals
+    accepted = decision.status_changed_at
+    assert (
+        f"Accepted on {accepted:%Y-%m-%d} with 1 of 1 required approval of revision 1. "
+        "Review requested by **editor**."
+    ) in approvals
 
 
 def test_adr_lists_every_review_with_name_date_revision_and_standing(client, people, decision):
@@ -264,7 +269,9 @@ def test_adr_approval_of_an_earlier_revision_is_not_counted(
     assert meta["status"] == "proposed"
     assert "approved revision 1 on" in body
     assert "(not counted: an earlier revision)" in body
-    assert "0 of 1 required approvals of the latest revision, revision 2." in body
+    assert "Status: In review. 0 of 1 required approval of the latest revision, revision 2." in (
+        body
+    )
 
 
 def test_adr_of_an_earlier_revision_is_superseded_by_the_latest(
@@ -283,13 +290,21 @@ def test_adr_of_an_earlier_revision_is_superseded_by_the_latest(
 def test_adr_of_a_superseded_decision_names_its_successor(
     client, workspace, people, decision, chat_answers
 ):
+    accepted = decision.status_changed_at
     newer, _ = Assessment.create_scored("Team chat v2", chat_answers, workspace=workspace)
     Assessment.objects.filter(pk=newer.pk).update(status=DecisionStatus.ACCEPTED)
     decisions.supersede(as_user(people["owner"]), decision, newer)
+    decision.refresh_from_db()
 
     meta, body = split(adr(signed_in(client, people["viewer"]), decision))
 
     assert meta["status"] == "superseded by 0002-team-chat-v2.md"
+    # It still says that it was accepted, when and how, read from the audit log.
+    assert (
+        f"Accepted on {accepted:%Y-%m-%d} with 1 of 1 required approval of revision 1; "
+        f"superseded by “Team chat v2” on {decision.status_changed_at:%Y-%m-%d}."
+    ) in body.split("### Approvals")[1]
+    assert meta["decision-makers"] == ["owner"]
     assert (
         f"Superseded by [0002-team-chat-v2.md](<http://testserver/assessments/{newer.pk}/>)"
         in (body)
@@ -532,7 +547,8 @@ def test_pdf_states_the_decision_and_its_approvals(client, people, decision):
         text,
         "Decision: Accepted",
         "Decision and sign-off",
-        "1 of 1 required approval of the latest revision, revision 1",
+        f"Accepted on {decision.status_changed_at:%Y-%m-%d} with 1 of 1 required approval of "
+        "revision 1",
         "review requested by editor",
         f"owner approved revision 1, {approved:%-d %B %Y, %H:%M} UTC (counted)",
         "Looks right",
@@ -547,3 +563,165 @@ def test_pdf_outside_a_workspace_says_nobody_reviews_it(client, settings, chat_a
     text = pdf_text(client.get(f"/assessments/{assessment.pk}/report.pdf").content)
 
     assert not missing(text, "Decision: Draft", "nobody reviews or signs it off")
+
+
+# --- Consequences, discussion, who decided, supersession ------------------------------
+
+
+def test_adr_consequences_are_good_then_bad(client, settings, catalogue):
+    settings.ADVISOR_ANONYMOUS = True
+    assessment, revision = Assessment.create_scored("Chat", dict(catalogue.preset("chat").answers))
+    result = revision.result
+
+    body = adr(client, assessment)
+
+    tokens = parser().parse(body.split("### Consequences")[1].split("####")[0])
+    items = [token.content for token in tokens if token.type == "inline"]
+    kinds = [item.split(",")[0] for item in items]
+    assert kinds == sorted(kinds, key=["Good", "Bad"].index)
+    favouring = [reason for reason in result["reasons"] if reason["favours"] == "websocket"]
+    good = [item for item in items if item.startswith("Good, because ")]
+    assert len(good) == 3
+    # The strongest reasons, as clauses: "because continuous upstream traffic needs …".
+    assert good[0].startswith("Good, because continuous upstream traffic needs")
+    for item, reason in zip(good, favouring, strict=False):
+        assert f"(“{reason['question_text']}”: {reason['answer_label']})" in item
+    assert len(kinds) - len(good) == len(result["caveats"])
+
+
+def test_adr_and_pdf_hold_the_discussion_oldest_first(client, people, decision):
+    decisions.add_comment(as_user(people["editor"]), decision, "First point\nSecond line")
+    decisions.add_comment(as_user(people["viewer"]), decision, "Agreed")
+    first, second = decision.comments.order_by("created_at", "id")
+    signed_in(client, people["viewer"])
+
+    meta, body = split(adr(client, decision))
+    text = pdf_text(client.get(f"/assessments/{decision.pk}/report.pdf").content)
+
+    discussion = body.split("### Discussion")[1].split("### What would change")[0]
+    assert discussion.strip().splitlines() == [
+        f"* **editor** on {first.created_at:%Y-%m-%d %H:%M} UTC, on revision 1:\\",
+        "  First point\\",
+        "  Second line",
+        f"* **viewer** on {second.created_at:%Y-%m-%d %H:%M} UTC, on revision 1:\\",
+        "  Agreed",
+    ]
+    assert meta["consulted"] == ["editor", "reviewer", "viewer"]
+    assert not missing(
+        text,
+        "Discussion",
+        f"editor, {first.created_at:%-d %B %Y, %H:%M} UTC, on revision 1",
+        "First point",
+        "Second line",
+        f"viewer, {second.created_at:%-d %B %Y, %H:%M} UTC, on revision 1",
+        "Agreed",
+    )
+
+
+def test_hostile_comment_in_the_discussion_comes_out_inert(client, people, decision):
+    decisions.add_comment(as_user(people["editor"]), decision, HOSTILE_COMMENT)
+
+    _, body = split(adr(signed_in(client, people["viewer"]), decision))
+
+    discussion = body.split("### Discussion")[1].split("### What would change")[0]
+    tokens = parser().parse(discussion)
+    flat = [*tokens, *(child for token in tokens for child in token.children or [])]
+    assert [token.type for token in tokens if token.type.endswith("_open")] == [
+        "bullet_list_open",
+        "list_item_open",
+        "paragraph_open",
+    ]
+    assert not [token for token in flat if token.type.startswith("html")]
+    assert not [token for token in flat if token.type in {"link_open", "image", "fence"}]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in parser().render(discussion)
+
+
+def test_adr_of_an_undecided_decision_names_every_reviewer_as_decision_maker(
+    client, workspace, people, chat_answers
+):
+    assessment, _ = Assessment.create_scored("Team chat", chat_answers, workspace=workspace)
+    decisions.request_review(as_user(people["editor"]), assessment, ["owner", "reviewer"])
+
+    meta, _ = split(adr(signed_in(client, people["viewer"]), assessment))
+
+    assert meta["status"] == "proposed"
+    assert meta["decision-makers"] == ["owner", "reviewer"]
+    assert meta["consulted"] == ["editor"]
+
+
+def test_taken_decision_keeps_the_rule_it_was_taken_under(client, workspace, people, decision):
+    workspace.required_approvals = 2
+    workspace.save()
+    signed_in(client, people["viewer"])
+
+    body = adr(client, decision)
+    text = pdf_text(client.get(f"/assessments/{decision.pk}/report.pdf").content)
+
+    assert "with 1 of 1 required approval of revision 1." in body
+    assert not missing(text, "1 of 1 required approval of revision 1")
+
+
+@pytest.fixture
+def superseded(workspace, people, decision, chat_answers) -> Assessment:
+    """Team chat v2 (accepted) supersedes the decision fixture's Team chat."""
+    newer, _ = Assessment.create_scored("Team chat v2", chat_answers, workspace=workspace)
+    Assessment.objects.filter(pk=newer.pk).update(status=DecisionStatus.ACCEPTED)
+    decisions.supersede(as_user(people["owner"]), decision, newer)
+    return newer
+
+
+def test_shared_adr_names_no_other_assessment(client, decision, superseded):
+    _, old_secret = ShareLink.issue(decision)
+    _, new_secret = ShareLink.issue(superseded)
+
+    old = client.get(f"/shared/{old_secret}/adr.md")
+    new = client.get(f"/shared/{new_secret}/adr.md")
+
+    assert old["Content-Disposition"] == 'attachment; filename="adr-team-chat.md"'
+    assert new["Content-Disposition"] == 'attachment; filename="adr-team-chat-v2.md"'
+    old_meta, old_body = split(old.content.decode())
+    _, new_body = split(new.content.decode())
+    assert old_meta["status"] == "superseded"
+    assert "Superseded by another decision of this workspace." in old_body
+    assert "; superseded by another decision of this workspace on " in old_body
+    assert "Supersedes one or more earlier decisions of this workspace." in new_body
+    assert "Team chat v2" not in old_body and str(superseded.pk) not in old_body
+    assert "“Team chat”" not in new_body and str(decision.pk) not in new_body
+    for body in (old_body, new_body):
+        assert "0001-" not in body and "0002-" not in body
+
+
+def test_members_adr_still_names_the_other_assessment(client, people, decision, superseded):
+    body = adr(signed_in(client, people["viewer"]), superseded)
+
+    assert f"Supersedes [0001-team-chat.md](<http://testserver/assessments/{decision.pk}/>)" in (
+        body
+    )
+
+
+def test_shared_pdf_names_no_other_assessment(client, people, decision, superseded):
+    _, secret = ShareLink.issue(decision)
+
+    shared = pdf_text(client.get(f"/shared/{secret}/report.pdf").content)
+    member = pdf_text(
+        signed_in(client, people["viewer"]).get(f"/assessments/{decision.pk}/report.pdf").content
+    )
+
+    assert "Team chat v2" not in shared
+    assert not missing(shared, "Superseded by another decision of this workspace")
+    assert not missing(member, "Superseded by “Team chat v2”", "superseded by “Team chat v2” on")
+
+
+def test_report_of_a_discussed_decision_renders_without_a_query(
+    people, decision, django_assert_num_queries
+):
+    decisions.add_comment(as_user(people["editor"]), decision, "Ship it")
+    revisions = list(decision.revisions.select_related("network_check"))
+    context = report.report_context(
+        "Team chat", revisions, revisions[-1], decisions.panel_context(decision)["decision"]
+    )
+
+    with django_assert_num_queries(0):
+        pdf = report.render_report(context, report.DEFAULT_PAPER)
+
+    assert "Ship it" in pdf_text(pdf)
