@@ -161,8 +161,9 @@ def newest_id(principal: Principal) -> int:
     """
     workspaces = access.memberships(principal).values_list("workspace_id", flat=True)
     return (
-        AuditEvent.objects.filter(action__in=DECISION_ACTIONS, workspace_id__in=workspaces)
-        .aggregate(newest=Max("pk"))["newest"]
+        AuditEvent.objects.filter(
+            action__in=DECISION_ACTIONS, workspace_id__in=workspaces
+        ).aggregate(newest=Max("pk"))["newest"]
         or 0
     )
 
