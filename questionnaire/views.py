@@ -213,6 +213,12 @@ def _render_wizard(
     status=200,
 ) -> HttpResponse:
     leaning = evaluate(wizard.catalogue, wizard.answers, with_flips=False)
+    # Said on the first page, not only at the end: a viewer may still
+    # explore the questions, knowing that nothing will be saved.
+    cannot_save = ""
+    if assessment is None and request.method in {"GET", "HEAD"}:
+        _, placed, reason = access.placement(request)
+        cannot_save = reason if placed == access.FORBIDDEN else ""
     template = "questionnaire/wizard.html"
     if request.htmx and request.method == "POST":
         template += "#wizard"
@@ -225,6 +231,7 @@ def _render_wizard(
             "leaning": leaning,
             "assessment": assessment,
             "preset": preset,
+            "cannot_save": cannot_save,
             "suggested": suggested and bool(wizard.network_check),
             "adopting": adopting,
             "new_questions": [wizard.catalogue.question(slug) for slug in adopting.unanswered]
