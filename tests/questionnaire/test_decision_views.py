@@ -636,9 +636,7 @@ def test_result_header_says_superseded_near_the_title(people, team_assessment, c
     assert summary(title_to_summary) == "Superseded by Newer chat · jump to the decision"
 
 
-def test_result_page_reads_verdict_and_reasons_before_the_decision_forms(
-    people, team_assessment
-):
+def test_result_page_reads_verdict_and_reasons_before_the_decision_forms(people, team_assessment):
     page = as_(people, "editor").get(url(team_assessment)).text
 
     verdict = page.index('id="verdict-heading"')
