@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from workspaces import access
+from workspaces.models import Membership
 
 from . import decisions, live
 
@@ -22,8 +23,13 @@ def decisions_waiting(request: HttpRequest) -> dict:
     principal = access.principal_of(request)
     if principal.token is not None:
         return {}
+    waiting = decisions.waiting_count(principal)
     return {
-        "decisions_waiting": decisions.waiting_count(principal),
+        "decisions_waiting": waiting,
         "decisions_cursor": live.newest_id(principal),
         "decision_stream_url": live.STREAM_PATH,
+        # A viewer everywhere can never be asked to review: no count to show
+        # (the link stays, hidden, as the anchor of the page's live stream).
+        "decisions_may_review": bool(waiting)
+        or Membership.objects.filter(user=user, role__in=access.REVIEWER_ROLES).exists(),
     }

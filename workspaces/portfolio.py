@@ -89,7 +89,15 @@ CSV_FIELDS = (
     "stale",
     "would_change",
     "revision",
+    "superseded_by",
 )
+# The status filter's own values beside the statuses: left empty, a superseded
+# assessment (a past decision, not an application) is not listed.
+ALL_STATUSES = "all"
+STATUS_FILTER = {
+    ALL_STATUSES: "Any, superseded too",
+    **dict(DecisionStatus.choices),
+}
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,7 @@ class Row:
     stale: bool
     would_change: bool
     revision: int
+    superseded_by: str | None
 
     @property
     def verdict_label(self) -> str:
@@ -137,6 +146,7 @@ class Row:
             "stale": self.stale,
             "would_change": self.would_change,
             "revision": self.revision,
+            "superseded_by": self.superseded_by,
         }
 
 
@@ -165,7 +175,7 @@ class Query:
 CHOICES = {
     "verdict": dict(Recommendation.choices),
     "confidence": dict(Confidence.choices),
-    "status": dict(DecisionStatus.choices),
+    "status": STATUS_FILTER,
     "stale": STALENESS,
 }
 
@@ -206,7 +216,9 @@ def portfolio_rows(workspace: Workspace, query: Query) -> list[Row]:
         found = found.filter(recommendation=query.verdict)
     if query.confidence:
         found = found.filter(confidence=query.confidence)
-    if query.status:
+    if not query.status:
+        found = found.exclude(status=DecisionStatus.SUPERSEDED)
+    elif query.status != ALL_STATUSES:
         found = found.filter(status=query.status)
     if query.owner:
         found = found.filter(created_by__username=query.owner)
@@ -251,6 +263,7 @@ def _row(assessment: Assessment, revision: Revision, approvers: tuple[str, ...])
         stale=seen.stale,
         would_change=seen.would_change,
         revision=revision.number,
+        superseded_by=str(assessment.superseded_by_id) if assessment.superseded_by_id else None,
     )
 
 
@@ -291,18 +304,27 @@ def counted_approvers(
 
 # --- The chart -----------------------------------------------------------------------------
 
-CHART_WIDTH = 640
-LABEL_WIDTH = 250
-BAR_SPACE = 320
-ROW_HEIGHT = 30
-TOP = 44
+# Narrow enough to be drawn near its own size on a phone (375 px): each bar's
+# label sits above it rather than beside it, so its text stays readable.
+CHART_WIDTH = 360
+BAR_X = 10
+BAR_SPACE = 290
+BAR_HEIGHT = 20
+ROW_HEIGHT = 46
+GROUP_GAP = 12
+TOP = 56
 
 
 def chart(workspace: Workspace) -> dict:
-    """How many assessments per verdict and confidence, with the bars' geometry."""
+    """How many current decisions per verdict and confidence, with the bars' geometry.
+
+    A superseded assessment is a decision its successor replaced, not an
+    application: counting it would count one application twice.
+    """
     counts = {
         (each["recommendation"], each["confidence"]): each["n"]
         for each in Assessment.objects.filter(workspace=workspace)
+        .exclude(status=DecisionStatus.SUPERSEDED)
         .values("recommendation", "confidence")
         .annotate(n=Count("pk"))
         .order_by()
@@ -313,16 +335,18 @@ def chart(workspace: Workspace) -> dict:
         cells = []
         for confidence, confidence_label in Confidence.choices:
             count = counts.get((verdict, confidence), 0)
-            y = TOP + len(bars) * ROW_HEIGHT + len(groups) * 12
+            y = TOP + len(bars) * ROW_HEIGHT + len(groups) * GROUP_GAP
+            width = round(BAR_SPACE * count / biggest)
             bars.append(
                 {
                     "verdict": verdict,
                     "label": f"{verdict_label}, {confidence_label.lower()}",
                     "count": count,
-                    "y": y,
-                    "text_y": y + ROW_HEIGHT // 2 + 5,
-                    "width": round(BAR_SPACE * count / biggest),
-                    "count_x": LABEL_WIDTH + round(BAR_SPACE * count / biggest) + 8,
+                    "label_y": y + 14,
+                    "bar_y": y + 20,
+                    "count_y": y + 20 + BAR_HEIGHT - 5,
+                    "width": width,
+                    "count_x": BAR_X + width + 8,
                 }
             )
             cells.append({"confidence": confidence_label, "count": count})
@@ -336,7 +360,8 @@ def chart(workspace: Workspace) -> dict:
             + ", ".join(f"{cell['count']} {cell['confidence'].lower()}" for cell in group["cells"])
             for group in groups
         )
-        + f". {total} assessment{'s' if total != 1 else ''} in all."
+        + f". {total} current decision{'s' if total != 1 else ''} in all;"
+        " superseded decisions not counted."
     )
     return {
         "bars": bars,
@@ -344,9 +369,9 @@ def chart(workspace: Workspace) -> dict:
         "total": total,
         "description": description,
         "width": CHART_WIDTH,
-        "height": TOP + len(bars) * ROW_HEIGHT + len(groups) * 12 + 8,
-        "label_width": LABEL_WIDTH,
-        "label_x": LABEL_WIDTH - 10,
+        "height": TOP + len(bars) * ROW_HEIGHT + len(groups) * GROUP_GAP,
+        "bar_x": BAR_X,
+        "bar_height": BAR_HEIGHT,
     }
 
 
@@ -419,10 +444,13 @@ def _filters(workspace: Workspace, query: Query) -> list[dict]:
     )
     choices = {**CHOICES, "owner": {name: name for name in owners}}
     labels = {"stale": "Catalogue"}
+    # No status chosen leaves out superseded decisions: the option says so.
+    blanks = {"status": "Any current (not superseded)"}
     return [
         {
             "key": key,
             "label": labels.get(key, key.capitalize()),
+            "blank": blanks.get(key, "Any"),
             "options": [
                 (value, label, value == getattr(query, key)) for value, label in options.items()
             ],

@@ -70,3 +70,34 @@ document.addEventListener("htmx:beforeSwap", (event) => {
   event.detail.shouldSwap = true;
   event.detail.isError = false;
 });
+
+// After a decision form answers (request review, review, comment, supersede
+// swap the whole panel), focus would drop to the top of the page: move it to
+// the inline error if there is one, else to the panel's heading, so that
+// keyboard and screen-reader users keep their place. A live update of the
+// panel (a GET, static/js/decisions.js) leaves focus where it is.
+document.addEventListener("htmx:afterSettle", (event) => {
+  if (event.detail.target?.id !== "decision") return;
+  if (event.detail.requestConfig?.verb !== "post") return;
+  const panel = document.getElementById("decision");
+  const error = panel?.querySelector(".field-error");
+  if (error) {
+    error.tabIndex = -1;
+    error.focus();
+  } else {
+    document.getElementById("decision-heading")?.focus();
+  }
+});
+
+// The header's count of decisions waiting for my review stands out while it
+// is not zero, also after the live stream changes it.
+(() => {
+  const count = document.getElementById("decisions-waiting-count");
+  if (!count) return;
+  const mark = () => {
+    const waiting = Number(count.textContent) > 0;
+    count.classList.toggle("badge-attention", waiting);
+    count.classList.toggle("badge-neutral", !waiting);
+  };
+  new MutationObserver(mark).observe(count, { childList: true, characterData: true, subtree: true });
+})();

@@ -34,11 +34,25 @@
     );
   };
 
+  // Said on the page too, not only to screen readers: the panel is behind.
+  // Above the form being typed in, where the eyes are; inside the panel,
+  // so the swap that brings the news removes it.
+  const notePending = (section) => {
+    if (section.querySelector(".decision-pending")) return;
+    const note = document.createElement("p");
+    note.className = "notice decision-pending";
+    note.textContent = "New activity: the panel updates when you finish typing.";
+    const form = document.activeElement?.closest("#decision form");
+    if (form) form.before(note);
+    else section.querySelector("#decision-heading")?.after(note);
+  };
+
   const refresh = () => {
     const section = panel();
     if (!section || !window.htmx) return;
     if (typing(section)) {
       pending = true;
+      notePending(section);
       return;
     }
     pending = false;

@@ -57,6 +57,7 @@ def test_decision_taken_with_htmx(team, live_server_url, browser_context_factory
 
     reviewer = page_of(browser_context_factory, live_server_url, team["cookies"]["rita"])
     reviewer.goto(team["path"])
+    reviewer.get_by_label("Approve").check()
     reviewer.get_by_label("Comment", exact=True).fill("Fine by me")
     reviewer.get_by_role("button", name="Send review").click()
     expect(reviewer.locator("#decision .decision-status")).to_have_text("Accepted")
@@ -79,3 +80,22 @@ def test_decision_forms_without_javascript(team, live_server_url, browser_contex
 
     expect(editor.locator("#decision .decision-status")).to_have_text("In review")
     assert editor.url.endswith(team["path"] + "#decision")
+
+
+def test_focus_stays_in_the_panel_after_a_form_answers(
+    team, live_server_url, browser_context_factory
+) -> None:
+    editor = page_of(browser_context_factory, live_server_url, team["cookies"]["edith"])
+    editor.goto(team["path"])
+    panel = editor.locator("#decision")
+
+    # Refused: focus on the reason, where the form was.
+    panel.get_by_role("button", name="Request review").click()
+    expect(editor.locator("#err-review-request")).to_be_focused()
+    # Taken: focus on the panel's heading, not the top of the page.
+    panel.get_by_label("rita").check()
+    panel.get_by_role("button", name="Request review").click()
+    expect(panel.locator(".decision-status")).to_have_text("In review")
+    expect(editor.locator("#decision-heading")).to_be_focused()
+    # The header's line followed the panel.
+    expect(editor.locator("#decision-summary")).to_contain_text("In review")

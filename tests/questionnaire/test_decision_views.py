@@ -620,3 +620,64 @@ def test_a_page_showing_an_older_revision_offers_no_review_of_it(
     assert 'name="revision" value="2"' in latest
     # The live partial keeps asking for the revision the page shows.
     assert f'data-decision-url="{url(team_assessment)}decision/?seen=1"' in panel
+
+
+# --- The decision on the result page: where it stands and what is said first -------------------
+
+
+def summary(page: str) -> str:
+    """The one line under the title, its tags and spacing taken out."""
+    found = re.search(r'<p id="decision-summary"[^>]*>(.*?)</p>', page, re.S)
+    assert found, "no decision summary"
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def test_result_header_says_where_the_decision_stands(people, team_assessment):
+    in_review(people, team_assessment, "reviewer")
+
+    page = as_(people, "viewer").get(url(team_assessment)).text
+
+    header = page.split("</header>", 2)[1]
+    assert summary(header) == "In review 0 of 1 approval · jump to the decision"
+    assert '<a href="#decision">jump to the decision</a>' in header
+
+
+def test_result_header_says_superseded_near_the_title(people, team_assessment, chat_answers):
+    newer, _ = Assessment.create_scored(
+        "Newer chat", chat_answers, workspace=team_assessment.workspace
+    )
+    Assessment.objects.filter(pk=newer.pk).update(status=DecisionStatus.ACCEPTED)
+    Assessment.objects.filter(pk=team_assessment.pk).update(
+        status=DecisionStatus.SUPERSEDED, superseded_by=newer
+    )
+
+    page = as_(people, "viewer").get(url(team_assessment)).text
+
+    title_to_summary = page.split("<h1>", 1)[1].split('<p class="placement">', 1)[0]
+    assert summary(title_to_summary) == "Superseded by Newer chat · jump to the decision"
+
+
+def test_result_page_reads_verdict_and_reasons_before_the_decision_forms(people, team_assessment):
+    page = as_(people, "editor").get(url(team_assessment)).text
+
+    verdict = page.index('id="verdict-heading"')
+    reasons = page.index('id="reasons-heading"')
+    panel = page.index('id="decision"')
+    assert verdict < reasons < panel < page.index('id="review-request-form"')
+    assert page.index('id="decision-summary"') < verdict
+    assert page.count('id="decision-summary"') == 1
+
+
+def test_panel_swap_brings_the_header_line_along(people, team_assessment):
+    response = as_(people, "editor").post(
+        url(team_assessment, "review-requests/"),
+        {"reviewers": ["reviewer"], "revision": "1"},
+        headers=HTMX,
+    )
+
+    assert response.status_code == 200
+    assert '<p id="decision-summary" class="decision-summary" hx-swap-oob="true">' in (
+        response.text
+    )
+    assert summary(response.text).startswith("In review 0 of 1 approval")
+    assert 'id="decision-heading" tabindex="-1"' in response.text

@@ -89,3 +89,18 @@ def test_waiting_page_asks_to_sign_in(settings, world):
     response = Client().get("/decisions/waiting/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/?next=/decisions/waiting/")
+
+
+def test_header_count_stands_out_when_not_zero(world):
+    page = signed_in(world["users"]["rita"]).get("/").content.decode()
+
+    assert 'id="decisions-waiting-count" class="badge badge-attention">1<' in page
+
+
+def test_header_count_hidden_for_someone_who_can_review_nowhere(world):
+    vic = signed_in(world["users"]["vic"]).get("/").content.decode()
+    ed = signed_in(world["users"]["ed"]).get("/").content.decode()
+
+    # The link stays, hidden: it carries the page's live stream.
+    assert re.search(r'<a id="decisions-waiting"[^>]* hidden>', vic)
+    assert not re.search(r'<a id="decisions-waiting"[^>]* hidden>', ed)

@@ -268,7 +268,8 @@ def test_chart_is_well_formed_svg_with_a_title(viewer, portfolio):
     assert response["Content-Type"].startswith("image/svg+xml")
     assert root.tag == f"{SVG}svg"
     assert root.find(f"{SVG}title").text == "Verdicts and confidence in Team <b>One</b>"
-    assert "4 assessments in all" in root.find(f"{SVG}desc").text
+    assert "4 current decisions in all" in root.find(f"{SVG}desc").text
+    assert "superseded decisions not counted" in root.find(f"{SVG}desc").text
 
 
 def test_chart_labels_every_bar_with_its_count(viewer, portfolio):
@@ -289,7 +290,63 @@ def test_page_has_the_chart_and_its_table(viewer, portfolio):
     html = viewer.get(PAGE).content.decode()
 
     assert f'<img src="{CHART}"' in html
-    assert "<caption>Verdicts and confidence of all 4 assessments</caption>" in html
+    assert (
+        "Verdicts and confidence of the 4 current decisions (superseded decisions not counted)"
+        in html
+    )
+
+
+@pytest.fixture
+def superseded(workspace, people, chat_answers, portfolio) -> Assessment:
+    """A fifth assessment, an accepted decision that Board (accepted) replaced."""
+    return add(
+        workspace,
+        "Retired chat",
+        chat_answers,
+        people[Role.EDITOR],
+        status=DecisionStatus.SUPERSEDED,
+        superseded_by=portfolio["board"],
+    )
+
+
+def test_chart_counts_current_decisions_only(viewer, superseded):
+    root = ElementTree.fromstring(viewer.get(CHART).content)
+    counts = [
+        int(each.find(f"{SVG}title").text.rsplit(": ", 1)[1])
+        for each in root.iter(f"{SVG}g")
+        if each.find(f"{SVG}title") is not None
+    ]
+
+    assert sum(counts) == 4
+    assert "4 current decisions in all" in root.find(f"{SVG}desc").text
+
+
+def test_page_hides_superseded_decisions_unless_asked(viewer, superseded):
+    default = viewer.get(f"{PAGE}?sort=title")
+    html = default.content.decode()
+
+    assert "Retired chat" not in titles(default)
+    assert '<option value="">Any current (not superseded)</option>' in html
+    assert '<option value="superseded">Superseded</option>' in html
+    assert titles(viewer.get(f"{PAGE}?status=superseded")) == ["Retired chat"]
+    assert "Retired chat" in titles(viewer.get(f"{PAGE}?status=all&sort=title"))
+
+
+def test_api_names_the_successor_of_a_superseded_decision(viewer, portfolio, superseded):
+    rows = viewer.get(f"{API}?status=all&sort=title").json()["results"]
+    by_title = {row["title"]: row["superseded_by"] for row in rows}
+
+    assert by_title["Retired chat"] == str(portfolio["board"].pk)
+    assert by_title["Board"] is None
+    assert viewer.get(API).json()["count"] == 4
+
+
+def test_csv_names_the_successor_of_a_superseded_decision(viewer, portfolio, superseded):
+    rows = read_csv(viewer.get(f"{API}?format=csv&status=superseded"))
+
+    assert [(row["title"], row["superseded_by"]) for row in rows] == [
+        ("Retired chat", str(portfolio["board"].pk))
+    ]
 
 
 def test_chart_is_for_members_only(client, people, portfolio):
