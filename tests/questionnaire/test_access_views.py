@@ -135,6 +135,15 @@ def test_wizard_refuses_viewer_inline(client, people, chat_answers):
     assert not Assessment.objects.exists()
 
 
+def test_wizard_tells_a_viewer_on_its_first_page_that_nothing_will_be_saved(client, people):
+    viewer_page = signed_in(client, people["viewer"]).get("/assessments/new/").text
+    editor_page = signed_in(Client(), people["editor"]).get("/assessments/new/").text
+
+    assert 'id="cannot-save"' in viewer_page
+    assert "(viewer) cannot create" in viewer_page
+    assert 'id="cannot-save"' not in editor_page
+
+
 def test_wizard_anonymous_is_session_own(client, chat_answers):
     client.post("/assessments/new/", finish(chat_answers, "Anon"))
 
