@@ -44,8 +44,8 @@ pytestmark = pytest.mark.browser
 
 # Far longer than any wait in these stories: an update seen came by its wake-up.
 HEARTBEAT = 60.0
-# The decision panel alone, as the page fetches it to refresh it.
-PANEL = re.compile(r"/assessments/[0-9a-f-]+/decision/$")
+# The live refresh of the panel (it carries ?seen=N, the revision the page shows).
+PANEL = re.compile(r"/assessments/[0-9a-f-]+/decision/\?seen=[0-9]+$")
 
 
 class Relay:
@@ -247,14 +247,17 @@ def test_panel_waits_while_someone_types_in_it(
     rita_page.locator("#decision").get_by_role("button", name="Comment").click()
     expect(rita_page.locator("#decision .comments")).to_contain_text("Meanwhile")
 
-    # Announced, but the panel, and the text typed in it, stay.
+    # Announced, and said on the page, but the panel, and the text typed in it, stay.
     expect(page.locator("#decision-live")).to_have_text("rita commented")
+    note = page.locator("#decision").get_by_text("New activity: the panel updates")
+    expect(note).to_be_visible()
     expect(draft).to_have_value("Half a thought")
     expect(page.locator("#decision .comments")).to_have_count(0)
 
     draft.fill("")
     draft.blur()
     expect(page.locator("#decision .comments")).to_contain_text("Meanwhile")
+    expect(note).to_have_count(0)
 
 
 def test_a_refresh_under_way_waits_for_someone_who_starts_typing(
@@ -327,6 +330,7 @@ def test_a_failed_panel_fetch_is_fetched_again(team, live_server_url, browser_co
     def failed(request) -> bool:
         return bool(PANEL.search(request.url))
 
+    rita_page.locator("#decision").get_by_label("Approve").check()
     with ed_page.expect_event("requestfailed", predicate=failed):
         rita_page.locator("#decision").get_by_role("button", name="Send review").click()
     with ed_page.expect_event("requestfailed", predicate=failed):
