@@ -10,7 +10,7 @@
   const announcer = document.getElementById("decision-live");
   const panel = () => document.getElementById("decision");
   const RETRY_MS = 3000;
-  const PANEL_URL = /\/assessments\/([0-9a-f-]{36})\/decision\/$/;
+  const PANEL_URL = /\/assessments\/([0-9a-f-]{36})\/decision\/(?:\?|$)/;
   const watched = panel()?.dataset.decisionUrl?.match(PANEL_URL)?.[1];
   // The newest audit event this page knows: where a new stream resumes.
   let lastId = link.dataset.lastEventId;

@@ -44,8 +44,9 @@ pytestmark = pytest.mark.browser
 
 # Far longer than any wait in these stories: an update seen came by its wake-up.
 HEARTBEAT = 60.0
-# The decision panel alone, as the page fetches it to refresh it.
-PANEL = re.compile(r"/assessments/[0-9a-f-]+/decision/$")
+# The decision panel alone, as the page fetches it to refresh it (with the
+# revision it shows: ``?seen=``).
+PANEL = re.compile(r"/assessments/[0-9a-f-]+/decision/(\?seen=\d+)?$")
 
 
 class Relay:
@@ -327,6 +328,7 @@ def test_a_failed_panel_fetch_is_fetched_again(team, live_server_url, browser_co
     def failed(request) -> bool:
         return bool(PANEL.search(request.url))
 
+    rita_page.locator("#decision").get_by_label("Approve").check()
     with ed_page.expect_event("requestfailed", predicate=failed):
         rita_page.locator("#decision").get_by_role("button", name="Send review").click()
     with ed_page.expect_event("requestfailed", predicate=failed):
