@@ -14,6 +14,11 @@ per viewer, idle, and reads:
   `event: decision` arrives; p50 and p99 over every stream and comment, and the
   slowest stream (the time until all N have it).
 
+`--watching K` opens K of the N streams on the assessment and the other N - K
+on no assessment (a signed-in page elsewhere: the header's count only), and
+measures the K: the realistic case, where a change concerns few of the open
+streams.
+
 `--before PATH` also measures the server of another checkout (the commit
 before a change, with its .venv) in the same run, for a before/after table.
 """
@@ -93,7 +98,15 @@ SERVER_ENV = {
 
 
 def main() -> None:
-    args = options(__doc__.split("\n")[0], n=[200], comments=5, before="")
+    args = options(
+        __doc__.split("\n")[0],
+        n=[200],
+        comments=5,
+        before="",
+        watching=0,
+        name="ASGI app ahead of Django",
+        before_name="Django async view (before)",
+    )
     if args.quick:
         args.runs, args.n, args.comments = 1, [50], 2
     checkouts = {"after": ROOT}
@@ -104,7 +117,10 @@ def main() -> None:
         world = seed(database, max(args.n))
         for n in args.n:
             for label, root in checkouts.items():
-                runs = [measure(root, database, world, n, args.comments) for _ in range(args.runs)]
+                runs = [
+                    measure(root, database, world, n, args.comments, args.watching)
+                    for _ in range(args.runs)
+                ]
                 results[(label, n)] = runs
                 print(f"{label}, N={n}: {summary(runs)}")
     report(args, checkouts, results)
@@ -132,7 +148,9 @@ def daphne(root: Path, database: str):
     return port, _running([*command, "advisor.asgi:application"], env, [port], root)
 
 
-def measure(root: Path, database: str, world: dict, n: int, comments: int) -> dict:
+def measure(
+    root: Path, database: str, world: dict, n: int, comments: int, watching: int = 0
+) -> dict:
     port, running = daphne(root, database)
     with running as process:
         server = psutil.Process(process.pid)
@@ -145,7 +163,7 @@ def measure(root: Path, database: str, world: dict, n: int, comments: int) -> di
         def sample() -> tuple[int, int]:
             return server.memory_info().rss, server.num_threads()
 
-        figures = asyncio.run(hold(port, world, n, comments, sample))
+        figures = asyncio.run(hold(port, world, n, comments, sample, watching))
     rss_after, threads_after = figures.pop("sample")
     return {
         **figures,
@@ -155,17 +173,24 @@ def measure(root: Path, database: str, world: dict, n: int, comments: int) -> di
     }
 
 
-async def hold(port: int, world: dict, n: int, comments: int, sample=None) -> dict:
-    """Open n streams, sample the server, post `comments` comments; each stream's latency."""
-    path = f"/decisions/stream/?assessment={world['assessment']}"
+async def hold(
+    port: int, world: dict, n: int, comments: int, sample=None, watching: int = 0
+) -> dict:
+    """Open n streams (the first `watching` on the assessment, or all), sample the server,
+    post `comments` comments; each watching stream's latency."""
+    watching = watching or n
+    paths = [f"/decisions/stream/?assessment={world['assessment']}"] * watching
+    paths += ["/decisions/stream/"] * (n - watching)
     arrivals: list[list[float]] = [[] for _ in range(n)]
     ready = [asyncio.Event() for _ in range(n)]
     tasks = [
-        asyncio.create_task(stream(port, path, world["sessions"][i], ready[i], arrivals[i]))
+        asyncio.create_task(stream(port, paths[i], world["sessions"][i], ready[i], arrivals[i]))
         for i in range(n)
     ]
     await asyncio.wait_for(asyncio.gather(*(event.wait() for event in ready)), 120)
     opened = sum(not task.done() for task in tasks)
+    # The watching streams that opened: whose latency is measured.
+    watchers = sum(not task.done() for task in tasks[:watching])
     failures = {str(task.exception()) for task in tasks if task.done() and task.exception()}
     if failures:
         print(f"streams that did not open: {n - opened}: {sorted(failures)[:3]}", file=sys.stderr)
@@ -185,7 +210,7 @@ async def hold(port: int, world: dict, n: int, comments: int, sample=None) -> di
             )
             response.raise_for_status()
             deadline = time.monotonic() + 30
-            while sum(len(times) > number for times in arrivals) < opened:
+            while sum(len(times) > number for times in arrivals) < watchers:
                 if time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.005)
@@ -198,7 +223,8 @@ async def hold(port: int, world: dict, n: int, comments: int, sample=None) -> di
     await asyncio.gather(*tasks, return_exceptions=True)
     figures["latencies"] = latencies
     figures["slowest"] = slowest
-    figures["missed"] = comments * opened - len(latencies)
+    figures["missed"] = comments * watchers - len(latencies)
+    figures["watchers"] = watchers
     return figures
 
 
@@ -231,6 +257,7 @@ def summary(runs: list[dict]) -> dict:
     latencies = sorted(value for run in runs for value in run["latencies"])
     return {
         "opened": min(run["opened"] for run in runs),
+        "watchers": min(run["watchers"] for run in runs),
         "missed": sum(run["missed"] for run in runs),
         "rss": statistics.median(run["rss_per_stream"] for run in runs),
         "threads_before": statistics.median(run["threads_before"] for run in runs),
@@ -260,17 +287,25 @@ def report(args, checkouts: dict, results: dict) -> None:
         "every stream open. Latency: an editor posts a comment through the API "
         f"({args.comments} comments, 0.5 s apart), from the POST to its `event: decision` at "
         "each stream; p50 and p99 over every stream and comment, and the median time until "
-        "the last stream has it.",
+        "the last stream has it."
+        + (
+            f" Here only {args.watching} of the N streams watch A (their latency is measured); "
+            "the others are open on no assessment (the header's count of a page elsewhere)."
+            if args.watching
+            else ""
+        ),
         "",
         "| serving | streams | RSS / stream | threads before → with N open "
         "| latency p50 | p99 | until all N | missed |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    names = {"before": "Django async view (before)", "after": "ASGI app ahead of Django"}
+    names = {"before": args.before_name, "after": args.name}
     for (label, n), runs in results.items():
         figures = summary(runs)
+        on_a = f" ({figures['watchers']:,} on A)" if args.watching else ""
         lines.append(
-            f"| {names[label]} | {figures['opened']:,} of {n:,} | {kib(figures['rss'])} "
+            f"| {names[label]} | {figures['opened']:,} of {n:,}{on_a} "
+            f"| {kib(figures['rss'])} "
             f"| {figures['threads_before']:.0f} → {figures['threads_after']:.0f} "
             f"| {ms(figures['p50'])} | {ms(figures['p99'])} | {ms(figures['all'])} "
             f"| {figures['missed']} |"

@@ -8,6 +8,10 @@ class QuestionnaireConfig(AppConfig):
     verbose_name = "Questionnaire and assessments"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from workspaces.models import Membership
+
         from . import decisions, live, notify
         from .catalogue import available_versions, get_catalogue
 
@@ -15,6 +19,10 @@ class QuestionnaireConfig(AppConfig):
         notify.connect()
         # The live decision streams' wake-ups (live.py).
         decisions.decision_changed.connect(live.publish, dispatch_uid="decision-stream-publish")
+        for changed in (post_save, post_delete):
+            changed.connect(
+                live.membership_changed, sender=Membership, dispatch_uid="decision-stream-member"
+            )
 
         # Read and cross-check every catalogue once at start-up, so a broken
         # data file stops the server instead of failing a user's request.

@@ -10,12 +10,16 @@ are kept current over one event stream per page.
   reconnect (``Last-Event-ID``) or a first connect from a page
   (``?last_event_id=``, the newest id when the page was rendered) gets
   exactly what it missed, read from the log.
-- Wake-ups cross processes through the channel layer: ``decision_changed``
-  (sent on commit) publishes the event's id to the group ``decisions.<workspace
-  id>``; each stream listens on its own channel in the groups of its
-  person's workspaces. It also re-reads the log every heartbeat, so a lost
-  wake-up (a restart of Redis, a change made by a command) costs at most one
-  heartbeat.
+- Wake-ups cross processes through the channel layer, and only to the
+  streams a change concerns: ``decision_changed`` (sent on commit) publishes
+  the event's id to its assessment's group (the streams watching it) and,
+  unless it is a comment, to the groups of the assessment's named reviewers
+  (whose waiting count it may change); a membership's change wakes its
+  person's group. Each stream listens on its own channel in its person's
+  group and, when it watches one, its assessment's. It also re-reads the log
+  and recounts every heartbeat, so a lost wake-up (a restart of Redis, a
+  change made by a command, a change of the workspace's sign-off rules)
+  costs at most one heartbeat.
 - It is a plain ASGI application routed ahead of Django (``routing.py``,
   ``advisor/asgi.py``), not a Django view: Django's per-request context keeps
   a thread for the whole life of a request once any thread-sensitive sync
@@ -53,6 +57,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.db.models import Max
 from django.http import HttpResponse, HttpResponseNotAllowed
 
@@ -64,11 +69,11 @@ from live_demo.sse import HEADERS, serve_until_disconnect
 from workspaces import access
 from workspaces.access import ALLOWED, NOT_FOUND, UNAUTHENTICATED, Action, Principal
 from workspaces.middleware import TOKEN_REFUSED, bearer_of, token_principal_for
-from workspaces.models import ApiToken, AuditAction, AuditEvent
+from workspaces.models import ApiToken, AuditAction, AuditEvent, Membership
 from workspaces.streams import signed_in_user
 
 from . import decisions
-from .models import Assessment, DecisionStatus
+from .models import Assessment, DecisionStatus, Reviewer
 
 logger = logging.getLogger(__name__)
 
@@ -94,25 +99,73 @@ STREAM_PATH = "/decisions/stream/"
 streams = OpenConnections("decision streams")
 
 
-def group_name(workspace_id: int) -> str:
-    return f"decisions.{workspace_id}"
+def assessment_group(assessment_id: uuid.UUID) -> str:
+    """The streams watching one assessment."""
+    return f"decisions.a.{assessment_id.hex}"
+
+
+def user_group(user_id: int) -> str:
+    """The streams of one person: their waiting count, and their access."""
+    return f"decisions.u.{user_id}"
 
 
 def publish(sender, assessment: Assessment, event: AuditEvent, **kwargs) -> None:
-    """Wake the streams of the event's workspace (``decision_changed``'s receiver).
+    """Wake the streams the event concerns (``decision_changed``'s receiver).
 
-    A wake-up is only a hint, carrying the event's id: the streams read the
-    log themselves. One that is lost costs a heartbeat, never an event.
+    Those watching its assessment read its events; the named reviewers'
+    recount what waits for them (every one of them: a status change or a
+    new revision changes it for all, a request names some anew, and a review
+    is its reviewer's). A comment changes no count. A wake-up is only a hint,
+    carrying the event's id: the streams read the log themselves. One that is
+    lost costs a heartbeat, never an event.
     """
-    layer = get_channel_layer()
-    if layer is None or event.workspace_id is None:
+    if event.workspace_id is None:
         return
+    groups = {assessment_group(assessment.pk): False}
     try:
-        async_to_sync(layer.group_send)(
-            group_name(event.workspace_id), {"type": "decision.changed", "id": event.pk}
-        )
+        if event.action != AuditAction.DECISION_COMMENTED:
+            reviewers = Reviewer.objects.filter(assessment=assessment).values_list(
+                "user_id", flat=True
+            )
+            groups.update({user_group(user_id): True for user_id in reviewers})
+        wake(groups, event.pk)
     except Exception:
         logger.exception("decision stream: could not publish the wake-up for event %s", event.pk)
+
+
+def membership_changed(sender, instance: Membership, **kwargs) -> None:
+    """A person joined, left or changed role in a workspace: their streams check at once.
+
+    Connected to Membership's post_save and post_delete (apps.py); without it
+    the heartbeat's access check would end a removed member's stream within
+    one heartbeat.
+    """
+    user_id = instance.user_id
+
+    def send() -> None:
+        try:
+            wake({user_group(user_id): True}, None)
+        except Exception:
+            logger.exception("decision stream: could not wake the streams of user %s", user_id)
+
+    transaction.on_commit(send)
+
+
+def wake(groups: dict[str, bool], event_id: int | None) -> None:
+    """Send each group a wake-up; ``True`` asks its streams to recount what waits for them.
+
+    ``event_id`` None: no event to skip as already read (a membership change).
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+
+    async def send_all() -> None:
+        for group, recount in groups.items():
+            message = {"type": "decision.changed", "id": event_id, "waiting": recount}
+            await layer.group_send(group, message)
+
+    async_to_sync(send_all)()
 
 
 @dataclass
@@ -127,6 +180,9 @@ class Watch:
     cursor: int
     seen: int
     waiting: int | None = None
+    # The cursor when the count was last taken: a person's wake-up for an
+    # event at or before it brings nothing new.
+    counted: int = 0
 
 
 def check(watch: Watch) -> int:
@@ -209,8 +265,10 @@ def poll(watch: Watch, *, recount: bool = False) -> tuple[bytes, int]:
 
     ``decision`` events for the watched assessment; then ``waiting`` when the
     count of decisions waiting for this person's review has changed (or on the
-    first poll); then the cursor itself (an ``id:`` alone, which moves the
-    browser's Last-Event-ID without an event) so a resume starts past it.
+    first poll, and only when ``recount`` asks); then the cursor itself (an
+    ``id:`` alone, which moves the browser's Last-Event-ID without an event)
+    so a resume starts past it. A wake-up for the watched assessment alone
+    (a comment) reads its events and nothing else.
 
     The watched assessment's events are read past the last one sent, not past
     the log's cursor: they are written under a lock on its row, so they commit
@@ -223,20 +281,22 @@ def poll(watch: Watch, *, recount: bool = False) -> tuple[bytes, int]:
     if status != ALLOWED:
         return format_event(json.dumps({"reason": "access"}), event="closed"), status
     chunks = []
-    written = start = watch.cursor
+    written = watch.cursor
     if watch.assessment_id is not None:
         chunks.extend(assessment_events(watch))
         written = watch.seen
-    newest = (
-        AuditEvent.objects.filter(
-            pk__gt=watch.cursor, action__in=DECISION_ACTIONS, workspace_id__in=watch.workspaces
-        ).aggregate(newest=Max("pk"))["newest"]
-        or watch.cursor
-    )
-    watch.cursor = max(newest, watch.seen)
-    # A decision changed in one of the person's workspaces, or they joined or
-    # left one: the count may have changed.
-    if recount or watch.cursor != start or watch.workspaces != before or watch.waiting is None:
+    # The person joined or left a workspace: the count may have changed.
+    recount = recount or watch.workspaces != before or watch.waiting is None
+    if recount:
+        watch.cursor = (
+            AuditEvent.objects.filter(
+                pk__gt=watch.cursor, action__in=DECISION_ACTIONS, workspace_id__in=watch.workspaces
+            ).aggregate(newest=Max("pk"))["newest"]
+            or watch.cursor
+        )
+    watch.cursor = max(watch.cursor, watch.seen)
+    if recount:
+        watch.counted = watch.cursor
         count = len(decisions.waiting_for(watch.principal))
         if count != watch.waiting:
             watch.waiting = count
@@ -384,45 +444,52 @@ async def events(watch: Watch) -> AsyncIterator[bytes]:
     options = settings.DECISION_STREAM
     layer = get_channel_layer()
     channel = await layer.new_channel() if layer is not None else None
-    joined: set[str] = set()
+    groups = stream_groups(watch)
     try:
         first, status = await database_sync_to_async(poll)(watch)
         yield f"retry: {options['RETRY_MS']}\n\n".encode() + first
         while status == ALLOWED:
-            joined = await join(layer, channel, watch.workspaces, joined)
+            await join(layer, channel, groups)
             woken = await wake_up(layer, channel, options["HEARTBEAT"])
             if woken is None:
                 yield format_comment("heartbeat")
-            elif woken <= watch.cursor and woken <= watch.seen:
-                continue
-            chunk, status = await database_sync_to_async(poll)(watch, recount=woken is None)
+                recount = True
+            else:
+                number, recount = woken
+                if number is not None and number <= (watch.counted if recount else watch.seen):
+                    continue
+            chunk, status = await database_sync_to_async(poll)(watch, recount=recount)
             if chunk:
                 yield chunk
     finally:
-        for group in joined:
-            await layer.group_discard(group, channel)
+        if layer is not None:
+            for group in groups:
+                await layer.group_discard(group, channel)
 
 
-async def join(
-    layer, channel: str | None, workspaces: frozenset[int], joined: set[str]
-) -> set[str]:
-    """Listen to the groups of the person's workspaces as they are now.
+def stream_groups(watch: Watch) -> list[str]:
+    """Its person's group, and its assessment's when it watches one."""
+    groups = [user_group(watch.principal.user.pk)]
+    if watch.assessment_id is not None:
+        groups.append(assessment_group(watch.assessment_id))
+    return groups
+
+
+async def join(layer, channel: str | None, groups: list[str]) -> None:
+    """Listen to the stream's groups.
 
     Joined again at each turn, so that a layer's group expiry (a day, by
     default) never silently drops a long-lived stream.
     """
     if layer is None:
-        return set()
-    wanted = {group_name(workspace_id) for workspace_id in workspaces}
-    for group in joined - wanted:
-        await layer.group_discard(group, channel)
-    for group in wanted:
+        return
+    for group in groups:
         await layer.group_add(group, channel)
-    return wanted
 
 
-async def wake_up(layer, channel: str | None, heartbeat: float) -> int | None:
-    """The id of the next wake-up, or None when a heartbeat's time passes without one."""
+async def wake_up(layer, channel: str | None, heartbeat: float) -> tuple[int | None, bool] | None:
+    """The next wake-up's event id and whether it asks for a recount; None when a
+    heartbeat's time passes without one."""
     if layer is None:
         await asyncio.sleep(heartbeat)
         return None
@@ -431,4 +498,4 @@ async def wake_up(layer, channel: str | None, heartbeat: float) -> int | None:
     except TimeoutError:
         return None
     number = message.get("id")
-    return number if isinstance(number, int) else 0
+    return (number if isinstance(number, int) else None), message.get("waiting") is not False

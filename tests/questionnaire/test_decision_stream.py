@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -398,30 +399,118 @@ async def test_streams_per_person_are_capped(chat_answers, settings):
 
 async def test_disconnect_leaves_the_groups(chat_answers):
     world = await team_world(chat_answers)
-    stream = await open_stream(stream_path(), (b"cookie", await cookie_for(world["users"]["vic"])))
+    vic = world["users"]["vic"]
+    stream = await open_stream(stream_path(world["a"]), (b"cookie", await cookie_for(vic)))
     await stream.read_until("event: waiting")
     layer = get_channel_layer()
-    group = live.group_name(world["team"].pk)
-    assert len(layer.groups.get(group, {})) == 1
+    groups = [live.user_group(vic.pk), live.assessment_group(world["a"].pk)]
+    assert [len(layer.groups.get(group, {})) for group in groups] == [1, 1]
 
     await stream.close()
 
-    assert group not in layer.groups
+    assert not any(group in layer.groups for group in groups)
 
 
 async def test_an_outsiders_stream_hears_nothing_of_another_workspace(chat_answers):
     world = await team_world(chat_answers)
-    stream = await open_stream(stream_path(), (b"cookie", await cookie_for(world["users"]["out"])))
+    out = world["users"]["out"]
+    stream = await open_stream(stream_path(), (b"cookie", await cookie_for(out)))
     await stream.read_until("event: waiting")
     layer = get_channel_layer()
-    other = await sync_to_async(Workspace.objects.get)(slug="other")
 
     await sync_to_async(decisions.add_comment)(as_user(world["users"]["ed"]), world["a"], "x")
 
-    assert live.group_name(world["team"].pk) not in layer.groups
-    assert len(layer.groups[live.group_name(other.pk)]) == 1
+    assert live.assessment_group(world["a"].pk) not in layer.groups
+    assert len(layer.groups[live.user_group(out.pk)]) == 1
     assert stream.events("decision") == []
     await stream.close()
+
+
+@pytest.fixture
+def polls(monkeypatch):
+    """Every read of the log by an open stream: (username, assessment watched, recount asked)."""
+    done = []
+    read = live.poll
+
+    def counted(watch, *, recount=False):
+        done.append((watch.principal.user.username, watch.assessment_id, recount))
+        return read(watch, recount=recount)
+
+    monkeypatch.setattr(live, "poll", counted)
+    return done
+
+
+async def until(condition, timeout: float = 5) -> None:
+    """Wait for a stream's task to have done something that shows in no response."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_comment_wakes_only_the_streams_watching_its_assessment(chat_answers, polls):
+    world = await team_world(chat_answers)
+    users, team = world["users"], world["team"]
+    watching_a = await open_stream(
+        stream_path(world["a"]), (b"cookie", await cookie_for(users["ed"]))
+    )
+    watching_b = await open_stream(
+        stream_path(world["b"]), (b"cookie", await cookie_for(users["vic"]))
+    )
+    header = await open_stream(stream_path(), (b"cookie", await cookie_for(users["rob"])))
+    for stream in (watching_a, watching_b, header):
+        await stream.read_until("event: waiting")
+    polls.clear()
+
+    await sync_to_async(decisions.add_comment)(as_user(users["rita"]), world["a"], "For A")
+    await watching_a.read_until("event: decision")
+    # Then a wake-up of vic's and rob's own (their memberships saved): a
+    # wake-up for the comment would have reached them first, and been read.
+    for name in ("vic", "rob"):
+        membership = await sync_to_async(Membership.objects.get)(workspace=team, user=users[name])
+        await sync_to_async(membership.save)()
+    await until(lambda: len(polls) >= 3)
+
+    assert sorted((name, recount) for name, _, recount in polls) == [
+        # The comment: A's events read, no recount (a comment changes no count).
+        ("ed", False),
+        ("rob", True),
+        ("vic", True),
+    ]
+    assert watching_b.events("decision") == [] and header.events("decision") == []
+    for stream in (watching_a, watching_b, header):
+        await stream.close()
+
+
+async def test_a_header_only_count_is_recounted_at_the_heartbeat_without_a_wake_up(
+    chat_answers, fast
+):
+    fast(0.05)
+    world = await team_world(chat_answers)
+    users = world["users"]
+    stream = await open_stream(stream_path(), (b"cookie", await cookie_for(users["rita"])))
+    await stream.read_until("event: waiting")
+
+    decisions.decision_changed.disconnect(dispatch_uid="decision-stream-publish")
+    try:
+        await sync_to_async(decisions.request_review)(as_user(users["ed"]), world["a"], ["rita"])
+    finally:
+        decisions.decision_changed.connect(live.publish, dispatch_uid="decision-stream-publish")
+    await stream.read_until('{"count": 1}')
+    await stream.close()
+
+
+async def test_a_removed_member_is_cut_off_at_once_not_at_the_next_heartbeat(chat_answers):
+    world = await team_world(chat_answers)
+    vic = world["users"]["vic"]
+    stream = await open_stream(stream_path(world["a"]), (b"cookie", await cookie_for(vic)))
+    await stream.read_until("event: waiting")
+
+    await sync_to_async(Membership.objects.filter(user=vic).delete)()
+
+    # The heartbeat (15 s) is three times the read's timeout.
+    await stream.read_until("event: closed")
+    await stream.read_until("never comes")
+    assert stream.ended
 
 
 async def test_an_event_committed_after_a_later_id_is_still_sent(chat_answers, fast):
