@@ -104,8 +104,8 @@ def main() -> None:
         comments=5,
         before="",
         watching=0,
-        name="ASGI app ahead of Django",
-        before_name="Django async view (before)",
+        name="this checkout",
+        before_name="--before checkout",
     )
     if args.quick:
         args.runs, args.n, args.comments = 1, [50], 2
