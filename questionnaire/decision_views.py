@@ -19,6 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
+from advisor.clients import write_refusal
 from advisor.http import whole_number
 from workspaces import access
 from workspaces.access import Action
@@ -49,6 +50,15 @@ def _attempt(
     step: Callable[[], object],
 ) -> HttpResponse:
     """Run ``step``; the panel after it, or the refusal next to ``form`` with ``data`` kept."""
+    limited = write_refusal(request)
+    if limited is not None:
+        # Over the client's write rate, as the wizard's forms are: nothing saved.
+        message, seconds = limited
+        response = _refused(
+            request, assessment, form, data, decisions.Refused(429, "rate", message)
+        )
+        response["Retry-After"] = seconds
+        return response
     try:
         step()
     except decisions.Refused as refused:
@@ -67,7 +77,7 @@ def _refused(
     data: dict,
     refused: decisions.Refused,
 ) -> HttpResponse:
-    message = refused.message
+    message = refused.message.rstrip(".")
     if message.startswith("must ") and refused.field in FIELD_NOUNS:
         message = f"{FIELD_NOUNS[refused.field]} {message}"
     decision_form = {"form": form, "field": refused.field, "message": message, "data": data}
@@ -113,7 +123,13 @@ def review(request: HtmxHttpRequest, pk) -> HttpResponse:
     comment = request.POST.get("comment", "")
     # The revision the reviewer read (the form carries it): refused if a
     # newer one was saved since.
-    seen = whole_number(request.POST.get("revision"))
+    typed = request.POST.get("revision")
+    seen = whole_number(typed)
+    if typed is not None and seen is None:
+        refused = decisions.Refused(400, "revision", "reload the page: its revision is unreadable")
+        return _refused(
+            request, assessment, "review", {"verdict": verdict, "comment": comment}, refused
+        )
     return _attempt(
         request,
         assessment,

@@ -70,7 +70,7 @@ from workspaces import access
 from workspaces.access import ALLOWED, NOT_FOUND, UNAUTHENTICATED, Action, Principal
 from workspaces.middleware import TOKEN_REFUSED, bearer_of, token_principal_for
 from workspaces.models import ApiToken, AuditAction, AuditEvent, Membership
-from workspaces.streams import signed_in_user
+from workspaces.streams import session_key_of, session_user_id, signed_in_user
 
 from . import decisions
 from .models import Assessment, DecisionStatus, Reviewer
@@ -89,7 +89,10 @@ DECISION_ACTIONS = frozenset(
     }
 )
 # Events read from the log at a time; a long resume reads several batches.
-BATCH = 200
+# At most this many missed events of the watched assessment are replayed on
+# a resume: each only makes the page fetch the panel again, which shows the
+# whole state, so older ones would cost time and memory for nothing.
+REPLAY = 50
 NOT_FOUND_BODY = {"assessment": "not found"}
 # Routed in advisor/asgi.py (questionnaire/routing.py), not in the URLconf.
 STREAM_PATH = "/decisions/stream/"
@@ -180,6 +183,9 @@ class Watch:
     cursor: int
     seen: int
     waiting: int | None = None
+    # The session a signed-in page's stream came with ("" for a token): a
+    # sign-out or a password change ends the stream as it ends the session.
+    session_key: str = ""
     # The cursor when the count was last taken: a person's wake-up for an
     # event at or before it brings nothing new.
     counted: int = 0
@@ -189,6 +195,8 @@ def check(watch: Watch) -> int:
     """ALLOWED, or why the stream must stop now: read afresh, at every wake-up."""
     principal = watch.principal
     principal._roles.clear()
+    if watch.session_key and session_user_id(watch.session_key) != principal.user.pk:
+        return UNAUTHENTICATED
     if principal.token is not None and (
         not ApiToken.objects.live().filter(pk=principal.token.pk).exists()
         # A token whose person left its workspace opens nothing, as on every
@@ -309,29 +317,26 @@ def poll(watch: Watch, *, recount: bool = False) -> tuple[bytes, int]:
 
 
 def assessment_events(watch: Watch) -> list[bytes]:
-    """The watched assessment's decision events past the last one sent, in batches."""
-    chunks = []
-    status = None
-    while True:
-        batch = list(
-            AuditEvent.objects.filter(
-                pk__gt=watch.seen,
-                action__in=DECISION_ACTIONS,
-                object_type="assessment",
-                object_id=str(watch.assessment_id),
-            ).order_by("pk")[:BATCH]
-        )
-        if batch and status is None:
-            status = (
-                Assessment.objects.filter(pk=watch.assessment_id)
-                .values_list("status", flat=True)
-                .first()
-            )
-        for event in batch:
-            chunks.append(decision_event(event, status or ""))
-            watch.seen = event.pk
-        if len(batch) < BATCH:
-            return chunks
+    """The watched assessment's decision events past the last one sent: the newest REPLAY.
+
+    Bounded, so that a resume from long ago (or from 0) costs one small
+    read, not the assessment's whole history.
+    """
+    newest = list(
+        AuditEvent.objects.filter(
+            pk__gt=watch.seen,
+            action__in=DECISION_ACTIONS,
+            object_type="assessment",
+            object_id=str(watch.assessment_id),
+        ).order_by("-pk")[:REPLAY]
+    )
+    if not newest:
+        return []
+    status = (
+        Assessment.objects.filter(pk=watch.assessment_id).values_list("status", flat=True).first()
+    )
+    watch.seen = newest[0].pk
+    return [decision_event(event, status or "") for event in reversed(newest)]
 
 
 def open_watch(principal: Principal, assessment_id: uuid.UUID | None, last: int | None):
@@ -366,16 +371,10 @@ async def decision_stream(scope: Scope, receive, send) -> None:
         except ValueError:
             await answer(scope, send, error_response(404, NOT_FOUND_BODY))
             return
-    watch, status = await database_sync_to_async(open_watch)(
-        principal, assessment_id, requested_last_id(scope)
-    )
-    if watch is None:
-        await answer(scope, send, refusal(status))
-        return
     if scope["method"] == "HEAD":
-        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-        await send({"type": "http.response.body", "body": b""})
+        await opened(scope, send, receive, principal, assessment_id)
         return
+    # The place is taken before any read: a person over the cap costs no query.
     limit = settings.DECISION_STREAM["MAX_PER_USER"]
     slot = streams.acquire(f"user:{principal.user.pk}", limit)
     if slot is None:
@@ -383,7 +382,24 @@ async def decision_stream(scope: Scope, receive, send) -> None:
         await answer(scope, send, error_response(429, {"stream": message}, Retry_After="5"))
         return
     with slot:
-        await serve_until_disconnect(asyncio.create_task(serve(send, watch)), receive)
+        await opened(scope, send, receive, principal, assessment_id)
+
+
+async def opened(scope: Scope, send, receive, principal: Principal, assessment_id) -> None:
+    """Open the watch and serve it (HEAD: the headers alone), or answer its refusal."""
+    watch, status = await database_sync_to_async(open_watch)(
+        principal, assessment_id, requested_last_id(scope)
+    )
+    if watch is None:
+        await answer(scope, send, refusal(status))
+        return
+    if principal.token is None:
+        watch.session_key = session_key_of(scope)
+    if scope["method"] == "HEAD":
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    await serve_until_disconnect(asyncio.create_task(serve(send, watch)), receive)
 
 
 async def principal_from(scope: Scope) -> Principal | HttpResponse:

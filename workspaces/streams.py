@@ -9,13 +9,13 @@ required: a public demo or anonymous mode costs its streams nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from http.cookies import CookieError, SimpleCookie
 from importlib import import_module
 from types import SimpleNamespace
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.contrib.auth import aget_user
+from django.contrib.auth import aget_user, get_user
+from django.http.cookie import parse_cookie
 
 from advisor.origins import Scope, header, plain_response
 
@@ -28,21 +28,37 @@ async def signed_in_user(scope: Scope):
     The session is read on the executor that thread-sensitive code shares
     outside a request (asgiref's), not on a thread of the stream's own.
     """
-    cookies = header(scope, b"cookie")
-    if not cookies:
+    key = session_key_of(scope)
+    if not key:
         return None
-    try:
-        jar = SimpleCookie(cookies)
-    except CookieError:
-        return None
-    morsel = jar.get(settings.SESSION_COOKIE_NAME)
-    if morsel is None or not morsel.value:
-        return None
-    store = import_module(settings.SESSION_ENGINE).SessionStore(morsel.value)
     # aget_user checks the session's auth hash against the user's password,
     # as a request would: a session from before a password change is out.
-    user = await aget_user(SimpleNamespace(session=store))
+    user = await aget_user(SimpleNamespace(session=session_store(key)))
     return user if user.is_authenticated else None
+
+
+def session_key_of(scope: Scope) -> str:
+    """The session cookie's value, read as Django reads cookies ("" for none).
+
+    Leniently, as Django's own parser does: another site's malformed cookie
+    on the same domain must not cost a signed-in person their stream.
+    """
+    cookies = header(scope, b"cookie")
+    return parse_cookie(cookies).get(settings.SESSION_COOKIE_NAME, "") if cookies else ""
+
+
+def session_store(key: str):
+    return import_module(settings.SESSION_ENGINE).SessionStore(key)
+
+
+def session_user_id(key: str):
+    """The id of the user the session ``key`` still signs in, or None (sync).
+
+    None once they signed out (the session is gone) or changed their
+    password (its auth hash no longer matches): what an open stream checks.
+    """
+    user = get_user(SimpleNamespace(session=session_store(key)))
+    return user.pk if user.is_authenticated else None
 
 
 def sign_in_required(application, when: Callable[[], bool]):

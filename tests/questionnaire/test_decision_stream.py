@@ -18,6 +18,7 @@ from advisor.asgi import application
 from questionnaire import decisions, live
 from questionnaire.models import Assessment
 from workspaces.models import ApiToken, AuditEvent, Membership, Role, Workspace
+from workspaces.streams import session_store
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -596,3 +597,51 @@ async def test_events_name_people_not_their_tokens_and_start_at_my_workspaces_ne
     assert event["actor"] == "ed" and "adv_" not in stream.text
     await stream.close()
     await first.close()
+
+
+@pytest.mark.parametrize("how", ["sign-out", "password change"])
+async def test_a_session_ended_ends_its_open_stream(chat_answers, fast, how):
+    """Signing out, or changing the password after a theft, ends a stream already open."""
+    fast(0.05)
+    world = await team_world(chat_answers)
+    vic = world["users"]["vic"]
+    cookie = await cookie_for(vic)
+    stream = await open_stream(stream_path(world["a"]), (b"cookie", cookie))
+    await stream.read_until("event: waiting")
+
+    if how == "sign-out":
+        key = cookie.decode().split("=", 1)[1]
+        await sync_to_async(session_store(key).delete)()
+    else:
+        vic.set_password("a-new-secret-42")
+        await sync_to_async(vic.save)()
+    await stream.read_until("event: closed")
+    await stream.read_until("never comes")
+
+    assert stream.ended
+    again = await open_stream(stream_path(world["a"]), (b"cookie", cookie))
+    assert again.status == 401
+
+
+async def test_another_sites_malformed_cookie_costs_nobody_their_stream(chat_answers):
+    world = await team_world(chat_answers)
+    cookie = await cookie_for(world["users"]["vic"])
+    stream = await open_stream(
+        stream_path(world["a"]), (b"cookie", b'foo=bar baz; x={"a":1}; ' + cookie)
+    )
+    assert stream.status == 200
+    await stream.close()
+
+
+async def test_a_resume_from_long_ago_replays_a_bounded_tail(chat_answers):
+    world = await team_world(chat_answers)
+    users, a = world["users"], world["a"]
+    for n in range(live.REPLAY + 5):
+        await sync_to_async(decisions.add_comment)(as_user(users["ed"]), a, f"comment {n}")
+    stream = await open_stream(stream_path(a, last=0), (b"cookie", await cookie_for(users["vic"])))
+    await stream.read_until("event: waiting")
+
+    sent = stream.events("decision")
+    assert len(sent) == live.REPLAY
+    assert sent[-1][0] == await newest_id()
+    await stream.close()

@@ -681,3 +681,34 @@ def test_panel_swap_brings_the_header_line_along(people, team_assessment):
     )
     assert summary(response.text).startswith("In review 0 of 1 approval")
     assert 'id="decision-heading" tabindex="-1"' in response.text
+
+
+def test_decision_forms_keep_to_the_write_rate(settings, people, team_assessment):
+    settings.ADVISOR_WRITES_PER_SECOND = 0.01
+    settings.ADVISOR_WRITE_BURST = 2
+    editor = as_(people, "editor")
+    for text in ("One", "Two"):
+        assert editor.post(url(team_assessment, "comments/"), {"body": text}).status_code == 302
+    before = state(team_assessment)
+
+    response = editor.post(url(team_assessment, "comments/"), {"body": "Three"})
+
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 100
+    assert "nothing was saved" in inline_error(response.text, "comment")
+    assert ">Three</textarea>" in response.text
+    assert state(team_assessment) == before
+
+
+@pytest.mark.parametrize("typed", ["x", "", "-1", "1.0"])
+def test_a_review_with_an_unreadable_revision_is_refused(people, team_assessment, typed):
+    in_review(people, team_assessment, "reviewer")
+    before = state(team_assessment)
+
+    response = as_(people, "reviewer").post(
+        url(team_assessment, "reviews/"), {"verdict": "approve", "revision": typed}
+    )
+
+    assert response.status_code == 400
+    assert "revision" in inline_error(response.text, "review")
+    assert state(team_assessment) == before
