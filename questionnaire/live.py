@@ -191,11 +191,16 @@ class Watch:
     counted: int = 0
 
 
-def check(watch: Watch) -> int:
-    """ALLOWED, or why the stream must stop now: read afresh, at every wake-up."""
+def check(watch: Watch, *, session: bool = False) -> int:
+    """ALLOWED, or why the stream must stop now: read afresh, at every wake-up.
+
+    ``session`` (at each heartbeat) also reads the page's session again: a
+    sign-out or a password change ends the stream within a heartbeat, as a
+    revoked token's does, without a session read at every wake-up.
+    """
     principal = watch.principal
     principal._roles.clear()
-    if watch.session_key and session_user_id(watch.session_key) != principal.user.pk:
+    if session and watch.session_key and session_user_id(watch.session_key) != principal.user.pk:
         return UNAUTHENTICATED
     if principal.token is not None and (
         not ApiToken.objects.live().filter(pk=principal.token.pk).exists()
@@ -285,7 +290,7 @@ def poll(watch: Watch, *, recount: bool = False) -> tuple[bytes, int]:
     is recounted at every heartbeat (``recount``) for the same reason.
     """
     before = watch.workspaces
-    status = check(watch)
+    status = check(watch, session=recount)
     if status != ALLOWED:
         return format_event(json.dumps({"reason": "access"}), event="closed"), status
     chunks = []
