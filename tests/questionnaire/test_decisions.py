@@ -385,11 +385,15 @@ def test_a_refused_step_announces_nothing(team, decision, django_capture_on_comm
     assert callbacks == []
 
 
-def _approve(user_id: int, assessment_id, barrier: Barrier) -> str:
+def _approve(user, assessment: Assessment, barrier: Barrier) -> str:
+    """Approve as ``user`` once every thread is ready.
+
+    Nothing is read before the barrier: a thread waiting for one of the
+    pool's connections (PostgreSQL) must not keep the others waiting there.
+    """
     try:
-        user = get_user_model().objects.get(pk=user_id)
-        barrier.wait(timeout=10)
-        decisions.review(as_user(user), Assessment.objects.get(pk=assessment_id), "approve")
+        barrier.wait(timeout=30)
+        decisions.review(as_user(user), Assessment.objects.get(pk=assessment.pk), "approve")
         return "ok"
     except Refused as refused:
         return refused.message
@@ -412,9 +416,7 @@ def test_concurrent_approvals_are_counted_once_and_accept_once(chat_answers):
     approvers = [users["rita"], users["rita"], users["otto"]]
     barrier = Barrier(len(approvers))
     with ThreadPoolExecutor(max_workers=len(approvers)) as pool:
-        outcomes = list(
-            pool.map(lambda user: _approve(user.pk, assessment.pk, barrier), approvers)
-        )
+        outcomes = list(pool.map(lambda user: _approve(user, assessment, barrier), approvers))
 
     assessment.refresh_from_db()
     assert assessment.status == DecisionStatus.ACCEPTED
