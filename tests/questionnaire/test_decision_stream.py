@@ -12,6 +12,7 @@ from asgiref.testing import ApplicationCommunicator
 from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client, RequestFactory
 
 from advisor.asgi import application
@@ -32,6 +33,10 @@ async def quiet_layer():
     await layer.flush()
     yield
     await layer.flush()
+    # The services these tests call through sync_to_async run on asgiref's
+    # shared thread, which keeps its connection: closed here, or PostgreSQL
+    # refuses to drop the test database at the end ("being accessed").
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture
