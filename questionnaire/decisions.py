@@ -570,16 +570,16 @@ def counting_reviewers(workspace: Workspace, assessment_ids=None) -> dict[object
 
 def approvals(assessment: Assessment) -> list[Approval]:
     """Every review, oldest first, each saying whether it counts now."""
+    reviews = list(assessment.reviews.select_related("revision"))
+    if assessment.status in TAKEN:
+        # Taken: the approvals that counted then are the record.
+        return [_shown(given, given.counted_in_decision) for given in reviews]
     latest = _latest_number(assessment)
     counting = (
         counting_reviewers(assessment.workspace, [assessment.pk]).get(assessment.pk, set())
         if assessment.workspace_id is not None
         else set()
     )
-    reviews = list(assessment.reviews.select_related("revision"))
-    if assessment.status in TAKEN:
-        # Taken: the approvals that counted then are the record.
-        return [_shown(given, given.counted_in_decision) for given in reviews]
     # A reviewer's latest verdict on a revision is the one that stands.
     standing = {}
     for given in reviews:

@@ -275,8 +275,10 @@ def counted_approvers(
     An approval counts when it is of the latest revision, is its reviewer's
     last word on it, and its reviewer may count (``decisions.counting_reviewers``:
     still named, still a reviewing member, and not a requester while
-    self-approval is off).
+    self-approval is off). A taken decision's are those it was taken with
+    (``Review.counted_in_decision``), as its page shows them.
     """
+    taken = {each.pk for each in assessments if each.status in decisions.TAKEN}
     latest = {
         each.pk: revisions[each.latest_id].number
         for each in assessments
@@ -286,16 +288,24 @@ def counted_approvers(
     counting = decisions.counting_reviewers(workspace)
     # The last verdict each reviewer gave on each assessment's latest revision.
     standing: dict[tuple, tuple[str, str]] = {}
-    for assessment_id, number, reviewer_id, name, verdict in (
+    counted: dict[object, list[str]] = defaultdict(list)
+    for assessment_id, number, reviewer_id, name, verdict, frozen in (
         Review.objects.filter(assessment__workspace=workspace)
         .order_by("created_at", "id")
         .values_list(
-            "assessment_id", "revision__number", "reviewer_id", "reviewer_name", "verdict"
+            "assessment_id",
+            "revision__number",
+            "reviewer_id",
+            "reviewer_name",
+            "verdict",
+            "counted_in_decision",
         )
     ):
-        if number == latest.get(assessment_id):
+        if assessment_id in taken:
+            if frozen:
+                counted[assessment_id].append(name)
+        elif number == latest.get(assessment_id):
             standing[(assessment_id, reviewer_id)] = (name, verdict)
-    counted: dict[object, list[str]] = defaultdict(list)
     for (assessment_id, reviewer_id), (name, verdict) in standing.items():
         if verdict == ReviewVerdict.APPROVE and reviewer_id in counting.get(assessment_id, ()):
             counted[assessment_id].append(name)

@@ -9,11 +9,12 @@ from xml.etree import ElementTree
 
 import pytest
 from django.db import connection
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from questionnaire import decisions
 from questionnaire.models import Assessment, DecisionStatus, Review, Reviewer, Revision
-from workspaces.models import Role
+from workspaces.models import Membership, Role
 from workspaces.portfolio import CSV_FIELDS
 
 pytestmark = pytest.mark.django_db
@@ -63,6 +64,8 @@ def portfolio(workspace, people, chat_answers, dashboard_answers) -> dict[str, A
         reviewer=people[Role.REVIEWER],
         reviewer_name="reviewer",
         verdict="approve",
+        # Accepted with it, as decisions.review records.
+        counted_in_decision=True,
     )
     Assessment.objects.filter(pk=board.pk).update(status=DecisionStatus.ACCEPTED)
     make_stale(old, verdict_changes=False)
@@ -495,3 +498,24 @@ def test_a_teams_portfolio_is_never_stored_by_a_cache(viewer, portfolio, address
     response = viewer.get(address)
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
+
+
+def as_user(user):
+    request = RequestFactory().post("/")
+    request.user, request.session = user, {}
+    return request
+
+
+def test_a_taken_decision_lists_the_approvers_it_was_taken_with(
+    viewer, people, workspace, chat_answers
+):
+    """As its page does: a reviewer who left later is still one who accepted it."""
+    assessment = add(workspace, "Taken", chat_answers)
+    decisions.request_review(as_user(people["editor"]), assessment, ["reviewer"])
+    decisions.review(as_user(people["reviewer"]), assessment, "approve")
+    Membership.objects.filter(user=people["reviewer"]).delete()
+
+    (row,) = viewer.get(f"{API}?q=Taken").json()["results"]
+
+    assert row["status"] == "accepted"
+    assert row["approvers"] == ["reviewer"]
