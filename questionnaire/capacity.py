@@ -215,9 +215,8 @@ def _transport_plan(
     }
     # Ties go to the first in LIMITS' order: CPU is the one a reader can act on.
     first = min(LIMITS, key=lambda name: limits[name])
-    per_process = math.floor(limits[first])
-    if per_process < 1:
-        raise ValueError(f"one client does not fit in a process ({first})")
+    # A client bigger than a process's share still needs a process of its own.
+    per_process = max(1, math.floor(limits[first]))
     processes = math.ceil(clients / per_process) if clients else 0
     machines = math.ceil(processes / cores)
     deliveries = clients * traffic.events_per_second
@@ -313,3 +312,76 @@ def plan_document(traffic: Traffic, costs: Costs, machine: Machine | None = None
     }
     document["curve"] = curve(traffic, costs, machine)
     return document
+
+
+# --- The traffic a form or the API gives ----------------------------------------
+
+# Each field: whether it must be a whole number, its bounds, and its default.
+TRAFFIC_FIELDS: dict[str, tuple[bool, float, float]] = {
+    "peak_clients": (True, 1, MAX_PEAK_CLIENTS),
+    "events_per_second": (False, 0, MAX_EVENTS_PER_SECOND),
+    "payload_bytes": (True, 0, MAX_PAYLOAD_BYTES),
+    "messages_per_second_up": (False, 0, MAX_MESSAGES_UP),
+    "group_size": (True, 1, MAX_GROUP_SIZE),
+}
+TRAFFIC_CHOICES = {"payload_format": FORMATS, "fanout": FANOUTS}
+REQUIRED_TRAFFIC = ("peak_clients",)
+
+
+def number_problem(name: str, value: object) -> str | None:
+    """Why ``value`` cannot be the traffic field ``name``, or None."""
+    whole, low, high = TRAFFIC_FIELDS[name]
+    # bool is an int to Python: true must not pass for 1 client.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "must be a number"
+    if not math.isfinite(value):
+        return "must be a finite number"
+    if whole and value != int(value):
+        return "must be a whole number"
+    if not low <= value <= high:
+        return f"must be from {low:,.0f} to {high:,.0f}"
+    return None
+
+
+def read_traffic(value: object) -> tuple[dict | None, dict[str, str]]:
+    """A ``traffic`` object checked: the normalised fields, or each problem by field.
+
+    None (or absent) is no traffic, which is fine: the plan is optional.
+    Errors are keyed ``traffic.<field>`` (``traffic`` for the object itself).
+    """
+    if value is None:
+        return None, {}
+    if not isinstance(value, dict):
+        return None, {"traffic": 'must be an object such as {"peak_clients": 100000}, or null'}
+    errors: dict[str, str] = {}
+    known = [*TRAFFIC_FIELDS, *TRAFFIC_CHOICES]
+    for key in value.keys() - set(known):
+        errors[f"traffic.{key}"] = "unknown field; expected " + ", ".join(known)
+    for name in REQUIRED_TRAFFIC:
+        if name not in value:
+            errors[f"traffic.{name}"] = "required with traffic"
+    for name in TRAFFIC_FIELDS.keys() & value.keys():
+        if problem := number_problem(name, value[name]):
+            errors[f"traffic.{name}"] = problem
+    for name, choices in TRAFFIC_CHOICES.items():
+        if name in value and value[name] not in choices:
+            errors[f"traffic.{name}"] = "must be one of " + ", ".join(choices)
+    if errors:
+        return None, errors
+    normalised = {}
+    for name in known:
+        if name not in value:
+            continue
+        given = value[name]
+        if name in TRAFFIC_FIELDS:
+            given = int(given) if TRAFFIC_FIELDS[name][0] else float(given)
+        normalised[name] = given
+    return normalised, {}
+
+
+def traffic_of(fields: Mapping) -> Traffic:
+    """The model's input from a stored, validated ``traffic``."""
+    return Traffic(**{key: value for key, value in fields.items() if key in TRAFFIC_KEYS})
+
+
+TRAFFIC_KEYS = frozenset(Traffic.__dataclass_fields__)

@@ -14,7 +14,9 @@ from questionnaire.capacity import (
     Traffic,
     plan,
     plan_document,
+    read_traffic,
     reference_costs,
+    traffic_of,
     wire_bytes,
 )
 
@@ -162,9 +164,9 @@ def test_load_balancers_share_the_connections():
     assert result.connections_per_load_balancer == 83_334
 
 
-def test_a_client_that_fits_nowhere_is_an_error():
-    with pytest.raises(ValueError):
-        websocket(Traffic(peak_clients=1, events_per_second=1e6))
+def test_a_client_bigger_than_a_process_gets_one_of_its_own():
+    result = websocket(Traffic(peak_clients=3, events_per_second=10_000, payload_bytes=2**24))
+    assert (result.processes, result.first_limit) == (3, "bandwidth")
 
 
 def test_document_has_both_transports_assumptions_and_curve():
@@ -192,3 +194,36 @@ def test_reference_costs_name_their_origin():
     costs = reference_costs()
     assert costs.measured and costs.machine and costs.versions["daphne"]
     assert costs.benchmark.startswith("docs/benchmarks.md#")
+
+
+@pytest.mark.parametrize(
+    ("given", "field", "message"),
+    [
+        ({"peak_clients": -1}, "traffic.peak_clients", "must be from 1 to 1,000,000,000"),
+        ({"peak_clients": 10**10}, "traffic.peak_clients", "must be from 1 to 1,000,000,000"),
+        ({"peak_clients": "many"}, "traffic.peak_clients", "must be a number"),
+        ({"peak_clients": True}, "traffic.peak_clients", "must be a number"),
+        ({"peak_clients": 1.5}, "traffic.peak_clients", "must be a whole number"),
+        ({"peak_clients": 1, "events_per_second": -0.5}, "traffic.events_per_second", "must be"),
+        ({"peak_clients": 1, "payload_bytes": None}, "traffic.payload_bytes", "must be a number"),
+        ({"peak_clients": 1, "fanout": "all"}, "traffic.fanout", "must be one of"),
+        ({"peak_clients": 1, "colour": 1}, "traffic.colour", "unknown field"),
+        ({"events_per_second": 1}, "traffic.peak_clients", "required"),
+    ],
+)
+def test_read_traffic_names_each_bad_field(given, field, message):
+    traffic, errors = read_traffic(given)
+    assert traffic is None
+    assert message in errors[field]
+
+
+def test_read_traffic_takes_numbers_and_normalises():
+    traffic, errors = read_traffic({"peak_clients": 1e5, "events_per_second": 10})
+    assert errors == {}
+    assert traffic == {"peak_clients": 100_000, "events_per_second": 10.0}
+    assert traffic_of(traffic).peak_clients == 100_000
+
+
+def test_read_traffic_none_is_no_traffic():
+    assert read_traffic(None) == (None, {})
+    assert "traffic" in read_traffic([1, 2])[1]
