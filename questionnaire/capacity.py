@@ -385,3 +385,53 @@ def traffic_of(fields: Mapping) -> Traffic:
 
 
 TRAFFIC_KEYS = frozenset(Traffic.__dataclass_fields__)
+
+
+# The numbers the questionnaire's form asks for (the API takes every field).
+FORM_FIELDS = {
+    "peak_clients": "Peak connected clients",
+    "events_per_second": "Events per second to each client",
+    "payload_bytes": "Payload size in bytes",
+}
+
+
+def read_traffic_form(raw: Mapping[str, str]) -> tuple[dict | None, dict[str, str]]:
+    """The form's traffic numbers (text, all optional) checked as the API checks them.
+
+    All empty is no traffic. Thousands separators (``100,000``, ``100 000``,
+    ``100_000``) are taken; errors are keyed ``traffic.<field>`` and say which
+    number and what it must be.
+    """
+    given: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    for name, label in FORM_FIELDS.items():
+        text = "".join((raw.get(name) or "").split()).replace(",", "").replace("_", "")
+        if not text:
+            continue
+        # Checked before float(): it would take "nan", "1e999" and other scripts' digits.
+        sign = -1 if text.startswith("-") else 1
+        whole, _, fraction = text.removeprefix("-").partition(".")
+        if not (text.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())):
+            errors[f"traffic.{name}"] = f"{label}: enter a number, such as 1000."
+        elif len(whole) > 12:
+            errors[f"traffic.{name}"] = f"{label} is far too large."
+        else:
+            given[name] = sign * (float(f"{whole}.{fraction}") if fraction else int(whole))
+    if not given and not errors:
+        return None, {}
+    traffic, problems = read_traffic(given)
+    for key, problem in problems.items():
+        label = FORM_FIELDS[key.removeprefix("traffic.")]
+        if problem.startswith("required"):
+            problem = "is needed for a capacity plan (or leave all three empty)"
+        errors.setdefault(key, f"{label} {problem}.")
+    return (None, errors) if errors else (traffic, {})
+
+
+def traffic_form_values(traffic: Mapping | None) -> dict[str, str]:
+    """A stored ``traffic`` as the form shows it, to edit."""
+    return {
+        name: f"{traffic[name]:g}" if isinstance(traffic[name], float) else str(traffic[name])
+        for name in FORM_FIELDS
+        if traffic and name in traffic
+    }
