@@ -23,7 +23,7 @@ LIMIT_NAMES = {
 }
 BENCHMARK_SECTION = "docs/benchmarks.md, “Live feed: fan-out (scenario 1)”"
 CHART_WIDTH, CHART_HEIGHT = 560, 300
-LEFT, RIGHT, TOP, BOTTOM = 64, 24, 20, 44
+LEFT, RIGHT, TOP, BOTTOM = 64, 24, 32, 44
 
 
 def figure(number: float) -> str:
