@@ -36,6 +36,7 @@ from workspaces.access import Action, api_refusal
 from workspaces.endpoints import api_methods
 
 from . import decisions, rescoring, writes
+from .capacity import read_traffic
 from .catalogue import Catalogue, get_catalogue
 from .models import SHARE_LINK_DAYS, Assessment, Reviewer, Revision, ShareLink, title_problem
 from .scoring import validate_answers
@@ -177,6 +178,7 @@ def _create(request: HttpRequest) -> JsonResponse:
         given.answers,
         given.catalogue,
         network_check=given.network_check,
+        traffic=given.traffic,
     )
     location = reverse("questionnaire:api-assessment", args=[assessment.pk])
     return created(
@@ -193,19 +195,23 @@ class AssessmentInput:
     answers: dict
     catalogue: Catalogue
     network_check: NetworkCheck | None
+    # Validated (capacity.read_traffic); None when none was given.
+    traffic: dict | None = None
 
 
 def read_assessment(
     request: HttpRequest, document: dict
 ) -> tuple[AssessmentInput, None] | tuple[None, dict[str, str]]:
-    """A creation's or a revision's title, answers and network check, or every problem with them.
+    """A creation's or a revision's title, answers, network check and traffic, or every problem.
 
     One function for both, so that a revision is refused exactly as a new
     assessment would be. The network check must be one the caller may view.
     """
     errors: dict[str, str] = {}
-    for key in document.keys() - {"title", "answers", "network_check"}:
-        errors[key] = "unknown field; expected title, answers and network_check"
+    for key in document.keys() - {"title", "answers", "network_check", "traffic"}:
+        errors[key] = "unknown field; expected title, answers, network_check and traffic"
+    traffic, problems = read_traffic(document.get("traffic"))
+    errors.update(problems)
     network_check, problem = linked_check(
         document.get("network_check"), access.principal_of(request)
     )
@@ -230,6 +236,7 @@ def read_assessment(
             answers=document["answers"],
             catalogue=catalogue,
             network_check=network_check,
+            traffic=traffic,
         ),
         None,
     )
@@ -303,7 +310,10 @@ def assessment_revisions(request: HttpRequest, pk) -> JsonResponse:
     given, errors = read_assessment(request, document)
     if errors:
         return error_response(400, errors)
-    title = given.title if given.title is not None else assessment.latest.title
+    latest = assessment.latest
+    title = given.title if given.title is not None else latest.title
+    # Left out, the traffic is the last revision's, as the title is; null removes it.
+    traffic = given.traffic if "traffic" in document else latest.traffic
     revision = writes.revise_assessment(
         request,
         assessment,
@@ -311,6 +321,7 @@ def assessment_revisions(request: HttpRequest, pk) -> JsonResponse:
         given.answers,
         given.catalogue,
         network_check=given.network_check,
+        traffic=traffic,
     )
     location = reverse("questionnaire:api-assessment", args=[assessment.pk])
     return created(
@@ -406,7 +417,10 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
         "revision": revision.number,
         "created_at": revision.created_at.isoformat(),
         "answers": revision.answers,
+        "traffic": revision.traffic,
         **revision.result,
+        # A plan for the revision's traffic, worked out when it was saved; null without one.
+        "capacity": revision.result.get("capacity"),
         "network_check": (
             network_check_document(request, revision.network_check, revision.catalogue)
             if revision.network_check_id

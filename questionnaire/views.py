@@ -34,6 +34,7 @@ from workspaces.access import Action, share_link_principal
 from workspaces.models import AuditAction, Workspace
 
 from . import decisions, report, rescoring, writes
+from .capacity import traffic_form_values
 from .catalogue import get_catalogue
 from .display import SHORT_NAMES, result_context
 from .models import SHARE_LINK_DAYS, Assessment, DecisionStatus, Revision, ShareLink
@@ -123,6 +124,8 @@ def assessment_edit(request: HtmxHttpRequest, pk) -> HttpResponse:
         title=latest.title,
         # The latest evidence stays linked unless the user runs a new check.
         network_check=str(latest.network_check_id or ""),
+        # And the traffic numbers, so that a new revision keeps its capacity plan.
+        traffic=traffic_form_values(latest.traffic),
     )
     # "Adopt catalogue vN" on a stale result: its new questions first.
     adopting = rescoring.outlook(latest, catalogue) if "adopt" in request.GET else None
@@ -189,11 +192,21 @@ def _wizard(
                         request, wizard, assessment, preset, suggested, adopting, status=403
                     )
                 assessment, _ = writes.create_assessment(
-                    request, where, wizard.title, wizard.answers, network_check=check
+                    request,
+                    where,
+                    wizard.title,
+                    wizard.answers,
+                    network_check=check,
+                    traffic=wizard.traffic_values,
                 )
             else:
                 writes.revise_assessment(
-                    request, assessment, wizard.title, wizard.answers, network_check=check
+                    request,
+                    assessment,
+                    wizard.title,
+                    wizard.answers,
+                    network_check=check,
+                    traffic=wizard.traffic_values,
                 )
             _remember(request, assessment)
             url = assessment.get_absolute_url()
