@@ -31,6 +31,13 @@ TIMEOUT = 1.0
 # at most TIMEOUT) instead of starting one thread more each.
 _executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="readyz")
 _database_attempt: concurrent.futures.Future | None = None
+_last_failure = ""
+
+
+def _remember_failure(attempt: concurrent.futures.Future) -> None:
+    global _last_failure
+    error = attempt.exception()
+    _last_failure = "" if error is None else _why(error)
 
 
 async def send_json(scope: Scope, send, status: int, document: dict[str, Any]) -> None:
@@ -98,11 +105,15 @@ async def check_database() -> str:
     global _database_attempt
     if _database_attempt is None or _database_attempt.done():
         _database_attempt = _executor.submit(_query_database)
+        _database_attempt.add_done_callback(_remember_failure)
     attempt = _database_attempt
     try:
         await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(attempt)), TIMEOUT)
     except TimeoutError:
-        return f"unreachable: no answer within {TIMEOUT:g} s"
+        # An attempt can outlast TIMEOUT (the pool waits DATABASE_POOL_TIMEOUT
+        # for a connection): the last one that ended says why.
+        last = f"; the last attempt: {_last_failure}" if _last_failure else ""
+        return f"unreachable: no answer within {TIMEOUT:g} s{last}"
     except Exception as error:
         logger.warning("readyz: the database check failed", exc_info=True)
         return f"unreachable: {_why(error)}"

@@ -89,7 +89,7 @@ async def test_readyz_gives_up_on_a_silent_database_within_a_second(settings):
         release.set()
         await asyncio.wrap_future(attempt)
     assert answer.status == 503
-    assert answer.json()["checks"]["database"] == "unreachable: no answer within 1 s"
+    assert answer.json()["checks"]["database"].startswith("unreachable: no answer within 1 s")
     assert second.status == 503
     assert elapsed < 2.5
 
