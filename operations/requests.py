@@ -19,12 +19,14 @@ when the database is down under a route served ahead of Django.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
 from dataclasses import dataclass
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.urls import URLPattern, path
@@ -70,7 +72,8 @@ def route_label(scope: Scope, info: RequestInfo) -> str:
 
 
 def database_down_body() -> bytes:
-    return b'{"errors": {"database": "' + DATABASE_DOWN_MESSAGE.encode() + b'"}}'
+    # The API's error shape (advisor/http.py), without a Django response to make it.
+    return json.dumps({"errors": {"database": DATABASE_DOWN_MESSAGE}}).encode()
 
 
 class ObservedRequests:
@@ -86,23 +89,12 @@ class ObservedRequests:
         info = RequestInfo(incoming_request_id(scope))
         scope = {**scope, SCOPE_KEY: info}
         token = request_id.set(info.id)
-        started = time.perf_counter()
-        status: int | None = None
-        headers_after: float | None = None
-        echoed = (b"x-request-id", info.id.encode())
-
-        async def observed_send(message) -> None:
-            nonlocal status, headers_after
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                headers_after = time.perf_counter() - started
-                message = {**message, "headers": [*message.get("headers", ()), echoed]}
-            await send(message)
-
+        response = _Response(send, info.id)
+        observed_send = response.send
         try:
             await self.application(scope, receive, observed_send)
         except (OperationalError, InterfaceError):
-            if status is not None:
+            if response.status is not None:
                 raise
             logger.warning("the database is unreachable", exc_info=True)
             await observed_send(
@@ -117,11 +109,11 @@ class ObservedRequests:
             )
             await observed_send({"type": "http.response.body", "body": database_down_body()})
         finally:
-            duration = time.perf_counter() - started
+            duration = time.perf_counter() - response.started
             # No response at all: the application failed (the server answers 500).
-            answered = status if status is not None else 500
+            answered = response.status if response.status is not None else 500
             route = route_label(scope, info)
-            metrics.observe_request(route, scope["method"], answered, headers_after)
+            metrics.observe_request(route, scope["method"], answered, response.headers_after)
             access_log.info(
                 "%s %s %s %.1fms",
                 scope["method"],
@@ -138,6 +130,29 @@ class ObservedRequests:
                 },
             )
             request_id.reset(token)
+
+
+class _Response:
+    """What the request's response said, seen on its way to the server.
+
+    `send` is a bound method and the server's own send is `real_send`: the
+    feed's direct writes find the connection beneath through that chain, as
+    through Channels' middleware (serving/direct_write.py).
+    """
+
+    def __init__(self, real_send, request_id: str) -> None:
+        self.real_send = real_send
+        self.started = time.perf_counter()
+        self.status: int | None = None
+        self.headers_after: float | None = None
+        self._echoed = (b"x-request-id", request_id.encode())
+
+    async def send(self, message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers_after = time.perf_counter() - self.started
+            message = {**message, "headers": [*message.get("headers", ()), self._echoed]}
+        await self.real_send(message)
 
 
 def named(patterns: list[URLPattern]) -> list[URLPattern]:
@@ -169,8 +184,6 @@ class RouteNameMiddleware:
     async_capable = True
 
     def __init__(self, get_response) -> None:
-        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
         self.get_response = get_response
         if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
