@@ -476,8 +476,9 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "advisor.error_reports.ExceptionReporterFilt
 
 # Log lines (operations/logs.py): one JSON object per line (json, the
 # default in production) or readable text (text, the default with
-# DJANGO_DEBUG=1); each carries its request's id. ADVISOR_ACCESS_LOG=0 turns
-# off the line per request.
+# DJANGO_DEBUG=1); each carries its request's id. ADVISOR_ACCESS_LOG: a line
+# per request, on by default in production only (in development runserver
+# prints its own).
 ADVISOR_LOG_FORMAT = os.environ.get("ADVISOR_LOG_FORMAT", "").strip() or (
     "text" if DEBUG else "json"
 )
@@ -488,7 +489,7 @@ if ADVISOR_LOG_FORMAT not in {"json", "text"}:
 LOGGING = logging_config(
     ADVISOR_LOG_FORMAT,
     os.environ.get("DJANGO_LOG_LEVEL", "WARNING"),
-    access_log=env_bool("ADVISOR_ACCESS_LOG", True),
+    access_log=env_bool("ADVISOR_ACCESS_LOG", not DEBUG),
 )
 
 # GET /metrics (operations/metrics.py) answers a bearer token equal to

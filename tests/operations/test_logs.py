@@ -178,3 +178,15 @@ def test_access_log_can_be_turned_off():
     done = run_settings(SERVE_ONE, ADVISOR_ACCESS_LOG="0", **PRODUCTION)
     assert done.returncode == 0, done.stderr
     assert "advisor.access" not in done.stderr
+
+
+def test_access_log_off_in_development_unless_asked():
+    done = run_settings(SERVE_ONE, DJANGO_DEBUG="1", DJANGO_ALLOWED_HOSTS="10.0.0.7")
+    assert done.returncode == 0, done.stderr
+    assert "advisor.access" not in done.stderr
+    done = run_settings(
+        SERVE_ONE, DJANGO_DEBUG="1", DJANGO_ALLOWED_HOSTS="10.0.0.7", ADVISOR_ACCESS_LOG="1"
+    )
+    assert done.returncode == 0, done.stderr
+    # Readable text in development, with the request id.
+    assert "INFO advisor.access [from-nginx-1] GET /healthz 200" in done.stderr
