@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import random
 from collections import deque
@@ -48,7 +49,9 @@ class Feed:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _spawn(self, coroutine) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(coroutine)
+        # A context of its own: the feed starts within the first request that
+        # needs it, and its ticks must not be logged under that request's id.
+        task = asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

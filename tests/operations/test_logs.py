@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+from unittest.mock import patch
 
 import pytest
 
@@ -190,3 +192,21 @@ def test_access_log_off_in_development_unless_asked():
     assert done.returncode == 0, done.stderr
     # Readable text in development, with the request id.
     assert "INFO advisor.access [from-nginx-1] GET /healthz 200" in done.stderr
+
+
+@pytest.mark.asyncio
+async def test_feed_started_in_a_request_logs_outside_it(caplog):
+    from live_demo.feed import Feed
+    from operations.logs import request_id
+
+    caplog.handler.addFilter(RequestIdFilter())
+    feed = Feed({"HISTORY": 5, "FEED_RATE": 50.0, "MAX_BACKLOG_EVENTS": 5})
+    token = request_id.set("first-request")
+    with patch.object(Feed, "publish", side_effect=RuntimeError("tick")):
+        await feed.start()
+        request_id.reset(token)
+        await asyncio.sleep(0.1)
+        await feed.aclose()
+    failures = [r for r in caplog.records if r.getMessage() == "live demo feed: tick failed"]
+    assert failures
+    assert {record.request_id for record in failures} == {"-"}
