@@ -112,3 +112,27 @@ async def test_readyz_ready_with_redis(settings):
     answer = await request("/readyz")
     assert answer.status == 200
     assert answer.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+async def test_readyz_timeout_says_why_the_last_attempt_failed():
+    # A pool that waits longer than a probe: the probe gives up first, and
+    # says what the attempt before it ran into.
+    def refuse() -> None:
+        raise OperationalError("couldn't get a connection after 3.00 sec")
+
+    with patch.object(health, "_query_database", refuse):
+        assert (await request("/readyz")).status == 503
+    release = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def hang() -> None:
+        asyncio.run_coroutine_threadsafe(release.wait(), loop).result(10)
+
+    with patch.object(health, "_query_database", hang):
+        answer = await request("/readyz")
+        release.set()
+        await asyncio.wrap_future(health._database_attempt)
+    assert answer.json()["checks"]["database"] == (
+        "unreachable: no answer within 1 s; the last attempt: "
+        "OperationalError: couldn't get a connection after 3.00 sec"
+    )
