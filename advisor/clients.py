@@ -63,6 +63,18 @@ def client_address(source: Mapping[str, Any] | HttpRequest) -> str | None:
     return resolve(peer, forwarded, trusted_proxies())
 
 
+def from_trusted_proxy(source: Mapping[str, Any] | HttpRequest) -> bool:
+    """Whether the direct peer is one of TRUSTED_PROXIES: only then may a header
+    that the proxy sets (X-Forwarded-For, X-Advisor-Via) be believed."""
+    if isinstance(source, HttpRequest):
+        peer = source.META.get("REMOTE_ADDR")
+    else:
+        client = source.get("client")
+        peer = client[0] if client else None
+    address = parse_ip(peer) if peer else None
+    return address is not None and _is_trusted(address, trusted_proxies())
+
+
 def resolve(peer: str | None, forwarded: str | None, trusted: tuple[Network, ...]) -> str | None:
     """The client address, given the peer, its X-Forwarded-For and the trusted proxies."""
     if not peer:

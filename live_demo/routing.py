@@ -22,5 +22,9 @@ websocket_urlpatterns = [
 # Another site's page gets 403: CORS would hide the stream from it, but each
 # of its visitors would still hold a subscriber here for as long as it liked.
 http_urlpatterns = [
-    path("demo/events/", sign_in_required(same_origin_stream(event_stream), when=demo_is_private)),
+    path(
+        "demo/events/",
+        sign_in_required(same_origin_stream(event_stream), when=demo_is_private),
+        name="demo-events",
+    ),
 ]

@@ -12,9 +12,13 @@ import itertools
 from collections.abc import Mapping, Sequence
 
 FIELDS = ("websocket", "sse", "http_version", "sse_streams")
-# Sent only by a run whose probes were told to misbehave (the page's ?simulate=).
-OPTIONAL_FIELDS = ("simulated",)
+# Sent only by a run whose probes were told to misbehave (the page's ?simulate=),
+# and by a run whose SSE probe went through the proxy's buffering location
+# (via, with the receipt the probe gave: network_check/via.py checks it).
+OPTIONAL_FIELDS = ("simulated", "via", "via_receipt")
 SIMULATIONS = ("blocked", "buffering")
+VIAS = ("buffering-proxy",)
+MAX_RECEIPT_LENGTH = 200
 WEBSOCKET_FIELDS = ("status", "close_code", "rtt_ms")
 SSE_FIELDS = ("status", "events_expected", "interval_ms", "arrivals_ms")
 SSE_STREAMS_FIELDS = ("attempted", "opened")
@@ -49,6 +53,8 @@ def validate_measurement(doc: object) -> tuple[dict | None, dict[str, str]]:
         clean["sse_streams"] = _sse_streams(doc["sse_streams"], errors)
     if "simulated" in doc:
         clean["simulated"] = _simulated(doc["simulated"], errors)
+    if "via" in doc or "via_receipt" in doc:
+        clean.update(_via(doc, clean.get("simulated") or [], errors))
     if errors:
         return None, errors
     return clean, {}
@@ -126,6 +132,25 @@ def _simulated(value: object, errors: dict[str, str]) -> list[str] | None:
         return None
     # One order, so that the same simulations always read the same.
     return [name for name in SIMULATIONS if name in value]
+
+
+def _via(doc: Mapping, simulated: list[str], errors: dict[str, str]) -> dict:
+    """`via` and the `via_receipt` that must come with it (checked for its signature
+    by the API, which knows the key)."""
+    via, given = doc.get("via"), doc.get("via_receipt")
+    if via not in VIAS:
+        errors["via"] = f"must be {_listed(VIAS)}, with via_receipt"
+        return {}
+    if not isinstance(given, str) or not 0 < len(given) <= MAX_RECEIPT_LENGTH:
+        errors["via_receipt"] = (
+            "must be the receipt the SSE probe sent in its done event (a string of at most "
+            f"{MAX_RECEIPT_LENGTH} characters)"
+        )
+        return {}
+    if "buffering" in simulated:
+        errors["via"] = "a run through a real proxy cannot also simulate one (simulated)"
+        return {}
+    return {"via": via, "via_receipt": given}
 
 
 def _object(

@@ -118,6 +118,10 @@ GET  api portfolio of team (CSV)           200     200     200      200     404 
 GET  decision stream of A                  200     200     200      200     404      401       200       200        200          200        404       404     -       -
 GET  decision stream (header count only)   200     200     200      200     200      401       200       200        200          200        200       200     -       -
 GET  decisions waiting /decisions/waiting/ 200     200     200      200     200      sign-in   200       200        200          200        200       200     -       -
+GET  health /healthz                       200     200     200      200     200      200       200       200        200          200        200       200     -       -
+GET  readiness /readyz                     200     200     200      200     200      200       200       200        200          200        200       200     -       -
+GET  metrics /metrics from loopback        200     200     200      200     200      200       200       200        200          200        200       200     -       -
+GET  metrics /metrics from elsewhere       403     403     403      403     403      403       403       403        403          403        403       403     -       -
 """
 
 ANONYMOUS_MODE_MATRIX = """
@@ -326,6 +330,15 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "GET decisions waiting /decisions/waiting/": lambda: client.get(
             "/decisions/waiting/", **h
         ),
+        # Public to all (operations/): a load balancer and Prometheus sign in to
+        # nothing. /metrics goes by address (ADVISOR_METRICS_ALLOW, loopback by
+        # default) or its own token, never by a person or a workspace's token.
+        "GET health /healthz": lambda: asgi_get(client, "/healthz", headers),
+        "GET readiness /readyz": lambda: asgi_get(client, "/readyz", headers),
+        "GET metrics /metrics from loopback": lambda: asgi_get(client, "/metrics", headers),
+        "GET metrics /metrics from elsewhere": lambda: asgi_get(
+            client, "/metrics", headers, peer="203.0.113.9"
+        ),
         # Anonymous mode on.
         "GET result page of N": lambda: client.get(f"/assessments/{n.pk}/"),
         "POST edit form of N (finish)": lambda: client.post(f"/assessments/{n.pk}/edit/", finish),
@@ -358,7 +371,9 @@ def prepare(world: World, entry: str, chat_answers) -> None:
         Assessment.objects.filter(pk=a.pk).update(status=DecisionStatus.ACCEPTED)
 
 
-def asgi_get(client: Client, path: str, headers: dict[str, str]) -> HttpResponse:
+def asgi_get(
+    client: Client, path: str, headers: dict[str, str], peer: str = "127.0.0.1"
+) -> HttpResponse:
     """A GET of a route served ahead of Django (advisor/asgi.py), which Client cannot reach.
 
     Through the whole ASGI application, with the client's cookies and these
@@ -379,7 +394,7 @@ def asgi_get(client: Client, path: str, headers: dict[str, str]) -> HttpResponse
         "raw_path": target.encode(),
         "query_string": query.encode(),
         "headers": sent,
-        "client": ("127.0.0.1", 50000),
+        "client": (peer, 50000),
     }
 
     async def call() -> tuple[dict, dict]:
