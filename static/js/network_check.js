@@ -341,7 +341,10 @@
       this.running = true;
       const root = this.root;
       const { run, steps, error, results } = this.nodes;
-      run.disabled = true;
+      // aria-disabled, not disabled: a disabled button drops the keyboard's
+      // focus to the page's top; this one keeps it, and says it is busy
+      // (a second press does nothing while this.running).
+      run.setAttribute("aria-disabled", "true");
       root.setAttribute("aria-busy", "true");
       root.dataset.state = "running";
       error.hidden = true;
@@ -383,7 +386,7 @@
         this.showError(failure instanceof CheckError ? failure : new CheckError(`The check failed: ${failure.message}`));
       } finally {
         this.running = false;
-        run.disabled = false;
+        run.removeAttribute("aria-disabled");
         run.textContent = "Run the check again";
         root.removeAttribute("aria-busy");
       }

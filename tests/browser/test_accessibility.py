@@ -12,11 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from .site import every_page
 
 pytestmark = pytest.mark.browser
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 800}
 
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
@@ -40,8 +43,10 @@ def axe_violations(page: Page) -> list[str]:
     return page.evaluate(RUN_AXE)
 
 
-def test_no_page_breaks_a_checked_rule(site, site_contexts) -> None:
-    owner, anonymous = site_contexts()
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_no_page_breaks_a_checked_rule(site, site_contexts, viewport) -> None:
+    # A phone's layout is another page: the leaning panel, the tables.
+    owner, anonymous = site_contexts(viewport=viewport)
     problems = []
     for name, page in every_page(owner, anonymous, site):
         found = axe_violations(page)
@@ -49,3 +54,55 @@ def test_no_page_breaks_a_checked_rule(site, site_contexts) -> None:
         found += page.evaluate(NON_TEXT_CONTRAST)
         problems += [f"{name}: {problem}" for problem in found]
     assert not problems, "\n".join(problems)
+
+
+def test_a_validation_error_takes_focus_to_the_error_summary(page: Page) -> None:
+    page.goto("/assessments/new/")
+    page.get_by_role("button", name="Next →").focus()
+    page.keyboard.press("Enter")
+
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("Please fix")
+    # Its links, to each question to fix, come next.
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_attribute("href", "#q-client_messages")
+
+
+def test_running_the_network_check_keeps_the_keyboard_focus(page: Page) -> None:
+    page.goto("/network-check/")
+    panel = page.locator("[data-network-check]")
+    expect(panel).to_have_attribute("data-ready", "true")
+    run = panel.get_by_role("button", name="Run the check")
+    run.focus()
+    page.keyboard.press("Enter")
+
+    expect(run).to_have_attribute("aria-disabled", "true")
+    expect(run).to_be_focused()
+    expect(panel).to_have_attribute("data-state", "done", timeout=30_000)
+    again = panel.get_by_role("button", name="Run the check again")
+    expect(again).to_be_focused()
+    expect(again).not_to_have_attribute("aria-disabled", "true")
+    expect(panel.get_by_role("status")).to_contain_text("Check complete")
+
+
+def test_the_leaning_stays_in_sight_on_a_phone(browser_context_factory) -> None:
+    page = browser_context_factory(viewport=PHONE).new_page()
+    page.goto("/assessments/new/?preset=chat")
+    leaning = page.locator("#leaning")
+    first_question = page.locator("fieldset.question").first
+    # Above the questions, not below them all.
+    assert leaning.bounding_box()["y"] < first_question.bounding_box()["y"]
+
+    # Walking back up the step with the keyboard, from its last button:
+    # the leaning stays on screen, and never hides what has focus.
+    page.get_by_role("button", name="Next →").focus()
+    for _ in range(8):
+        page.keyboard.press("Shift+Tab")
+        expect(leaning.locator(".leaning-verdict")).to_be_in_viewport()
+        focused, panel = page.locator(":focus").bounding_box(), leaning.bounding_box()
+        hidden = (
+            focused["y"] < panel["y"] + panel["height"]
+            and focused["y"] + focused["height"] > panel["y"]
+        )
+        assert not hidden, page.locator(":focus").evaluate("e => e.outerHTML")
