@@ -6,7 +6,7 @@ fixture (conftest.py) made, found by following the links a signed-in
 workspace owner sees, from a few starting pages. A page or a section
 someone adds is checked as soon as a page links to it; pages no link
 reaches (a share link, an error page) and states a click brings about (a
-validation error, the demo running, a finished network check) are visited
+validation error mid-way, the demo running, a finished network check) are visited
 on purpose, in ``every_page``.
 """
 
@@ -116,9 +116,11 @@ def every_page(
     yield "the 404 page", page
 
     page.goto("/assessments/new/")
+    page.locator("button[value=goto-2]").click()
+    expect(page.locator(".progress-text")).to_contain_text("Step 3 of")
     page.get_by_role("button", name="Next →").click()
     expect(page.locator(".error-summary")).to_be_visible()
-    yield "the questionnaire after a validation error", page
+    yield "the questionnaire's third step after a validation error", page
 
     page.goto("/demo/")
     for transport in ("websocket", "sse"):
