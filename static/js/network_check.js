@@ -355,8 +355,11 @@
       const root = this.root;
       const { run, steps, error, results } = this.nodes;
       const runProxy = this.nodes["run-proxy"];
-      run.disabled = true;
-      if (runProxy) runProxy.disabled = true;
+      // aria-disabled, not disabled: a disabled button drops the keyboard's
+      // focus to the page's top; this one keeps it, and says it is busy
+      // (a second press does nothing while this.running).
+      run.setAttribute("aria-disabled", "true");
+      if (runProxy) runProxy.setAttribute("aria-disabled", "true");
       root.setAttribute("aria-busy", "true");
       root.dataset.state = "running";
       error.hidden = true;
@@ -403,8 +406,8 @@
         this.showError(failure instanceof CheckError ? failure : new CheckError(`The check failed: ${failure.message}`));
       } finally {
         this.running = false;
-        run.disabled = false;
-        if (runProxy) runProxy.disabled = false;
+        run.removeAttribute("aria-disabled");
+        if (runProxy) runProxy.removeAttribute("aria-disabled");
         run.textContent = "Run the check again";
         root.removeAttribute("aria-busy");
       }

