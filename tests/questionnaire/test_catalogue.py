@@ -106,8 +106,8 @@ def test_first_catalogue_has_no_optional_question():
     assert not any(question.optional for question in get_catalogue("1").questions)
 
 
-def test_catalogue_version_2_is_current():
-    assert (CATALOGUE.version, CATALOGUE.published) == ("2", "2026-11-26")
+def test_catalogue_version_3_is_current():
+    assert (CATALOGUE.version, CATALOGUE.published) == ("3", "2026-11-30")
 
 
 # --- The optional question -------------------------------------------------------------
