@@ -27,7 +27,15 @@ from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 
-from .catalogue import TRANSPORTS, Catalogue, CatalogueError, Question, Source, get_catalogue
+from .catalogue import (
+    TRANSPORTS,
+    Catalogue,
+    CatalogueError,
+    Preset,
+    Question,
+    Source,
+    get_catalogue,
+)
 from .scoring import Result, evaluate, validate_answers
 
 LIBRARY_DIR = Path(__file__).resolve().parent / "catalogues" / "cases"
@@ -172,7 +180,9 @@ def _case(entry: Mapping) -> Case:
         uses=entry["uses"],
         summary=entry["summary"],
         answers=MappingProxyType(dict(entry["answers"])),
-        source=Source(slug=entry["slug"], title=entry["source"]["title"], url=entry["source"]["url"]),
+        source=Source(
+            slug=entry["slug"], title=entry["source"]["title"], url=entry["source"]["url"]
+        ),
         wire=entry.get("wire", ""),
         patterns=tuple(entry.get("patterns", ())),
         exception=entry.get("exception", ""),
@@ -185,7 +195,9 @@ def case_problems(case: Case, catalogue: Catalogue) -> list[str]:
         f"{slug}: {message}"
         for slug, message in validate_answers(catalogue, dict(case.answers)).items()
     ]
-    missing = [question.slug for question in catalogue.questions if question.slug not in case.answers]
+    missing = [
+        question.slug for question in catalogue.questions if question.slug not in case.answers
+    ]
     if missing:
         # Optional questions too: a case describes a real system, all of it.
         problems.append(f"no answer to {', '.join(missing)}")
@@ -194,7 +206,9 @@ def case_problems(case: Case, catalogue: Catalogue) -> list[str]:
     if case.transport not in CHOICES:
         problems.append(f"transport must be one of {', '.join(CHOICES)}")
     if case.style not in STYLES or (case.style == "both") != (case.transport == "both"):
-        problems.append("style must be one of single, fallback, hybrid, both (both for transport both)")
+        problems.append(
+            "style must be one of single, fallback, hybrid, both (both for transport both)"
+        )
     if not case.source.url.startswith("https://"):
         problems.append("the source needs an https:// address")
     unknown = [slug for slug in case.patterns if catalogue.pattern(slug) is None]
@@ -263,6 +277,10 @@ class Match:
     case: Case
     similarity: float
     differences: tuple[Difference, ...]
+
+    @property
+    def percent(self) -> int:
+        return round(self.similarity * 100)
 
     def to_dict(self) -> dict:
         """One entry of the API's ``similar_cases``."""
@@ -361,15 +379,53 @@ class Evidence:
         return self.chose["sse" if self.recommendation == "websocket" else "websocket"]
 
 
-def evidence(answers: Mapping[str, str], recommendation: str) -> Evidence:
-    """What the result page, the PDF and the API show of the library for one result."""
-    library = get_library()
+def _library_or_none() -> Library | None:
+    """The newest library, or None where its catalogue is not published.
+
+    Only a test that swaps the catalogue directory meets None: the library
+    test checks the shipped library against the shipped catalogue.
+    """
+    try:
+        library = get_library()
+        library.catalogue  # noqa: B018 - loads it, so that a missing one is known here
+    except CatalogueError:
+        return None
+    return library
+
+
+def evidence(answers: Mapping[str, str], recommendation: str) -> Evidence | None:
+    """What the result page and the PDF show of the library for one result.
+
+    Any revision's answers, of any catalogue version: they are compared as
+    the library's catalogue reads them (``comparable_answers``), and the
+    revision's own stored result is left as it was saved.
+    """
+    library = _library_or_none()
+    if library is None:
+        return None
     return Evidence(similar_cases(answers, library), recommendation, library.version)
 
 
 def similar_cases_document(answers: Mapping[str, str]) -> list[dict]:
     """The API's ``similar_cases``: closest first."""
-    return [match.to_dict() for match in similar_cases(answers)]
+    library = _library_or_none()
+    return (
+        [] if library is None else [match.to_dict() for match in similar_cases(answers, library)]
+    )
+
+
+def case_preset(catalogue: Catalogue, slug: str) -> Preset | None:
+    """A case's answers as a preset of ``catalogue``: "start an assessment from this case"."""
+    library = _library_or_none()
+    case = library.case(slug) if library else None
+    if case is None:
+        return None
+    return Preset(
+        slug=case.slug,
+        title=case.name,
+        description=case.summary,
+        answers=MappingProxyType(comparable_answers(catalogue, case.answers)),
+    )
 
 
 # --- The library holds the engine ---------------------------------------------
@@ -392,7 +448,10 @@ def verdicts(library: Library, catalogue: Catalogue | None = None) -> tuple[Verd
     """Every case scored by ``catalogue`` (the library's own by default)."""
     catalogue = catalogue or library.catalogue
     return tuple(
-        Verdict(case, evaluate(catalogue, comparable_answers(catalogue, case.answers), with_flips=False))
+        Verdict(
+            case,
+            evaluate(catalogue, comparable_answers(catalogue, case.answers), with_flips=False),
+        )
         for case in library.cases
     )
 
@@ -446,7 +505,7 @@ def agreement_lines(summary: Agreement) -> list[str]:
     lines.extend(
         f"exception: {verdict.case.name} chose {verdict.case.transport_name}, "
         f"engine says {CHOICE_NAMES[verdict.result.recommendation]} "
-        f"({verdict.result.confidence}, {verdict.result.scores['websocket']}-{verdict.result.scores['sse']})"
+        f"({verdict.result.confidence}, WebSocket {_scores(verdict.result)})"
         for verdict in summary.exceptions
     )
     lines.extend(
@@ -455,3 +514,7 @@ def agreement_lines(summary: Agreement) -> list[str]:
         for verdict in summary.unexplained
     )
     return lines
+
+
+def _scores(result: Result) -> str:
+    return f"{result.scores['websocket']} to SSE {result.scores['sse']}"
