@@ -378,6 +378,14 @@ class Evidence:
     def other_count(self) -> int:
         return self.chose["sse" if self.recommendation == "websocket" else "websocket"]
 
+    @property
+    def other_exceptions(self) -> int:
+        """How many of those the library keeps as documented exceptions to the engine."""
+        other = "sse" if self.recommendation == "websocket" else "websocket"
+        return sum(
+            1 for match in self.matches if match.case.transport == other and match.case.exception
+        )
+
 
 def _library_or_none() -> Library | None:
     """The newest library, or None where its catalogue is not published.
