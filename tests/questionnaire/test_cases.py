@@ -32,8 +32,8 @@ from questionnaire.cases import (
 from questionnaire.catalogue import CatalogueError, get_catalogue
 from questionnaire.models import Assessment
 from questionnaire.scoring import evaluate, validate_answers
-from tests.questionnaire.test_report import pdf_text, report_url
 from tests.questionnaire.test_report import missing as missing_in_pdf
+from tests.questionnaire.test_report import pdf_text, report_url
 
 LIBRARY = get_library()
 CATALOGUE = LIBRARY.catalogue
@@ -260,6 +260,7 @@ def test_answers_of_version_1_are_compared_with_the_defaults_filled_in():
 
 
 # --- In every result -------------------------------------------------------------------
+
 
 @pytest.fixture
 def ocpp_assessment(db) -> Assessment:
