@@ -118,6 +118,7 @@ GET  api portfolio of team (CSV)           200     200     200      200     404 
 GET  decision stream of A                  200     200     200      200     404      401       200       200        200          200        404       404     -       -
 GET  decision stream (header count only)   200     200     200      200     200      401       200       200        200          200        200       200     -       -
 GET  decisions waiting /decisions/waiting/ 200     200     200      200     200      sign-in   200       200        200          200        200       200     -       -
+GET  case library /cases/                  200     200     200      200     200      sign-in   200       200        200          200        200       200     -       -
 """
 
 ANONYMOUS_MODE_MATRIX = """
@@ -326,6 +327,7 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "GET decisions waiting /decisions/waiting/": lambda: client.get(
             "/decisions/waiting/", **h
         ),
+        "GET case library /cases/": lambda: client.get("/cases/", **h),
         # Anonymous mode on.
         "GET result page of N": lambda: client.get(f"/assessments/{n.pk}/"),
         "POST edit form of N (finish)": lambda: client.post(f"/assessments/{n.pk}/edit/", finish),
