@@ -64,6 +64,8 @@ CHOICE_NAMES = {"websocket": "WebSocket", "sse": "SSE", "both": "Both"}
 # How many cases a result shows, and how far below the third the fourth and
 # fifth may fall and still be shown.
 SHOWN_AT_LEAST, SHOWN_AT_MOST, SHOWN_WITHIN = 3, 5, 0.1
+# The page and the PDF name this many differences per case (the API all of them).
+SHOWN_DIFFERENCES = 4
 # A differing answer that gives the same points still counts this much of
 # its question's weight: the systems differ, even if the score does not see it.
 SAME_POINTS_DIFFERENCE = 0.25
@@ -281,6 +283,15 @@ class Match:
     @property
     def percent(self) -> int:
         return round(self.similarity * 100)
+
+    @property
+    def main_differences(self) -> tuple[Difference, ...]:
+        """The most decisive differences, as many as a reader takes in at a glance."""
+        return self.differences[:SHOWN_DIFFERENCES]
+
+    @property
+    def more_differences(self) -> int:
+        return max(0, len(self.differences) - SHOWN_DIFFERENCES)
 
     def to_dict(self) -> dict:
         """One entry of the API's ``similar_cases``."""
