@@ -69,6 +69,7 @@ def test_no_page_scrolls_sideways(team, live_server_url, browser_context_factory
         (team["result"], "#review-form"),
         ("/workspaces/team/portfolio/", "table.portfolio"),
         ("/decisions/waiting/", "h1"),
+        ("/cases/", "h1"),
     ):
         page.goto(path)
         expect(page.locator(ready).first).to_be_visible()
