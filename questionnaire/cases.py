@@ -314,15 +314,21 @@ class Match:
         }
 
 
-def similarity(catalogue: Catalogue, answers: Mapping[str, str], case: Case) -> Match:
+def similarity(
+    catalogue: Catalogue,
+    answers: Mapping[str, str],
+    case: Case,
+    weights: Mapping[str, int] | None = None,
+) -> Match:
     """How alike ``answers`` and ``case`` are, from 0 (opposite) to 1 (the same answers).
 
     1 minus the weighted share of disagreement: each question answered
     differently counts its weight times how far apart the two answers' points
     are (as a share of the question's spread, at least SAME_POINTS_DIFFERENCE).
-    Questions either side leaves unanswered are left out.
+    Questions either side leaves unanswered are left out. ``weights``: the
+    catalogue's ``question_weights``, when the caller already has them.
     """
-    weights = question_weights(catalogue)
+    weights = weights or question_weights(catalogue)
     total = distance = 0.0
     differences = []
     for question in catalogue.questions:
@@ -348,8 +354,9 @@ def similar_cases(answers: Mapping[str, str], library: Library | None = None) ->
     library = library or get_library()
     catalogue = library.catalogue
     mine = comparable_answers(catalogue, answers)
+    weights = question_weights(catalogue)
     ranked = sorted(
-        (similarity(catalogue, mine, case) for case in library.cases),
+        (similarity(catalogue, mine, case, weights) for case in library.cases),
         key=lambda match: (-match.similarity, match.case.name),
     )
     if len(ranked) <= SHOWN_AT_LEAST:

@@ -360,6 +360,20 @@ def test_a_version_2_assessment_keeps_its_saved_result_and_gains_the_cases(clien
 
 
 @pytest.mark.django_db
+def test_pdf_summary_says_when_the_closest_mostly_chose_the_other(client):
+    assessment, _ = Assessment.create_scored("Panels", LIBRARY.case("grafana-live").answers)
+    first_page = pdf_text(client.get(report_url(assessment)).content).split("2. Score")[0]
+
+    assert (
+        missing_in_pdf(
+            first_page,
+            "Most of the closest real systems in the case library chose WebSocket, not SSE",
+        )
+        == []
+    )
+
+
+@pytest.mark.django_db
 def test_pdf_lists_the_closest_cases(client, ocpp_assessment):
     text = pdf_text(client.get(report_url(ocpp_assessment)).content)
 
