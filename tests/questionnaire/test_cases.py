@@ -133,15 +133,24 @@ def test_two_cases_with_one_slug_are_refused():
 # --- The library holds the engine ------------------------------------------------------
 
 
-@pytest.mark.parametrize("verdict", verdicts(LIBRARY), ids=lambda verdict: verdict.case.slug)
+@pytest.mark.parametrize(
+    "verdict",
+    [verdict for verdict in verdicts(LIBRARY) if verdict.case.scored],
+    ids=lambda verdict: verdict.case.slug,
+)
 def test_engine_agrees_with_each_case_or_the_case_says_why_not(verdict):
-    if not verdict.case.scored:
-        pytest.skip("offers both transports: nothing to agree with")
     # An exception the engine now agrees with is stale: its argument must go.
     assert verdict.agrees != bool(verdict.case.exception), (
         f"{verdict.case.name}: chose {verdict.case.transport}, the engine says "
         f"{verdict.result.recommendation} ({verdict.result.pattern.slug})"
     )
+
+
+def test_systems_offering_both_are_listed_but_not_scored():
+    both = [case for case in LIBRARY.cases if case.transport == "both"]
+
+    assert both and not any(case.scored for case in both)
+    assert agreement(LIBRARY).scored == len(LIBRARY.cases) - len(both)
 
 
 def test_agreement_has_no_unexplained_disagreement_and_no_stale_exception():
