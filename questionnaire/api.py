@@ -35,7 +35,7 @@ from workspaces import access
 from workspaces.access import Action, api_refusal
 from workspaces.endpoints import api_methods
 
-from . import decisions, rescoring, writes
+from . import cases, decisions, rescoring, writes
 from .capacity import read_traffic
 from .catalogue import Catalogue, get_catalogue
 from .models import SHARE_LINK_DAYS, Assessment, Reviewer, Revision, ShareLink, title_problem
@@ -428,6 +428,8 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
         ),
         # What the current catalogue says of these answers (stale, would change).
         "outlook": rescoring.outlook_document(revision),
+        # The closest real systems and what they chose ("products like yours").
+        "similar_cases": cases.similar_cases_document(revision.answers),
         **decision_document(assessment),
     }
 

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from network_check.evidence import Evidence, evidence_of
 
+from . import cases
 from .catalogue import TRANSPORTS, Catalogue
 from .models import Revision
 
@@ -286,6 +287,7 @@ def result_context(revisions: list[Revision], revision: Revision) -> dict:
         "chart": score_chart(result, catalogue),
         "history": revision_history(revisions),
         "evidence": network_evidence(revision, catalogue),
+        "similar": cases.evidence(revision.answers, result["recommendation"]),
     }
 
 

@@ -117,7 +117,7 @@ def report_context(
         "recommended": SHORT_NAMES[chosen],
         "alternative": SHORT_NAMES[other],
         "verdict": verdict,
-        "summary": executive_summary(result, catalogue),
+        "summary": [*executive_summary(result, catalogue), *_similar_sentence(context["similar"])],
         "answer_sections": answer_sections(context["reasons"], catalogue),
         "this_revision": next(
             entry for entry in context["history"] if entry.revision.number == revision.number
@@ -146,6 +146,17 @@ def executive_summary(result: Mapping, catalogue: Catalogue) -> list[str]:
     sentences.append(_pattern_sentence(result))
     sentences.append(_flip_sentence(result, strongest["question"] if strongest else None))
     return sentences
+
+
+def _similar_sentence(similar) -> list[str]:
+    """The summary says plainly when the closest real systems mostly went the other way."""
+    if similar is None or not similar.mostly_other:
+        return []
+    return [
+        f"Most of the closest real systems in the case library chose {similar.other_name}, "
+        f"not {SHORT_NAMES[similar.recommendation]}: {similar.other_count} of the "
+        f"{len(similar.matches)} listed under \u201cProducts like yours\u201d."
+    ]
 
 
 def _verdict_sentence(result: Mapping, catalogue: Catalogue) -> str:

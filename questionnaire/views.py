@@ -33,7 +33,7 @@ from workspaces import access, services
 from workspaces.access import Action, share_link_principal
 from workspaces.models import AuditAction, Workspace
 
-from . import decisions, report, rescoring, writes
+from . import cases, decisions, report, rescoring, writes
 from .capacity import traffic_form_values
 from .catalogue import get_catalogue
 from .display import SHORT_NAMES, result_context
@@ -93,7 +93,9 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def assessment_new(request: HtmxHttpRequest) -> HttpResponse:
     catalogue = get_catalogue()
-    preset = catalogue.preset(request.GET.get("preset", ""))
+    preset = catalogue.preset(request.GET.get("preset", "")) or cases.case_preset(
+        catalogue, request.GET.get("case", "")
+    )
     initial = Wizard(
         catalogue=catalogue,
         answers=dict(preset.answers) if preset else {},

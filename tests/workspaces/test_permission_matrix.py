@@ -122,6 +122,7 @@ GET  health /healthz                       200     200     200      200     200 
 GET  readiness /readyz                     200     200     200      200     200      200       200       200        200          200        200       200     -       -
 GET  metrics /metrics from loopback        200     200     200      200     200      200       200       200        200          200        200       200     -       -
 GET  metrics /metrics from elsewhere       403     403     403      403     403      403       403       403        403          403        403       403     -       -
+GET  case library /cases/                  200     200     200      200     200      sign-in   200       200        200          200        200       200     -       -
 """
 
 ANONYMOUS_MODE_MATRIX = """
@@ -339,6 +340,7 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "GET metrics /metrics from elsewhere": lambda: asgi_get(
             client, "/metrics", headers, peer="203.0.113.9"
         ),
+        "GET case library /cases/": lambda: client.get("/cases/", **h),
         # Anonymous mode on.
         "GET result page of N": lambda: client.get(f"/assessments/{n.pk}/"),
         "POST edit form of N (finish)": lambda: client.post(f"/assessments/{n.pk}/edit/", finish),
