@@ -116,7 +116,7 @@ def test_edit_keeps_the_numbers_for_the_new_revision(client, chat_answers, dashb
 def test_adopting_a_newer_catalogue_keeps_the_numbers(client, chat_answers, request):
     client.post(NEW, finish(chat_answers, peak_clients="2000", events_per_second="1"))
     assessment = Assessment.objects.get()
-    request.getfixturevalue("catalogue_v3")
+    request.getfixturevalue("catalogue_v4")
     form = client.get(f"/assessments/{assessment.pk}/edit/?adopt=1").content.decode()
     # It opens on the new question's step: the numbers travel along, hidden.
     assert '<input type="hidden" name="traffic_peak_clients" value="2000">' in form
@@ -124,6 +124,6 @@ def test_adopting_a_newer_catalogue_keeps_the_numbers(client, chat_answers, requ
     data["step"] = last_step()
     client.post(f"/assessments/{assessment.pk}/edit/?adopt=1", data)
     latest = assessment.latest
-    assert (latest.number, latest.catalogue_version) == (2, "3")
+    assert (latest.number, latest.catalogue_version) == (2, "4")
     assert latest.traffic == {"peak_clients": 2000, "events_per_second": 1}
     assert latest.result["capacity"]["sse"]["machines"] == 1
