@@ -152,6 +152,8 @@ class TransportPlan:
     load_balancers: int
     connections_per_load_balancer: int
     wire_bytes_per_event: int
+    # Why one client is too big for any machine of the plan (empty: none).
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,43 +195,59 @@ def _transport_plan(
 ) -> TransportPlan:
     clients = traffic.peak_clients
     per_event = wire_bytes(costs, transport, traffic.payload_bytes, traffic.payload_format)
-    client_cpu = (
-        costs.connection_cpu
-        + traffic.events_per_second * costs.delivery_cpu[transport]
-        + traffic.messages_per_second_up * costs.up_cpu[transport]
-    )
+    # What one connection costs its own process: an SSE client's messages up are
+    # separate HTTP requests, which any process may serve; a WebSocket's frames
+    # arrive on the connection.
+    stream_cpu = costs.connection_cpu + traffic.events_per_second * costs.delivery_cpu[transport]
+    up_cpu = traffic.messages_per_second_up * costs.up_cpu[transport]
+    client_cpu = stream_cpu + up_cpu
     client_bits = traffic.events_per_second * per_event * 8
     cores = machine.cores
-    # A machine's memory and network card are shared by its processes, one per core.
+    balancers = math.ceil(clients / machine.load_balancer_connections) if clients else 0
+    # Each limit: what the whole traffic needs, and what one process has of it. A
+    # machine's memory and network card are shared by its processes, one per core;
+    # every load balancer reaches a process from its own addresses.
     memory_left = machine.memory_bytes * machine.memory_utilisation - cores * costs.process_bytes
-    limits = {
-        "cpu": machine.cpu_utilisation / client_cpu,
-        "memory": max(memory_left, 0) / cores / costs.connection_bytes[transport],
-        "file_descriptors": float(machine.file_descriptors - machine.reserved_file_descriptors),
-        "bandwidth": (
-            machine.network_bits_per_second * machine.network_utilisation / cores / client_bits
-            if client_bits
-            else math.inf
+    resources = {
+        "cpu": (clients * client_cpu, machine.cpu_utilisation),
+        "memory": (clients * costs.connection_bytes[transport], max(memory_left, 1) / cores),
+        "file_descriptors": (
+            clients,
+            float(machine.file_descriptors - machine.reserved_file_descriptors),
         ),
-        "proxy": float(machine.proxy_ports * machine.proxy_addresses),
+        "bandwidth": (
+            clients * client_bits,
+            machine.network_bits_per_second * machine.network_utilisation / cores,
+        ),
+        "proxy": (
+            clients,
+            float(machine.proxy_ports * machine.proxy_addresses * max(balancers, 1)),
+        ),
+    }
+    # How many clients one process could hold under each limit (below 1 when
+    # one client needs more than a process has).
+    limits = {
+        name: capacity * clients / need if need else math.inf
+        for name, (need, capacity) in resources.items()
     }
     # Ties go to the first in LIMITS' order: CPU is the one a reader can act on.
     first = min(LIMITS, key=lambda name: limits[name])
-    # A client bigger than a process's share still needs a process of its own.
-    per_process = max(1, math.floor(limits[first]))
-    processes = math.ceil(clients / per_process) if clients else 0
-    machines = math.ceil(processes / cores)
+    # Rounded to 9 digits first, so that 5.000000000001 processes stay 5.
+    processes = max(
+        (math.ceil(round(need / capacity, 9)) for need, capacity in resources.values() if need),
+        default=0,
+    )
+    processes = max(processes, 1) if clients else 0
     deliveries = clients * traffic.events_per_second
     publishes, messages = _redis_load(traffic, processes)
-    balancers = math.ceil(clients / machine.load_balancer_connections) if clients else 0
     return TransportPlan(
         transport=transport,
         processes=processes,
-        machines=machines,
+        machines=math.ceil(processes / cores),
         memory_bytes=processes * costs.process_bytes + clients * costs.connection_bytes[transport],
         egress_bits_per_second=deliveries * per_event * 8,
         cpu_cores=clients * client_cpu,
-        clients_per_process=per_process,
+        clients_per_process=min(math.floor(round(limits[first], 6)), clients) if clients else 0,
         first_limit=first if clients else None,
         limits=limits,
         redis_publishes_per_second=publishes,
@@ -237,7 +255,33 @@ def _transport_plan(
         load_balancers=balancers,
         connections_per_load_balancer=math.ceil(clients / balancers) if balancers else 0,
         wire_bytes_per_event=per_event,
+        problems=_problems(transport, stream_cpu, up_cpu, client_bits, machine) if clients else (),
     )
+
+
+def _problems(
+    transport: str, stream_cpu: float, up_cpu: float, client_bits: float, machine: Machine
+) -> tuple[str, ...]:
+    """What makes one client too big for the plan's machines, said plainly (empty when none).
+
+    The totals still count such a client; the plan then cannot be built as
+    sized, whatever the number of machines.
+    """
+    problems = []
+    # One connection lives on one process, which runs on one core.
+    pinned = stream_cpu + (up_cpu if transport == "websocket" else 0.0)
+    if pinned > 1:
+        problems.append(
+            f"One client needs {pinned:,.2f} cores of CPU for its connection, more than the "
+            "one core of the single process that holds it: no number of machines serves it."
+        )
+    if client_bits > machine.network_bits_per_second:
+        problems.append(
+            f"One client's egress ({client_bits / 1e9:,.2f} Gbit/s) is more than a machine's "
+            f"network card ({machine.network_bits_per_second / 1e9:,.0f} Gbit/s): no machine "
+            "can serve it."
+        )
+    return tuple(problems)
 
 
 def _redis_load(traffic: Traffic, processes: int) -> tuple[float, float]:
@@ -291,6 +335,9 @@ def plan_document(traffic: Traffic, costs: Costs, machine: Machine | None = None
             },
             "load_balancers": p.load_balancers,
             "connections_per_load_balancer": p.connections_per_load_balancer,
+            # False when one client alone is too big for a process or a machine.
+            "feasible": not p.problems,
+            "problems": list(p.problems),
         }
         for t, p in result.transports.items()
     }
