@@ -381,12 +381,14 @@ def number_problem(name: str, value: object) -> str | None:
     # bool is an int to Python: true must not pass for 1 client.
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "must be a number"
-    if not math.isfinite(value):
+    # Only a float can be infinite or NaN; isfinite() of a 400-digit JSON integer
+    # raises OverflowError, so integers go straight to the bounds.
+    if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number"
-    if whole and value != int(value):
-        return "must be a whole number"
     if not low <= value <= high:
         return f"must be from {low:,.0f} to {high:,.0f}"
+    if whole and value != int(value):
+        return "must be a whole number"
     return None
 
 
