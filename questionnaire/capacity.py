@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
@@ -423,7 +425,7 @@ def read_traffic(value: object) -> tuple[dict | None, dict[str, str]]:
             continue
         given = value[name]
         if name in TRAFFIC_FIELDS:
-            given = int(given) if TRAFFIC_FIELDS[name][0] else float(given)
+            given = int(given) if TRAFFIC_FIELDS[name][0] else round(float(given), RATE_DECIMALS)
         normalised[name] = given
     return normalised, {}
 
@@ -436,51 +438,101 @@ def traffic_of(fields: Mapping) -> Traffic:
 TRAFFIC_KEYS = frozenset(Traffic.__dataclass_fields__)
 
 
-# The numbers the questionnaire's form asks for (the API takes every field).
+# The numbers the questionnaire's form asks for: every traffic field the API takes.
 FORM_FIELDS = {
     "peak_clients": "Peak connected clients",
     "events_per_second": "Events per second to each client",
     "payload_bytes": "Payload size in bytes",
+    "messages_per_second_up": "Messages per second each client sends up",
+    "group_size": "Clients per group (with fan-out in groups)",
 }
+# And its choices, each with its options' labels; empty is "not given" (the default).
+FORM_CHOICES = {
+    "payload_format": (
+        "Payload format",
+        {"text": "text", "binary": "binary (base64 over SSE)"},
+    ),
+    "fanout": (
+        "Fan-out",
+        {
+            "broadcast": "broadcast: every client gets the same events",
+            "per_user": "per user: each client its own events",
+            "groups": "groups: clients in groups share their group's events",
+        },
+    ),
+}
+FORM_KEYS = (*FORM_FIELDS, *FORM_CHOICES)
+# Fractional rates are kept to 9 decimals: finer is noise, and it keeps what the
+# form shows short and exact (a rate of 1e-320 would otherwise print as such).
+RATE_DECIMALS = 9
+PLAIN_NUMBER = re.compile(r"\d+(\.\d+)?")
+THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+def _form_number(text: str) -> tuple[float | int | None, str]:
+    """A typed number, or why it is not one (an empty reason when it is)."""
+    sign = -1 if text.startswith("-") else 1
+    digits = text.removeprefix("-")
+    if "," in digits:
+        # A comma only as a thousands separator: "0,5" and "1,5" are decimals
+        # written the European way, and taking them for 5 and 15 would be wrong.
+        if not THOUSANDS.fullmatch(digits):
+            return None, "use a point for decimals (0.5), and commas only between thousands"
+        digits = digits.replace(",", "")
+    # Checked before float(): it would take "nan", "1e999" and other scripts' digits.
+    if not (digits.isascii() and PLAIN_NUMBER.fullmatch(digits)):
+        return None, "enter a number, such as 1000"
+    whole, _, fraction = digits.partition(".")
+    if len(whole) > 12:
+        return None, "is far too large"
+    return sign * (float(digits) if fraction else int(whole)), ""
 
 
 def read_traffic_form(raw: Mapping[str, str]) -> tuple[dict | None, dict[str, str]]:
-    """The form's traffic numbers (text, all optional) checked as the API checks them.
+    """The form's traffic fields (text, all optional) checked as the API checks them.
 
     All empty is no traffic. Thousands separators (``100,000``, ``100 000``,
-    ``100_000``) are taken; errors are keyed ``traffic.<field>`` and say which
-    number and what it must be.
+    ``100_000``) are taken, a decimal comma is refused; errors are keyed
+    ``traffic.<field>`` and say which field and what it must be.
     """
     given: dict[str, object] = {}
     errors: dict[str, str] = {}
+    labels = {**FORM_FIELDS, **{name: label for name, (label, _) in FORM_CHOICES.items()}}
     for name, label in FORM_FIELDS.items():
-        text = "".join((raw.get(name) or "").split()).replace(",", "").replace("_", "")
+        text = "".join((raw.get(name) or "").split()).replace("_", "")
         if not text:
             continue
-        # Checked before float(): it would take "nan", "1e999" and other scripts' digits.
-        sign = -1 if text.startswith("-") else 1
-        whole, _, fraction = text.removeprefix("-").partition(".")
-        if not (text.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())):
-            errors[f"traffic.{name}"] = f"{label}: enter a number, such as 1000."
-        elif len(whole) > 12:
-            errors[f"traffic.{name}"] = f"{label} is far too large."
+        number, problem = _form_number(text)
+        if problem:
+            joiner = " " if problem.startswith("is ") else ": "
+            errors[f"traffic.{name}"] = f"{label}{joiner}{problem}."
         else:
-            given[name] = sign * (float(f"{whole}.{fraction}") if fraction else int(whole))
+            given[name] = number
+    for name in FORM_CHOICES:
+        if value := (raw.get(name) or "").strip():
+            given[name] = value
     if not given and not errors:
         return None, {}
     traffic, problems = read_traffic(given)
     for key, problem in problems.items():
-        label = FORM_FIELDS[key.removeprefix("traffic.")]
+        label = labels[key.removeprefix("traffic.")]
         if problem.startswith("required"):
-            problem = "is needed for a capacity plan (or leave all three empty)"
+            problem = "is needed for a capacity plan (or leave all the traffic fields empty)"
         errors.setdefault(key, f"{label} {problem}.")
     return (None, errors) if errors else (traffic, {})
 
 
+def plain_number(value: float) -> str:
+    """A number in plain decimals, without an exponent or trailing zeros: 0.00001, 10."""
+    text = format(Decimal(repr(float(value))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def traffic_form_values(traffic: Mapping | None) -> dict[str, str]:
-    """A stored ``traffic`` as the form shows it, to edit."""
-    return {
-        name: f"{traffic[name]:g}" if isinstance(traffic[name], float) else str(traffic[name])
-        for name in FORM_FIELDS
-        if traffic and name in traffic
-    }
+    """A stored ``traffic`` as the form shows it, to edit: read back, it is the same."""
+    shown = {}
+    for name in FORM_KEYS:
+        if traffic and name in traffic:
+            value = traffic[name]
+            shown[name] = plain_number(value) if isinstance(value, float) else str(value)
+    return shown

@@ -12,10 +12,13 @@ from questionnaire.capacity import (
     Costs,
     Machine,
     Traffic,
+    plain_number,
     plan,
     plan_document,
     read_traffic,
+    read_traffic_form,
     reference_costs,
+    traffic_form_values,
     traffic_of,
     wire_bytes,
 )
@@ -280,3 +283,20 @@ def test_read_traffic_takes_numbers_and_normalises():
 def test_read_traffic_none_is_no_traffic():
     assert read_traffic(None) == (None, {})
     assert "traffic" in read_traffic([1, 2])[1]
+
+
+@pytest.mark.parametrize("rate", [1e-05, 0.333333333, 10.0, 1_234.5, 1e-09, 0.1 + 0.2, 9_999.999])
+def test_form_prefill_reads_back_exactly(rate):
+    stored = {"peak_clients": 10, "events_per_second": rate}
+    shown = traffic_form_values(stored)
+    assert "e" not in shown["events_per_second"]
+    assert read_traffic_form(shown) == read_traffic(stored)
+
+
+def test_plain_number_trims_trailing_zeros():
+    assert (plain_number(10.0), plain_number(0.5), plain_number(1e-05)) == ("10", "0.5", "0.00001")
+
+
+def test_read_traffic_keeps_rates_to_nine_decimals():
+    traffic, _ = read_traffic({"peak_clients": 1, "events_per_second": 1e-320})
+    assert traffic["events_per_second"] == 0
