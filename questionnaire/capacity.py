@@ -70,6 +70,12 @@ class Costs:
     up_cpu: Mapping[str, float]
     process_bytes: int
     connection_bytes: Mapping[str, int]
+    # Our demo's own delivery cost (a broadcast encoded once, written straight
+    # to each socket): what bench_capacity checks the model against; plans
+    # use ``delivery_cpu``, the plain path an application has.
+    demo_delivery_cpu: Mapping[str, float] | None = None
+    # CPU per Redis pub/sub message a process receives; None: not measured.
+    redis_message_cpu: float | None = None
     sse_event_overhead_bytes: int = 43
     tls_record_overhead_bytes: int = 22
     tls_record_bytes: int = 16_384
@@ -89,6 +95,14 @@ def parse_costs(data: Mapping) -> Costs:
         up_cpu={t: float(cpu["up_message"][t]) for t in TRANSPORTS},
         process_bytes=int(memory["process_bytes"]),
         connection_bytes={t: int(memory["connection_bytes"][t]) for t in TRANSPORTS},
+        demo_delivery_cpu=(
+            {t: float(cpu["demo_delivery"][t]) for t in TRANSPORTS}
+            if "demo_delivery" in cpu
+            else None
+        ),
+        redis_message_cpu=(
+            float(cpu["redis_message"]) if cpu.get("redis_message") is not None else None
+        ),
         benchmark=data.get("benchmark", ""),
         **{key: int(value) for key, value in wire.items()},
     )
@@ -355,6 +369,14 @@ def plan_document(traffic: Traffic, costs: Costs, machine: Machine | None = None
             "connection_cpu_seconds": costs.connection_cpu,
             "delivery_cpu_seconds": dict(costs.delivery_cpu),
             "up_message_cpu_seconds": dict(costs.up_cpu),
+            # Shown beside the plain path's figure the plan uses; null when not given.
+            "demo_delivery_cpu_seconds": (
+                sum(costs.demo_delivery_cpu.values()) / len(costs.demo_delivery_cpu)
+                if costs.demo_delivery_cpu
+                else None
+            ),
+            # Null: not measured, and not counted in cpu_cores.
+            "redis_message_cpu_seconds": costs.redis_message_cpu,
             "process_bytes": costs.process_bytes,
             "connection_bytes": dict(costs.connection_bytes),
         },
