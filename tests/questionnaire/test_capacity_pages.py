@@ -162,3 +162,13 @@ def test_page_without_traffic_offers_a_viewer_no_link(client, team, chat_answers
     html = page(client, assessment)
     assert "No traffic figures were given with these answers." in html
     assert "Add peak clients" not in html
+
+
+def test_a_plan_saved_with_the_demo_delivery_cost_says_so(client, planned):
+    revision = planned.latest
+    costs = revision.result["capacity"]["assumptions"]["costs"]
+    del costs["demo_delivery_cpu_seconds"]
+    revision.save(update_fields=["result"])
+    html = page(client, planned)
+    assert "This is the plain path" not in html
+    assert "saved before plans used the plain path" in html
