@@ -75,13 +75,16 @@ def main() -> None:
     costs = reference_costs()
     rows = measured_rows()
     per_connection, per_delivery = calibrate(rows)
+    # Our demo's rows are checked against our demo's delivery cost (direct writes,
+    # a broadcast encoded once), not the plain path's that a user's plan uses.
+    demo = costs.demo_delivery_cpu
     # The stored costs split a delivery per transport; the mixed rows average them.
-    stored_delivery = sum(costs.delivery_cpu.values()) / 2
+    stored_delivery = sum(demo.values()) / 2
     kib = sum(costs.connection_bytes.values()) / 2 / 1024
     table, cpu_errors, busy_errors, memory_errors, verdicts_right = [], [], [], [], []
     for row in rows:
         n, rate = row["n"], row["rate"]
-        cpu = 2 * n * costs.connection_cpu + n * rate * sum(costs.delivery_cpu.values())
+        cpu = 2 * n * costs.connection_cpu + n * rate * sum(demo.values())
         # One process is one event loop: it keeps up while it needs at most one core.
         kept_up = cpu <= 1.0
         calibration = n == CALIBRATION_N
@@ -122,8 +125,11 @@ def main() -> None:
         f"heartbeats, housekeeping) and {per_delivery * 1e6:.1f} µs per delivery; "
         f"the stored costs hold {costs.connection_cpu * 1e6:.1f} µs and "
         f"{stored_delivery * 1e6:.1f} µs on average over the two transports "
-        f"(WebSocket {costs.delivery_cpu['websocket'] * 1e6:.2f}, "
-        f"SSE {costs.delivery_cpu['sse'] * 1e6:.2f}). "
+        f"(WebSocket {demo['websocket'] * 1e6:.2f}, SSE {demo['sse'] * 1e6:.2f}: "
+        "`cpu.demo_delivery`, our demo's direct writes). A user's plan prices a delivery at "
+        f"the plain path's {sum(costs.delivery_cpu.values()) / 2 * 1e6:.1f} µs instead "
+        "(`cpu.delivery`, docs/capacity.md): this section checks the model's shape against "
+        "our own server, whose costs it can measure, not that figure. "
         "Prediction for N WebSocket + N SSE subscribers at R events/s on one process: "
         "CPU = 2N x (per connection) + N x R x (WebSocket + SSE delivery); it keeps up "
         "while that is at most one core (one event loop). Memory per connection: the "
@@ -156,6 +162,23 @@ def main() -> None:
         "rates) and underestimates it with 100 + 100, where that fixed work is most of "
         "what is measured; at 10 events/s the deliveries dominate and it holds within "
         "the tighter bound.",
+        "",
+        "What this validation is worth, honestly:",
+        "",
+        "- The bounds were chosen after seeing the errors: ±60% is wide enough for the "
+        "worst row, not a target set beforehand. What the rows show is that the model "
+        "errs towards more servers at low rates and is within about ±15% where deliveries "
+        "dominate, on this run.",
+        "- Every row mixes the transports (N WebSocket + N SSE on one process): it checks "
+        "the sum of the two delivery costs, not each; the split comes from the references "
+        "scenario, one run of each.",
+        "- The memory check is near-circular: the stored RSS per connection comes from the "
+        "same kind of rows (30.0 KiB mixed), so agreement within 1% says the figure is "
+        "steady across N, not that the model predicts memory.",
+        "- The largest row measured is 10,000 connections on one process; plans at 100,000 "
+        "or 10 million connections extrapolate the per-connection and per-delivery costs "
+        "linearly past it (no measurement of a process's housekeeping, garbage collection "
+        "or the kernel's per-socket work at that size).",
         "",
         "Two-process topology: TODO, once the benchmark that runs the feed on two "
         "processes through Redis has written its rows here, predict them too (the model's "

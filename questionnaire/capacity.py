@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 
@@ -68,6 +70,12 @@ class Costs:
     up_cpu: Mapping[str, float]
     process_bytes: int
     connection_bytes: Mapping[str, int]
+    # Our demo's own delivery cost (a broadcast encoded once, written straight
+    # to each socket): what bench_capacity checks the model against; plans
+    # use ``delivery_cpu``, the plain path an application has.
+    demo_delivery_cpu: Mapping[str, float] | None = None
+    # CPU per Redis pub/sub message a process receives; None: not measured.
+    redis_message_cpu: float | None = None
     sse_event_overhead_bytes: int = 43
     tls_record_overhead_bytes: int = 22
     tls_record_bytes: int = 16_384
@@ -87,6 +95,14 @@ def parse_costs(data: Mapping) -> Costs:
         up_cpu={t: float(cpu["up_message"][t]) for t in TRANSPORTS},
         process_bytes=int(memory["process_bytes"]),
         connection_bytes={t: int(memory["connection_bytes"][t]) for t in TRANSPORTS},
+        demo_delivery_cpu=(
+            {t: float(cpu["demo_delivery"][t]) for t in TRANSPORTS}
+            if "demo_delivery" in cpu
+            else None
+        ),
+        redis_message_cpu=(
+            float(cpu["redis_message"]) if cpu.get("redis_message") is not None else None
+        ),
         benchmark=data.get("benchmark", ""),
         **{key: int(value) for key, value in wire.items()},
     )
@@ -152,6 +168,8 @@ class TransportPlan:
     load_balancers: int
     connections_per_load_balancer: int
     wire_bytes_per_event: int
+    # Why one client is too big for any machine of the plan (empty: none).
+    problems: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,43 +211,59 @@ def _transport_plan(
 ) -> TransportPlan:
     clients = traffic.peak_clients
     per_event = wire_bytes(costs, transport, traffic.payload_bytes, traffic.payload_format)
-    client_cpu = (
-        costs.connection_cpu
-        + traffic.events_per_second * costs.delivery_cpu[transport]
-        + traffic.messages_per_second_up * costs.up_cpu[transport]
-    )
+    # What one connection costs its own process: an SSE client's messages up are
+    # separate HTTP requests, which any process may serve; a WebSocket's frames
+    # arrive on the connection.
+    stream_cpu = costs.connection_cpu + traffic.events_per_second * costs.delivery_cpu[transport]
+    up_cpu = traffic.messages_per_second_up * costs.up_cpu[transport]
+    client_cpu = stream_cpu + up_cpu
     client_bits = traffic.events_per_second * per_event * 8
     cores = machine.cores
-    # A machine's memory and network card are shared by its processes, one per core.
+    balancers = math.ceil(clients / machine.load_balancer_connections) if clients else 0
+    # Each limit: what the whole traffic needs, and what one process has of it. A
+    # machine's memory and network card are shared by its processes, one per core;
+    # every load balancer reaches a process from its own addresses.
     memory_left = machine.memory_bytes * machine.memory_utilisation - cores * costs.process_bytes
-    limits = {
-        "cpu": machine.cpu_utilisation / client_cpu,
-        "memory": max(memory_left, 0) / cores / costs.connection_bytes[transport],
-        "file_descriptors": float(machine.file_descriptors - machine.reserved_file_descriptors),
-        "bandwidth": (
-            machine.network_bits_per_second * machine.network_utilisation / cores / client_bits
-            if client_bits
-            else math.inf
+    resources = {
+        "cpu": (clients * client_cpu, machine.cpu_utilisation),
+        "memory": (clients * costs.connection_bytes[transport], max(memory_left, 1) / cores),
+        "file_descriptors": (
+            clients,
+            float(machine.file_descriptors - machine.reserved_file_descriptors),
         ),
-        "proxy": float(machine.proxy_ports * machine.proxy_addresses),
+        "bandwidth": (
+            clients * client_bits,
+            machine.network_bits_per_second * machine.network_utilisation / cores,
+        ),
+        "proxy": (
+            clients,
+            float(machine.proxy_ports * machine.proxy_addresses * max(balancers, 1)),
+        ),
+    }
+    # How many clients one process could hold under each limit (below 1 when
+    # one client needs more than a process has).
+    limits = {
+        name: capacity * clients / need if need else math.inf
+        for name, (need, capacity) in resources.items()
     }
     # Ties go to the first in LIMITS' order: CPU is the one a reader can act on.
     first = min(LIMITS, key=lambda name: limits[name])
-    # A client bigger than a process's share still needs a process of its own.
-    per_process = max(1, math.floor(limits[first]))
-    processes = math.ceil(clients / per_process) if clients else 0
-    machines = math.ceil(processes / cores)
+    # Rounded to 9 digits first, so that 5.000000000001 processes stay 5.
+    processes = max(
+        (math.ceil(round(need / capacity, 9)) for need, capacity in resources.values() if need),
+        default=0,
+    )
+    processes = max(processes, 1) if clients else 0
     deliveries = clients * traffic.events_per_second
     publishes, messages = _redis_load(traffic, processes)
-    balancers = math.ceil(clients / machine.load_balancer_connections) if clients else 0
     return TransportPlan(
         transport=transport,
         processes=processes,
-        machines=machines,
+        machines=math.ceil(processes / cores),
         memory_bytes=processes * costs.process_bytes + clients * costs.connection_bytes[transport],
         egress_bits_per_second=deliveries * per_event * 8,
         cpu_cores=clients * client_cpu,
-        clients_per_process=per_process,
+        clients_per_process=min(math.floor(round(limits[first], 6)), clients) if clients else 0,
         first_limit=first if clients else None,
         limits=limits,
         redis_publishes_per_second=publishes,
@@ -237,7 +271,33 @@ def _transport_plan(
         load_balancers=balancers,
         connections_per_load_balancer=math.ceil(clients / balancers) if balancers else 0,
         wire_bytes_per_event=per_event,
+        problems=_problems(transport, stream_cpu, up_cpu, client_bits, machine) if clients else (),
     )
+
+
+def _problems(
+    transport: str, stream_cpu: float, up_cpu: float, client_bits: float, machine: Machine
+) -> tuple[str, ...]:
+    """What makes one client too big for the plan's machines, said plainly (empty when none).
+
+    The totals still count such a client; the plan then cannot be built as
+    sized, whatever the number of machines.
+    """
+    problems = []
+    # One connection lives on one process, which runs on one core.
+    pinned = stream_cpu + (up_cpu if transport == "websocket" else 0.0)
+    if pinned > 1:
+        problems.append(
+            f"One client needs {pinned:,.2f} cores of CPU for its connection, more than the "
+            "one core of the single process that holds it: no number of machines serves it."
+        )
+    if client_bits > machine.network_bits_per_second:
+        problems.append(
+            f"One client's egress ({client_bits / 1e9:,.2f} Gbit/s) is more than a machine's "
+            f"network card ({machine.network_bits_per_second / 1e9:,.0f} Gbit/s): no machine "
+            "can serve it."
+        )
+    return tuple(problems)
 
 
 def _redis_load(traffic: Traffic, processes: int) -> tuple[float, float]:
@@ -291,6 +351,9 @@ def plan_document(traffic: Traffic, costs: Costs, machine: Machine | None = None
             },
             "load_balancers": p.load_balancers,
             "connections_per_load_balancer": p.connections_per_load_balancer,
+            # False when one client alone is too big for a process or a machine.
+            "feasible": not p.problems,
+            "problems": list(p.problems),
         }
         for t, p in result.transports.items()
     }
@@ -306,6 +369,14 @@ def plan_document(traffic: Traffic, costs: Costs, machine: Machine | None = None
             "connection_cpu_seconds": costs.connection_cpu,
             "delivery_cpu_seconds": dict(costs.delivery_cpu),
             "up_message_cpu_seconds": dict(costs.up_cpu),
+            # Shown beside the plain path's figure the plan uses; null when not given.
+            "demo_delivery_cpu_seconds": (
+                sum(costs.demo_delivery_cpu.values()) / len(costs.demo_delivery_cpu)
+                if costs.demo_delivery_cpu
+                else None
+            ),
+            # Null: not measured, and not counted in cpu_cores.
+            "redis_message_cpu_seconds": costs.redis_message_cpu,
             "process_bytes": costs.process_bytes,
             "connection_bytes": dict(costs.connection_bytes),
         },
@@ -334,12 +405,14 @@ def number_problem(name: str, value: object) -> str | None:
     # bool is an int to Python: true must not pass for 1 client.
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "must be a number"
-    if not math.isfinite(value):
+    # Only a float can be infinite or NaN; isfinite() of a 400-digit JSON integer
+    # raises OverflowError, so integers go straight to the bounds.
+    if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number"
-    if whole and value != int(value):
-        return "must be a whole number"
     if not low <= value <= high:
         return f"must be from {low:,.0f} to {high:,.0f}"
+    if whole and value != int(value):
+        return "must be a whole number"
     return None
 
 
@@ -374,7 +447,7 @@ def read_traffic(value: object) -> tuple[dict | None, dict[str, str]]:
             continue
         given = value[name]
         if name in TRAFFIC_FIELDS:
-            given = int(given) if TRAFFIC_FIELDS[name][0] else float(given)
+            given = int(given) if TRAFFIC_FIELDS[name][0] else round(float(given), RATE_DECIMALS)
         normalised[name] = given
     return normalised, {}
 
@@ -387,51 +460,101 @@ def traffic_of(fields: Mapping) -> Traffic:
 TRAFFIC_KEYS = frozenset(Traffic.__dataclass_fields__)
 
 
-# The numbers the questionnaire's form asks for (the API takes every field).
+# The numbers the questionnaire's form asks for: every traffic field the API takes.
 FORM_FIELDS = {
     "peak_clients": "Peak connected clients",
     "events_per_second": "Events per second to each client",
     "payload_bytes": "Payload size in bytes",
+    "messages_per_second_up": "Messages per second each client sends up",
+    "group_size": "Clients per group (with fan-out in groups)",
 }
+# And its choices, each with its options' labels; empty is "not given" (the default).
+FORM_CHOICES = {
+    "payload_format": (
+        "Payload format",
+        {"text": "text", "binary": "binary (base64 over SSE)"},
+    ),
+    "fanout": (
+        "Fan-out",
+        {
+            "broadcast": "broadcast: every client gets the same events",
+            "per_user": "per user: each client its own events",
+            "groups": "groups: clients in groups share their group's events",
+        },
+    ),
+}
+FORM_KEYS = (*FORM_FIELDS, *FORM_CHOICES)
+# Fractional rates are kept to 9 decimals: finer is noise, and it keeps what the
+# form shows short and exact (a rate of 1e-320 would otherwise print as such).
+RATE_DECIMALS = 9
+PLAIN_NUMBER = re.compile(r"\d+(\.\d+)?")
+THOUSANDS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+
+
+def _form_number(text: str) -> tuple[float | int | None, str]:
+    """A typed number, or why it is not one (an empty reason when it is)."""
+    sign = -1 if text.startswith("-") else 1
+    digits = text.removeprefix("-")
+    if "," in digits:
+        # A comma only as a thousands separator: "0,5" and "1,5" are decimals
+        # written the European way, and taking them for 5 and 15 would be wrong.
+        if not THOUSANDS.fullmatch(digits):
+            return None, "use a point for decimals (0.5), and commas only between thousands"
+        digits = digits.replace(",", "")
+    # Checked before float(): it would take "nan", "1e999" and other scripts' digits.
+    if not (digits.isascii() and PLAIN_NUMBER.fullmatch(digits)):
+        return None, "enter a number, such as 1000"
+    whole, _, fraction = digits.partition(".")
+    if len(whole) > 12:
+        return None, "is far too large"
+    return sign * (float(digits) if fraction else int(whole)), ""
 
 
 def read_traffic_form(raw: Mapping[str, str]) -> tuple[dict | None, dict[str, str]]:
-    """The form's traffic numbers (text, all optional) checked as the API checks them.
+    """The form's traffic fields (text, all optional) checked as the API checks them.
 
     All empty is no traffic. Thousands separators (``100,000``, ``100 000``,
-    ``100_000``) are taken; errors are keyed ``traffic.<field>`` and say which
-    number and what it must be.
+    ``100_000``) are taken, a decimal comma is refused; errors are keyed
+    ``traffic.<field>`` and say which field and what it must be.
     """
     given: dict[str, object] = {}
     errors: dict[str, str] = {}
+    labels = {**FORM_FIELDS, **{name: label for name, (label, _) in FORM_CHOICES.items()}}
     for name, label in FORM_FIELDS.items():
-        text = "".join((raw.get(name) or "").split()).replace(",", "").replace("_", "")
+        text = "".join((raw.get(name) or "").split()).replace("_", "")
         if not text:
             continue
-        # Checked before float(): it would take "nan", "1e999" and other scripts' digits.
-        sign = -1 if text.startswith("-") else 1
-        whole, _, fraction = text.removeprefix("-").partition(".")
-        if not (text.isascii() and whole.isdigit() and (not fraction or fraction.isdigit())):
-            errors[f"traffic.{name}"] = f"{label}: enter a number, such as 1000."
-        elif len(whole) > 12:
-            errors[f"traffic.{name}"] = f"{label} is far too large."
+        number, problem = _form_number(text)
+        if problem:
+            joiner = " " if problem.startswith("is ") else ": "
+            errors[f"traffic.{name}"] = f"{label}{joiner}{problem}."
         else:
-            given[name] = sign * (float(f"{whole}.{fraction}") if fraction else int(whole))
+            given[name] = number
+    for name in FORM_CHOICES:
+        if value := (raw.get(name) or "").strip():
+            given[name] = value
     if not given and not errors:
         return None, {}
     traffic, problems = read_traffic(given)
     for key, problem in problems.items():
-        label = FORM_FIELDS[key.removeprefix("traffic.")]
+        label = labels[key.removeprefix("traffic.")]
         if problem.startswith("required"):
-            problem = "is needed for a capacity plan (or leave all three empty)"
+            problem = "is needed for a capacity plan (or leave all the traffic fields empty)"
         errors.setdefault(key, f"{label} {problem}.")
     return (None, errors) if errors else (traffic, {})
 
 
+def plain_number(value: float) -> str:
+    """A number in plain decimals, without an exponent or trailing zeros: 0.00001, 10."""
+    text = format(Decimal(repr(float(value))), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def traffic_form_values(traffic: Mapping | None) -> dict[str, str]:
-    """A stored ``traffic`` as the form shows it, to edit."""
-    return {
-        name: f"{traffic[name]:g}" if isinstance(traffic[name], float) else str(traffic[name])
-        for name in FORM_FIELDS
-        if traffic and name in traffic
-    }
+    """A stored ``traffic`` as the form shows it, to edit: read back, it is the same."""
+    shown = {}
+    for name in FORM_KEYS:
+        if traffic and name in traffic:
+            value = traffic[name]
+            shown[name] = plain_number(value) if isinstance(value, float) else str(value)
+    return shown

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .capacity import TRANSPORTS
+from .capacity import TRANSPORTS, plain_number
 from .display import SHORT_NAMES
 
 LIMIT_NAMES = {
@@ -27,7 +27,17 @@ LEFT, RIGHT, TOP, BOTTOM = 64, 24, 32, 44
 
 
 def figure(number: float) -> str:
-    return f"{number:,.0f}" if number >= 10 or number == int(number) else f"{number:,.2g}"
+    """A count or a rate as a reader takes it in: 12,345; 2.5; 0.0012; never 1e-05."""
+    if number >= 10 or number == int(number):
+        return f"{number:,.0f}"
+    # Two significant digits, in plain decimals however small (rates are stored
+    # to 9 decimals, so at most 0.000000001).
+    return plain_number(float(f"{number:.2g}"))
+
+
+def per_process(clients: int) -> str:
+    # Zero: one client needs more than a whole process (its CPU or its egress).
+    return figure(clients) if clients else "under 1"
 
 
 def size(number_of_bytes: float) -> str:
@@ -102,6 +112,8 @@ class CapacityView:
     costs: Mapping
     benchmark: str
     names: tuple[str, ...]
+    # Per transport's name, what makes one client too big for the plan's machines.
+    problems: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def capacity_view(document: Mapping | None) -> CapacityView | None:
@@ -117,7 +129,7 @@ def capacity_view(document: Mapping | None) -> CapacityView | None:
         row("Server processes", figure, "processes"),
         row("Machines", figure, "machines"),
         row("First limit reached", lambda value: LIMIT_NAMES.get(value, value), "first_limit"),
-        row("Clients per process", figure, "clients_per_process"),
+        row("Clients per process", per_process, "clients_per_process"),
         row("CPU at the peak (cores)", lambda value: f"{value:,.1f}", "cpu_cores"),
         row("Memory", size, "memory_bytes"),
         row("Egress bandwidth", rate, "egress_bits_per_second"),
@@ -133,7 +145,8 @@ def capacity_view(document: Mapping | None) -> CapacityView | None:
         Row(
             "Load balancers (connections each)",
             tuple(
-                f"{plan['load_balancers']} ({figure(plan['connections_per_load_balancer'])})"
+                f"{figure(plan['load_balancers'])} "
+                f"({figure(plan['connections_per_load_balancer'])})"
                 for plan in plans
             ),
         ),
@@ -147,6 +160,12 @@ def capacity_view(document: Mapping | None) -> CapacityView | None:
         costs=assumptions["costs"],
         benchmark=BENCHMARK_SECTION,
         names=tuple(SHORT_NAMES[t] for t in TRANSPORTS),
+        problems=tuple(
+            (SHORT_NAMES[t], tuple(document[t]["problems"]))
+            for t in TRANSPORTS
+            # Plans saved before the check have no "problems".
+            if document[t].get("problems")
+        ),
     )
 
 

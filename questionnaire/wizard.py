@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from advisor.http import whole_number
 
-from .capacity import FORM_FIELDS, read_traffic_form
+from .capacity import FORM_CHOICES, FORM_FIELDS, FORM_KEYS, read_traffic_form
 from .catalogue import Catalogue, Question, Section
 from .models import title_problem
 
@@ -56,6 +56,16 @@ class Field:
     error: str
 
 
+@dataclass(frozen=True)
+class TrafficInput:
+    name: str
+    label: str
+    value: str
+    error: str
+    # A choice's (value, label) pairs; empty for a number typed in.
+    options: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class Wizard:
     catalogue: Catalogue
@@ -66,8 +76,8 @@ class Wizard:
     finished: bool = False
     # The id of the network check the answers come with, carried like them.
     network_check: str = ""
-    # The optional traffic numbers as typed (capacity.FORM_FIELDS), carried
-    # like the answers and asked on the last step.
+    # The optional traffic fields as typed (capacity.FORM_KEYS: numbers and
+    # choices), carried like the answers and asked on the last step.
     traffic: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -85,7 +95,7 @@ class Wizard:
             network_check=data.get(NETWORK_CHECK, "").strip(),
             traffic={
                 name: data.get(TRAFFIC_PREFIX + name, "").strip()[:40]
-                for name in FORM_FIELDS
+                for name in FORM_KEYS
                 if data.get(TRAFFIC_PREFIX + name, "").strip()
             },
         )
@@ -112,15 +122,32 @@ class Wizard:
 
     @property
     def traffic_fields(self) -> list[tuple[str, str, str, str]]:
-        """Each traffic number's form name, label, value as typed and error."""
+        """Each traffic field's form name, label, value as typed and error."""
+        labels = {**FORM_FIELDS, **{name: label for name, (label, _) in FORM_CHOICES.items()}}
         return [
             (
                 TRAFFIC_PREFIX + name,
-                label,
+                labels[name],
                 self.traffic.get(name, ""),
                 self.errors.get(f"traffic.{name}", ""),
             )
-            for name, label in FORM_FIELDS.items()
+            for name in FORM_KEYS
+        ]
+
+    @property
+    def traffic_inputs(self) -> list[TrafficInput]:
+        """The traffic fields as the last step shows them: text boxes, then choices."""
+        return [
+            TrafficInput(
+                name=name,
+                label=label,
+                value=value,
+                error=error,
+                options=tuple(FORM_CHOICES[name[len(TRAFFIC_PREFIX) :]][1].items())
+                if name[len(TRAFFIC_PREFIX) :] in FORM_CHOICES
+                else (),
+            )
+            for name, label, value, error in self.traffic_fields
         ]
 
     @property
@@ -244,5 +271,5 @@ class Wizard:
         if index == 0:
             slugs.add("title")
         if index == len(self.catalogue.sections) - 1:
-            slugs.update(f"traffic.{name}" for name in FORM_FIELDS)
+            slugs.update(f"traffic.{name}" for name in FORM_KEYS)
         return {slug: message for slug, message in self.errors.items() if slug in slugs}

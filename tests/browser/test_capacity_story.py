@@ -25,11 +25,20 @@ def test_user_gives_traffic_numbers_and_sees_a_capacity_plan(page: Page) -> None
     page.get_by_label("Peak connected clients").fill("100,000")
     page.get_by_label("Events per second to each client").fill("10")
     page.get_by_label("Payload size in bytes").fill("2048")
+    # A decimal comma is refused, not read as 5.
+    page.get_by_label("Messages per second each client sends up").fill("0,5")
+    page.get_by_role("button", name="See the recommendation").click()
+    expect(page.locator("#err-traffic_messages_per_second_up")).to_contain_text(
+        "use a point for decimals"
+    )
+    page.get_by_label("Messages per second each client sends up").fill("0.5")
+    page.get_by_label("Fan-out", exact=True).select_option("per_user")
     page.get_by_role("button", name="See the recommendation").click()
 
     expect(page).to_have_url(re.compile(r"/assessments/[0-9a-f-]{36}/$"))
     plan = page.locator("#capacity")
     expect(plan.get_by_role("heading", name="Capacity plan")).to_be_visible()
+    expect(plan).to_contain_text("0.5 messages a second up from each")
     expect(plan.locator(".capacity-plan th[scope=col]")).to_have_text(
         ["For the peak", "WebSocket", "SSE"]
     )

@@ -12,10 +12,13 @@ from questionnaire.capacity import (
     Costs,
     Machine,
     Traffic,
+    plain_number,
     plan,
     plan_document,
     read_traffic,
+    read_traffic_form,
     reference_costs,
+    traffic_form_values,
     traffic_of,
     wire_bytes,
 )
@@ -164,9 +167,62 @@ def test_load_balancers_share_the_connections():
     assert result.connections_per_load_balancer == 83_334
 
 
-def test_a_client_bigger_than_a_process_gets_one_of_its_own():
-    result = websocket(Traffic(peak_clients=3, events_per_second=10_000, payload_bytes=2**24))
-    assert (result.processes, result.first_limit) == (3, "bandwidth")
+def test_a_client_needing_more_than_a_process_gets_more_than_one():
+    # 1,500 SSE posts a second at 1 ms: 1.5 cores a client, 1,500 cores in all.
+    result = sse(Traffic(peak_clients=1_000, messages_per_second_up=1_500))
+    assert result.processes == 1_501
+    assert result.first_limit == "cpu"
+    assert result.clients_per_process == 0
+
+
+def test_sse_posts_spread_over_processes_so_the_plan_stays_feasible():
+    document = plan_document(Traffic(peak_clients=1_000, messages_per_second_up=1_500), COSTS)
+    assert document["sse"]["feasible"] is True
+    assert document["sse"]["problems"] == []
+
+
+@pytest.mark.parametrize(
+    "traffic",
+    [
+        Traffic(peak_clients=1_000, messages_per_second_up=200),
+        Traffic(peak_clients=1_000, events_per_second=100, payload_bytes=2 * 1024**2),
+        Traffic(peak_clients=50_000, events_per_second=3, payload_bytes=5_000),
+        Traffic(peak_clients=7, events_per_second=10_000, payload_bytes=100),
+    ],
+)
+def test_processes_cover_the_total_cpu_and_egress(traffic):
+    machine = Machine()
+    for result in plan(traffic, reference_costs(), machine).transports.values():
+        assert result.processes * machine.cpu_utilisation >= result.cpu_cores
+        card = machine.network_bits_per_second * machine.network_utilisation
+        assert result.machines * card >= result.egress_bits_per_second
+
+
+def test_a_websocket_client_needing_more_than_a_core_is_infeasible():
+    costs = replace(COSTS, up_cpu={"websocket": 2e-3, "sse": 1e-3})
+    result = plan(Traffic(peak_clients=10, messages_per_second_up=1_000), costs, MACHINE)
+    # 10 µs idle + 2 cores of frames: 20.0001 cores, 21 processes.
+    assert result.transports["websocket"].processes == 21
+    assert "more than the one core" in result.transports["websocket"].problems[0]
+
+
+def test_a_client_bigger_than_a_machine_card_is_infeasible():
+    traffic = Traffic(peak_clients=3, events_per_second=10_000, payload_bytes=2**24)
+    document = plan_document(traffic, COSTS, MACHINE)
+    assert document["websocket"]["first_limit"] == "bandwidth"
+    assert document["websocket"]["feasible"] is False
+    assert "more than a machine's network card" in document["websocket"]["problems"][0]
+    per_client = 10_000 * wire_bytes(COSTS, "websocket", 2**24, "text") * 8
+    assert document["websocket"]["processes"] == math.ceil(3 * per_client / (1e9 / 2))
+
+
+def test_each_load_balancer_brings_its_own_proxy_ports():
+    # 10 load balancers of 100,000: 28,232 ports from each towards every process.
+    machine = replace(MACHINE, proxy_ports=28_232)
+    result = sse(Traffic(peak_clients=1_000_000), machine)
+    assert result.load_balancers == 10
+    assert result.first_limit != "proxy"
+    assert sse(Traffic(peak_clients=100_000), machine).first_limit == "proxy"
 
 
 def test_document_has_both_transports_assumptions_and_curve():
@@ -227,3 +283,20 @@ def test_read_traffic_takes_numbers_and_normalises():
 def test_read_traffic_none_is_no_traffic():
     assert read_traffic(None) == (None, {})
     assert "traffic" in read_traffic([1, 2])[1]
+
+
+@pytest.mark.parametrize("rate", [1e-05, 0.333333333, 10.0, 1_234.5, 1e-09, 0.1 + 0.2, 9_999.999])
+def test_form_prefill_reads_back_exactly(rate):
+    stored = {"peak_clients": 10, "events_per_second": rate}
+    shown = traffic_form_values(stored)
+    assert "e" not in shown["events_per_second"]
+    assert read_traffic_form(shown) == read_traffic(stored)
+
+
+def test_plain_number_trims_trailing_zeros():
+    assert (plain_number(10.0), plain_number(0.5), plain_number(1e-05)) == ("10", "0.5", "0.00001")
+
+
+def test_read_traffic_keeps_rates_to_nine_decimals():
+    traffic, _ = read_traffic({"peak_clients": 1, "events_per_second": 1e-320})
+    assert traffic["events_per_second"] == 0

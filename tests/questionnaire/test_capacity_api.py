@@ -65,6 +65,8 @@ def test_null_traffic_is_no_traffic(client, chat_answers):
     [
         ({**TRAFFIC, "peak_clients": -5}, "traffic.peak_clients"),
         ({**TRAFFIC, "peak_clients": 10**12}, "traffic.peak_clients"),
+        ({**TRAFFIC, "peak_clients": 10**400}, "traffic.peak_clients"),
+        ({**TRAFFIC, "events_per_second": -(10**400)}, "traffic.events_per_second"),
         ({**TRAFFIC, "events_per_second": 1e9}, "traffic.events_per_second"),
         ({**TRAFFIC, "payload_bytes": 2**40}, "traffic.payload_bytes"),
         ({**TRAFFIC, "peak_clients": "100k"}, "traffic.peak_clients"),
@@ -112,4 +114,13 @@ def test_revision_refuses_bad_traffic(client, created, dashboard_answers):
     refused = post(client, url, {"answers": dashboard_answers, "traffic": {"peak_clients": 0}})
     assert refused.status_code == 400
     assert "traffic.peak_clients" in refused.json()["errors"]
+    assert Revision.objects.count() == 1
+
+
+def test_revision_refuses_a_huge_integer_naming_the_field(client, created, dashboard_answers):
+    url = f"{ASSESSMENTS}{created.json()['id']}/revisions/"
+    traffic = {"peak_clients": 10**400}
+    refused = post(client, url, {"answers": dashboard_answers, "traffic": traffic})
+    assert refused.status_code == 400
+    assert "must be from 1 to" in refused.json()["errors"]["traffic.peak_clients"]
     assert Revision.objects.count() == 1

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from pypdf import PdfReader
 
 from questionnaire.models import Assessment
+from workspaces.models import Membership, Role, Workspace
 
 pytestmark = pytest.mark.django_db
 
@@ -86,3 +88,87 @@ def test_an_older_revision_keeps_its_own_plan(client, planned, chat_answers):
     newer = page(client, planned)
     assert "capacity-chart" in older
     assert "No traffic figures were given" in newer
+
+
+def planned_with(chat_answers, **traffic) -> Assessment:
+    assessment, _ = Assessment.create_scored("Feed", chat_answers, traffic=traffic)
+    return assessment
+
+
+def test_page_sizes_are_all_binary_units(client, planned):
+    html = page(client, planned)
+    assert "32.0 GiB" in html
+    assert not any(unit in html for unit in (" GB", " MB", " KB"))
+
+
+def test_page_writes_tiny_rates_without_an_exponent(client, chat_answers):
+    html = page(client, planned_with(chat_answers, peak_clients=10, events_per_second=1e-09))
+    assert "0.000000001 events a second" in html
+    assert "e-0" not in html
+
+
+def test_page_says_one_client_in_the_singular(client, chat_answers):
+    html = page(client, planned_with(chat_answers, peak_clients=1, events_per_second=1.0))
+    assert "1 connected client," in html
+    assert "1 event a second" in html
+
+
+def test_page_counts_load_balancers_with_separators(client, chat_answers):
+    html = page(client, planned_with(chat_answers, peak_clients=1_000_000_000))
+    assert "2,000 (500,000)" in html
+
+
+def test_page_says_when_one_client_is_too_big(client, chat_answers):
+    huge = planned_with(
+        chat_answers, peak_clients=2, events_per_second=10_000, payload_bytes=1_000_000
+    )
+    html = page(client, huge)
+    assert "this traffic cannot be served as planned" in html
+    assert "more than a machine&#x27;s network card" in html
+
+
+def test_page_states_what_the_costs_leave_out(client, planned):
+    html = page(client, planned)
+    assert "This is the plain path" in html
+    assert "its CPU (encryption, handshakes) is not" in html
+    assert "not measured yet and not counted" in html
+    assert "socket buffers come on top" in html
+
+
+@pytest.fixture
+def team(db) -> dict:
+    workspace = Workspace.objects.create(slug="team", name="Team")
+    users = {}
+    for role in (Role.EDITOR, Role.VIEWER):
+        users[role] = get_user_model().objects.create_user(str(role))
+        Membership.objects.create(workspace=workspace, user=users[role], role=role)
+    return {"workspace": workspace, **users}
+
+
+def test_page_without_traffic_links_an_editor_to_add_it(client, team, chat_answers):
+    assessment, _ = Assessment.create_scored(
+        "Feed", chat_answers, workspace=team["workspace"], created_by=team[Role.EDITOR]
+    )
+    client.force_login(team[Role.EDITOR])
+    html = page(client, assessment)
+    assert f'href="/assessments/{assessment.pk}/edit/#traffic">Add peak clients' in html
+
+
+def test_page_without_traffic_offers_a_viewer_no_link(client, team, chat_answers):
+    assessment, _ = Assessment.create_scored(
+        "Feed", chat_answers, workspace=team["workspace"], created_by=team[Role.EDITOR]
+    )
+    client.force_login(team[Role.VIEWER])
+    html = page(client, assessment)
+    assert "No traffic figures were given with these answers." in html
+    assert "Add peak clients" not in html
+
+
+def test_a_plan_saved_with_the_demo_delivery_cost_says_so(client, planned):
+    revision = planned.latest
+    costs = revision.result["capacity"]["assumptions"]["costs"]
+    del costs["demo_delivery_cpu_seconds"]
+    revision.save(update_fields=["result"])
+    html = page(client, planned)
+    assert "This is the plain path" not in html
+    assert "saved before plans used the plain path" in html
