@@ -29,6 +29,7 @@ from advisor.http import (
     read_json_object,
     whole_number,
 )
+from live_demo.workload.api import workload_runs_document
 from network_check.api import linked_check, network_check_document
 from network_check.models import NetworkCheck
 from workspaces import access
@@ -428,6 +429,8 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
         ),
         # What the current catalogue says of these answers (stale, would change).
         "outlook": rescoring.outlook_document(revision),
+        # The revision's own workload measured over both transports, latest first.
+        "workload_runs": workload_runs_document(request, revision),
         **decision_document(assessment),
     }
 
