@@ -356,21 +356,25 @@
   const xOf = (second, seconds) => X0 + (Math.min(second, seconds) / seconds) * (X1 - X0);
   const yOf = (value, top) => Y0 - (Math.min(value, top) / top) * (Y0 - Y1);
 
-  function medians(points) {
+  // Per second: [second, median, slowest], so that a chart can show the drop's delay.
+  function perSecond(points) {
     const bySecond = new Map();
     for (const [second, value] of points) {
       const key = Math.floor(second);
       if (!bySecond.has(key)) bySecond.set(key, []);
       bySecond.get(key).push(value);
     }
-    return [...bySecond.entries()].sort((a, b) => a[0] - b[0]).map(([second, values]) => [second, percentile(values, 50)]);
+    return [...bySecond.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([second, values]) => [second, percentile(values, 50), Math.max(...values)]);
   }
 
   function drawLatency(side) {
     const seconds = side.run.workload.duration_s;
     const budget = side.run.workload.answer_budget_ms;
-    const down = medians(side.down);
-    const up = medians(side.up);
+    // The slowest of each second: the events the drop held up show as a peak.
+    const down = perSecond(side.down).map(([second, , slowest]) => [second, slowest]);
+    const up = perSecond(side.up).map(([second, , slowest]) => [second, slowest]);
     const highest = Math.max(budget, ...down.map(([, v]) => v), ...up.map(([, v]) => v), 10);
     const top = Math.ceil(highest / 10) * 10;
     const svg = chartBox(side, "latency", `${NAMES[side.transport]}: latency per second, down and up, with the drop and the budget`);
@@ -421,15 +425,15 @@
 
   function fillTable(side) {
     const body = side.panel.querySelector("[data-table] tbody");
-    const down = new Map(medians(side.down));
-    const up = new Map(medians(side.up));
+    const down = new Map(perSecond(side.down).map(([second, ...values]) => [second, values]));
+    const up = new Map(perSecond(side.up).map(([second, ...values]) => [second, values]));
     const seconds = [...new Set([...down.keys(), ...up.keys(), ...side.bytes.keys()])].filter((s) => s >= 0).sort((a, b) => a - b);
     const rows = seconds.map((second) => {
       const row = document.createElement("tr");
       const cells = [
         String(second),
-        down.has(second) ? String(Math.round(down.get(second))) : "–",
-        up.has(second) ? String(Math.round(up.get(second))) : "–",
+        down.has(second) ? down.get(second).map(Math.round).join(" / ") : "–",
+        up.has(second) ? up.get(second).map(Math.round).join(" / ") : "–",
         String(side.bytes.get(second) || 0),
         side.dropAt != null && Math.floor(side.dropAt) === second ? "drop" : "",
       ];

@@ -36,6 +36,9 @@ def test_user_runs_own_workload_and_finds_it_as_evidence(page: Page) -> None:
     expect(summary.get_by_role("img", name=re.compile("side by side"))).to_be_visible()
     expect(summary.locator("[data-summary-table] tbody tr")).to_have_count(10)
     expect(page.locator("[data-save]")).to_contain_text("Saved as evidence", timeout=10_000)
+    page.set_viewport_size({"width": 1200, "height": 800})
+    page.locator("[data-panel=sse] details").click()
+    page.screenshot(path="/tmp/wl.png", full_page=True)
 
     page.get_by_role("link", name="see it on the result page").click()
     expect(page).to_have_url(re.compile(re.escape(result_url)))
@@ -45,6 +48,7 @@ def test_user_runs_own_workload_and_finds_it_as_evidence(page: Page) -> None:
     )
     expect(evidence).to_contain_text("SSE+POST costs")
     expect(evidence.locator("tbody tr")).to_have_count(2)
+    evidence.screenshot(path="/tmp/wl-evidence.png")
 
 
 def test_workload_page_fits_a_phone_screen(page: Page) -> None:
