@@ -273,5 +273,5 @@ def test_disagreement_down_path_judged_at_p95_not_the_drops_p99():
     measurement["sse"]["down_ms"] = slow
     assert disagreements(measurement, workload, "sse") == [
         "The verdict is SSE, but its events down took 250 ms at p95, "
-        "over the 100 ms your answers allow, where WebSocket kept it (9 ms)."
+        "over the 100 ms your answers allow, where WebSocket kept it (10 ms)."
     ]
