@@ -211,8 +211,11 @@ def build_world(chat_answers) -> World:
     Assessment.objects.filter(pk=d.pk).update(status=DecisionStatus.IN_REVIEW)
     for role in (Role.OWNER, Role.EDITOR, Role.REVIEWER):
         Reviewer.objects.create(assessment=d, user=users[role])
+    run = workload_run(a)
     r = WorkloadRun.objects.create(
-        revision=a.latest, workload=workload_run(a)["workload"], measurement={}
+        revision=a.latest,
+        workload=run["workload"],
+        measurement={"websocket": run["websocket"], "sse": run["sse"]},
     )
     return World(team, other, users, tokens, secrets, a, u, n, c, link, maker_key="", d=d, r=r)
 
