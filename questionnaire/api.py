@@ -183,7 +183,8 @@ def _create(request: HttpRequest) -> JsonResponse:
     )
     location = reverse("questionnaire:api-assessment", args=[assessment.pk])
     return created(
-        assessment_document(request, assessment, revision), request.build_absolute_uri(location)
+        assessment_document(request, assessment, revision, new=True),
+        request.build_absolute_uri(location),
     )
 
 
@@ -326,7 +327,7 @@ def assessment_revisions(request: HttpRequest, pk) -> JsonResponse:
     )
     location = reverse("questionnaire:api-assessment", args=[assessment.pk])
     return created(
-        assessment_document(request, assessment, revision),
+        assessment_document(request, assessment, revision, new=True),
         request.build_absolute_uri(f"{location}?revision={revision.number}"),
     )
 
@@ -409,7 +410,10 @@ def share_link_detail(request: HttpRequest, pk, link_id: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def assessment_document(request: HttpRequest, assessment: Assessment, revision: Revision) -> dict:
+def assessment_document(
+    request: HttpRequest, assessment: Assessment, revision: Revision, *, new: bool = False
+) -> dict:
+    """The assessment as the API shows it; ``new``: a revision just saved, with no runs yet."""
     return {
         "id": str(assessment.pk),
         "url": request.build_absolute_uri(assessment.get_absolute_url()),
@@ -430,7 +434,7 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
         # What the current catalogue says of these answers (stale, would change).
         "outlook": rescoring.outlook_document(revision),
         # The revision's own workload measured over both transports, latest first.
-        "workload_runs": workload_runs_document(request, revision),
+        "workload_runs": [] if new else workload_runs_document(request, revision),
         **decision_document(assessment),
     }
 
