@@ -58,15 +58,14 @@ class WorkloadConsumer(StandaloneConsumer):
                 CLOSE_UNKNOWN_RUN, "unknown_run", "No running workload has that id."
             )
             return
-        if "websocket" in run.open:
-            await self._refuse(CLOSE_BUSY, "busy", "This run's WebSocket is open already.")
-            return
         self.slot = caps.acquire(self.scope)
         if self.slot is None:
             await self._refuse(CLOSE_TOO_MANY, "too_many", caps.refusal().decode().strip())
             return
+        if not run.claim("websocket", self):
+            await self._refuse(CLOSE_BUSY, "busy", "This run's WebSocket is open already.")
+            return
         self.run = run
-        run.open.add("websocket")
         self.limiter = RateLimiter(
             self.options["MAX_MESSAGES_PER_SECOND"],
             flood_factor=self.options["FLOOD_FACTOR"],
@@ -82,7 +81,7 @@ class WorkloadConsumer(StandaloneConsumer):
         writer, self.writer = self.writer, None
         await self.stop(writer)
         if self.run is not None:
-            self.run.open.discard("websocket")
+            self.run.let_go("websocket", self)
             self.run = None
         if self.slot is not None:
             self.slot.release()
@@ -139,7 +138,9 @@ class WorkloadConsumer(StandaloneConsumer):
         try:
             async for batch in run.events("websocket", last_id):
                 if batch == "dropped":
-                    # The forced drop: the page reconnects and resumes.
+                    # The forced drop: the page reconnects and resumes, maybe
+                    # before this socket's disconnect is through.
+                    run.let_go("websocket", self)
                     await self.close(code=CLOSE_DROPPED, reason="dropped")
                     return
                 if batch == "end":

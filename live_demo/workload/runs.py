@@ -63,9 +63,9 @@ class Run:
     workload: dict[str, Any]
     start: float
     clock: Callable[[], float] = time.time
-    # Transports already dropped once (the forced drop), and those with an open connection.
+    # Transports already dropped once (the forced drop), and each one's open connection.
     dropped: set[str] = field(default_factory=set)
-    open: set[str] = field(default_factory=set)
+    open: dict[str, object] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -82,6 +82,15 @@ class Run:
     @property
     def drop_at(self) -> float:
         return self.start + self.workload["duration_s"] / 2
+
+    def claim(self, transport: str, connection: object) -> bool:
+        """Make ``connection`` the run's one on ``transport``; False if another holds it."""
+        return self.open.setdefault(transport, connection) is connection
+
+    def let_go(self, transport: str, connection: object) -> None:
+        """``connection`` is done with the run: a connection that came back may claim it."""
+        if self.open.get(transport) is connection:
+            del self.open[transport]
 
     def due(self, event_id: int) -> float:
         return self.start + (event_id - 1) / self.rate

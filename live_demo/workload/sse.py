@@ -47,20 +47,19 @@ async def workload_stream(scope, receive, send) -> None:
         await send({"type": "http.response.start", "status": 204, "headers": []})
         await send({"type": "http.response.body", "body": b""})
         return
-    if "sse" in run.open:
-        await plain_response(send, 409, BUSY)
-        return
     slot = caps.acquire(scope)
     if slot is None:
         await plain_response(send, 429, caps.refusal(), [(b"retry-after", caps.RETRY_AFTER)])
         return
     with slot:
-        run.open.add("sse")
+        if not run.claim("sse", scope):
+            await plain_response(send, 409, BUSY)
+            return
         try:
             stream = asyncio.create_task(_serve(scope, send, run, last_id))
             await serve_until_disconnect(stream, receive)
         finally:
-            run.open.discard("sse")
+            run.let_go("sse", scope)
 
 
 async def _serve(scope, send, run: Run, last_id: int) -> None:

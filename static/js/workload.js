@@ -108,6 +108,7 @@
       this.recovery = null;
       this.ended = false;
       this.pending = new Map(); // seq -> send time
+      this.busyRetries = 0;
     }
 
     field(name) {
@@ -255,7 +256,11 @@
         }
       });
       socket.addEventListener("close", (event) => {
-        if (event.code === 4000) {
+        if (event.code === 4009 && resume && side.busyRetries < 5) {
+          // The dropped socket's place is not free yet: try again shortly.
+          side.busyRetries += 1;
+          setTimeout(() => connect(true), 200);
+        } else if (event.code === 4000) {
           // The forced drop: back at once, asking for what follows the last id.
           side.dropped();
           setTimeout(() => connect(true), 0);

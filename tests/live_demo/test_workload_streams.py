@@ -164,8 +164,8 @@ async def test_workload_socket_drop_then_resume_loses_nothing():
     before = event_ids(frames)
     assert before == list(range(1, len(before) + 1))
     assert any("binary" in frame for frame in frames)
-    await client.disconnect()
 
+    # Back before the dropped socket's disconnect is through: its place is free.
     again = socket(run.id)
     await again.connect(timeout=TIMEOUT)
     await again.send_json_to({"type": "resume", "last_id": before[-1]})
@@ -174,6 +174,7 @@ async def test_workload_socket_drop_then_resume_loses_nothing():
     assert frames[-1]["type"] == "end"
     assert before + event_ids(frames) == list(range(1, run.total + 1))
     await again.disconnect()
+    await client.disconnect()
 
 
 async def test_workload_socket_second_start_is_refused():
