@@ -14,6 +14,7 @@ from channels.testing import WebsocketCommunicator
 from advisor.asgi import application
 from live_demo.workload.consumers import CLOSE_BUSY, CLOSE_UNKNOWN_RUN
 from live_demo.workload.runs import BINARY_HEADER, runs
+from tests.live_demo.test_consumer import receive_close
 
 pytestmark = pytest.mark.asyncio
 
@@ -49,14 +50,6 @@ def socket(run_id: str) -> WebsocketCommunicator:
     return WebsocketCommunicator(
         application, f"/ws/workload/?run={run_id}", headers=[HOST, ORIGIN]
     )
-
-
-async def receive_close(client: WebsocketCommunicator) -> dict[str, Any]:
-    async with asyncio.timeout(TIMEOUT):
-        while True:
-            output = await client.receive_output(timeout=TIMEOUT)
-            if output["type"] == "websocket.close":
-                return output
 
 
 async def frames_until_close(client: WebsocketCommunicator) -> tuple[list[dict], dict]:
