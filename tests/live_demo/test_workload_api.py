@@ -13,6 +13,7 @@ from django.test import Client
 from live_demo.models import WorkloadRun
 from live_demo.workload.evidence import disagreements, summary
 from questionnaire.models import Assessment
+from tests.questionnaire.test_report import pdf_text, squeezed
 from workspaces.models import Membership, Role, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -204,20 +205,13 @@ def test_workload_run_in_assessment_json(editor, assessment):
     assert runs[0]["revision"] == 1
 
 
-def test_workload_run_in_pdf(editor, assessment, monkeypatch):
-    from questionnaire import report
-
-    seen = {}
-
-    def render(context, paper):
-        seen.update(context)
-        return b"%PDF-"
-
-    monkeypatch.setattr(report, "render_report", render)
+def test_workload_run_in_pdf(editor, assessment):
     post(editor, document(assessment))
-    assert editor.get(f"/assessments/{assessment.pk}/report.pdf").status_code == 200
-    [run] = seen["workload_runs"]
-    assert run.summary.startswith("Measured on your network, your workload")
+    response = editor.get(f"/assessments/{assessment.pk}/report.pdf")
+    assert response.status_code == 200
+    text = squeezed(pdf_text(response.content))
+    assert squeezed("Evidence: your workload, measured") in text
+    assert squeezed("WebSocket p99 12 ms down / 10 ms up") in text
 
 
 def test_workload_run_pdf_template_renders_the_evidence(editor, assessment):
