@@ -101,8 +101,10 @@ def _within_limits(workload: dict[str, Any]) -> dict[str, Any]:
     return {name: workload[name] for name in PARAMETERS}
 
 
-def read_workload(raw: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    """Parameters from a form or a JSON body (numbers as numbers or text), each checked.
+def read_workload(
+    raw: Mapping[str, Any], *, text: bool = True
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """Parameters from a form or a JSON body (numbers as numbers, or as text if ``text``).
 
     (the workload, {}) or (None, {parameter: what is wrong}) naming every bad
     one; an unknown key is an error too, so that a typo is not run as a default.
@@ -121,7 +123,7 @@ def read_workload(raw: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[s
             else:
                 workload[name] = raw[name]
             continue
-        value, problem = _number(name, raw[name])
+        value, problem = _number(name, raw[name], text)
         if problem:
             errors[name] = problem
         else:
@@ -137,10 +139,10 @@ def read_workload(raw: Mapping[str, Any]) -> tuple[dict[str, Any] | None, dict[s
     return (None, errors) if errors else (workload, {})
 
 
-def _number(name: str, value: object) -> tuple[float | int | None, str]:
+def _number(name: str, value: object, text: bool) -> tuple[float | int | None, str]:
     whole, low, high = LIMITS[name]
     kind = "a whole number" if whole else "a number"
-    if isinstance(value, str):
+    if isinstance(value, str) and text:
         text = value.strip()
         # Checked before float(): it would take "nan", "1e999" and "٣".
         plain = text.replace(".", "", 1)

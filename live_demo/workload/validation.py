@@ -53,7 +53,7 @@ def validate_run(doc: object) -> tuple[dict | None, dict[str, str]]:
         if not isinstance(workload, Mapping):
             errors["workload"] = "must be an object with the run's parameters"
         else:
-            clean["workload"], problems = read_workload(workload)
+            clean["workload"], problems = read_workload(workload, text=False)
             errors.update({f"workload.{key}": problem for key, problem in problems.items()})
     for transport in ("websocket", "sse"):
         if transport in doc:

@@ -115,6 +115,7 @@ def bad(assessment: Assessment, path: str, value: object) -> dict:
         ("workload", [], "workload"),
         ("workload.payload_format", "xml", "workload.payload_format"),
         ("workload.duration_s", 1000, "workload.duration_s"),
+        ("workload.duration_s", "30", "workload.duration_s"),
         ("workload.speed", 1, "workload.speed"),
         ("websocket", "fast", "websocket"),
         ("websocket.lost", -1, "websocket.lost"),
