@@ -150,3 +150,13 @@ def test_up_bad_field_400_names_it(client, change, named):
 
 def test_up_get_405(client):
     assert client.get(UP).status_code == 405
+
+
+def test_workload_page_of_a_newer_catalogues_assessment(client, catalogue_v3):
+    answers = {**catalogue_v3.preset("chat").answers}
+    for question in catalogue_v3.questions:
+        answers.setdefault(question.slug, question.values[0])
+    assessment, revision = Assessment.create_scored("Chat v3", answers)
+    assert revision.catalogue_version == "3"
+    page = client.get(f"/demo/workload/?assessment={assessment.pk}").content.decode()
+    assert "10 events/s of 512 bytes JSON down, 5 messages/s up" in page
