@@ -21,6 +21,7 @@
   const status = root.querySelector("[data-run-status]");
   const encoder = new TextEncoder();
   let clockOffset = 0; // server clock minus this browser's, in ms
+  let clockFromPings = false;
 
   startButton.hidden = false;
 
@@ -240,8 +241,8 @@
           pings.push({ rtt: at - data.t, offset: data.server_ts - (data.t + at) / 2 });
           if (pings.length === 5) {
             clockOffset = pings.reduce((best, ping) => (ping.rtt < best.rtt ? ping : best)).offset;
+            clockFromPings = true;
             socket.send(JSON.stringify({ type: "start" }));
-            side.ready();
           }
         } else if (data.type === "welcome") {
           side.state("open");
@@ -290,7 +291,8 @@
     side.source = source;
     source.addEventListener("welcome", (message) => {
       side.state("open");
-      if (JSON.parse(message.data).last_id > 0) side.resumed = true;
+      // Until (or unless) the WebSocket's pings tell better: one way, so late by a trip.
+      if (!clockFromPings) clockOffset = JSON.parse(message.data).ts - now();
     });
     source.addEventListener("json", (message) => {
       const data = JSON.parse(message.data);
@@ -585,11 +587,13 @@
       finish();
     }, run.start_ms + run.workload.duration_s * 1000 + 8000 - Date.now());
 
-    sides.websocket.ready = () => {
-      // The clock offset is known: SSE opens, and the up messages start with the run.
-      openEventSource(sides.sse, run.events, run.up, run.run, onEnd);
-      const rate = run.workload.messages_per_second_up;
-      if (!rate) return;
+    // Both transports open at once: where a proxy blocks WebSockets, SSE
+    // still runs, and that is worth seeing. The first event is due a second
+    // after the start, long after the WebSocket's pings have set the clock.
+    openWebSocket(sides.websocket, run.websocket, onEnd);
+    openEventSource(sides.sse, run.events, run.up, run.run, onEnd);
+    const rate = run.workload.messages_per_second_up;
+    if (rate) {
       let seq = 0;
       const endAt = run.start_ms + run.workload.duration_s * 1000;
       const begin = () => {
@@ -601,9 +605,8 @@
           sides.sse.send(message).catch(() => {});
         }, 1000 / rate);
       };
-      setTimeout(begin, Math.max(0, run.start_ms - (now() + clockOffset)));
-    };
-    openWebSocket(sides.websocket, run.websocket, onEnd);
+      setTimeout(begin, Math.max(0, run.start_ms - Date.now()));
+    }
   }
 
   startButton.addEventListener("click", () => {
