@@ -24,6 +24,7 @@ from questionnaire.views import _requested_revision
 from questionnaire.workload import LIMITS, PARAMETERS, describe, read_workload, workload_of
 from workspaces import access
 
+from ..templatetags.workload import presets as workload_presets
 from ..views import _body, _request_bytes, _send_rates
 from .consumers import up_ack
 from .runs import RunRefused, runs
@@ -39,14 +40,7 @@ _up_limits = ClientRates(_send_rates)
 def page(request: HttpRequest) -> HttpResponse:
     """The workload of ``?assessment=&revision=``, or of ``?preset=``; adjusted by the query."""
     catalogue = get_catalogue()
-    presets = [
-        {
-            "slug": preset.slug,
-            "title": preset.title,
-            "workload": workload_of(preset.answers, catalogue.version, preset=preset.slug),
-        }
-        for preset in catalogue.presets
-    ]
+    presets = workload_presets()
     context: dict[str, Any] = {"presets": presets, "limits": LIMITS, "retry_ms": RETRY_MS}
     revision = _revision(request)
     preset = next((p for p in presets if p["slug"] == request.GET.get("preset")), None)

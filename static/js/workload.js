@@ -101,6 +101,7 @@
       this.up = []; // [seconds since start, round trip ms]
       this.bytes = new Map(); // second -> bytes down
       this.eventBytes = [];
+      this.base64Extra = []; // bytes base64 added to each binary event (SSE)
       this.upBytes = [];
       this.upSent = 0;
       this.skipped = 0;
@@ -189,6 +190,11 @@
       this.field("per-up").textContent = s.up_bytes_per_message == null ? "–" : `${Math.round(s.up_bytes_per_message)} B`;
       this.field("recovery").textContent = ms(s.recovery_ms);
       this.field("skipped").textContent = String(this.skipped);
+      if (this.base64Extra.length) {
+        const extra = mean(this.base64Extra.map(([added]) => added));
+        const raw = mean(this.base64Extra.map(([, length]) => length));
+        this.field("base64").textContent = `+${Math.round(extra)} B (+${Math.round((extra / raw) * 100)}%)`;
+      }
       drawLatency(this);
       drawBytes(this);
       fillTable(this);
@@ -304,6 +310,7 @@
       for (let i = 0; i < raw.length; i += 1) bytes[i] = raw.charCodeAt(i);
       const { id, ts } = decodeBinary(bytes.buffer);
       side.event(id, ts, sseBytes(message.lastEventId, "binary", message.data));
+      side.base64Extra.push([message.data.length - bytes.length, bytes.length]);
     });
     source.addEventListener("end", () => {
       side.ended = true;

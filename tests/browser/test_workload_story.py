@@ -32,6 +32,11 @@ def test_user_runs_own_workload_and_finds_it_as_evidence(page: Page) -> None:
         expect(panel.locator("[data-field=lost]")).to_have_text("0")
         expect(panel.get_by_role("img", name=re.compile("latency per second"))).to_be_visible()
         expect(panel.locator("svg text", has_text="drop")).to_have_count(1)
+    # Mixed payloads: the binary events went down the stream as base64, a third larger.
+    expect(page.locator("[data-panel=sse] [data-field=base64]")).to_have_text(
+        re.compile(r"^\+\d+ B \(\+3[34]%\)$")
+    )
+    expect(page.get_by_role("link", name="Real-time messaging and chat")).to_be_visible()
     summary = page.locator("[data-summary]")
     expect(summary.get_by_role("img", name=re.compile("side by side"))).to_be_visible()
     expect(summary.locator("[data-summary-table] tbody tr")).to_have_count(10)

@@ -160,3 +160,9 @@ def test_workload_page_of_a_newer_catalogues_assessment(client, catalogue_v3):
     assert revision.catalogue_version == "3"
     page = client.get(f"/demo/workload/?assessment={assessment.pk}").content.decode()
     assert "10 events/s of 512 bytes JSON down, 5 messages/s up" in page
+
+
+def test_demo_page_lists_the_eight_presets_with_their_workloads(client):
+    page = client.get("/demo/").content.decode()
+    assert page.count("/demo/workload/?preset=") == 8
+    assert "(50 events/s of 256 bytes JSON down, 5 messages/s up" in page
