@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import uuid
 
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 
 from advisor.http import created, error_response, read_json_object
+from network_check.models import USER_AGENT_MAX_LENGTH
 from questionnaire.models import Assessment
-from workspaces import access
+from workspaces import access, audit
 from workspaces.endpoints import api_methods
+from workspaces.models import AuditAction
 
 from ..models import WorkloadRun
 from .validation import validate_run
@@ -51,13 +54,22 @@ def workload_runs(request: HttpRequest) -> JsonResponse:
             errors["revision"] = f"this assessment has no revision {document['revision']}"
     if errors:
         return error_response(400, errors)
-    run = WorkloadRun.objects.create(
-        revision=revision,
-        created_by=principal.user,
-        user_agent=request.headers.get("User-Agent", "")[:512],
-        workload=measurement.pop("workload"),
-        measurement=measurement,
-    )
+    with transaction.atomic():
+        run = WorkloadRun.objects.create(
+            revision=revision,
+            created_by=principal.user,
+            user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX_LENGTH],
+            workload=measurement.pop("workload"),
+            measurement=measurement,
+        )
+        # Evidence reviewers read: who added it, and to which revision.
+        audit.record(
+            request,
+            AuditAction.WORKLOAD_RUN_STORED,
+            workspace=assessment.workspace,
+            target=run,
+            detail={"assessment": str(assessment.pk), "revision": revision.number},
+        )
     return created(run_document(request, run, assessment), run_url(request, run))
 
 

@@ -270,3 +270,16 @@ def test_disagreement_down_path_judged_at_p95_not_the_drops_p99():
         "The verdict is SSE, but its events down took 250 ms at p95, "
         "over the 100 ms your answers allow, where WebSocket kept it (10 ms)."
     ]
+
+
+def test_workload_run_in_the_audit_log(editor, assessment):
+    from workspaces.models import AuditAction, AuditEvent
+
+    run_id = post(editor, document(assessment)).json()["id"]
+    event = AuditEvent.objects.get(action=AuditAction.WORKLOAD_RUN_STORED)
+    assert (event.actor, event.object_id, event.workspace) == (
+        "editor",
+        run_id,
+        assessment.workspace,
+    )
+    assert event.detail == {"assessment": str(assessment.pk), "revision": 1}
