@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 from typing import Any
@@ -18,15 +17,14 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
-from advisor.consumers import MessageError, StandaloneConsumer
+from advisor.consumers import MessageError
 from advisor.limits import RateLimiter
 from advisor.wire import now_ms
 
 from .. import caps
+from ..consumers import DemoConsumer
 from ..protocol import (
     CLOSE_DROPPED,
-    CLOSE_TOO_BIG,
-    CLOSE_TOO_FAST,
     CLOSE_TOO_MANY,
     pong,
     resume_id,
@@ -40,11 +38,11 @@ CLOSE_UNKNOWN_RUN = 4004  # no such run, or it ended (HTTP 404)
 CLOSE_BUSY = 4009  # this run's WebSocket is open already (HTTP 409)
 
 
-class WorkloadConsumer(StandaloneConsumer):
+class WorkloadConsumer(DemoConsumer):
+    """The demo's consumer with a run instead of the feed: its message checks, its limits."""
+
     run: Run | None = None
-    slot = None
-    writer: asyncio.Task | None = None
-    closing = False
+    size = 0
 
     async def connect(self) -> None:
         self.options = settings.LIVE_DEMO
@@ -87,33 +85,18 @@ class WorkloadConsumer(StandaloneConsumer):
             self.slot.release()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None):
-        if self.closing:
-            return
-        allowed = self.limiter.allow()
-        if self.limiter.flooding:
-            self.closing = True
-            await self.close(code=CLOSE_TOO_FAST, reason="too many messages")
-            return
-        if not allowed:
-            return
-        if bytes_data is not None:
-            await self.send_error(MessageError("invalid_message", "Up messages are JSON text."))
-            return
-        if len(text_data.encode()) > self.options["MAX_TEXT_BYTES"]:
-            await self.close(code=CLOSE_TOO_BIG, reason="text message over the limit")
-            return
-        try:
-            try:
-                message = json.loads(text_data)
-            except (ValueError, RecursionError):
-                raise MessageError("invalid_json", "That message is not JSON.") from None
-            if not isinstance(message, dict):
-                raise MessageError("invalid_message", "A message must be a JSON object.")
-            await self._dispatch(message, len(text_data.encode()))
-        except MessageError as error:
-            await self.send_error(error)
+        # The demo's own checks (rate, flood, size, JSON) come first; an up
+        # message's answer says how many bytes it took.
+        self.size = len(text_data.encode()) if text_data is not None else 0
+        await super().receive(text_data, bytes_data)
 
-    async def _dispatch(self, message: dict[str, Any], size: int) -> None:
+    async def _receive_binary(self, data: bytes) -> None:
+        await self.send_error(MessageError("invalid_message", "Up messages are JSON text."))
+
+    def _go_live(self) -> None:
+        """Events flow after a start or a resume, not after any first message."""
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind in ("start", "resume"):
             if self.writer is not None:
@@ -123,7 +106,7 @@ class WorkloadConsumer(StandaloneConsumer):
             self.writer = asyncio.create_task(self._write(last_id))
         elif kind == "up":
             await self.send_json(
-                up_ack(message, wire_bytes=websocket_frame_bytes(size, masked=True))
+                up_ack(message, wire_bytes=websocket_frame_bytes(self.size, masked=True))
             )
         elif kind == "ping":
             await self.send_json(pong(message))

@@ -279,3 +279,17 @@ async def test_workload_stream_second_stream_of_a_run_409():
     assert status == 409
     await first.send_input({"type": "http.disconnect"})
     await first.wait(TIMEOUT)
+
+
+async def test_workload_socket_over_the_demos_message_rate_is_warned(settings):
+    settings.LIVE_DEMO = {**settings.LIVE_DEMO, "MAX_MESSAGES_PER_SECOND": 5}
+    run = start_run()
+    client = socket(run.id)
+    await client.connect(timeout=TIMEOUT)
+    for seq in range(12):
+        await client.send_json_to({"type": "up", "seq": seq, "t": 1})
+    async with asyncio.timeout(TIMEOUT):
+        while (frame := await client.receive_json_from(timeout=TIMEOUT))["type"] != "error":
+            pass
+    assert frame["code"] == "rate_limited"
+    await client.disconnect()
