@@ -30,12 +30,15 @@ MAX_RUN_BYTES = 16 * 1024
 
 @api_methods("POST")
 def workload_runs(request: HttpRequest) -> JsonResponse:
+    principal = access.principal_of(request)
+    # Who before what (the public demo's pages let anyone this far).
+    if not principal.signed_in and not access.anonymous_mode():
+        return access.api_refusal(access.UNAUTHENTICATED)
     document, refusal = read_json_object(request, MAX_RUN_BYTES)
     if refusal is not None:
         return refusal
     measurement, errors = validate_run(document)
     assessment = _assessment(document.get("assessment"))
-    principal = access.principal_of(request)
     if assessment is not None:
         status = access.decide(principal, access.Action.REVISE, assessment)
         if status == access.NOT_FOUND:
@@ -43,9 +46,7 @@ def workload_runs(request: HttpRequest) -> JsonResponse:
         if status != access.ALLOWED:
             return access.api_refusal(status, "your role cannot add evidence to this assessment")
     elif "assessment" not in errors and "assessment" in document:
-        # Unknown: answered as another workspace's would be (after the sign-in check).
-        if not principal.signed_in and not access.anonymous_mode():
-            return access.api_refusal(access.UNAUTHENTICATED)
+        # Unknown: answered as another workspace's would be.
         return _unknown(document["assessment"])
     revision = None
     if assessment is not None and "revision" not in errors and "revision" in document:

@@ -28,7 +28,6 @@ from ..templatetags.workload import presets as workload_presets
 from ..views import _body, _request_bytes, _send_rates
 from .consumers import up_ack
 from .runs import RunRefused, runs
-from .sse import RETRY_MS
 
 MAX_UP_BODY = 8 * 1024
 WS_PATH = "/ws/workload/"
@@ -41,7 +40,7 @@ def page(request: HttpRequest) -> HttpResponse:
     """The workload of ``?assessment=&revision=``, or of ``?preset=``; adjusted by the query."""
     catalogue = get_catalogue()
     presets = workload_presets()
-    context: dict[str, Any] = {"presets": presets, "limits": LIMITS, "retry_ms": RETRY_MS}
+    context: dict[str, Any] = {"presets": presets, "limits": LIMITS}
     revision = _revision(request)
     preset = next((p for p in presets if p["slug"] == request.GET.get("preset")), None)
     if revision is not None:
