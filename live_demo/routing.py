@@ -9,12 +9,19 @@ from workspaces.streams import demo_is_private, sign_in_required
 
 from .consumers import DemoConsumer
 from .sse import event_stream
+from .workload.consumers import WorkloadConsumer
+from .workload.sse import workload_stream
 
 websocket_urlpatterns = [
     path(
         "ws/demo/",
         sign_in_required(DemoConsumer.as_asgi(), when=demo_is_private),
         name="ws-demo",
+    ),
+    path(
+        "ws/workload/",
+        sign_in_required(WorkloadConsumer.as_asgi(), when=demo_is_private),
+        name="ws-workload",
     ),
 ]
 
@@ -26,5 +33,10 @@ http_urlpatterns = [
         "demo/events/",
         sign_in_required(same_origin_stream(event_stream), when=demo_is_private),
         name="demo-events",
+    ),
+    path(
+        "demo/workload/events/",
+        sign_in_required(same_origin_stream(workload_stream), when=demo_is_private),
+        name="workload-events",
     ),
 ]

@@ -29,6 +29,7 @@ from advisor.http import (
     read_json_object,
     whole_number,
 )
+from live_demo.workload.api import workload_runs_document
 from network_check.api import linked_check, network_check_document
 from network_check.models import NetworkCheck
 from workspaces import access
@@ -182,7 +183,8 @@ def _create(request: HttpRequest) -> JsonResponse:
     )
     location = reverse("questionnaire:api-assessment", args=[assessment.pk])
     return created(
-        assessment_document(request, assessment, revision), request.build_absolute_uri(location)
+        assessment_document(request, assessment, revision, new=True),
+        request.build_absolute_uri(location),
     )
 
 
@@ -325,7 +327,7 @@ def assessment_revisions(request: HttpRequest, pk) -> JsonResponse:
     )
     location = reverse("questionnaire:api-assessment", args=[assessment.pk])
     return created(
-        assessment_document(request, assessment, revision),
+        assessment_document(request, assessment, revision, new=True),
         request.build_absolute_uri(f"{location}?revision={revision.number}"),
     )
 
@@ -408,7 +410,10 @@ def share_link_detail(request: HttpRequest, pk, link_id: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def assessment_document(request: HttpRequest, assessment: Assessment, revision: Revision) -> dict:
+def assessment_document(
+    request: HttpRequest, assessment: Assessment, revision: Revision, *, new: bool = False
+) -> dict:
+    """The assessment as the API shows it; ``new``: a revision just saved, with no runs yet."""
     return {
         "id": str(assessment.pk),
         "url": request.build_absolute_uri(assessment.get_absolute_url()),
@@ -430,6 +435,8 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
         "outlook": rescoring.outlook_document(revision),
         # The closest real systems and what they chose ("products like yours").
         "similar_cases": cases.similar_cases_document(revision.answers),
+        # The revision's own workload measured over both transports, latest first.
+        "workload_runs": [] if new else workload_runs_document(request, revision),
         **decision_document(assessment),
     }
 

@@ -27,6 +27,7 @@ from django_htmx.middleware import HtmxDetails
 
 from advisor.clients import write_refusal
 from advisor.http import whole_number
+from live_demo.workload.evidence import workload_evidence
 from network_check.models import NetworkCheck
 from network_check.suggestions import suggestions
 from workspaces import access, services
@@ -380,6 +381,8 @@ def _result_page(
         "share_error": share_error,
         "expiry_choices": [str(days) for days in SHARE_LINK_DAYS],
     }
+    # Per request, outside the revision's result: a posted run shows at once.
+    context["workload_runs"] = workload_evidence(revision)
     if can["share"]:
         context["share_links"] = list(assessment.share_links.select_related("created_by"))
     if can["move"]:
@@ -514,6 +517,7 @@ async def _report(
     context = report.report_context(
         revision.display_title, revisions, revision, decision, shared=shared
     )
+    context["workload_runs"] = await sync_to_async(workload_evidence)(revision)
     render = sync_to_async(
         report.render_report, thread_sensitive=False, executor=report.RENDER_THREADS
     )

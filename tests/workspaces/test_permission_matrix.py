@@ -53,6 +53,8 @@ from django.test import Client
 from django.utils import timezone
 
 from advisor.asgi import application
+from live_demo.models import WorkloadRun
+from live_demo.workload.runs import runs
 from network_check.models import NetworkCheck
 from questionnaire.models import (
     Assessment,
@@ -63,6 +65,7 @@ from questionnaire.models import (
     Revision,
     ShareLink,
 )
+from questionnaire.workload import workload_of
 from tests.network_check.measurements import measurement
 from tests.questionnaire.test_views import finish_data
 from workspaces.models import ApiToken, AuditEvent, Membership, Role, Workspace
@@ -123,6 +126,10 @@ GET  readiness /readyz                     200     200     200      200     200 
 GET  metrics /metrics from loopback        200     200     200      200     200      200       200       200        200          200        200       200     -       -
 GET  metrics /metrics from elsewhere       403     403     403      403     403      403       403       403        403          403        403       403     -       -
 GET  case library /cases/                  200     200     200      200     200      sign-in   200       200        200          200        200       200     -       -
+GET  workload page of A /demo/workload/    200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
+POST start a workload run (public demo)    201     201     201      201     201      201       201       201        201          201        201       201     -       -
+POST api workload run on A                 201     201     403      403     404      401       201       201        403          403        404       404     -       -
+GET  api workload run R of A               200     200     200      200     404      401       200       200        200          200        404       404     -       -
 """
 
 ANONYMOUS_MODE_MATRIX = """
@@ -139,6 +146,8 @@ GET  result page /assessments/A/           404     404      404     404     404 
 GET  shared page /shared/<secret>/         200     200      200     404     404     200
 GET  api list /api/assessments/            401     401      401     401     401     200
 GET  decision stream of A                  401     401      401     401     401     200
+GET  workload page of N                    200     200      200     200     200     200
+POST api workload run on N                 201     403      403     403     403     403
 """
 
 
@@ -169,6 +178,8 @@ class World:
     # Another of team's assessments (the decision rows make it).
     b: Assessment | None = None
     d: Assessment | None = None
+    # A workload run stored for A's revision.
+    r: WorkloadRun | None = None
 
 
 def build_world(chat_answers) -> World:
@@ -205,7 +216,13 @@ def build_world(chat_answers) -> World:
     Assessment.objects.filter(pk=d.pk).update(status=DecisionStatus.IN_REVIEW)
     for role in (Role.OWNER, Role.EDITOR, Role.REVIEWER):
         Reviewer.objects.create(assessment=d, user=users[role])
-    return World(team, other, users, tokens, secrets, a, u, n, c, link, maker_key="", d=d)
+    run = workload_run(a)
+    r = WorkloadRun.objects.create(
+        revision=a.latest,
+        workload=run["workload"],
+        measurement={"websocket": run["websocket"], "sse": run["sse"]},
+    )
+    return World(team, other, users, tokens, secrets, a, u, n, c, link, maker_key="", d=d, r=r)
 
 
 def request(client: Client, world: World, entry: str, who: str, chat_answers, headers):
@@ -341,6 +358,20 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
             client, "/metrics", headers, peer="203.0.113.9"
         ),
         "GET case library /cases/": lambda: client.get("/cases/", **h),
+        "GET workload page of A /demo/workload/": lambda: client.get(
+            f"/demo/workload/?assessment={a.pk}&revision=1", **h
+        ),
+        "POST start a workload run (public demo)": lambda: start_workload(client, headers),
+        "POST api workload run on A": lambda: client.post(
+            "/api/workload-runs/", json.dumps(workload_run(a)), **api
+        ),
+        "GET api workload run R of A": lambda: client.get(
+            f"/api/workload-runs/{world.r.pk}/", **h
+        ),
+        "GET workload page of N": lambda: client.get(f"/demo/workload/?assessment={n.pk}"),
+        "POST api workload run on N": lambda: client.post(
+            "/api/workload-runs/", json.dumps(workload_run(n)), **api
+        ),
         # Anonymous mode on.
         "GET result page of N": lambda: client.get(f"/assessments/{n.pk}/"),
         "POST edit form of N (finish)": lambda: client.post(f"/assessments/{n.pk}/edit/", finish),
@@ -419,6 +450,38 @@ def asgi_get(
     return response
 
 
+def workload_run(assessment: Assessment) -> dict:
+    """A workload run's measurements for the assessment's first revision."""
+    side = {
+        "events_expected": 40,
+        "events_received": 40,
+        "lost": 0,
+        "down_ms": {"p50": 5, "p95": 9, "p99": 12},
+        "up_sent": 0,
+        "up_answered": 0,
+        "up_ms": None,
+        "bytes_per_event": 520,
+        "up_bytes_per_message": None,
+        "recovery_ms": 35,
+    }
+    return {
+        "assessment": str(assessment.pk),
+        "revision": 1,
+        "workload": workload_of({}, "2"),
+        "websocket": side,
+        "sse": side,
+    }
+
+
+def start_workload(client: Client, headers: dict[str, str]) -> HttpResponse:
+    """Starting a run needs no assessment; one at a time per client, so none runs before."""
+    runs.clear()
+    body = json.dumps(workload_of({}, "2"))
+    return client.post(
+        "/demo/workload/runs/", body, content_type="application/json", headers=headers
+    )
+
+
 def snapshot() -> tuple:
     """What a refused request must leave as it was."""
     return (
@@ -433,6 +496,7 @@ def snapshot() -> tuple:
         list(ApiToken.objects.values_list("pk", "revoked_at").order_by("pk")),
         list(Membership.objects.values_list("workspace_id", "user_id", "role").order_by("pk")),
         NetworkCheck.objects.count(),
+        WorkloadRun.objects.count(),
         AuditEvent.objects.count(),
     )
 
