@@ -152,12 +152,12 @@ def test_up_get_405(client):
     assert client.get(UP).status_code == 405
 
 
-def test_workload_page_of_a_newer_catalogues_assessment(client, catalogue_v3):
-    answers = {**catalogue_v3.preset("chat").answers}
-    for question in catalogue_v3.questions:
+def test_workload_page_of_a_newer_catalogues_assessment(client, catalogue_v4):
+    answers = {**catalogue_v4.preset("chat").answers}
+    for question in catalogue_v4.questions:
         answers.setdefault(question.slug, question.values[0])
-    assessment, revision = Assessment.create_scored("Chat v3", answers)
-    assert revision.catalogue_version == "3"
+    assessment, revision = Assessment.create_scored("Chat v4", answers)
+    assert revision.catalogue_version == "4"
     page = client.get(f"/demo/workload/?assessment={assessment.pk}").content.decode()
     assert "10 events/s of 512 bytes JSON down, 5 messages/s up" in page
 
