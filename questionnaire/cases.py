@@ -303,10 +303,6 @@ class Match:
     compared: int = 0
 
     @property
-    def percent(self) -> int:
-        return round(self.similarity * 100)
-
-    @property
     def same(self) -> int:
         """How many of the compared answers are the same: what the page shows."""
         return self.compared - len(self.differences)

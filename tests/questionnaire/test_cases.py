@@ -357,7 +357,7 @@ def test_api_document_lists_similar_cases_with_their_fields(client, ocpp_assessm
         "exception": "",
         "differing_answers": [],
         "source": {
-            "title": "Open Charge Alliance: OCPP 1.6",
+            "title": LIBRARY.case("ocpp").source.title,
             "url": "https://openchargealliance.org/protocols/ocpp-protocols/ocpp-1-6/",
         },
     }
