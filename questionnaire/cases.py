@@ -62,13 +62,18 @@ STYLES = ("single", "fallback", "hybrid", "both")
 CHOICE_NAMES = {"websocket": "WebSocket", "sse": "SSE", "both": "Both"}
 
 # How many cases a result shows, and how far below the third the fourth and
-# fifth may fall and still be shown.
-SHOWN_AT_LEAST, SHOWN_AT_MOST, SHOWN_WITHIN = 3, 5, 0.1
+# fifth may fall and still be shown. Nearest neighbours in the library sit
+# close together (a median of about 0.97), so a wider window would show five
+# nearly every time and the count would say nothing.
+SHOWN_AT_LEAST, SHOWN_AT_MOST, SHOWN_WITHIN = 3, 5, 0.02
 # The page and the PDF name this many differences per case (the API all of them).
 SHOWN_DIFFERENCES = 4
 # A differing answer that gives the same points still counts this much of
 # its question's weight: the systems differ, even if the score does not see it.
 SAME_POINTS_DIFFERENCE = 0.25
+# What a differing answer shows for "yours" when the answer set never had the
+# question (an assessment of an older catalogue): the default stood in for it.
+NOT_ASKED = "not asked (counted as the default)"
 
 
 @dataclass(frozen=True)
@@ -228,25 +233,38 @@ def _net(question: Question, value: str) -> int:
 
 
 def question_weights(catalogue: Catalogue) -> Mapping[str, int]:
-    """How much each question can move the verdict, in points.
+    """How much each question can move the verdict on its own, in points.
 
-    The spread of its options (the most WebSocket-leaning option's net points
-    minus the most SSE-leaning one's) plus the largest interaction bonus an
-    answer to it can earn: what decides verdicts weighs most when comparing.
+    The spread of its options: the most WebSocket-leaning option's net points
+    minus the most SSE-leaning one's. What decides verdicts weighs most when
+    comparing; an interaction bonus is added per comparison, only where it
+    applies (``_bonus``).
     """
     weights = {}
     for question in catalogue.questions:
         nets = [_net(question, value) for value in question.values]
-        bonus = max(
-            (
-                abs(interaction.points["websocket"] - interaction.points["sse"])
-                for value in question.values
-                for interaction in catalogue.interactions_of(question.slug, value)
-            ),
-            default=0,
-        )
-        weights[question.slug] = max(nets) - min(nets) + bonus
+        weights[question.slug] = max(nets) - min(nets)
     return MappingProxyType(weights)
+
+
+def _bonus(catalogue: Catalogue, question: Question, *answer_sets: Mapping[str, str]) -> int:
+    """The largest interaction bonus ``question``'s answer earns in any of ``answer_sets``.
+
+    A question whose answer makes another decisive (continuous input under a
+    real-time budget) weighs more in a comparison only where that happens on
+    at least one side, not everywhere because it could.
+    """
+    return max(
+        (
+            abs(interaction.points["websocket"] - interaction.points["sse"])
+            for answers in answer_sets
+            for interaction in catalogue.interactions_of(
+                question.slug, answers.get(question.slug, "")
+            )
+            if all(answers.get(slug) in values for slug, values in interaction.when.items())
+        ),
+        default=0,
+    )
 
 
 def comparable_answers(catalogue: Catalogue, answers: Mapping[str, str]) -> dict[str, str]:
@@ -264,10 +282,12 @@ class Difference:
     question: Question
     yours: str
     theirs: str
+    # False where the answer set never had this question and its default stood in.
+    asked: bool = True
 
     @property
     def yours_label(self) -> str:
-        return self.question.option(self.yours).label
+        return self.question.option(self.yours).label if self.asked else NOT_ASKED
 
     @property
     def theirs_label(self) -> str:
@@ -279,10 +299,13 @@ class Match:
     case: Case
     similarity: float
     differences: tuple[Difference, ...]
+    # How many questions were compared (both sides have an answer).
+    compared: int = 0
 
     @property
-    def percent(self) -> int:
-        return round(self.similarity * 100)
+    def same(self) -> int:
+        """How many of the compared answers are the same: what the page shows."""
+        return self.compared - len(self.differences)
 
     @property
     def main_differences(self) -> tuple[Difference, ...]:
@@ -299,6 +322,10 @@ class Match:
             "name": self.case.name,
             "transport": self.case.transport,
             "similarity": round(self.similarity, 2),
+            "same_answers": self.same,
+            "compared_answers": self.compared,
+            "wire": self.case.wire,
+            "exception": self.case.exception,
             "differing_answers": [
                 {
                     "question": difference.question.slug,
@@ -319,34 +346,41 @@ def similarity(
     answers: Mapping[str, str],
     case: Case,
     weights: Mapping[str, int] | None = None,
+    asked: frozenset[str] | None = None,
 ) -> Match:
     """How alike ``answers`` and ``case`` are, from 0 (opposite) to 1 (the same answers).
 
     1 minus the weighted share of disagreement: each question answered
     differently counts its weight times how far apart the two answers' points
     are (as a share of the question's spread, at least SAME_POINTS_DIFFERENCE).
-    Questions either side leaves unanswered are left out. ``weights``: the
-    catalogue's ``question_weights``, when the caller already has them.
+    Questions either side leaves unanswered are left out. A question weighs
+    its ``question_weights`` plus any interaction bonus its answer earns on
+    either side. ``weights``: the catalogue's ``question_weights``, when the
+    caller already has them; ``asked``: the questions the answer set really
+    had (the others hold defaults), all of them when None.
     """
     weights = weights or question_weights(catalogue)
     total = distance = 0.0
+    compared = 0
     differences = []
     for question in catalogue.questions:
         yours, theirs = answers.get(question.slug), case.answers.get(question.slug)
         if yours is None or theirs is None:
             continue
-        weight = weights[question.slug]
+        compared += 1
+        spread = weights[question.slug]
+        weight = spread + _bonus(catalogue, question, answers, case.answers)
         total += weight
         if yours == theirs:
             continue
-        differences.append(Difference(question, yours, theirs))
-        nets = [_net(question, value) for value in question.values]
-        spread = max(nets) - min(nets)
+        differences.append(
+            Difference(question, yours, theirs, asked is None or question.slug in asked)
+        )
         apart = abs(_net(question, yours) - _net(question, theirs)) / spread if spread else 0.0
         distance += weight * max(apart, SAME_POINTS_DIFFERENCE)
     # Strongest differences first: the ones a reader should look at.
     differences.sort(key=lambda difference: -weights[difference.question.slug])
-    return Match(case, 1 - distance / total if total else 0.0, tuple(differences))
+    return Match(case, 1 - distance / total if total else 0.0, tuple(differences), compared)
 
 
 def similar_cases(answers: Mapping[str, str], library: Library | None = None) -> tuple[Match, ...]:
@@ -355,8 +389,9 @@ def similar_cases(answers: Mapping[str, str], library: Library | None = None) ->
     catalogue = library.catalogue
     mine = comparable_answers(catalogue, answers)
     weights = question_weights(catalogue)
+    asked = frozenset(answers)
     ranked = sorted(
-        (similarity(catalogue, mine, case, weights) for case in library.cases),
+        (similarity(catalogue, mine, case, weights, asked) for case in library.cases),
         key=lambda match: (-match.similarity, match.case.name),
     )
     if len(ranked) <= SHOWN_AT_LEAST:
@@ -383,25 +418,61 @@ class Evidence:
         }
 
     @property
-    def mostly_other(self) -> bool:
-        """More than half of the shown cases chose the transport not recommended."""
-        other = "sse" if self.recommendation == "websocket" else "websocket"
-        return self.chose[other] * 2 > len(self.matches)
+    def other(self) -> str:
+        return "sse" if self.recommendation == "websocket" else "websocket"
 
     @property
     def other_name(self) -> str:
-        return CHOICE_NAMES["sse" if self.recommendation == "websocket" else "websocket"]
+        return CHOICE_NAMES[self.other]
 
     @property
     def other_count(self) -> int:
-        return self.chose["sse" if self.recommendation == "websocket" else "websocket"]
+        """Shown cases that chose the other transport and are not documented exceptions."""
+        return sum(
+            1
+            for match in self.matches
+            if match.case.transport == self.other and not match.case.exception
+        )
 
     @property
-    def other_exceptions(self) -> int:
-        """How many of those the library keeps as documented exceptions to the engine."""
-        other = "sse" if self.recommendation == "websocket" else "websocket"
-        return sum(
-            1 for match in self.matches if match.case.transport == other and match.case.exception
+    def mostly_other(self) -> bool:
+        """More than half of the shown cases chose the other transport, not as exceptions.
+
+        A documented exception chose against what its own answers score, for
+        reasons outside the questionnaire: it is shown, and named apart
+        (``exceptions``), but it does not count towards this notice.
+        """
+        return self.other_count * 2 > len(self.matches)
+
+    @property
+    def exceptions(self) -> tuple[Match, ...]:
+        """The shown cases the library keeps as documented exceptions to the engine."""
+        return tuple(match for match in self.matches if match.case.exception)
+
+    @property
+    def notice(self) -> str:
+        """The plain sentence beside the verdict (page and PDF alike), or ""."""
+        if not self.mostly_other:
+            return ""
+        return (
+            f"Most of the closest real systems chose {self.other_name}, not "
+            f"{CHOICE_NAMES[self.recommendation]}: {self.other_count} of the "
+            f"{len(self.matches)} shown under \u201cProducts like yours\u201d."
+        )
+
+    @property
+    def exceptions_note(self) -> str:
+        """Which close systems are documented exceptions (page and PDF alike), or ""."""
+        if not self.exceptions:
+            return ""
+        count = len(self.exceptions)
+        names = ", ".join(
+            f"{match.case.name} ({match.case.transport_name})" for match in self.exceptions
+        )
+        return (
+            f"{count} close system{'s are' if count > 1 else ' is a'} documented "
+            f"exception{'s' if count > 1 else ''} to the advice, chosen for reasons the "
+            f"questionnaire does not ask about: {names}."
         )
 
 

@@ -149,14 +149,15 @@ def executive_summary(result: Mapping, catalogue: Catalogue) -> list[str]:
 
 
 def _similar_sentence(similar) -> list[str]:
-    """The summary says plainly when the closest real systems mostly went the other way."""
-    if similar is None or not similar.mostly_other:
+    """What the result page says beside the verdict about the closest real systems.
+
+    The same sentences as the page (``Evidence.notice`` and
+    ``Evidence.exceptions_note``): when they mostly went the other way for
+    reasons the answers carry, and which of them are documented exceptions.
+    """
+    if similar is None:
         return []
-    return [
-        f"Most of the closest real systems in the case library chose {similar.other_name}, "
-        f"not {SHORT_NAMES[similar.recommendation]}: {similar.other_count} of the "
-        f"{len(similar.matches)} listed under \u201cProducts like yours\u201d."
-    ]
+    return [sentence for sentence in (similar.notice, similar.exceptions_note) if sentence]
 
 
 def _verdict_sentence(result: Mapping, catalogue: Catalogue) -> str:

@@ -39,7 +39,17 @@ LIBRARY = get_library()
 CATALOGUE = LIBRARY.catalogue
 SCORED = [case for case in LIBRARY.cases if case.scored]
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cases.md"
-API_FIELDS = {"name", "transport", "similarity", "differing_answers", "source"}
+API_FIELDS = {
+    "name",
+    "transport",
+    "similarity",
+    "same_answers",
+    "compared_answers",
+    "wire",
+    "exception",
+    "differing_answers",
+    "source",
+}
 
 
 def _data() -> dict:
@@ -199,11 +209,29 @@ def test_calibration_counts_every_scored_case_once():
     assert sum(count for count, _ in calibration.values()) == len(SCORED)
 
 
-def test_slight_verdicts_are_the_least_often_chosen():
+def test_strong_verdicts_are_chosen_more_often_than_moderate_ones():
     calibration = agreement(LIBRARY).calibration
-    share = {level: chose / count for level, (count, chose) in calibration.items()}
+    share = {level: chose / count for level, (count, chose) in calibration.items() if count}
 
-    assert share["slight"] < min(share["moderate"], share["strong"])
+    assert share["strong"] > share["moderate"]
+
+
+def test_the_programs_answer_no_longer_counts_commands_twice():
+    clients = CATALOGUE.question("clients")
+    programs = clients.option("devices")
+
+    assert "command" not in programs.label.lower()
+    assert (
+        programs.points["websocket"] - programs.points["sse"]
+        < (CATALOGUE.question("server_commands").option("seconds").points["websocket"])
+    )
+
+
+def test_no_case_answers_a_command_question_two_ways():
+    # The old label ("must also be commanded") contradicted server_commands=no.
+    label = CATALOGUE.question("clients").option("devices").label
+
+    assert label == "Programs or services, not browsers"
 
 
 # --- Similarity --------------------------------------------------------------------------
@@ -230,6 +258,41 @@ def test_question_weights_follow_the_points():
     weights = question_weights(CATALOGUE)
 
     assert weights["client_messages"] > weights["server_commands"] > weights["scale"] > 0
+
+
+def test_how_many_are_shown_depends_on_how_close_they_are():
+    counts = {
+        len(similar_cases(case.answers, replace(LIBRARY, cases=_without(case.slug))))
+        for case in LIBRARY.cases
+    }
+
+    assert counts == {3, 4, 5}
+
+
+def _without(slug: str) -> tuple:
+    return tuple(case for case in LIBRARY.cases if case.slug != slug)
+
+
+def test_an_interaction_bonus_weighs_only_where_it_applies():
+    # Continuous input under a real-time budget makes client_messages decisive
+    # (an interaction bonus). Where neither side has it, the question weighs its
+    # plain spread, so the same small difference elsewhere costs more.
+    live = {**LIBRARY.case("figma-multiplayer").answers, "upstream_latency": "realtime"}
+    calm = {**live, "upstream_latency": "relaxed"}
+
+    def cost(answers):
+        case = replace(LIBRARY.case("figma-multiplayer"), answers=answers)
+        return 1 - similarity(CATALOGUE, {**answers, "scale": "small"}, case).similarity
+
+    assert live["client_messages"] == "frequent"
+    assert cost(calm) > cost(live)
+
+
+def test_a_match_counts_the_answers_that_are_the_same():
+    answers = {**LIBRARY.case("ocpp").answers, "clients": "browser", "scale": "small"}
+    match = similarity(CATALOGUE, answers, LIBRARY.case("ocpp"))
+
+    assert (match.same, match.compared) == (len(CATALOGUE.questions) - 2, len(CATALOGUE.questions))
 
 
 def test_three_to_five_cases_are_shown_closest_first():
@@ -288,9 +351,13 @@ def test_api_document_lists_similar_cases_with_their_fields(client, ocpp_assessm
         "name": "OCPP 1.6J and 2.0.1 (EV charging stations)",
         "transport": "websocket",
         "similarity": 1.0,
+        "same_answers": 16,
+        "compared_answers": 16,
+        "wire": "",
+        "exception": "",
         "differing_answers": [],
         "source": {
-            "title": "Open Charge Alliance: OCPP 1.6",
+            "title": LIBRARY.case("ocpp").source.title,
             "url": "https://openchargealliance.org/protocols/ocpp-protocols/ocpp-1-6/",
         },
     }
@@ -325,17 +392,87 @@ def test_result_page_shows_the_closest_cases_with_their_sources(client, ocpp_ass
     assert "Products like yours" in section
     assert escape("OCPP 1.6J and 2.0.1 (EV charging stations)") in section
     assert 'href="https://openchargealliance.org/protocols/ocpp-protocols/ocpp-1-6/"' in section
-    assert "100% alike" in section
+    assert "16 of 16 answers the same" in section
+    assert "% alike" not in section
+
+
+@pytest.fixture
+def library_without_ocpp(monkeypatch):
+    # Without itself, OCPP's closest neighbours (MCP, the LLM APIs) chose SSE
+    # and are no exceptions, while its own answers score WebSocket.
+    library = replace(LIBRARY, cases=_without("ocpp"))
+    monkeypatch.setattr(cases, "get_library", lambda version=None: library)
+    return library
 
 
 @pytest.mark.django_db
-def test_result_page_says_plainly_when_the_closest_mostly_chose_the_other(client):
-    # Grafana Live's answers score SSE; Grafana and its neighbours chose WebSocket.
+def test_result_page_says_plainly_when_the_closest_mostly_chose_the_other(
+    client, library_without_ocpp
+):
+    assessment, _ = Assessment.create_scored("Chargers", LIBRARY.case("ocpp").answers)
+    html = client.get(assessment.get_absolute_url()).text
+
+    assert assessment.latest.result["recommendation"] == "websocket"
+    assert "Most of the closest real systems chose SSE, not WebSocket:" in html
+
+
+@pytest.mark.django_db
+def test_documented_exceptions_do_not_make_the_notice_and_are_named_apart(client):
+    # Grafana Live's answers score SSE; its WebSocket neighbours (itself, Nostr,
+    # Vite) are all documented exceptions, which must not read as "most chose".
     assessment, _ = Assessment.create_scored("Panels", LIBRARY.case("grafana-live").answers)
     html = client.get(assessment.get_absolute_url()).text
 
     assert assessment.latest.result["recommendation"] == "sse"
-    assert "Most of the closest real systems chose WebSocket, not SSE:" in html
+    assert "Most of the closest real systems chose" not in html
+    assert "3 close systems are documented exceptions to the advice" in html
+    assert "Vite hot module replacement (WebSocket)" in html
+
+
+def test_the_notice_counts_only_cases_that_are_no_exceptions():
+    grafana, vite, nostr, mercure = (
+        cases.Match(LIBRARY.case(slug), 0.9, ())
+        for slug in ("grafana-live", "vite-hmr", "nostr-relays", "mercure")
+    )
+    evidence = cases.Evidence((grafana, vite, nostr, mercure), "sse", LIBRARY.version)
+
+    assert (evidence.mostly_other, evidence.other_count, len(evidence.exceptions)) == (
+        False,
+        0,
+        3,
+    )
+
+
+@pytest.mark.django_db
+def test_result_page_shows_how_a_stream_that_is_neither_is_counted(client):
+    assessment, _ = Assessment.create_scored("Watch", LIBRARY.case("kubernetes-watch").answers)
+    html = client.get(assessment.get_absolute_url()).text
+    section = html[html.index('id="similar-cases"') :]
+
+    assert "Wire: JSON objects over a chunked HTTP response" in section
+
+
+@pytest.mark.django_db
+def test_api_similar_cases_carry_wire_and_exception(client):
+    assessment, _ = Assessment.create_scored("Panels", LIBRARY.case("grafana-live").answers)
+    entries = client.get(f"/api/assessments/{assessment.pk}/").json()["similar_cases"]
+    grafana = next(entry for entry in entries if entry["name"] == "Grafana Live")
+
+    assert grafana["exception"] == LIBRARY.case("grafana-live").exception != ""
+    assert grafana["wire"] == ""
+
+
+@pytest.mark.django_db
+def test_a_version_2_assessment_says_a_newer_question_was_not_asked(client):
+    version_2 = get_catalogue("2")
+    assessment, _ = Assessment.create_scored(
+        "Chargers", cases.comparable_answers(version_2, LIBRARY.case("ocpp").answers), version_2
+    )
+    html = client.get(assessment.get_absolute_url()).text
+    section = html[html.index('id="similar-cases"') :]
+
+    assert "(yours: not asked (counted as the default))" in section
+    assert "(yours: No: the server only sends updates)" not in section
 
 
 @pytest.mark.django_db
@@ -369,24 +506,35 @@ def test_a_version_2_assessment_keeps_its_saved_result_and_gains_the_cases(clien
 
 
 @pytest.mark.django_db
-def test_pdf_summary_says_when_the_closest_mostly_chose_the_other(client):
-    assessment, _ = Assessment.create_scored("Panels", LIBRARY.case("grafana-live").answers)
+def test_pdf_summary_says_when_the_closest_mostly_chose_the_other(client, library_without_ocpp):
+    assessment, _ = Assessment.create_scored("Chargers", LIBRARY.case("ocpp").answers)
     first_page = pdf_text(client.get(report_url(assessment)).content).split("2. Score")[0]
 
     assert (
-        missing_in_pdf(
-            first_page,
-            "Most of the closest real systems in the case library chose WebSocket, not SSE",
-        )
+        missing_in_pdf(first_page, "Most of the closest real systems chose SSE, not WebSocket")
         == []
     )
+
+
+@pytest.mark.django_db
+def test_pdf_summary_names_the_close_documented_exceptions_as_the_page_does(client):
+    assessment, _ = Assessment.create_scored("Panels", LIBRARY.case("grafana-live").answers)
+    first_page = pdf_text(client.get(report_url(assessment)).content).split("2. Score")[0]
+
+    assert missing_in_pdf(first_page, "3 close systems are documented exceptions") == []
+    assert "Most of the closest real systems" not in first_page
 
 
 @pytest.mark.django_db
 def test_pdf_lists_the_closest_cases(client, ocpp_assessment):
     text = pdf_text(client.get(report_url(ocpp_assessment)).content)
 
-    assert missing_in_pdf(text, "Products like yours", "OCPP 1.6J and 2.0.1", "100% alike") == []
+    assert (
+        missing_in_pdf(
+            text, "Products like yours", "OCPP 1.6J and 2.0.1", "16 of 16 answers the same"
+        )
+        == []
+    )
 
 
 # --- /cases/ -----------------------------------------------------------------------------

@@ -925,6 +925,9 @@ def test_hybrid_patterns_not_offered_to_devices():
         "auth": "token",
         "clients": "devices",
         "scale": "large",
+        # Commands are their own question since version 3; "devices" means
+        # programs that are not browsers, commanded or not.
+        "server_commands": "seconds",
     }
     result = evaluate(CATALOGUE, answers)
     assert result.recommendation == "websocket"
