@@ -11,30 +11,29 @@ when the database is down under a route served ahead of Django.
 - Metrics: by route name (the URL pattern's name, set by
   `RouteNameMiddleware` for Django's views and by `named` for the routes
   ahead of it), method and status; latency to the response's headers.
-- A route ahead of Django (a stream) that meets an unreachable database
-  before it starts answering gets a 503 in the API's JSON error shape,
-  rather than a dropped connection. Django's own views are answered by the
-  500 handler (advisor/views.py), which does the same.
+- A route ahead of Django (a stream) that meets an unreachable or busy
+  database (operations/outages.py) before it starts answering gets a 503 in
+  the API's JSON error shape, rather than a dropped connection. Django's own
+  views are answered by the 500 handler (advisor/views.py), which does the
+  same. Any other database error goes on to the server's 500.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import uuid
 from dataclasses import dataclass
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.urls import URLPattern, path
 
 from advisor.clients import client_address
 from advisor.origins import Scope, header
 
-from . import metrics
+from . import metrics, outages
 from .logs import request_id
 
 access_log = logging.getLogger("advisor.access")
@@ -42,9 +41,6 @@ logger = logging.getLogger(__name__)
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 SCOPE_KEY = "advisor.request"
-
-DATABASE_DOWN_MESSAGE = "The database is unreachable; try again in a moment."
-DATABASE_RETRY_AFTER = "5"
 
 
 @dataclass
@@ -71,11 +67,6 @@ def route_label(scope: Scope, info: RequestInfo) -> str:
     return "unmatched"
 
 
-def database_down_body() -> bytes:
-    # The API's error shape (advisor/http.py), without a Django response to make it.
-    return json.dumps({"errors": {"database": DATABASE_DOWN_MESSAGE}}).encode()
-
-
 class ObservedRequests:
     """The ASGI middleware around all HTTP (advisor/asgi.py)."""
 
@@ -93,21 +84,24 @@ class ObservedRequests:
         observed_send = response.send
         try:
             await self.application(scope, receive, observed_send)
-        except (OperationalError, InterfaceError):
-            if response.status is not None:
+        except Exception as error:
+            # In a thread: telling busy from down may wait for the database.
+            outage = sync_to_async(outages.outage, thread_sensitive=False)
+            kind = await outage(error) if response.status is None else None
+            if kind is None:
                 raise
-            logger.warning("the database is unreachable", exc_info=True)
+            logger.warning("the database is %s", kind, exc_info=True)
             await observed_send(
                 {
                     "type": "http.response.start",
                     "status": 503,
                     "headers": [
                         (b"content-type", b"application/json"),
-                        (b"retry-after", DATABASE_RETRY_AFTER.encode()),
+                        (b"retry-after", outages.RETRY_AFTER[kind].encode()),
                     ],
                 }
             )
-            await observed_send({"type": "http.response.body", "body": database_down_body()})
+            await observed_send({"type": "http.response.body", "body": outages.json_body(kind)})
         finally:
             duration = time.perf_counter() - response.started
             # No response at all: the application failed (the server answers 500).
