@@ -7,7 +7,8 @@ when the database is down under a route served ahead of Django.
   request (operations/logs.py).
 - The access log: one line per request on the `advisor.access` logger when
   the response ends (for a stream, when it closes): method, path, status,
-  duration_ms, client (advisor/clients.py), route.
+  duration_ms, client (advisor/clients.py), route; the path without its
+  query string and with its secrets redacted (operations/logs.py).
 - Metrics: by route name (the URL pattern's name, set by
   `RouteNameMiddleware` for Django's views and by `named` for the routes
   ahead of it), method and status; latency to the response's headers.
@@ -34,7 +35,7 @@ from advisor.clients import client_address
 from advisor.origins import Scope, header
 
 from . import metrics, outages
-from .logs import request_id
+from .logs import redacted_path, request_id
 
 access_log = logging.getLogger("advisor.access")
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ class RequestInfo:
 
     id: str
     route: str | None = None
+    # The route's keyword arguments, to take its secrets out of the access log.
+    arguments: dict | None = None
 
 
 def incoming_request_id(scope: Scope) -> str:
@@ -108,15 +111,16 @@ class ObservedRequests:
             answered = response.status if response.status is not None else 500
             route = route_label(scope, info)
             metrics.observe_request(route, scope["method"], answered, response.headers_after)
+            logged_path = redacted_path(scope["path"], info.arguments)
             access_log.info(
                 "%s %s %s %.1fms",
                 scope["method"],
-                scope["path"],
+                logged_path,
                 answered,
                 duration * 1000,
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": logged_path,
                     "status": answered,
                     "duration_ms": round(duration * 1000, 1),
                     "client": client_address(scope),
@@ -162,6 +166,7 @@ def _naming(name: str | None, application):
         info = scope.get(SCOPE_KEY)
         if info is not None and name:
             info.route = name
+            info.arguments = scope.get("url_route", {}).get("kwargs")
         await application(scope, receive, send)
 
     return labelled
@@ -189,4 +194,5 @@ class RouteNameMiddleware:
         info = getattr(request, "scope", {}).get(SCOPE_KEY)
         if info is not None and request.resolver_match is not None:
             info.route = request.resolver_match.view_name
+            info.arguments = request.resolver_match.kwargs
         return None

@@ -10,6 +10,7 @@ from unittest.mock import patch
 
 import pytest
 
+from operations import logs as operations_logs
 from operations.logs import JsonFormatter, RequestIdFilter
 from tests.advisor.test_settings import PRODUCTION, read_settings, run_settings
 
@@ -210,3 +211,119 @@ async def test_feed_started_in_a_request_logs_outside_it(caplog):
     failures = [r for r in caplog.records if r.getMessage() == "live demo feed: tick failed"]
     assert failures
     assert {record.request_id for record in failures} == {"-"}
+
+
+# No secrets in the logs ------------------------------------------------------------
+
+SHARE_SECRET = "SHARESECRET123abc"
+
+
+@pytest.fixture
+def log_lines():
+    """Lines as the configured handler writes them, for the loggers a request writes to."""
+    import io
+
+    from operations.logs import SecretPathFilter, TextFormatter
+
+    buffers = []
+    handlers = []
+    names = ["django.request", "django.security.csrf", "advisor.access"]
+
+    def lines(log_format: str = "json") -> io.StringIO:
+        buffer = io.StringIO()
+        handler = logging.StreamHandler(buffer)
+        handler.addFilter(RequestIdFilter())
+        handler.addFilter(SecretPathFilter())
+        text = TextFormatter(operations_logs.TEXT_FORMAT)
+        handler.setFormatter(JsonFormatter() if log_format == "json" else text)
+        for name in names:
+            logging.getLogger(name).addHandler(handler)
+        buffers.append(buffer)
+        handlers.append(handler)
+        return buffer
+
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.INFO)
+    yield lines
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.setLevel(levels[name])
+        for handler in handlers:
+            logger.removeHandler(handler)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_not_found_line_without_query_string(log_lines):
+    buffer = log_lines()
+    await request("/nope/", query="token=SUPERSECRET&code=OIDC-CODE")
+    text = buffer.getvalue()
+    assert "SUPERSECRET" not in text and "OIDC-CODE" not in text
+    warning = next(json.loads(line) for line in text.splitlines() if "Not Found" in line)
+    assert warning["request"] == "GET /nope/"
+    assert warning["status_code"] == 404
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_csrf_refusal_line_without_query_string(log_lines, settings):
+    settings.ADVISOR_ANONYMOUS = True
+    buffer = log_lines()
+    answer = await request(
+        "/assessments/new/",
+        method="POST",
+        query="token=SUPERSECRET2",
+        headers={"Cookie": "sessionid=SESSIONVALUE"},
+    )
+    assert answer.status == 403
+    text = buffer.getvalue()
+    assert "Forbidden (CSRF" in text
+    assert "SUPERSECRET2" not in text and "SESSIONVALUE" not in text
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_share_link_secret_redacted(log_lines):
+    buffer = log_lines()
+    await request(f"/shared/{SHARE_SECRET}/")
+    await request(f"/shared/{SHARE_SECRET}/report.pdf")
+    await request(f"/shared/{SHARE_SECRET}/no/such/page/")
+    text = buffer.getvalue()
+    assert SHARE_SECRET not in text
+    paths = [json.loads(line).get("path") for line in text.splitlines()]
+    assert "/shared/…/" in paths
+    assert "/shared/…/report.pdf" in paths
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_assessment_ids_redacted_when_anonymous(log_lines, settings):
+    settings.ADVISOR_ANONYMOUS = True
+    buffer = log_lines()
+    await request("/assessments/00000000-0000-4000-8000-000000000000/")
+    await request("/api/assessments/00000000-0000-4000-8000-000000000000/")
+    text = buffer.getvalue()
+    assert "00000000-0000-4000-8000-000000000000" not in text
+    assert '"path": "/assessments/…/"' in text
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_assessment_ids_kept_with_sign_in(log_lines, settings):
+    # An id opens nothing without a member's sign-in: it stays, for tracing.
+    settings.ADVISOR_ANONYMOUS = False
+    buffer = log_lines()
+    await request("/assessments/00000000-0000-4000-8000-000000000000/")
+    assert "/assessments/00000000-0000-4000-8000-000000000000/" in buffer.getvalue()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_text_lines_cannot_be_forged_by_a_path(log_lines):
+    buffer = log_lines("text")
+    await request("/x\n2026-01-01 INFO advisor.access [fake] GET /admin/ 200")
+    lines = buffer.getvalue().splitlines()
+    assert lines
+    assert not any(line.startswith("2026-01-01 INFO") for line in lines)
+    assert any("/x\\x0a2026-01-01" in line for line in lines)
