@@ -40,6 +40,13 @@ async def test_healthz_answers_a_load_balancer_by_ip_host(settings):
     assert (await request("/demo/stats/", host="10.0.0.7:8000")).status == 400
 
 
+async def test_healthz_and_readyz_refuse_another_host_name(settings):
+    settings.ALLOWED_HOSTS = ["advisor.example.com"]
+    assert (await request("/healthz", host="evil.example")).status == 400
+    assert (await request("/readyz", host="evil.example")).status == 400
+    assert (await request("/readyz", host="advisor.example.com")).status == 200
+
+
 async def test_healthz_needs_no_sign_in(settings):
     settings.ADVISOR_ANONYMOUS = False
     settings.ADVISOR_PUBLIC_DEMO = False

@@ -109,9 +109,20 @@ async def test_metrics_forwarded_header_from_untrusted_peer_ignored(settings):
     assert answer.status == 403
 
 
-async def test_metrics_answer_any_host(settings):
+async def test_metrics_answer_an_ip_address_host(settings):
     settings.ALLOWED_HOSTS = ["advisor.example.com"]
     assert (await request("/metrics", host="10.0.0.7:8001")).status == 200
+    assert (await request("/metrics", host="[::1]:8001")).status == 200
+    assert (await request("/metrics", host="advisor.example.com")).status == 200
+
+
+async def test_metrics_refuse_another_host_name(settings):
+    # DNS rebinding: another site's name pointed at 127.0.0.1, read from a browser there.
+    settings.ALLOWED_HOSTS = ["advisor.example.com"]
+    for host in ("rebind.attacker.example:8000", "10.0.0.7.attacker.example"):
+        answer = await request("/metrics", host=host)
+        assert answer.status == 400, host
+        assert b"advisor_" not in answer.body
 
 
 # What they count --------------------------------------------------------------
