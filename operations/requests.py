@@ -2,7 +2,8 @@
 when the database is down under a route served ahead of Django.
 
 - The request id: the proxy's `X-Request-ID` when it is well formed (letters,
-  digits, `.`, `_`, `-`, at most 128), else a new one (uuid4 hex). It is in
+  digits, `.`, `_`, `-`, at most 128) and the peer is one of
+  DJANGO_TRUSTED_PROXIES, else a new one (uuid4 hex). It is in
   the response's `X-Request-ID` header and in every log line written for the
   request (operations/logs.py).
 - The access log: one line per request on the `advisor.access` logger when
@@ -31,7 +32,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.conf import settings
 from django.urls import URLPattern, path
 
-from advisor.clients import client_address
+from advisor.clients import client_address, from_trusted_proxy
 from advisor.origins import Scope, header
 
 from . import metrics, outages
@@ -55,8 +56,10 @@ class RequestInfo:
 
 
 def incoming_request_id(scope: Scope) -> str:
+    # Only the proxy's: a client's own id could pass for another request's
+    # in the logs, or tie a line to a request it never made.
     given = header(scope, b"x-request-id")
-    if given is not None and REQUEST_ID.fullmatch(given):
+    if given is not None and REQUEST_ID.fullmatch(given) and from_trusted_proxy(scope):
         return given
     return uuid.uuid4().hex
 

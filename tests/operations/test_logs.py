@@ -31,10 +31,29 @@ def access_lines(caplog):
 # The request id ---------------------------------------------------------------
 
 
+@pytest.fixture
+def behind_proxy(settings):
+    # The test requests come from 127.0.0.1: the proxy.
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+
+
 @pytest.mark.asyncio
-async def test_request_id_from_proxy_echoed():
+async def test_request_id_from_proxy_echoed(behind_proxy):
     answer = await request("/healthz", headers={"X-Request-ID": "nginx-7f3a.91_b"})
     assert answer.headers["x-request-id"] == "nginx-7f3a.91_b"
+
+
+@pytest.mark.asyncio
+async def test_request_id_from_a_client_not_believed(behind_proxy):
+    answer = await request("/healthz", client="203.0.113.9", headers={"X-Request-ID": "mine"})
+    assert HEX_ID.fullmatch(answer.headers["x-request-id"])
+
+
+@pytest.mark.asyncio
+async def test_request_id_not_believed_without_trusted_proxies(settings):
+    settings.TRUSTED_PROXIES = []
+    answer = await request("/healthz", headers={"X-Request-ID": "mine"})
+    assert HEX_ID.fullmatch(answer.headers["x-request-id"])
 
 
 @pytest.mark.asyncio
@@ -47,14 +66,14 @@ async def test_request_id_made_when_absent():
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("given", ["two words", "x" * 129, "", "id\u00e9", 'a"b', "a/b"], ids=repr)
-async def test_request_id_malformed_replaced(given):
+async def test_request_id_malformed_replaced(behind_proxy, given):
     answer = await request("/healthz", headers={"X-Request-ID": given})
     assert HEX_ID.fullmatch(answer.headers["x-request-id"])
 
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_request_id_on_django_views_too():
+async def test_request_id_on_django_views_too(behind_proxy):
     answer = await request("/demo/stats/", headers={"X-Request-ID": "abc-123"})
     assert answer.status == 200
     assert answer.headers["x-request-id"] == "abc-123"
@@ -66,7 +85,7 @@ async def test_request_id_on_django_views_too():
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_access_line_per_request(access_lines):
-    await request(
+    answer = await request(
         "/demo/stats/",
         headers={"X-Request-ID": "req-1", "X-Forwarded-For": "198.51.100.4"},
         client="203.0.113.9",
@@ -75,7 +94,8 @@ async def test_access_line_per_request(access_lines):
     line = json.loads(JsonFormatter().format(record))
     assert line["level"] == "INFO"
     assert line["logger"] == "advisor.access"
-    assert line["request_id"] == "req-1"
+    # The id the response carried; an untrusted peer's own X-Request-ID is not believed.
+    assert line["request_id"] == answer.headers["x-request-id"] != "req-1"
     assert line["method"] == "GET"
     assert line["path"] == "/demo/stats/"
     assert line["status"] == 200
@@ -97,7 +117,7 @@ async def test_access_line_client_through_trusted_proxy(access_lines, settings):
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_other_log_lines_of_the_request_carry_its_id(caplog, settings):
+async def test_other_log_lines_of_the_request_carry_its_id(caplog, settings, behind_proxy):
     caplog.handler.addFilter(RequestIdFilter())
     settings.REDIS_URL = "redis://127.0.0.1:1/6"
     await request("/readyz", headers={"X-Request-ID": "probe-42"})
@@ -167,13 +187,14 @@ asyncio.run(main())
 
 
 def test_production_server_writes_json_lines_with_the_request_id():
-    done = run_settings(SERVE_ONE, **PRODUCTION)
+    done = run_settings(SERVE_ONE, DJANGO_TRUSTED_PROXIES="127.0.0.1", **PRODUCTION)
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stderr.splitlines()]
     [access] = [line for line in lines if line["logger"] == "advisor.access"]
     assert access["request_id"] == "from-nginx-1"
     assert access["path"] == "/healthz"
     assert access["status"] == 200
+    # From the proxy itself, with no X-Forwarded-For: the proxy is the client.
     assert access["client"] == "127.0.0.1"
 
 
@@ -188,7 +209,11 @@ def test_access_log_off_in_development_unless_asked():
     assert done.returncode == 0, done.stderr
     assert "advisor.access" not in done.stderr
     done = run_settings(
-        SERVE_ONE, DJANGO_DEBUG="1", DJANGO_ALLOWED_HOSTS="10.0.0.7", ADVISOR_ACCESS_LOG="1"
+        SERVE_ONE,
+        DJANGO_DEBUG="1",
+        DJANGO_ALLOWED_HOSTS="10.0.0.7",
+        ADVISOR_ACCESS_LOG="1",
+        DJANGO_TRUSTED_PROXIES="127.0.0.1",
     )
     assert done.returncode == 0, done.stderr
     # Readable text in development, with the request id.
