@@ -57,22 +57,23 @@ def client_address(source: Mapping[str, Any] | HttpRequest) -> str | None:
 def address_to_judge(source: Mapping[str, Any] | HttpRequest) -> IPAddress | None:
     """The client's address for an allow list (/metrics), or None if none may be judged.
 
-    None when the client is unknown or `UNREADABLE`, and when a trusted
-    proxy's header names only trusted proxies: that address came out of a
-    header, and a host inside a trusted network (10.0.0.0/8, say) could have
-    written it to pass for the proxy itself, or for loopback.
+    None when the client is unknown or `UNREADABLE`; when a trusted proxy's
+    header names only trusted proxies (that address came out of a header,
+    and a host inside a trusted network, 10.0.0.0/8 say, could have written
+    it to pass for the proxy itself, or for loopback); and when a peer that
+    is not a trusted proxy sends X-Forwarded-For: most likely a proxy on
+    this host that DJANGO_TRUSTED_PROXIES forgot, whose own address
+    (loopback) would let every client through it pass.
     """
     peer, forwarded = _peer_and_forwarded(source)
     trusted = trusted_proxies()
     address = parse_ip(resolve(peer, forwarded, trusted) or "")
     if address is None:
         return None
-    peer_ip = parse_ip(peer or "")
-    named_by_header = (
-        forwarded is not None and peer_ip is not None and _is_trusted(peer_ip, trusted)
-    )
-    if named_by_header and _is_trusted(address, trusted):
-        return None
+    if forwarded is not None:
+        peer_ip = parse_ip(peer or "")
+        if peer_ip is None or not _is_trusted(peer_ip, trusted) or _is_trusted(address, trusted):
+            return None
     return address
 
 

@@ -101,6 +101,10 @@ def test_address_to_judge_the_forwarded_client_or_the_direct_peer(proxies):
     assert str(address_to_judge(scope("127.0.0.1"))) == "127.0.0.1"
 
 
+def test_address_to_judge_none_for_a_header_from_an_untrusted_peer(proxies):
+    assert address_to_judge(scope("127.0.0.1", "203.0.113.9")) is None
+
+
 def test_long_header_read_from_its_right_end(proxies):
     # nginx appends the real client to whatever the client sent.
     spoof = "127.0.0.1," * 300 + "203.0.113.9"

@@ -109,6 +109,14 @@ async def test_metrics_forwarded_header_from_untrusted_peer_ignored(settings):
     assert answer.status == 403
 
 
+async def test_metrics_refused_through_a_proxy_not_listed_as_trusted(settings):
+    # nginx on the same host, DJANGO_TRUSTED_PROXIES forgotten: its requests
+    # come from loopback, but carry the header a proxy adds.
+    settings.TRUSTED_PROXIES = []
+    answer = await request("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert answer.status == 403
+
+
 async def test_metrics_answer_an_ip_address_host(settings):
     settings.ALLOWED_HOSTS = ["advisor.example.com"]
     assert (await request("/metrics", host="10.0.0.7:8001")).status == 200
