@@ -143,6 +143,10 @@ class DatabaseProbe:
         for key in ("context", "cursor_factory", "prepare_threshold"):
             params.pop(key, None)
         params["connect_timeout"] = max(1, int(TIMEOUT))
+        # A database gone silent (no reset, no answer) fails the probe's
+        # query within seconds, so it reconnects, rather than hanging its
+        # one thread until TCP gives up (many minutes).
+        params.setdefault("tcp_user_timeout", int(TIMEOUT * 3000))
         return psycopg.connect(autocommit=True, **params)
 
     @staticmethod
