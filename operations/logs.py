@@ -116,7 +116,10 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD and key not in line:
                 # Django's request: never its query string, cookies or headers.
-                line[key] = request_line(value) if key == "request" else value
+                is_request = (
+                    key == "request" and hasattr(value, "method") and hasattr(value, "path")
+                )
+                line[key] = request_line(value) if is_request else value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         if record.stack_info:

@@ -352,3 +352,9 @@ async def test_text_lines_cannot_be_forged_by_a_path(log_lines):
     assert lines
     assert not any(line.startswith("2026-01-01 INFO") for line in lines)
     assert any("/x\\x0a2026-01-01" in line for line in lines)
+
+
+def test_json_formatter_request_extra_that_is_not_a_request_kept():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "note", (), None)
+    record.request = "a label"
+    assert json.loads(JsonFormatter().format(record))["request"] == "a label"
