@@ -53,7 +53,7 @@ application = ProtocolTypeRouter(
     {
         # Every request has an id, an access log line and its metrics
         # (operations/requests.py); /healthz, /readyz and /metrics answer
-        # any host (operations/routing.py says why).
+        # an allowed host or an IP address (operations/routing.py says why).
         "http": ObservedRequests(
             OperationsEndpoints(
                 AllowedHostsMiddleware(URLRouter([*http_urlpatterns, re_path(r"", django_http)]))

@@ -210,9 +210,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # how long a request waits for a connection of the pool.
     _options.setdefault("connect_timeout", env_seconds("DATABASE_CONNECT_TIMEOUT", 3))
     # Under ASGI Django's persistent connections do not apply; psycopg's pool
-    # saves a new connection (several ms) on every request.
+    # saves a new connection (several ms) on every request. Each request's
+    # sync code runs in a thread of its own under daphne (asgiref's
+    # ThreadSensitiveContext), so as many requests can want a connection at
+    # once as are in flight: psycopg's default of 4 turns a burst into
+    # "busy" answers. 10 per process keeps 2 processes x 10 far below
+    # PostgreSQL's default max_connections (100); /readyz has its own.
+    _pool_max = env_count("DATABASE_POOL_MAX_SIZE", 10, minimum=1)
     _options["pool"] = (
-        {"timeout": env_rate("DATABASE_POOL_TIMEOUT", 3.0, positive=True)}
+        {
+            "timeout": env_rate("DATABASE_POOL_TIMEOUT", 3.0, positive=True),
+            # psycopg keeps 4 open at least, unless told to keep fewer in all.
+            "min_size": min(4, _pool_max),
+            "max_size": _pool_max,
+        }
         if env_bool("DATABASE_POOL", True)
         else False
     )

@@ -45,9 +45,12 @@ def network_checks(request: HttpRequest) -> JsonResponse:
         return error_response(400, errors)
     if "via" in measurement:
         # Only the probe's own receipt makes a run "through a real proxy".
-        problem = via.receipt_problem(measurement["via"], measurement.pop("via_receipt"))
-        if problem is not None:
-            return error_response(400, {"via_receipt": problem})
+        # It names the burst the figures must describe, and is taken once.
+        problems = via.receipt_problems(
+            measurement["via"], measurement.pop("via_receipt"), measurement["sse"]
+        )
+        if problems:
+            return error_response(400, problems)
     with transaction.atomic():
         check = NetworkCheck.objects.create(
             measurement=measurement,

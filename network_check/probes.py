@@ -300,7 +300,7 @@ async def _burst(count: int, interval_ms: int, via: str | None = None) -> AsyncI
     """
     done: dict[str, Any] = {"of": count}
     if via is not None:
-        done.update(via=via, receipt=proxies.receipt(via))
+        done.update(via=via, receipt=proxies.receipt(via, count, interval_ms))
     loop = asyncio.get_running_loop()
     opened = loop.time()
     head = f"retry: {RETRY_MS}\n\n".encode()

@@ -36,7 +36,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from advisor.clients import client_address, parse_ip
+from advisor.clients import address_to_judge
 from advisor.origins import Scope, header, plain_response
 
 # HTTP requests, labelled by route name (never the raw path: the label set
@@ -147,8 +147,12 @@ def _networks(entries: tuple[str, ...]):
 def metrics_allowed(scope: Scope) -> bool:
     """A bearer token equal to ADVISOR_METRICS_TOKEN, or a client in ADVISOR_METRICS_ALLOW.
 
-    The client is `client_address`: behind a proxy listed in
-    DJANGO_TRUSTED_PROXIES, the address the proxy forwards, not the proxy's.
+    The client is `address_to_judge`: behind a proxy listed in
+    DJANGO_TRUSTED_PROXIES, the address the proxy forwards, never the
+    proxy's. A forwarded chain of trusted proxies only (a request from
+    inside the proxy tier, or a host there claiming loopback) and a header
+    that cannot be read are refused: scrape each process at its own address,
+    or send the token.
     """
     token = settings.ADVISOR_METRICS_TOKEN
     if token:
@@ -157,7 +161,7 @@ def metrics_allowed(scope: Scope) -> bool:
             given.strip().encode(), token.encode()
         ):
             return True
-    address = parse_ip(client_address(scope) or "")
+    address = address_to_judge(scope)
     if address is None:
         return False
     return any(address in network for network in _networks(tuple(settings.ADVISOR_METRICS_ALLOW)))

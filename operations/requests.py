@@ -2,49 +2,47 @@
 when the database is down under a route served ahead of Django.
 
 - The request id: the proxy's `X-Request-ID` when it is well formed (letters,
-  digits, `.`, `_`, `-`, at most 128), else a new one (uuid4 hex). It is in
+  digits, `.`, `_`, `-`, at most 128) and the peer is one of
+  DJANGO_TRUSTED_PROXIES, else a new one (uuid4 hex). It is in
   the response's `X-Request-ID` header and in every log line written for the
   request (operations/logs.py).
 - The access log: one line per request on the `advisor.access` logger when
   the response ends (for a stream, when it closes): method, path, status,
-  duration_ms, client (advisor/clients.py), route.
+  duration_ms, client (advisor/clients.py), route; the path without its
+  query string and with its secrets redacted (operations/logs.py).
 - Metrics: by route name (the URL pattern's name, set by
   `RouteNameMiddleware` for Django's views and by `named` for the routes
   ahead of it), method and status; latency to the response's headers.
-- A route ahead of Django (a stream) that meets an unreachable database
-  before it starts answering gets a 503 in the API's JSON error shape,
-  rather than a dropped connection. Django's own views are answered by the
-  500 handler (advisor/views.py), which does the same.
+- A route ahead of Django (a stream) that meets an unreachable or busy
+  database (operations/outages.py) before it starts answering gets a 503 in
+  the API's JSON error shape, rather than a dropped connection. Django's own
+  views are answered by the 500 handler (advisor/views.py), which does the
+  same. Any other database error goes on to the server's 500.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
 import uuid
 from dataclasses import dataclass
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.urls import URLPattern, path
 
-from advisor.clients import client_address
+from advisor.clients import client_address, from_trusted_proxy
 from advisor.origins import Scope, header
 
-from . import metrics
-from .logs import request_id
+from . import metrics, outages
+from .logs import redacted_path, request_id
 
 access_log = logging.getLogger("advisor.access")
 logger = logging.getLogger(__name__)
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 SCOPE_KEY = "advisor.request"
-
-DATABASE_DOWN_MESSAGE = "The database is unreachable; try again in a moment."
-DATABASE_RETRY_AFTER = "5"
 
 
 @dataclass
@@ -53,11 +51,15 @@ class RequestInfo:
 
     id: str
     route: str | None = None
+    # The route's keyword arguments, to take its secrets out of the access log.
+    arguments: dict | None = None
 
 
 def incoming_request_id(scope: Scope) -> str:
+    # Only the proxy's: a client's own id could pass for another request's
+    # in the logs, or tie a line to a request it never made.
     given = header(scope, b"x-request-id")
-    if given is not None and REQUEST_ID.fullmatch(given):
+    if given is not None and REQUEST_ID.fullmatch(given) and from_trusted_proxy(scope):
         return given
     return uuid.uuid4().hex
 
@@ -69,11 +71,6 @@ def route_label(scope: Scope, info: RequestInfo) -> str:
         return "static"
     # A 404, or a route without a name: never the raw path (unbounded labels).
     return "unmatched"
-
-
-def database_down_body() -> bytes:
-    # The API's error shape (advisor/http.py), without a Django response to make it.
-    return json.dumps({"errors": {"database": DATABASE_DOWN_MESSAGE}}).encode()
 
 
 class ObservedRequests:
@@ -93,36 +90,40 @@ class ObservedRequests:
         observed_send = response.send
         try:
             await self.application(scope, receive, observed_send)
-        except (OperationalError, InterfaceError):
-            if response.status is not None:
+        except Exception as error:
+            # In a thread: telling busy from down may wait for the database.
+            outage = sync_to_async(outages.outage, thread_sensitive=False)
+            kind = await outage(error) if response.status is None else None
+            if kind is None:
                 raise
-            logger.warning("the database is unreachable", exc_info=True)
+            logger.warning("the database is %s", kind, exc_info=True)
             await observed_send(
                 {
                     "type": "http.response.start",
                     "status": 503,
                     "headers": [
                         (b"content-type", b"application/json"),
-                        (b"retry-after", DATABASE_RETRY_AFTER.encode()),
+                        (b"retry-after", outages.RETRY_AFTER[kind].encode()),
                     ],
                 }
             )
-            await observed_send({"type": "http.response.body", "body": database_down_body()})
+            await observed_send({"type": "http.response.body", "body": outages.json_body(kind)})
         finally:
             duration = time.perf_counter() - response.started
             # No response at all: the application failed (the server answers 500).
             answered = response.status if response.status is not None else 500
             route = route_label(scope, info)
             metrics.observe_request(route, scope["method"], answered, response.headers_after)
+            logged_path = redacted_path(scope["path"], info.arguments)
             access_log.info(
                 "%s %s %s %.1fms",
                 scope["method"],
-                scope["path"],
+                logged_path,
                 answered,
                 duration * 1000,
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": logged_path,
                     "status": answered,
                     "duration_ms": round(duration * 1000, 1),
                     "client": client_address(scope),
@@ -168,6 +169,7 @@ def _naming(name: str | None, application):
         info = scope.get(SCOPE_KEY)
         if info is not None and name:
             info.route = name
+            info.arguments = scope.get("url_route", {}).get("kwargs")
         await application(scope, receive, send)
 
     return labelled
@@ -195,4 +197,5 @@ class RouteNameMiddleware:
         info = getattr(request, "scope", {}).get(SCOPE_KEY)
         if info is not None and request.resolver_match is not None:
             info.route = request.resolver_match.view_name
+            info.arguments = request.resolver_match.kwargs
         return None

@@ -72,7 +72,8 @@ async def test_probe_through_trusted_proxy_gives_receipt(settings):
     done = await probe_done(PROXY, {"X-Advisor-Via": "buffering-proxy"})
     assert done["of"] == 2
     assert done["via"] == "buffering-proxy"
-    assert via.receipt_problem("buffering-proxy", done["receipt"]) is None
+    burst = {"events_expected": 2, "interval_ms": 50}
+    assert via.receipt_problems("buffering-proxy", done["receipt"], burst) == {}
 
 
 @pytest.mark.asyncio
@@ -106,7 +107,7 @@ def through_proxy(**parts) -> dict:
     document = {
         "sse": BUFFERED_SSE,
         "via": "buffering-proxy",
-        "via_receipt": via.receipt("buffering-proxy"),
+        "via_receipt": via.receipt("buffering-proxy", 10, 200),
         **parts,
     }
     return measurement(**document)
@@ -149,13 +150,24 @@ def test_run_through_proxy_evidence_says_so(client):
     ("parts", "field"),
     [
         ({"via_receipt": "buffering-proxy:1abc:forged"}, "via_receipt"),
-        ({"via_receipt": via.receipt("elsewhere")}, "via_receipt"),
+        ({"via_receipt": via.receipt("elsewhere", 10, 200)}, "via_receipt"),
+        ({"via_receipt": via.receipt("buffering-proxy", 2, 200)}, "sse.events_expected"),
+        ({"via_receipt": via.receipt("buffering-proxy", 10, 50)}, "sse.interval_ms"),
         ({"via_receipt": None}, "via_receipt"),
         ({"via_receipt": "x" * 201}, "via_receipt"),
         ({"via": "a-proxy"}, "via"),
         ({"simulated": ["buffering"]}, "via"),
     ],
-    ids=["forged", "other-via", "missing", "too-long", "unknown-via", "also-simulated"],
+    ids=[
+        "forged",
+        "other-via",
+        "other-count",
+        "other-interval",
+        "missing",
+        "too-long",
+        "unknown-via",
+        "also-simulated",
+    ],
 )
 def test_run_through_proxy_refused_without_valid_receipt(client, parts, field):
     document = through_proxy()
@@ -168,7 +180,7 @@ def test_run_through_proxy_refused_without_valid_receipt(client, parts, field):
 
 @pytest.mark.django_db
 def test_receipt_alone_refused(client):
-    document = measurement(via_receipt=via.receipt("buffering-proxy"))
+    document = measurement(via_receipt=via.receipt("buffering-proxy", 10, 200))
     response = post(client, document)
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"via"}
@@ -176,12 +188,35 @@ def test_receipt_alone_refused(client):
 
 @pytest.mark.django_db
 def test_expired_receipt_refused(client):
-    receipt = via.receipt("buffering-proxy")
+    receipt = via.receipt("buffering-proxy", 10, 200)
     with patch("time.time", return_value=time.time() + via.RECEIPT_MAX_AGE + 5):
         response = post(client, through_proxy(via_receipt=receipt))
     assert response.status_code == 400
     assert "has expired" in response.json()["errors"]["via_receipt"]
     assert NetworkCheck.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_receipt_taken_once(client):
+    document = through_proxy()
+    assert post(client, document).status_code == 201
+    again = post(client, document)
+    assert again.status_code == 400
+    assert "has been used already" in again.json()["errors"]["via_receipt"]
+    assert NetworkCheck.objects.count() == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_probe_receipt_proves_its_own_burst_only(settings):
+    settings.TRUSTED_PROXIES = [PROXY]
+    done = await probe_done(PROXY, {"X-Advisor-Via": "buffering-proxy"})
+    # The probe sent 2 events 50 ms apart: a run of 10 at 200 ms is not it.
+    ten = {"events_expected": 10, "interval_ms": 200}
+    assert set(via.receipt_problems("buffering-proxy", done["receipt"], ten)) == {
+        "sse.events_expected",
+        "sse.interval_ms",
+    }
 
 
 # The page ---------------------------------------------------------------------------

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import subprocess
 import sys
 from contextlib import contextmanager
 from unittest.mock import patch
 
+import psycopg
 import pytest
 from django.conf import settings as django_settings
 from django.db import OperationalError, connections
@@ -23,11 +25,22 @@ TOKEN = {"Authorization": "Bearer adv_0123456789abcdef"}  # well formed, so it i
 MISSING = "00000000-0000-4000-8000-000000000000"
 
 
+def failing(driver_error: Exception):
+    """A cursor that raises as Django does: its OperationalError, the driver's as the cause."""
+
+    def cursor(*args, **kwargs):
+        raise OperationalError(str(driver_error)) from driver_error
+
+    return patch.object(type(connections["default"]), "cursor", cursor)
+
+
 @contextmanager
 def database_down():
     """Every query fails as with a database that refuses connections."""
-    error = OperationalError('connection to server at "127.0.0.1", port 5432 failed: refused')
-    with patch.object(type(connections["default"]), "cursor", side_effect=error):
+    refused = psycopg.OperationalError(
+        'connection to server at "127.0.0.1", port 5432 failed: Connection refused'
+    )
+    with failing(refused):
         yield
 
 
@@ -284,3 +297,151 @@ def test_postgres_not_listening_at_all_503(ops_database):
     assert status == 503
     assert json.loads(body) == {"errors": {"database": UNREACHABLE}}
     assert seconds < 5
+
+
+# Busy, not down; faults, not outages (operations/outages.py) -------------------------
+
+BUSY = "The server is busy; try again in a moment."
+
+
+def pool_timeout():
+    from psycopg_pool import PoolTimeout
+
+    return failing(PoolTimeout("couldn't get a connection after 3.00 sec"))
+
+
+@pytest.fixture
+def fresh_probe():
+    from operations import health
+
+    health.forget()
+    yield health
+    health.forget()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_pool_busy_while_the_database_answers_is_busy_not_down(settings, fresh_probe):
+    settings.ADVISOR_ANONYMOUS = True
+    with pool_timeout(), patch.object(fresh_probe.database_probe, "check", lambda: None):
+        page = await request(f"/assessments/{MISSING}/")
+        api = await request(f"/api/assessments/{MISSING}/")
+        stream = await request("/decisions/stream/", headers=TOKEN)
+        ready = await request("/readyz")
+    assert (page.status, page.headers["retry-after"]) == (503, "2")
+    assert b"The server is busy; try again in a moment" in page.body
+    assert b"unreachable" not in page.body
+    assert (api.status, api.json()) == (503, {"errors": {"database": BUSY}})
+    assert (stream.status, stream.json()) == (503, {"errors": {"database": BUSY}})
+    # A busy process stays in the load balancer.
+    assert ready.status == 200
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_pool_timeout_with_the_database_gone_is_unreachable(settings, fresh_probe):
+    settings.ADVISOR_ANONYMOUS = True
+
+    def refuse() -> None:
+        raise psycopg.OperationalError("connection refused")
+
+    with pool_timeout(), patch.object(fresh_probe.database_probe, "check", refuse):
+        api = await request(f"/api/assessments/{MISSING}/")
+    assert (api.status, api.json()) == (503, {"errors": {"database": UNREACHABLE}})
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "error",
+    [
+        sqlite3.OperationalError("no such table: questionnaire_assessment"),
+        sqlite3.OperationalError("database is locked"),
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.SerializationFailure("could not serialize access"),
+        psycopg.errors.QueryCanceled("canceling statement due to statement timeout"),
+        psycopg.errors.UndefinedTable('relation "x" does not exist'),
+    ],
+    ids=["no-such-table", "locked", "deadlock", "serialization", "statement-timeout", "no-table"],
+)
+async def test_database_faults_are_500_not_an_outage(settings, error):
+    settings.ADVISOR_ANONYMOUS = True
+    with failing(error):
+        api = await request(f"/api/assessments/{MISSING}/")
+        page = await request(f"/assessments/{MISSING}/")
+    assert api.status == 500
+    assert page.status == 500
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "error",
+    [
+        psycopg.OperationalError("consuming input failed: server closed the connection"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.errors.lookup("08006")("connection failure"),
+    ],
+    ids=["closed", "admin-shutdown", "class-08"],
+)
+async def test_connection_failures_are_an_outage(settings, error):
+    settings.ADVISOR_ANONYMOUS = True
+    with failing(error):
+        api = await request(f"/api/assessments/{MISSING}/")
+    assert (api.status, api.json()) == (503, {"errors": {"database": UNREACHABLE}})
+
+
+# In a fresh server process on the real PostgreSQL: every connection of the
+# pool held, as by requests that are slow to finish.
+BUSY_POOL = """
+import asyncio, json, time
+import django
+django.setup()
+from django.db import connections
+from asgiref.testing import ApplicationCommunicator
+from advisor.asgi import application
+
+async def get(path):
+    scope = {"type": "http", "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(b"host", b"advisor.example")], "client": ("127.0.0.1", 5000),
+             "server": ("127.0.0.1", 8000)}
+    app = ApplicationCommunicator(application, scope)
+    started = time.monotonic()
+    await app.send_input({"type": "http.request", "body": b""})
+    start = await app.receive_output(15)
+    body = await app.receive_output(15)
+    await app.wait(15)
+    return start["status"], body["body"].decode(), round(time.monotonic() - started, 2)
+
+pool = connections["default"].pool
+pool.open(wait=True)
+held = [pool.getconn() for _ in range(pool.max_size)]
+seen = {"max_size": pool.max_size}
+async def main():
+    seen["busy"] = [await get(path) for path in PATHS]
+asyncio.run(main())
+for connection in held:
+    pool.putconn(connection)
+print(json.dumps(seen))
+"""
+
+
+def test_postgres_pool_busy_503_busy_and_still_ready(ops_database):
+    paths = [f"/api/assessments/{MISSING}/", "/readyz"]
+    done = run(
+        f"PATHS = {paths!r}\n" + BUSY_POOL,
+        DJANGO_SETTINGS_MODULE="advisor.settings",
+        DATABASE_URL=ops_database,
+        DATABASE_POOL_TIMEOUT="1",
+        ADVISOR_ANONYMOUS="1",
+        ADVISOR_ACCESS_LOG="0",
+        **PRODUCTION,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["max_size"] == 10
+    api, ready = seen["busy"]
+    assert api[0] == 503
+    assert json.loads(api[1]) == {"errors": {"database": BUSY}}
+    assert ready[0] == 200, ready

@@ -73,7 +73,32 @@ async def test_metrics_behind_trusted_proxy_judge_the_forwarded_client(settings)
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
     outside = {"X-Forwarded-For": "203.0.113.9"}
     assert (await request("/metrics", headers=outside)).status == 403
-    assert (await request("/metrics", headers={"X-Forwarded-For": "127.0.0.1"})).status == 200
+    settings.ADVISOR_METRICS_ALLOW = ["198.51.100.0/24"]
+    inside = {"X-Forwarded-For": "198.51.100.7"}
+    assert (await request("/metrics", headers=inside)).status == 200
+
+
+async def test_metrics_long_forwarded_header_never_passes_for_the_proxy(settings):
+    # The proxy (loopback, allowed by default) appends the real client to
+    # whatever the client sent; a header past the length read must not fall
+    # back to the proxy's own address.
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    spoof = {"X-Forwarded-For": "1.1.1.1," * 300 + "203.0.113.9"}
+    assert (await request("/metrics", headers=spoof)).status == 403
+    unreadable = {"X-Forwarded-For": "1" * 3000}
+    assert (await request("/metrics", headers=unreadable)).status == 403
+
+
+async def test_metrics_a_trusted_hop_claiming_loopback_refused(settings):
+    # A host in a trusted network sends "127.0.0.1" itself; the proxy appends it.
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8", "127.0.0.1"]
+    claim = {"X-Forwarded-For": "127.0.0.1, 10.9.9.9"}
+    assert (await request("/metrics", headers=claim)).status == 403
+    # Through the proxy from inside the proxy tier: refused too (scrape each
+    # process at its own address, or send the token).
+    assert (await request("/metrics", headers={"X-Forwarded-For": "127.0.0.1"})).status == 403
+    # Straight to the process, no header: the peer is the client.
+    assert (await request("/metrics")).status == 200
 
 
 async def test_metrics_forwarded_header_from_untrusted_peer_ignored(settings):
@@ -84,9 +109,28 @@ async def test_metrics_forwarded_header_from_untrusted_peer_ignored(settings):
     assert answer.status == 403
 
 
-async def test_metrics_answer_any_host(settings):
+async def test_metrics_refused_through_a_proxy_not_listed_as_trusted(settings):
+    # nginx on the same host, DJANGO_TRUSTED_PROXIES forgotten: its requests
+    # come from loopback, but carry the header a proxy adds.
+    settings.TRUSTED_PROXIES = []
+    answer = await request("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert answer.status == 403
+
+
+async def test_metrics_answer_an_ip_address_host(settings):
     settings.ALLOWED_HOSTS = ["advisor.example.com"]
     assert (await request("/metrics", host="10.0.0.7:8001")).status == 200
+    assert (await request("/metrics", host="[::1]:8001")).status == 200
+    assert (await request("/metrics", host="advisor.example.com")).status == 200
+
+
+async def test_metrics_refuse_another_host_name(settings):
+    # DNS rebinding: another site's name pointed at 127.0.0.1, read from a browser there.
+    settings.ALLOWED_HOSTS = ["advisor.example.com"]
+    for host in ("rebind.attacker.example:8000", "10.0.0.7.attacker.example"):
+        answer = await request("/metrics", host=host)
+        assert answer.status == 400, host
+        assert b"advisor_" not in answer.body
 
 
 # What they count --------------------------------------------------------------
