@@ -101,10 +101,9 @@ async def start(request: HttpRequest) -> HttpResponse:
     if errors:
         return error_response(400, errors)
     try:
-        run = runs.start(owner_of(request), workload)
+        run = await runs.start(owner_of(request), workload)
     except RunRefused as refused:
-        headers = {"Retry_After": str(refused.retry_after)} if refused.retry_after else {}
-        return error_response(refused.status, {refused.field: refused.message}, **headers)
+        return _refusal(refused)
     query = f"?run={run.id}"
     return JsonResponse(
         {
@@ -135,9 +134,18 @@ async def up(request: HttpRequest) -> HttpResponse:
     body = posted_fields(request, MAX_UP_BODY)
     if isinstance(body, JsonResponse):
         return body
-    if runs.get(body.get("run") if isinstance(body.get("run"), str) else None) is None:
+    try:
+        run = await runs.get(body.get("run"))
+    except RunRefused as refused:
+        return _refusal(refused)
+    if run is None:
         return error_response(404, {"run": "No running workload has that id."})
     try:
         return JsonResponse(up_ack(body, wire_bytes=request_wire_bytes(request)))
     except MessageError as error:
         return error_response(400, {error.message.split('"')[1]: error.message})
+
+
+def _refusal(refused: RunRefused) -> JsonResponse:
+    headers = {"Retry_After": str(refused.retry_after)} if refused.retry_after else {}
+    return error_response(refused.status, {refused.field: refused.message}, **headers)

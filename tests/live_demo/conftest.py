@@ -35,9 +35,14 @@ def redis_options(settings, demo_options) -> dict:
         }
     }
     yield settings.LIVE_DEMO
+    delete_redis_keys(REDIS_URL, prefix)
+
+
+def delete_redis_keys(url: str, prefix: str) -> None:
+    """What a test stored in Redis under its own ``prefix``, and nothing else, deleted."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(url)
     keys = list(client.scan_iter(f"{prefix}:*"))
     if keys:
         client.delete(*keys)
