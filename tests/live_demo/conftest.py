@@ -49,6 +49,22 @@ def delete_redis_keys(url: str, prefix: str) -> None:
     client.close()
 
 
+@pytest.fixture
+def workload_store_down(settings, monkeypatch) -> None:
+    """The workload runs' cache is a Redis server that is down (nothing listens on port 1).
+
+    A cache of its own: the default one stays usable for the tests' clean-up.
+    """
+    from live_demo.workload.runs import runs
+
+    down = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+    settings.CACHES = {**settings.CACHES, "down": down}
+    monkeypatch.setattr(runs, "cache_alias", "down")
+
+
 @pytest_asyncio.fixture
 async def fresh_feed() -> AsyncIterator[None]:
     """Each async test gets its own feed on its own event loop, stopped afterwards."""

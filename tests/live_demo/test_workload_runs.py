@@ -208,15 +208,8 @@ async def test_runs_at_most_max_runs_across_processes(clock):
 
 
 @pytest.mark.asyncio
-async def test_runs_a_store_out_of_reach_is_503(settings):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            # Nothing listens there: connecting fails at once.
-            "LOCATION": "redis://127.0.0.1:1/0",
-        }
-    }
-    runs = Runs()
+async def test_runs_a_store_out_of_reach_is_503(workload_store_down):
+    runs = Runs(cache_alias="down")
     with pytest.raises(RunRefused) as refused:
         await runs.start("me", workload())
     assert refused.value.status == 503

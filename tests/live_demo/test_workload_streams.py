@@ -13,6 +13,7 @@ from channels.testing import WebsocketCommunicator
 from django.core.cache import cache
 
 from advisor.asgi import application
+from live_demo.protocol import CLOSE_INTERNAL
 from live_demo.workload import runs as runs_module
 from live_demo.workload.consumers import CLOSE_BUSY, CLOSE_UNKNOWN_RUN
 from live_demo.workload.runs import BINARY_HEADER, runs
@@ -294,4 +295,15 @@ async def test_workload_socket_over_the_demos_message_rate_is_warned(settings):
         while (frame := await client.receive_json_from(timeout=TIMEOUT))["type"] != "error":
             pass
     assert frame["code"] == "rate_limited"
+    await client.disconnect()
+
+
+async def test_workload_stream_and_socket_store_out_of_reach(workload_store_down):
+    status, body = await stream("run=abc")
+    assert status == 503
+    assert b"try again" in body
+    client = socket("abc")
+    await client.connect(timeout=TIMEOUT)
+    assert (await client.receive_json_from(timeout=TIMEOUT))["code"] == "unavailable"
+    assert (await receive_close(client))["code"] == CLOSE_INTERNAL
     await client.disconnect()

@@ -167,3 +167,16 @@ def test_demo_page_lists_the_eight_presets_with_their_workloads(client):
     page = client.get("/demo/").content.decode()
     assert page.count("/demo/workload/?preset=") == 8
     assert "(50 events/s of 256 bytes JSON down, 5 messages/s up" in page
+
+
+def test_start_run_store_out_of_reach_503_names_run(client, workload_store_down):
+    response = start(client, good())
+    assert response.status_code == 503
+    assert "try again" in response.json()["errors"]["run"]
+    assert int(response["Retry-After"]) > 0
+
+
+def test_up_store_out_of_reach_503_names_run(client, workload_store_down):
+    response = up(client, {"run": "abc", "seq": 1, "t": 1})
+    assert response.status_code == 503
+    assert "run" in response.json()["errors"]
