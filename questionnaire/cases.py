@@ -35,6 +35,7 @@ from .catalogue import (
     Question,
     Source,
     get_catalogue,
+    version_key,
 )
 from .scoring import Result, evaluate, validate_answers
 
@@ -143,16 +144,12 @@ def get_library(version: str | None = None) -> Library:
     if version is None:
         chosen = versions[-1]
     else:
-        key = _version_key(version)
+        key = version_key(version)
         for candidate in versions:
-            if _version_key(candidate) <= key:
+            if version_key(candidate) <= key:
                 chosen = candidate
     data = json.loads((LIBRARY_DIR / f"{chosen}.json").read_text(encoding="utf-8"))
     return parse_library(data, get_catalogue(str(data["version"])))
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
 def parse_library(data: Mapping, catalogue: Catalogue) -> Library:

@@ -346,7 +346,7 @@ def _result_page(
     status: int = 200,
 ) -> HttpResponse:
     revisions = list(assessment.revisions.select_related("network_check"))
-    revision = _requested_revision(request, revisions)
+    revision = requested_revision_or_404(request, revisions)
     principal = access.principal_of(request)
     if share_secret:
         # Read-only for the holder of the link: its own URLs, nothing to change.
@@ -499,7 +499,7 @@ async def _report(
     revisions = [
         revision async for revision in assessment.revisions.select_related("network_check")
     ]
-    revision = _requested_revision(request, revisions)
+    revision = requested_revision_or_404(request, revisions)
     disposition = content_disposition_header(
         as_attachment=True, filename=report.report_filename(revision.title)
     )
@@ -542,7 +542,7 @@ async def _no_body() -> AsyncIterator[bytes]:
     yield
 
 
-def _requested_revision(request: HttpRequest, revisions: list[Revision]) -> Revision:
+def requested_revision_or_404(request: HttpRequest, revisions: list[Revision]) -> Revision:
     """The revision ``?revision=N`` names, the latest without it; 404 if there is none."""
     requested = request.GET.get("revision")
     if requested is None:

@@ -21,7 +21,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .catalogue import _version_key
+from .catalogue import version_key
 
 WORKLOAD_DIR = Path(__file__).resolve().parent / "workloads"
 
@@ -57,9 +57,9 @@ TRAFFIC_FORMATS = {"text": "json", "binary": "binary", "mixed": "mixed"}
 @cache
 def mapping(catalogue_version: str) -> dict[str, Any]:
     """The mapping file for ``catalogue_version``: its own, else the newest one before it."""
-    files = sorted(WORKLOAD_DIR.glob("*.json"), key=lambda path: _version_key(path.stem))
-    wanted = _version_key(catalogue_version)
-    chosen = [path for path in files if _version_key(path.stem) <= wanted] or files[:1]
+    files = sorted(WORKLOAD_DIR.glob("*.json"), key=lambda path: version_key(path.stem))
+    wanted = version_key(catalogue_version)
+    chosen = [path for path in files if version_key(path.stem) <= wanted] or files[:1]
     return json.loads(chosen[-1].read_text(encoding="utf-8"))
 
 

@@ -25,12 +25,13 @@ from .. import caps
 from ..consumers import DemoConsumer
 from ..protocol import (
     CLOSE_DROPPED,
+    CLOSE_INTERNAL,
     CLOSE_TOO_MANY,
     pong,
     resume_id,
     websocket_frame_bytes,
 )
-from .runs import UP_DATA_CHARS, Run, runs
+from .runs import DROPPED, END, UP_DATA_CHARS, Run, RunRefused, runs
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,14 @@ class WorkloadConsumer(DemoConsumer):
     async def connect(self) -> None:
         self.options = settings.LIVE_DEMO
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        run = runs.get((query.get("run") or [""])[0])
         # Accepted, then closed with an error frame: a refused handshake shows
         # a browser only 1006, where a frame and a close code say why.
         await self.accept()
+        try:
+            run = await runs.get((query.get("run") or [""])[0])
+        except RunRefused as refused:
+            await self._refuse(CLOSE_INTERNAL, "unavailable", refused.message)
+            return
         if run is None:
             await self._refuse(
                 CLOSE_UNKNOWN_RUN, "unknown_run", "No running workload has that id."
@@ -60,7 +65,7 @@ class WorkloadConsumer(DemoConsumer):
         if self.slot is None:
             await self._refuse(CLOSE_TOO_MANY, "too_many", caps.refusal().decode().strip())
             return
-        if not run.claim("websocket", self):
+        if not runs.claim(run, "websocket", self):
             await self._refuse(CLOSE_BUSY, "busy", "This run's WebSocket is open already.")
             return
         self.run = run
@@ -79,7 +84,7 @@ class WorkloadConsumer(DemoConsumer):
         writer, self.writer = self.writer, None
         await self.stop(writer)
         if self.run is not None:
-            self.run.let_go("websocket", self)
+            runs.let_go(self.run, "websocket", self)
             self.run = None
         if self.slot is not None:
             self.slot.release()
@@ -119,14 +124,14 @@ class WorkloadConsumer(DemoConsumer):
     async def _write(self, last_id: int) -> None:
         run = self.run
         try:
-            async for batch in run.events("websocket", last_id):
-                if batch == "dropped":
+            async for batch in runs.events(run, "websocket", last_id):
+                if batch == DROPPED:
                     # The forced drop: the page reconnects and resumes, maybe
                     # before this socket's disconnect is through.
-                    run.let_go("websocket", self)
+                    runs.let_go(run, "websocket", self)
                     await self.close(code=CLOSE_DROPPED, reason="dropped")
                     return
-                if batch == "end":
+                if batch == END:
                     await self.send_json({"type": "end", "total": run.total, "ts": now_ms()})
                     await self.close(code=1000, reason="end")
                     return
@@ -138,7 +143,7 @@ class WorkloadConsumer(DemoConsumer):
         except Exception:
             logger.exception("workload: the WebSocket writer failed")
             with contextlib.suppress(Exception):
-                await self.close(code=4011, reason="server error")
+                await self.close(code=CLOSE_INTERNAL, reason="server error")
 
 
 def up_ack(message: dict[str, Any], *, wire_bytes: int) -> dict[str, Any]:

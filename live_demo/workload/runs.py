@@ -8,26 +8,43 @@ every event it missed, stamped with the time it was due, so the outage shows
 in its latency. Each transport of a run gets the same events (ids 1 to
 ``total``), from its own connection.
 
+Any server process serves any run, without sticky sessions: the run's
+definition (id, parameters, start time, owner) is kept in Django's cache,
+which is Redis when ``REDIS_URL`` is set and so the same for every process,
+and the schedule follows from it. Whichever process a start, a connection, a
+resume or an up message reaches reads the definition and generates, replays
+or answers the same as any other would. Beside it the processes share, as
+cache keys that expire with the run and are taken with ``cache.add`` (which
+one process wins): the owner's running run, the ``MAX_RUNS`` places, and
+whether each transport had its forced drop (a resume on another process is
+not dropped again).
+
 Bounded: the parameters' limits (questionnaire/workload.py), one run at a
-time per browser session (or per client address without one), at most
-``MAX_RUNS`` in the process, one connection per transport per run, and the
-demo's per-client cap on open connections (live_demo/caps.py). Runs are kept
-in the process that started them, and forgotten ``GRACE`` seconds after they
-end.
+time per browser session (or per client address without one) and at most
+``MAX_RUNS`` at once, across all processes; one connection per transport per
+run, and the demo's per-client cap on open connections (live_demo/caps.py),
+in each process (a connection is held where it is served: a process that
+dies holds nothing). A run is forgotten ``GRACE_S`` seconds after it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import math
+import re
 import secrets
 import struct
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.core.cache import caches
+from redis.exceptions import RedisError
 
 TRANSPORTS = ("websocket", "sse")
 MAX_RUNS = 100
@@ -39,6 +56,9 @@ BINARY_HEADER = struct.Struct(">Qd")
 # In a mixed workload, every MIXED_EVERY-th event is binary ("mostly text, some binary").
 MIXED_EVERY = 4
 UP_DATA_CHARS = 4096
+DROPPED, END = "dropped", "end"
+# What secrets.token_urlsafe makes: anything else names no run (and no cache key).
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -56,16 +76,14 @@ class Event:
         return self.payload
 
 
-@dataclass
+@dataclass(frozen=True)
 class Run:
     id: str
+    # A digest of whose run it is: the session key stays out of the cache.
     owner: str
     workload: dict[str, Any]
     start: float
-    clock: Callable[[], float] = time.time
-    # Transports already dropped once (the forced drop), and each one's open connection.
-    dropped: set[str] = field(default_factory=set)
-    open: dict[str, object] = field(default_factory=dict)
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     @property
     def rate(self) -> float:
@@ -83,14 +101,13 @@ class Run:
     def drop_at(self) -> float:
         return self.start + self.workload["duration_s"] / 2
 
-    def claim(self, transport: str, connection: object) -> bool:
-        """Make ``connection`` the run's one on ``transport``; False if another holds it."""
-        return self.open.setdefault(transport, connection) is connection
+    @property
+    def forgotten_at(self) -> float:
+        return self.end + GRACE_S
 
-    def let_go(self, transport: str, connection: object) -> None:
-        """``connection`` is done with the run: a connection that came back may claim it."""
-        if self.open.get(transport) is connection:
-            del self.open[transport]
+    def definition(self) -> dict[str, Any]:
+        """What the cache keeps: everything but the id (its key) and the clock."""
+        return {"owner": self.owner, "workload": self.workload, "start": self.start}
 
     def due(self, event_id: int) -> float:
         return self.start + (event_id - 1) / self.rate
@@ -122,14 +139,16 @@ class Run:
             "ts": round(self.clock() * 1000, 3),
         }
 
-    async def events(self, transport: str, after: int) -> AsyncIterator[list[Event] | str]:
-        """Batches of due events after id ``after``, then "dropped" (once a run) or "end"."""
+    async def events(self, after: int, *, drop: bool) -> AsyncIterator[list[Event] | str]:
+        """Batches of due events after id ``after``, then "end".
+
+        With ``drop``, "dropped" instead at the drop time, and nothing after it.
+        """
         next_id = after + 1
         while next_id <= self.total:
             now = self.clock()
-            if transport not in self.dropped and now >= self.drop_at:
-                self.dropped.add(transport)
-                yield "dropped"
+            if drop and now >= self.drop_at:
+                yield DROPPED
                 return
             last = min(self.total, math.floor((now - self.start) * self.rate) + 1)
             if last >= next_id:
@@ -137,10 +156,10 @@ class Run:
                 next_id = last + 1
                 continue
             wake = self.due(next_id)
-            if transport not in self.dropped:
+            if drop:
                 wake = min(wake, self.drop_at)
             await asyncio.sleep(max(0.0, wake - self.clock()))
-        yield "end"
+        yield END
 
 
 class RunRefused(Exception):
@@ -154,45 +173,108 @@ class RunRefused(Exception):
         )
 
 
+def unavailable() -> RunRefused:
+    return RunRefused(
+        503, "run", "The demo cannot reach its store of runs at the moment; try again.", 5
+    )
+
+
 class Runs:
-    """The process's runs, by id; one unfinished run per owner."""
+    """Every process's runs, in the cache; and this process's connections to them."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, clock: Callable[[], float] = time.time, cache_alias: str = "default"
+    ) -> None:
         self.clock = clock
-        self._runs: dict[str, Run] = {}
+        self.cache_alias = cache_alias
+        # (run id, transport): the connection this process serves it on.
+        self._open: dict[tuple[str, str], object] = {}
 
-    def start(self, owner: str, workload: dict[str, Any]) -> Run:
-        self._forget_old()
+    async def start(self, owner: str, workload: dict[str, Any]) -> Run:
+        """A new run of ``workload`` for ``owner``; RunRefused (409, 503) over the bounds."""
+        return await self._in_store(self._start, owner, workload)
+
+    async def get(self, run_id: object) -> Run | None:
+        """The run ``run_id`` names, whichever process started it; None if none runs."""
+        if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+            return None
+        definition = await self._in_store(self._cache().get, _key("run", run_id))
+        return None if definition is None else Run(run_id, clock=self.clock, **definition)
+
+    def claim(self, run: Run, transport: str, connection: object) -> bool:
+        """Make ``connection`` this process's one on ``transport``; False if another holds it."""
+        return self._open.setdefault((run.id, transport), connection) is connection
+
+    def let_go(self, run: Run, transport: str, connection: object) -> None:
+        """``connection`` is done with the run: a connection that came back may claim it."""
+        if self._open.get((run.id, transport)) is connection:
+            del self._open[(run.id, transport)]
+
+    async def events(
+        self, run: Run, transport: str, after: int
+    ) -> AsyncIterator[list[Event] | str]:
+        """The run's events on ``transport`` after ``after``, with its one forced drop.
+
+        One a run, whichever process serves the connection: one that comes back
+        after the drop, to this process or another, is not dropped again.
+        """
+        dropped = _key("dropped", run.id, transport)
+        drop = not await self._in_store(self._cache().get, dropped)
+        async for batch in run.events(after, drop=drop):
+            if batch == DROPPED:
+                # Said before the connection closes, so its resume finds it.
+                await self._in_store(self._cache().set, dropped, True, self._ttl(run.forgotten_at))
+            yield batch
+
+    def _start(self, owner: str, workload: dict[str, Any]) -> Run:
+        cache = self._cache()
         now = self.clock()
-        for run in self._runs.values():
-            if run.owner == owner and run.end > now:
-                wait = math.ceil(run.end - now)
-                raise RunRefused(
-                    409,
-                    "run",
-                    f"Your browser is running a workload already; it ends in {wait} s.",
-                    wait,
-                )
-        if len(self._runs) >= MAX_RUNS:
+        digest = hashlib.sha256(owner.encode()).hexdigest()[:32]
+        run = Run(secrets.token_urlsafe(16), digest, workload, now + LEAD_S, self.clock)
+        owner_key = _key("owner", digest)
+        if not cache.add(owner_key, run.end, self._ttl(run.end)):
+            # Its run's end; a key that expired meanwhile was at its last second.
+            wait = max(1, math.ceil(cache.get(owner_key, now) - now))
+            raise RunRefused(
+                409,
+                "run",
+                f"Your browser is running a workload already; it ends in {wait} s.",
+                wait,
+            )
+        if not self._take_place(run):
+            cache.delete(owner_key)
             raise RunRefused(503, "run", "The demo is running as many workloads as it can.", 10)
-        run = Run(secrets.token_urlsafe(16), owner, workload, now + LEAD_S, self.clock)
-        self._runs[run.id] = run
+        cache.set(_key("run", run.id), run.definition(), self._ttl(run.forgotten_at))
         return run
 
-    def get(self, run_id: str | None) -> Run | None:
-        self._forget_old()
-        return self._runs.get(run_id or "")
+    def _take_place(self, run: Run) -> bool:
+        """One of the MAX_RUNS places, held until the run is forgotten; False if all are taken."""
+        cache = self._cache()
+        places = [_key("place", str(number)) for number in range(MAX_RUNS)]
+        taken = cache.get_many(places)
+        for place in places:
+            # Another process may take a free place first: then try the next.
+            if place not in taken and cache.add(place, run.id, self._ttl(run.forgotten_at)):
+                return True
+        return False
 
-    def clear(self) -> None:
-        self._runs.clear()
+    def _ttl(self, until: float) -> int:
+        # Whole seconds (Redis keeps no less), rounded up: a key outlives its run by under one.
+        return max(1, math.ceil(until - self.clock()))
 
-    def __len__(self) -> int:
-        return len(self._runs)
+    def _cache(self):
+        return caches[self.cache_alias]
 
-    def _forget_old(self) -> None:
-        now = self.clock()
-        for run_id in [key for key, run in self._runs.items() if run.end + GRACE_S < now]:
-            del self._runs[run_id]
+    async def _in_store(self, call: Callable, *args: Any) -> Any:
+        """``call`` in a worker thread (a cache client blocks); a store out of reach is a 503."""
+        try:
+            return await sync_to_async(call, thread_sensitive=False)(*args)
+        except (RedisError, OSError) as error:
+            raise unavailable() from error
+
+
+def _key(*parts: str) -> str:
+    return ":".join(("workload", *parts))
 
 
 runs = Runs()

@@ -20,7 +20,7 @@ from advisor.wire import now_ms, to_json
 from .. import caps
 from ..events import format_event
 from ..sse import HEADERS, requested_last_id, serve_until_disconnect
-from .runs import Run, runs
+from .runs import DROPPED, END, Run, RunRefused, runs
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,12 @@ async def workload_stream(scope, receive, send) -> None:
         )
         return
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    run = runs.get((query.get("run") or [""])[0])
+    try:
+        run = await runs.get((query.get("run") or [""])[0])
+    except RunRefused as refused:
+        retry = [(b"retry-after", str(refused.retry_after).encode())]
+        await plain_response(send, refused.status, f"{refused.message}\n".encode(), retry)
+        return
     if run is None:
         await plain_response(send, 404, UNKNOWN_RUN)
         return
@@ -52,14 +57,14 @@ async def workload_stream(scope, receive, send) -> None:
         await plain_response(send, 429, caps.refusal(), [(b"retry-after", caps.RETRY_AFTER)])
         return
     with slot:
-        if not run.claim("sse", scope):
+        if not runs.claim(run, "sse", scope):
             await plain_response(send, 409, BUSY)
             return
         try:
             stream = asyncio.create_task(_serve(scope, send, run, last_id))
             await serve_until_disconnect(stream, receive)
         finally:
-            run.let_go("sse", scope)
+            runs.let_go(run, "sse", scope)
 
 
 async def _serve(scope, send, run: Run, last_id: int) -> None:
@@ -70,10 +75,10 @@ async def _serve(scope, send, run: Run, last_id: int) -> None:
     welcome = to_json(run.welcome("sse", last_id))
     first = format_event(welcome, event="welcome", retry=RETRY_MS)
     await send({"type": "http.response.body", "body": first, "more_body": True})
-    async for batch in run.events("sse", last_id):
-        if batch == "dropped":
+    async for batch in runs.events(run, "sse", last_id):
+        if batch == DROPPED:
             break
-        if batch == "end":
+        if batch == END:
             end = to_json({"type": "end", "total": run.total, "ts": now_ms()})
             chunk = format_event(end, event="end")
             await send({"type": "http.response.body", "body": chunk, "more_body": True})

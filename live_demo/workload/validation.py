@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
-from network_check.validation import _integer, _object, _unknown_keys
+from advisor.json_fields import bounded_integer, json_integer, required_object, unknown_keys
 from questionnaire.workload import read_workload
 
 FIELDS = ("assessment", "revision", "workload", "websocket", "sse")
@@ -39,14 +39,14 @@ def validate_run(doc: object) -> tuple[dict | None, dict[str, str]]:
     if not isinstance(doc, Mapping):
         return None, {"run": "must be an object"}
     errors: dict[str, str] = {}
-    _unknown_keys(doc, FIELDS, "", errors)
+    unknown_keys(doc, FIELDS, "", errors)
     for key in FIELDS:
         if key not in doc:
             errors[key] = "required"
     clean: dict = {}
     if "assessment" in doc and not _is_uuid(doc["assessment"]):
         errors["assessment"] = "must be the assessment's id (a UUID)"
-    if "revision" in doc and _integer(doc["revision"], 1, MAX_REVISION) is None:
+    if "revision" in doc and json_integer(doc["revision"], 1, MAX_REVISION) is None:
         errors["revision"] = "must be a revision number, a whole number from 1"
     if "workload" in doc:
         workload = doc["workload"]
@@ -74,12 +74,12 @@ def _is_uuid(value: object) -> bool:
 
 
 def _transport(value: object, name: str, errors: dict[str, str]) -> dict | None:
-    part = _object(value, name, TRANSPORT_FIELDS, errors)
+    part = required_object(value, name, TRANSPORT_FIELDS, errors)
     if part is None:
         return None
     clean: dict = {}
     for key in ("events_expected", "events_received", "lost", "up_sent", "up_answered"):
-        clean[key] = _count(part, name, key, MAX_EVENTS, errors)
+        clean[key] = bounded_integer(part, name, key, (0, MAX_EVENTS), errors)
     expected, received = clean["events_expected"], clean["events_received"]
     if None not in (expected, clean["lost"]) and clean["lost"] > expected:
         errors[f"{name}.lost"] = "cannot be more than events_expected"
@@ -95,15 +95,6 @@ def _transport(value: object, name: str, errors: dict[str, str]) -> dict | None:
     )
     clean["recovery_ms"] = _number(part, name, "recovery_ms", MAX_MS, True, errors)
     return clean
-
-
-def _count(part: Mapping, name: str, key: str, most: int, errors: dict[str, str]) -> int | None:
-    if key not in part:
-        return None
-    value = _integer(part[key], 0, most)
-    if value is None:
-        errors[f"{name}.{key}"] = f"must be a whole number from 0 to {most}"
-    return value
 
 
 def _number(
@@ -137,7 +128,7 @@ def _percentiles(
     if not isinstance(value, Mapping):
         errors[field] = "must be an object of p50, p95 and p99 in milliseconds, or null"
         return None
-    _unknown_keys(value, PERCENTILES, f"{field}.", errors)
+    unknown_keys(value, PERCENTILES, f"{field}.", errors)
     clean = {}
     for percentile in PERCENTILES:
         if percentile not in value:

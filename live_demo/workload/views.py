@@ -20,18 +20,18 @@ from advisor.consumers import MessageError
 from advisor.http import error_response, json_allow
 from questionnaire.catalogue import get_catalogue
 from questionnaire.models import Assessment, Revision
-from questionnaire.views import _requested_revision
+from questionnaire.views import requested_revision_or_404
 from questionnaire.workload import LIMITS, PARAMETERS, describe, read_workload, workload_of
 from workspaces import access
 
 from ..templatetags.workload import presets as workload_presets
-from ..views import _body, _request_bytes, _send_rates
+from ..views import posted_fields, request_wire_bytes, send_rates
 from .consumers import up_ack
 from .runs import RunRefused, runs
 
 MAX_UP_BODY = 8 * 1024
 WS_PATH = "/ws/workload/"
-_up_limits = ClientRates(_send_rates)
+_up_limits = ClientRates(send_rates)
 
 
 @require_safe
@@ -81,7 +81,9 @@ def _revision(request: HttpRequest) -> Revision | None:
     except ValueError:
         raise Http404("No such assessment.") from None
     access.require(request, access.Action.VIEW, assessment)
-    return _requested_revision(request, list(assessment.revisions.select_related("assessment")))
+    return requested_revision_or_404(
+        request, list(assessment.revisions.select_related("assessment"))
+    )
 
 
 def owner_of(request: HttpRequest) -> str:
@@ -92,17 +94,16 @@ def owner_of(request: HttpRequest) -> str:
 
 @json_allow("POST")
 async def start(request: HttpRequest) -> HttpResponse:
-    body = _body(request, 4096)
+    body = posted_fields(request, 4096)
     if isinstance(body, JsonResponse):
         return body
     workload, errors = read_workload(body)
     if errors:
         return error_response(400, errors)
     try:
-        run = runs.start(owner_of(request), workload)
+        run = await runs.start(owner_of(request), workload)
     except RunRefused as refused:
-        headers = {"Retry_After": str(refused.retry_after)} if refused.retry_after else {}
-        return error_response(refused.status, {refused.field: refused.message}, **headers)
+        return _refusal(refused)
     query = f"?run={run.id}"
     return JsonResponse(
         {
@@ -130,12 +131,21 @@ async def up(request: HttpRequest) -> HttpResponse:
             {"run": "Too many up messages a second; slow down."},
             Retry_After=retry_after(wait),
         )
-    body = _body(request, MAX_UP_BODY)
+    body = posted_fields(request, MAX_UP_BODY)
     if isinstance(body, JsonResponse):
         return body
-    if runs.get(body.get("run") if isinstance(body.get("run"), str) else None) is None:
+    try:
+        run = await runs.get(body.get("run"))
+    except RunRefused as refused:
+        return _refusal(refused)
+    if run is None:
         return error_response(404, {"run": "No running workload has that id."})
     try:
-        return JsonResponse(up_ack(body, wire_bytes=_request_bytes(request)))
+        return JsonResponse(up_ack(body, wire_bytes=request_wire_bytes(request)))
     except MessageError as error:
         return error_response(400, {error.message.split('"')[1]: error.message})
+
+
+def _refusal(refused: RunRefused) -> JsonResponse:
+    headers = {"Retry_After": str(refused.retry_after)} if refused.retry_after else {}
+    return error_response(refused.status, {refused.field: refused.message}, **headers)

@@ -19,19 +19,9 @@
   };
 
   const { percentile } = window.advisor; // nearest rank, as everywhere in the project
+  // The site's JSON POST (post_json.js); a refusal throws with its first message.
   async function postJSON(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrf },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-    });
-    let data = {};
-    try {
-      data = await response.json();
-    } catch {
-      // A proxy's HTML error page: say so below.
-    }
+    const { response, data } = await window.advisorHttp.postJSON(url, body, root.dataset.csrf);
     if (!response.ok) {
       const message = Object.values(data.errors || {})[0] || `The server answered ${response.status}.`;
       throw new Error(message);

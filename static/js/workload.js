@@ -66,21 +66,7 @@
 
   // ---- Requests -------------------------------------------------------------
 
-  async function postJSON(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrf },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-    });
-    let data = {};
-    try {
-      data = await response.json();
-    } catch {
-      // Not JSON (a proxy's error page): the status says enough.
-    }
-    return { response, data };
-  }
+  const postJSON = (url, body) => window.advisorHttp.postJSON(url, body, root.dataset.csrf);
 
   function problems(data, status) {
     const errors = Object.entries(data.errors || {});

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from asgiref.testing import ApplicationCommunicator
 from channels.testing import WebsocketCommunicator
+from django.core.cache import cache
 
 from advisor.asgi import application
+from live_demo.protocol import CLOSE_INTERNAL
+from live_demo.workload import runs as runs_module
 from live_demo.workload.consumers import CLOSE_BUSY, CLOSE_UNKNOWN_RUN
 from live_demo.workload.runs import BINARY_HEADER, runs
 from tests.live_demo.test_consumer import receive_close
@@ -24,13 +27,15 @@ TIMEOUT = 5
 
 
 @pytest.fixture(autouse=True)
-def no_runs():
-    runs.clear()
+def no_runs(monkeypatch):
+    """No run from another test, and none with a lead: a run's first event is due at once."""
+    monkeypatch.setattr(runs_module, "LEAD_S", 0.0)
+    cache.clear()
     yield
-    runs.clear()
+    cache.clear()
 
 
-def start_run(**changes) -> Any:
+async def start_run(**changes) -> Any:
     """A short run that starts now: 2 s at 20 events/s, dropped at 1 s."""
     workload = {
         "events_per_second_down": 20,
@@ -41,9 +46,7 @@ def start_run(**changes) -> Any:
         "duration_s": 2,
         **changes,
     }
-    run = runs.start("test", workload)
-    run.start -= 1.0  # no lead: the first event is due now
-    return run
+    return await runs.start("test", workload)
 
 
 def socket(run_id: str) -> WebsocketCommunicator:
@@ -88,7 +91,7 @@ async def test_workload_socket_unknown_run_error_frame_and_4004():
 
 
 async def test_workload_socket_second_socket_of_a_run_is_refused():
-    run = start_run()
+    run = await start_run()
     first = socket(run.id)
     await first.connect(timeout=TIMEOUT)
     second = socket(run.id)
@@ -113,7 +116,7 @@ async def test_workload_socket_second_socket_of_a_run_is_refused():
     ],
 )
 async def test_workload_socket_bad_message_error_frame_keeps_socket(sent, code):
-    run = start_run()
+    run = await start_run()
     client = socket(run.id)
     await client.connect(timeout=TIMEOUT)
     await client.send_to(text_data=sent)
@@ -125,7 +128,7 @@ async def test_workload_socket_bad_message_error_frame_keeps_socket(sent, code):
 
 
 async def test_workload_socket_binary_up_message_refused():
-    run = start_run()
+    run = await start_run()
     client = socket(run.id)
     await client.connect(timeout=TIMEOUT)
     await client.send_to(bytes_data=b"\x00\x01")
@@ -134,7 +137,7 @@ async def test_workload_socket_binary_up_message_refused():
 
 
 async def test_workload_socket_up_message_answered_with_its_cost():
-    run = start_run()
+    run = await start_run()
     client = socket(run.id)
     await client.connect(timeout=TIMEOUT)
     message = {"type": "up", "seq": 7, "t": 123.5, "data": "u" * 64}
@@ -147,7 +150,7 @@ async def test_workload_socket_up_message_answered_with_its_cost():
 
 
 async def test_workload_socket_drop_then_resume_loses_nothing():
-    run = start_run(payload_format="mixed")
+    run = await start_run(payload_format="mixed")
     client = socket(run.id)
     await client.connect(timeout=TIMEOUT)
     await client.send_json_to({"type": "start"})
@@ -171,7 +174,7 @@ async def test_workload_socket_drop_then_resume_loses_nothing():
 
 
 async def test_workload_socket_second_start_is_refused():
-    run = start_run()
+    run = await start_run()
     client = socket(run.id)
     await client.connect(timeout=TIMEOUT)
     await client.send_json_to({"type": "start"})
@@ -244,7 +247,7 @@ async def test_workload_stream_post_405():
 
 
 async def test_workload_stream_after_everything_204():
-    run = start_run()
+    run = await start_run()
     status, _ = await stream(
         f"run={run.id}", headers=[(b"last-event-id", str(run.total).encode())]
     )
@@ -252,7 +255,7 @@ async def test_workload_stream_after_everything_204():
 
 
 async def test_workload_stream_drop_then_last_event_id_resumes_without_loss():
-    run = start_run(payload_format="binary")
+    run = await start_run(payload_format="binary")
     status, body = await stream(f"run={run.id}")
     assert status == 200
     events = parse(body)
@@ -271,7 +274,7 @@ async def test_workload_stream_drop_then_last_event_id_resumes_without_loss():
 
 
 async def test_workload_stream_second_stream_of_a_run_409():
-    run = start_run()
+    run = await start_run()
     first = ApplicationCommunicator(application, scope("/demo/workload/events/", f"run={run.id}"))
     await first.send_input({"type": "http.request", "body": b""})
     assert (await first.receive_output(TIMEOUT))["status"] == 200
@@ -283,7 +286,7 @@ async def test_workload_stream_second_stream_of_a_run_409():
 
 async def test_workload_socket_over_the_demos_message_rate_is_warned(settings):
     settings.LIVE_DEMO = {**settings.LIVE_DEMO, "MAX_MESSAGES_PER_SECOND": 5}
-    run = start_run()
+    run = await start_run()
     client = socket(run.id)
     await client.connect(timeout=TIMEOUT)
     for seq in range(12):
@@ -292,4 +295,15 @@ async def test_workload_socket_over_the_demos_message_rate_is_warned(settings):
         while (frame := await client.receive_json_from(timeout=TIMEOUT))["type"] != "error":
             pass
     assert frame["code"] == "rate_limited"
+    await client.disconnect()
+
+
+async def test_workload_stream_and_socket_store_out_of_reach(workload_store_down):
+    status, body = await stream("run=abc")
+    assert status == 503
+    assert b"try again" in body
+    client = socket("abc")
+    await client.connect(timeout=TIMEOUT)
+    assert (await client.receive_json_from(timeout=TIMEOUT))["code"] == "unavailable"
+    assert (await receive_close(client))["code"] == CLOSE_INTERNAL
     await client.disconnect()

@@ -48,13 +48,13 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
 from advisor.asgi import application
 from live_demo.models import WorkloadRun
-from live_demo.workload.runs import runs
 from network_check.models import NetworkCheck
 from questionnaire.models import (
     Assessment,
@@ -475,7 +475,7 @@ def workload_run(assessment: Assessment) -> dict:
 
 def start_workload(client: Client, headers: dict[str, str]) -> HttpResponse:
     """Starting a run needs no assessment; one at a time per client, so none runs before."""
-    runs.clear()
+    cache.clear()
     body = json.dumps(workload_of({}, "2"))
     return client.post(
         "/demo/workload/runs/", body, content_type="application/json", headers=headers
