@@ -36,7 +36,7 @@ from .runs import DROPPED, END, UP_DATA_CHARS, Run, RunRefused, runs
 logger = logging.getLogger(__name__)
 
 CLOSE_UNKNOWN_RUN = 4004  # no such run, or it ended (HTTP 404)
-CLOSE_BUSY = 4009  # this run's WebSocket is open already (HTTP 409)
+CLOSE_BUSY = 4409  # this run's WebSocket is open already (HTTP 409; 4009 is the demo's "too big")
 
 
 class WorkloadConsumer(DemoConsumer):

@@ -249,7 +249,7 @@
         }
       });
       socket.addEventListener("close", (event) => {
-        if (event.code === 4009 && resume && side.busyRetries < 5) {
+        if (event.code === 4409 && resume && side.busyRetries < 5) {
           // The dropped socket's place is not free yet: try again shortly.
           side.busyRetries += 1;
           setTimeout(() => connect(true), 200);
