@@ -94,8 +94,8 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev requirements-bench.txt
 	touch $@
 
 # `make bench` runs every scenario; `make bench-fanout` (and so on) runs one.
-BENCHES := scoring report advisor fanout idle storm references handshake decisions
-bench: runtime-deps $(addprefix bench-,$(BENCHES))
+BENCHES := scoring report advisor fanout idle storm references handshake decisions topology
+bench: runtime-deps serve-deps $(addprefix bench-,$(BENCHES))
 
 bench-%: $(VENV)/.installed-bench
 	$(PY) bench/bench_$*.py

@@ -56,8 +56,14 @@ async def test_killed_process_every_client_back_and_caught_up_within_5_s(ready) 
         await crowd.wait_until(
             lambda: all(s.caught_up_at is not None for s in dropped()), BACK_WITHIN + 5
         )
+        # (transport, seconds until connected again, until caught up, failed attempts)
         late = [
-            (s.transport, None if s.caught_up_at is None else round(s.caught_up_at - killed_at, 2))
+            (
+                s.transport,
+                None if s.back_at is None else round(s.back_at - killed_at, 2),
+                None if s.caught_up_at is None else round(s.caught_up_at - killed_at, 2),
+                len(s.errors),
+            )
             for s in dropped()
             if s.caught_up_at is None or s.caught_up_at - killed_at > BACK_WITHIN
         ]
