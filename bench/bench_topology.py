@@ -25,6 +25,7 @@ import json
 import random
 import socket
 import ssl
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ from bench_advisor import load, request_bytes
 from clients import Endpoint
 from common import free_port, machine, percentile, write_section
 from measure import Window, fanout, ms, options
-from servers import BENCH_CLIENT_LIMITS, Server, versions
+from servers import BENCH_CLIENT_LIMITS, Server
 
 from questionnaire.catalogue import get_catalogue
 from serving.topology import Options, Topology, ensure_database
@@ -203,11 +204,19 @@ def main() -> None:
     report(args, rows, time.monotonic() - started)
 
 
+def server_versions() -> list[str]:
+    from importlib.metadata import version
+
+    nginx = subprocess.run([Topology.nginx_binary(), "-v"], capture_output=True, text=True)
+    names = ["daphne", "Twisted", "channels", "supervisor"]
+    return [*(f"{name} {version(name)}" for name in names), nginx.stderr.strip().split(": ")[-1]]
+
+
 def report(args, rows, took: float) -> None:
     lines = [
         "## The production topology: nginx in front of one or two processes",
         "",
-        f"`make bench-topology`: {machine(*versions()[:3], 'nginx (Debian)')}. "
+        f"`make bench-topology`: {machine(*server_versions())}. "
         f"Took {took:.0f} s. Server CPU is nginx's (master and workers) plus the "
         "app processes', in cores (1.0: one core busy); Redis and PostgreSQL are "
         "not counted. The load clients run on the same two cores (two worker "

@@ -606,7 +606,12 @@ async def publish_chat(endpoint: Endpoint, rate: float, start_at: float, end_at:
     async def one(offset: float) -> int:
         sent = 0
         async with connect(
-            endpoint.url, origin=endpoint.origin, compression=None, ping_interval=None, proxy=None
+            endpoint.url,
+            origin=endpoint.origin,
+            compression=None,
+            ping_interval=None,
+            proxy=None,
+            **({"ssl": _tls(endpoint.url)} if endpoint.url.startswith("wss:") else {}),
         ) as websocket:
 
             async def drain() -> None:  # unread, the server would cut it off as slow
