@@ -43,3 +43,25 @@ def test_demo_served_over_h2_opens_all_seven_streams(page: Page) -> None:
     # origin); over HTTP/2 they share one connection and all open.
     expect(streams.and_(page.locator("[data-state=open]"))).to_have_count(7)
     expect(page.locator("[data-state=stalled]")).to_have_count(0)
+
+
+def test_network_check_runs_through_proxy_and_sees_h2(page: Page) -> None:
+    page.goto("/network-check/")
+    panel = page.locator("[data-network-check]")
+    expect(panel).to_have_attribute("data-ready", "true")
+    panel.get_by_role("button", name="Run the check").click()
+    expect(panel).to_have_attribute("data-state", "done", timeout=30_000)
+    # Over HTTP/1.1 the step says http/1.1 (tests/browser/test_network_check.py).
+    expect(panel.locator("[data-step=http]")).to_contain_text("h2")
+    expect(panel.locator("[data-step=sse]")).to_contain_text("10 of 10 events")
+
+
+def test_questionnaire_through_proxy_secure_cookies_and_csrf(page: Page) -> None:
+    # Production settings behind TLS: Secure cookies and the CSRF check pass
+    # only if the app sees https (X-Forwarded-Proto) and the browser's Host.
+    page.goto("/")
+    page.get_by_role("link", name="Real-time messaging and chat").click()
+    page.get_by_role("button", name="Overhead").click()
+    page.get_by_role("button", name="See the recommendation").click()
+    expect(page.get_by_role("heading", name="Recommendation: WebSocket")).to_be_visible()
+    assert page.url.startswith("https://127.0.0.1:")
