@@ -211,7 +211,7 @@ class Topology:
             down = " down" if index in self.drained else ""
             servers.append(
                 f"        server 127.0.0.1:{self.app_port(index)}"
-                f" max_fails=1 fail_timeout=5s{down};"
+                f" max_fails=3 fail_timeout=5s{down};"
             )
         text = render(
             DEPLOY / "nginx.conf",

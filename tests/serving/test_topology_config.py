@@ -58,8 +58,8 @@ def test_rendered_nginx_config_drains_and_clears_the_buffering_header(tmp_path: 
     )
     topology.drained.add(1)
     text = topology.render_nginx().read_text()
-    assert "server 127.0.0.1:9101 max_fails=1 fail_timeout=5s;" in text
-    assert "server 127.0.0.1:9102 max_fails=1 fail_timeout=5s down;" in text
+    assert "server 127.0.0.1:9101 max_fails=3 fail_timeout=5s;" in text
+    assert "server 127.0.0.1:9102 max_fails=3 fail_timeout=5s down;" in text
     assert "listen 127.0.0.1:8443 ssl http2;" in text
     # Only the demonstration location says it buffers; every other one clears
     # what a client sent (the server-level header, inherited).

@@ -8,6 +8,7 @@ the app processes come from serving/topology.py, as `make serve` starts them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -159,7 +160,14 @@ def topology(services) -> Iterator[Topology]:
 
     postgres, redis = services
     ensure_database(postgres.url)
-    with tempfile.TemporaryDirectory(prefix="advisor-serve-") as state:
+    # ADVISOR_TOPOLOGY_STATE=<dir> keeps the state (nginx's and the app
+    # processes' logs) there after the run, to read after a failure.
+    kept = os.environ.get("ADVISOR_TOPOLOGY_STATE")
+    with (
+        contextlib.nullcontext(kept)
+        if kept
+        else tempfile.TemporaryDirectory(prefix="advisor-serve-")
+    ) as state:
         options = Options(
             state_dir=Path(state),
             https_port=free_port(),

@@ -75,7 +75,15 @@ async def test_killed_process_every_client_back_and_caught_up_within_5_s(ready) 
             lambda: all((s.last_id or 0) > ticking for s in crowd.subscribers), 10
         )
         outcome = report(crowd)
-        assert (outcome["lost"], outcome["duplicates"], outcome["gaps"]) == (0, 0, 0), outcome
+        losers = [
+            (s.transport, s.lost, s.connections, s.errors[-2:])
+            for s in crowd.subscribers
+            if s.lost or s.duplicates
+        ]
+        assert (outcome["lost"], outcome["duplicates"], outcome["gaps"]) == (0, 0, 0), (
+            outcome,
+            losers[:10],
+        )
         print(
             f"killed app_0 (pid {victim}): {len(dropped())} clients dropped, "
             f"all caught up within {slowest:.2f} s"
