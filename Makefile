@@ -9,7 +9,7 @@ PORT ?= 8000
 # The PostgreSQL pass of `make test`; override to point at another server.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/advisor
 
-.PHONY: run user test test-sqlite test-postgres test-deps runtime-deps migrate lint format bench clean
+.PHONY: run serve user test test-sqlite test-postgres test-topology test-deps serve-deps runtime-deps migrate lint format bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ migrate: $(VENV)/.installed
 
 run: runtime-deps migrate
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# The production topology on this machine (docs/deploy.md): nginx with TLS and
+# HTTP/2 on https://127.0.0.1:$(HTTPS_PORT)/ in front of APP_PROCESSES daphne
+# processes under supervisor, on PostgreSQL (database advisor_serve) and
+# Redis. Ctrl-C stops nginx and the app processes (not PostgreSQL or Redis).
+HTTPS_PORT ?= 8443
+APP_PROCESSES ?= 2
+serve-deps:
+	scripts/ensure-serve-deps
+
+serve: runtime-deps serve-deps $(VENV)/.installed
+	HTTPS_PORT=$(HTTPS_PORT) APP_PROCESSES=$(APP_PROCESSES) $(PY) -m serving.topology
 
 # A local account to sign in with on `make run` (anonymous mode needs none):
 # `make user USERNAME=alice` asks for a password and makes alice the owner of
@@ -67,7 +79,13 @@ test-sqlite: test-deps
 test-postgres: test-deps
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest
 
-test: lint test-sqlite test-postgres
+# The fault tests (tests/topology/): the topology of `make serve` on its own
+# PostgreSQL and Redis (private ports), with processes killed and restarted.
+# Not collected by the two passes above: they run once, here.
+test-topology: test-deps serve-deps
+	ADVISOR_TOPOLOGY_TESTS=1 $(PY) -m pytest tests/topology -p no:cacheprovider
+
+test: lint test-sqlite test-postgres test-topology
 
 # Benchmarks are run by hand; their figures go to docs/benchmarks.md. The
 # reference servers, charts and profilers they use are installed for them only.
@@ -76,8 +94,8 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev requirements-bench.txt
 	touch $@
 
 # `make bench` runs every scenario; `make bench-fanout` (and so on) runs one.
-BENCHES := scoring report advisor fanout idle storm references handshake decisions upstream capacity
-bench: runtime-deps $(addprefix bench-,$(BENCHES))
+BENCHES := scoring report advisor fanout idle storm references handshake decisions upstream capacity topology
+bench: runtime-deps serve-deps $(addprefix bench-,$(BENCHES))
 
 bench-%: $(VENV)/.installed-bench
 	$(PY) bench/bench_$*.py
@@ -91,4 +109,4 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles
+	rm -rf $(VENV) .pytest_cache .ruff_cache staticfiles .serve

@@ -338,6 +338,16 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # The app serves its own static files (no CDN, no extra web server needed);
 # behind a reverse proxy that serves STATIC_ROOT, set DJANGO_SERVE_STATIC=0.
 SERVE_STATIC = env_bool("DJANGO_SERVE_STATIC", True)
+if not SERVE_STATIC:
+    # The proxy serves what collectstatic wrote, under names that carry each
+    # file's hash (app.3f2a9c1d0b4e.css): it can let browsers cache them for
+    # a year, and a new release changes the names (deploy/nginx.conf).
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
+        },
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import random
+import ssl
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -172,7 +173,13 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 
 
 async def load(
-    port: int, target: Target, concurrency: int, *, seconds: float, count: int
+    port: int,
+    target: Target,
+    concurrency: int,
+    *,
+    seconds: float,
+    count: int,
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[float, list[float]]:
     """Closed-loop users on keep-alive connections: (wall seconds, latencies).
 
@@ -181,7 +188,9 @@ async def load(
     """
     latencies: list[float] = []
     sent = 0
-    connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(concurrency)]
+    connections = [
+        await asyncio.open_connection("127.0.0.1", port, ssl=tls) for _ in range(concurrency)
+    ]
     started = time.perf_counter()
     deadline = started + seconds
 

@@ -61,7 +61,15 @@ class RedisFeed(Feed):
 
     def __init__(self, options: dict[str, Any]) -> None:
         super().__init__(options)
-        self._redis = aioredis.from_url(options["REDIS_URL"], decode_responses=True)
+        # A reconnect storm (a process died: hundreds of its clients resume
+        # here at once) reads the history on as many connections: past the
+        # pool's 100, a plain pool raised "Too many connections" and those
+        # clients were refused (503, close 4011). This one makes them wait
+        # for a free connection instead.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            options["REDIS_URL"], decode_responses=True, max_connections=100, timeout=10
+        )
+        self._redis = aioredis.Redis.from_pool(pool)
         prefix = options["REDIS_PREFIX"]
         self._keys = {
             "id": f"{prefix}:id",

@@ -1,0 +1,69 @@
+"""`make serve`'s settings and the configurations it renders (no process started here;
+tests/topology runs the real thing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from serving.topology import Options, Topology, render
+
+
+def test_options_defaults_and_environment() -> None:
+    assert Options.from_environment({}).https_port == 8443
+    assert Options.from_environment({}).app_processes == 2
+    options = Options.from_environment(
+        {"HTTPS_PORT": "9443", "APP_PROCESSES": "3", "TLS_CERT": "c.pem", "TLS_KEY": "k.pem"}
+    )
+    assert (options.https_port, options.app_processes) == (9443, 3)
+    assert options.tls_cert.name == "c.pem" and options.tls_key.name == "k.pem"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HTTPS_PORT": "http"}, "HTTPS_PORT must be a TCP port"),
+        ({"HTTPS_PORT": "70000"}, "HTTPS_PORT must be a TCP port"),
+        ({"APP_PROCESSES": "0"}, "APP_PROCESSES must be a number of processes"),
+        ({"APP_PORT_BASE": "-1"}, "APP_PORT_BASE must be a TCP port"),
+        ({"TLS_CERT": "c.pem"}, "TLS_CERT and TLS_KEY go together"),
+    ],
+)
+def test_options_bad_values_refused_with_the_variable_named(env, message) -> None:
+    with pytest.raises(SystemExit, match=message):
+        Options.from_environment(env)
+
+
+def test_render_refuses_a_placeholder_left_unreplaced(tmp_path: Path) -> None:
+    template = tmp_path / "t.conf"
+    template.write_text("# @NAME@ in a comment stays\nlisten @PORT@;\nroot @ROOT@;\n")
+    assert render(template, {"PORT": "1", "ROOT": "/x"}).splitlines() == [
+        "# @NAME@ in a comment stays",
+        "listen 1;",
+        "root /x;",
+    ]
+    with pytest.raises(ValueError, match="@ROOT@"):
+        render(template, {"PORT": "1"})
+
+
+def test_rendered_nginx_config_drains_and_clears_the_buffering_header(tmp_path: Path) -> None:
+    topology = Topology(
+        Options(
+            state_dir=tmp_path,
+            app_port_base=9101,
+            tls_cert=tmp_path / "c.pem",
+            tls_key=tmp_path / "k.pem",
+        )
+    )
+    topology.drained.add(1)
+    text = topology.render_nginx().read_text()
+    assert "server 127.0.0.1:9101 max_fails=3 fail_timeout=5s;" in text
+    assert "server 127.0.0.1:9102 max_fails=3 fail_timeout=5s down;" in text
+    assert "listen 127.0.0.1:8443 ssl http2;" in text
+    # Only the demonstration location says it buffers; every other one clears
+    # what a client sent (the server-level header, inherited).
+    assert text.count("proxy_set_header X-Advisor-Via buffering-proxy;") == 1
+    assert 'proxy_set_header X-Advisor-Via "";' in text
+    supervisord = topology.render_supervisord().read_text()
+    assert "numprocs=2" in supervisord and "$((9101 + %(process_num)d))" in supervisord
