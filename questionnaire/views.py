@@ -33,11 +33,12 @@ from workspaces import access, services
 from workspaces.access import Action, share_link_principal
 from workspaces.models import AuditAction, Workspace
 
-from . import decisions, report, rescoring, writes
+from . import decisions, report, report_cache, rescoring, writes
 from .catalogue import get_catalogue
-from .display import SHORT_NAMES, result_context
+from .display import SHORT_NAMES, revision_context
 from .models import SHARE_LINK_DAYS, Assessment, DecisionStatus, Revision, ShareLink
 from .scoring import evaluate
+from .snapshot import snapshot_parts
 from .wizard import NETWORK_CHECK, RATE_ERROR, Wizard
 
 RECENT_SESSION_KEY = "recent_assessments"
@@ -349,8 +350,10 @@ def _result_page(
             "move": access.can(principal, Action.MOVE, assessment),
             "claim": access.can(principal, Action.CLAIM, assessment),
         }
+    # Access was checked by the caller before this reads any cache.
     context = {
-        **result_context(revisions, revision),
+        **revision_context(revisions, revision),
+        "snapshot": snapshot_parts(revisions, revision),
         **decisions.panel_context(assessment, principal, revision.number),
         **rescoring.page_context(assessment, revisions, revision),
         # A decision form refused: which, why, and what was typed (decision_views).
@@ -450,8 +453,8 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     A render takes a few hundred milliseconds of CPU: on the event loop it
     would stall every stream of the live demo, and in a thread-sensitive
     sync_to_async thread it would hold up the sync views that share it. So the
-    data is loaded with the async ORM and the render runs in the report's own
-    one-thread pool, which also caps how many renders compete for the CPU.
+    data is loaded with the async ORM and the PDF is made in a render worker
+    process (render_pool), once: later downloads come from the cache.
     """
     paper = request.GET.get("paper", report.DEFAULT_PAPER)
     if paper not in report.PAPER_SIZES:
@@ -499,13 +502,8 @@ async def _report(
     context = report.report_context(
         revision.display_title, revisions, revision, decision, shared=shared
     )
-    render = sync_to_async(
-        report.render_report, thread_sensitive=False, executor=report.RENDER_THREADS
-    )
-    pdf = await render(context, paper)
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = disposition
-    return response
+    # Rendered once per HTML and then served from the cache (report_cache).
+    return await report_cache.pdf_response(request, context, paper, disposition)
 
 
 def _bad_paper(paper: str) -> HttpResponse:

@@ -1,0 +1,154 @@
+"""Worker processes that make PDF reports, so that renders run side by side.
+
+A render is a quarter of a second of mostly pure Python (WeasyPrint's
+layout): in threads, renders would take turns on the GIL and take it from
+the event loop too. Each worker process sets Django up once, parses the
+report stylesheet and loads the fonts once, then makes PDFs of the HTML the
+view sends it (``report.render_pdf``); it never touches the database.
+
+- ``ADVISOR_REPORT_WORKERS`` processes (default: cores - 1, at least 1),
+  started at the first render, not at start-up.
+- At most ``ADVISOR_REPORT_QUEUE`` renders wait for a free worker; one more
+  raises ``Busy``, which the view answers with 503 and Retry-After, rather
+  than an ever longer wait.
+- Requests for the same PDF at the same moment share one render.
+- A request that goes away (Django cancels the view when the client
+  disconnects) cancels its render if it has not started and nobody else
+  waits for it; a started render runs to its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from django.conf import settings
+
+# A render's usual length, for the Retry-After of a refusal.
+RENDER_SECONDS = 0.3
+
+
+class Busy(Exception):
+    """Every worker is rendering and the queue is full."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the report renderers are busy; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Flight:
+    future: Future
+    waiters: int = 0
+
+
+def _start_worker(settings_module: str) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    import django
+
+    django.setup()
+    from . import report
+
+    report.warm_up()
+
+
+class RenderPool:
+    def __init__(self, workers: int, queue: int) -> None:
+        self.workers = max(1, workers)
+        self.queue = max(0, queue)
+        self._executor: ProcessPoolExecutor | None = None
+        self._flights: dict[str, _Flight] = {}
+        # Reentrant: cancel() runs the done callback, which takes it too.
+        self._lock = threading.RLock()
+
+    @property
+    def pending(self) -> int:
+        """Renders submitted and not finished: running and waiting."""
+        return len(self._flights)
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # forkserver: a worker starts from a clean process, not a copy of
+            # a server with threads, open sockets and database connections.
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("forkserver"),
+                initializer=_start_worker,
+                initargs=(os.environ.get("DJANGO_SETTINGS_MODULE", "advisor.settings"),),
+            )
+        return self._executor
+
+    async def run(self, key: str, function: Callable, *args) -> bytes:
+        """``function(*args)`` in a worker; callers with the same ``key`` share one run."""
+        with self._lock:
+            flight = self._flights.get(key)
+            if flight is None:
+                if len(self._flights) >= self.workers + self.queue:
+                    raise Busy(self.retry_after())
+                flight = _Flight(self._pool().submit(function, *args))
+                self._flights[key] = flight
+                flight.future.add_done_callback(lambda _, key=key: self._landed(key))
+            flight.waiters += 1
+        try:
+            # Shielded: one waiter that goes away must not cancel the others' render.
+            return await asyncio.shield(asyncio.wrap_future(flight.future))
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): the next render starts new ones.
+            with self._lock:
+                self._executor = None
+            raise
+        finally:
+            with self._lock:
+                flight.waiters -= 1
+                if flight.waiters == 0 and not flight.future.done():
+                    # Only one that has not started can be cancelled; a started
+                    # one ends and its PDF is dropped.
+                    flight.future.cancel()
+
+    def _landed(self, key: str) -> None:
+        with self._lock:
+            self._flights.pop(key, None)
+
+    def retry_after(self) -> int:
+        """Seconds until the queue has likely drained."""
+        return max(1, math.ceil((self.workers + self.queue) / self.workers * RENDER_SECONDS))
+
+    def shutdown(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+_pool: RenderPool | None = None
+
+
+def pool() -> RenderPool:
+    """The process's render pool, sized by the settings at its first use."""
+    global _pool
+    if _pool is None:
+        _pool = RenderPool(settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE)
+    return _pool
+
+
+def shutdown() -> None:
+    """Stop the workers (tests; a server's end stops them with it)."""
+    global _pool
+    if _pool is not None:
+        _pool.shutdown()
+        _pool = None
+
+
+def _forget_after_fork() -> None:
+    # A forked child (a test's live server) must not share its parent's workers.
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
