@@ -24,6 +24,7 @@ import math
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -33,6 +34,8 @@ from django.conf import settings
 
 # A render's usual length, for the Retry-After of a refusal.
 RENDER_SECONDS = 0.3
+# How often a worker checks that the server that started it is still there.
+PARENT_CHECK_SECONDS = 1.0
 
 
 class Busy(Exception):
@@ -50,6 +53,9 @@ class _Flight:
 
 
 def _start_worker(settings_module: str) -> None:
+    # A worker outlives a server killed without its clean exit (SIGKILL, a
+    # test's os._exit) unless it notices, as nothing else tells it.
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     import django
 
@@ -57,6 +63,12 @@ def _start_worker(settings_module: str) -> None:
     from . import report
 
     report.warm_up()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(0)
 
 
 class RenderPool:
@@ -75,11 +87,12 @@ class RenderPool:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
-            # forkserver: a worker starts from a clean process, not a copy of
-            # a server with threads, open sockets and database connections.
+            # spawn: a worker starts from a clean process, not a copy of a
+            # server with threads, open sockets and database connections
+            # (forkserver's one server would be shared with a forked child).
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=multiprocessing.get_context("forkserver"),
+                mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
                 initargs=(os.environ.get("DJANGO_SETTINGS_MODULE", "advisor.settings"),),
             )
