@@ -176,6 +176,7 @@ def fresh_pdf(assessment: Assessment, paper: str = report.DEFAULT_PAPER, *, shar
     """The PDF rendered here and now, from the database, with no cache on the way."""
     from questionnaire import decisions
 
+    assessment = Assessment.objects.get(pk=assessment.pk)
     revisions = list(assessment.revisions.select_related("network_check"))
     decision = decisions.panel_context(assessment)["decision"]
     context = report.report_context(
