@@ -25,10 +25,12 @@ import multiprocessing
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 
 from django.conf import settings
 
@@ -46,10 +48,17 @@ class Busy(Exception):
         self.retry_after = retry_after
 
 
-@dataclass
+@dataclass(eq=False)
 class _Flight:
-    future: Future
+    """One render, and how many requests wait for it."""
+
+    key: str
+    function: Callable
+    args: tuple
+    # Ours, not the executor's: it exists before the render is handed to a worker.
+    future: Future = field(default_factory=Future)
     waiters: int = 0
+    started: bool = False
 
 
 def _start_worker(settings_module: str) -> None:
@@ -77,12 +86,14 @@ class RenderPool:
         self.queue = max(0, queue)
         self._executor: ProcessPoolExecutor | None = None
         self._flights: dict[str, _Flight] = {}
+        self._waiting: deque[_Flight] = deque()
+        self._running = 0
         # Reentrant: cancel() runs the done callback, which takes it too.
         self._lock = threading.RLock()
 
     @property
     def pending(self) -> int:
-        """Renders submitted and not finished: running and waiting."""
+        """Renders asked for and not finished: running and waiting."""
         return len(self._flights)
 
     def _pool(self) -> ProcessPoolExecutor:
@@ -105,38 +116,70 @@ class RenderPool:
             if flight is None:
                 if len(self._flights) >= self.workers + self.queue:
                     raise Busy(self.retry_after())
-                flight = _Flight(self._pool().submit(function, *args))
-                self._flights[key] = flight
-                flight.future.add_done_callback(lambda _, key=key: self._landed(key))
+                flight = self._flights[key] = _Flight(key, function, args)
+                self._waiting.append(flight)
+                self._dispatch()
             flight.waiters += 1
         try:
             # Shielded: one waiter that goes away must not cancel the others' render.
             return await asyncio.shield(asyncio.wrap_future(flight.future))
-        except BrokenProcessPool:
-            # A worker died (killed, out of memory): the next render starts new ones.
-            with self._lock:
-                self._executor = None
-            raise
         finally:
             with self._lock:
                 flight.waiters -= 1
-                if flight.waiters == 0 and not flight.future.done():
-                    # Only one that has not started can be cancelled; a started
-                    # one ends and its PDF is dropped.
+                if flight.waiters == 0 and not flight.started:
+                    # Nobody wants it and no worker has it yet: it never runs.
+                    # A started render ends, and its PDF is dropped.
+                    self._waiting.remove(flight)
+                    del self._flights[key]
                     flight.future.cancel()
 
-    def _landed(self, key: str) -> None:
+    def _dispatch(self) -> None:
+        # Called with the lock held. Renders wait here, not in the executor:
+        # the executor marks what it has taken as running at once (it feeds
+        # its workers ahead), and a running future cannot be cancelled.
+        while self._running < self.workers and self._waiting:
+            flight = self._waiting.popleft()
+            flight.started = True
+            try:
+                submitted = self._pool().submit(flight.function, *flight.args)
+            except BrokenProcessPool as error:
+                self._executor = None
+                del self._flights[flight.key]
+                flight.future.set_exception(error)
+                continue
+            self._running += 1
+            submitted.add_done_callback(partial(self._landed, flight))
+
+    def _landed(self, flight: _Flight, submitted: Future) -> None:
         with self._lock:
-            self._flights.pop(key, None)
+            self._running -= 1
+            self._flights.pop(flight.key, None)
+            error = None if submitted.cancelled() else submitted.exception()
+            if isinstance(error, BrokenProcessPool):
+                # A worker died (killed, out of memory): the next render starts new ones.
+                self._executor = None
+            self._dispatch()
+        if submitted.cancelled():
+            flight.future.cancel()
+        elif error is not None:
+            flight.future.set_exception(error)
+        else:
+            flight.future.set_result(submitted.result())
 
     def retry_after(self) -> int:
         """Seconds until the queue has likely drained."""
         return max(1, math.ceil((self.workers + self.queue) / self.workers * RENDER_SECONDS))
 
     def shutdown(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Stop the workers, after the renders they have; waiting ones never run."""
+        with self._lock:
+            for flight in self._waiting:
+                self._flights.pop(flight.key, None)
+                flight.future.cancel()
+            self._waiting.clear()
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 _pool: RenderPool | None = None

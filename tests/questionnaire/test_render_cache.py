@@ -14,9 +14,11 @@ import asyncio
 import re
 
 import pytest
+from asgiref.testing import ApplicationCommunicator
 from django.core.cache import caches
 from django.test import Client
 
+from advisor.asgi import application
 from questionnaire import render_pool, report, snapshot
 from questionnaire.models import Assessment, ShareLink
 from tests.questionnaire import render_helpers
@@ -407,3 +409,46 @@ async def wait_until(condition, timeout: float = 10) -> None:
             await asyncio.sleep(0.01)
 
     await asyncio.wait_for(poll(), timeout)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_download_abandoned_while_queued_cancels_its_render(
+    asgi_client, saved_pair, monkeypatch, tmp_path, settings
+):
+    """The whole ASGI stack: a client that hangs up while its render waits frees the queue."""
+    render_pool.shutdown()
+    settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE = 1, 1
+    pool = render_pool.pool()
+    held_render(monkeypatch, tmp_path / "gate")
+    first, second = saved_pair
+    try:
+        rendering = asyncio.create_task(asgi_client.get(url(first, "report.pdf")))
+        await wait_until(lambda: pool.pending == 1)
+        path = url(second, "report.pdf")  # on letter paper: a render of its own
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"paper=letter",
+            "headers": [(b"host", b"127.0.0.1")],
+            "client": ("127.0.0.1", 50000),
+        }
+        leaving = ApplicationCommunicator(application, scope)
+        await leaving.send_input({"type": "http.request", "body": b""})
+        await wait_until(lambda: pool.pending == 2)
+        queued = [flight.future for flight in pool._flights.values()][-1]
+
+        await leaving.send_input({"type": "http.disconnect"})
+        await wait_until(lambda: pool.pending == 1)
+        (tmp_path / "gate-a4").touch()
+        served = await asyncio.wait_for(rendering, timeout=10)
+
+        assert queued.cancelled()
+        assert served.status_code == 200
+        await leaving.wait(5)
+    finally:
+        render_pool.shutdown()
