@@ -474,7 +474,7 @@ ADVISOR_RENDER_CACHE_SECONDS = env_seconds("ADVISOR_RENDER_CACHE_SECONDS", 7 * 2
 ADVISOR_REPORT_WORKERS = env_count(
     "ADVISOR_REPORT_WORKERS", max(1, len(os.sched_getaffinity(0)) - 1), minimum=1
 )
-ADVISOR_REPORT_QUEUE = env_count("ADVISOR_REPORT_QUEUE", 8)
+ADVISOR_REPORT_QUEUE = env_count("ADVISOR_REPORT_QUEUE", 16)
 
 # The debug page and error reports mask passwords inside URLs too, such as
 # the one REDIS_URL carries into three settings (advisor/error_reports.py).
