@@ -428,8 +428,8 @@ def decision_record(
 
     No decision (an anonymous or unassigned assessment: nobody reviews it) is
     a draft. ``shared``: for a share link's holder, who must not learn other
-    assessments' titles. Reads only what it is given: safe in the PDF's
-    render thread.
+    assessments' titles. Reads only what it is given: no query while the PDF
+    is rendered.
     """
     date = revision.created_at
     if decision is None:

@@ -480,7 +480,7 @@ async def shared_report(request: HttpRequest, secret: str) -> HttpResponse:
 async def _report(
     request: HttpRequest, assessment: Assessment, paper: str, *, shared: bool = False
 ) -> HttpResponse:
-    # The evidence is loaded here too: the render thread must not query.
+    # The evidence is loaded here too: the report renders from loaded data only.
     revisions = [
         revision async for revision in assessment.revisions.select_related("network_check")
     ]
@@ -496,7 +496,7 @@ async def _report(
         response = StreamingHttpResponse(_no_body(), content_type="application/pdf")
         response["Content-Disposition"] = disposition
         return response
-    # The decision too, with its comments: the render thread must not query.
+    # The decision too, with its comments: rendering makes no query.
     decision = (await sync_to_async(decisions.panel_context)(assessment))["decision"]
     # The revision's own title, as its page shows it: a later rename leaves it be.
     context = report.report_context(
