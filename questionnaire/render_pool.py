@@ -7,7 +7,7 @@ report stylesheet and loads the fonts once, then makes PDFs of the HTML the
 view sends it (``report.render_pdf``); it never touches the database.
 
 - ``ADVISOR_REPORT_WORKERS`` processes (default: cores - 1, at least 1),
-  started at the first render, not at start-up.
+  all started at the first render, not at start-up.
 - At most ``ADVISOR_REPORT_QUEUE`` renders wait for a free worker; one more
   raises ``Busy``, which the view answers with 503 and Retry-After, rather
   than an ever longer wait.
@@ -74,6 +74,10 @@ def _start_worker(settings_module: str) -> None:
     report.warm_up()
 
 
+def _ready() -> None:
+    pass
+
+
 def _exit_with_parent(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(PARENT_CHECK_SECONDS)
@@ -107,6 +111,11 @@ class RenderPool:
                 initializer=_start_worker,
                 initargs=(os.environ.get("DJANGO_SETTINGS_MODULE", "advisor.settings"),),
             )
+            # The executor starts a process only when a task finds none idle:
+            # one no-op per worker starts them all now, rather than one in
+            # the middle of a burst of downloads (a start takes seconds).
+            for _ in range(self.workers):
+                self._executor.submit(_ready)
         return self._executor
 
     async def run(self, key: str, function: Callable, *args) -> bytes:
