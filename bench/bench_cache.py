@@ -219,7 +219,12 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
         "the renders cache (no render); the result page still loads the assessment and its "
         "revisions, checks access and renders the page around the cached snapshot (header, "
         "decision, revisions): that, Django's handler and the HTTP server are what is left "
-        "of its cost.",
+        "of its cost "
+        "(a request that does nothing costs about 1.5 ms of server CPU here: 4x would need "
+        "the whole page cached, which its per-viewer parts, the CSRF token among them, rule "
+        "out). New PDFs: a render costs the same CPU in a worker as in a thread; more "
+        "workers finish sooner only with idle cores, which this shared machine (load "
+        "average 5-8 during the run) did not have.",
     ]
     lines += ["", "Each run:", ""]
     for label, figures in results.items():
