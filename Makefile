@@ -76,7 +76,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev requirements-bench.txt
 	touch $@
 
 # `make bench` runs every scenario; `make bench-fanout` (and so on) runs one.
-BENCHES := scoring report cache advisor fanout idle storm references handshake decisions
+BENCHES := scoring report cache advisor fanout idle storm references handshake decisions upstream capacity
 bench: runtime-deps $(addprefix bench-,$(BENCHES))
 
 bench-%: $(VENV)/.installed-bench

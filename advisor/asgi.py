@@ -20,15 +20,19 @@ from advisor.origins import AllowedHostsMiddleware, SameOriginWebsocketMiddlewar
 from advisor.static_headers import StaticFileHeaders  # noqa: E402
 from live_demo import routing as live_demo_routing  # noqa: E402
 from network_check import routing as network_check_routing  # noqa: E402
+from operations.requests import ObservedRequests, named  # noqa: E402
+from operations.routing import OperationsEndpoints  # noqa: E402
 from questionnaire import routing as questionnaire_routing  # noqa: E402
 
 # Each app's routes outside Django's URLconf: streams that must see their
 # disconnect, and WebSockets.
-http_urlpatterns = [
-    *live_demo_routing.http_urlpatterns,
-    *network_check_routing.http_urlpatterns,
-    *questionnaire_routing.http_urlpatterns,
-]
+http_urlpatterns = named(
+    [
+        *live_demo_routing.http_urlpatterns,
+        *network_check_routing.http_urlpatterns,
+        *questionnaire_routing.http_urlpatterns,
+    ]
+)
 websocket_urlpatterns = [
     *live_demo_routing.websocket_urlpatterns,
     *network_check_routing.websocket_urlpatterns,
@@ -47,7 +51,14 @@ django_http = (
 # router.) Each stream checks the Origin itself (advisor.origins).
 application = ProtocolTypeRouter(
     {
-        "http": AllowedHostsMiddleware(URLRouter([*http_urlpatterns, re_path(r"", django_http)])),
+        # Every request has an id, an access log line and its metrics
+        # (operations/requests.py); /healthz, /readyz and /metrics answer
+        # an allowed host or an IP address (operations/routing.py says why).
+        "http": ObservedRequests(
+            OperationsEndpoints(
+                AllowedHostsMiddleware(URLRouter([*http_urlpatterns, re_path(r"", django_http)]))
+            )
+        ),
         # No AuthMiddlewareStack: no consumer here reads the user or the
         # session, and the stack costs a database hop per handshake of a
         # browser with a session cookie (docs/benchmarks.md, handshakes).

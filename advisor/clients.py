@@ -35,9 +35,12 @@ from advisor.limits import RateLimiter
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-# A longer X-Forwarded-For is not from any proxy chain we would trust (each
-# hop adds one entry); reading it would only cost time.
+# Of a longer X-Forwarded-For only the last this many characters are read:
+# each hop adds one entry at the right end, and the left is the client's.
 MAX_FORWARDED_CHARS = 2048
+# The client behind a trusted proxy whose X-Forwarded-For cannot be read (not
+# an address: no allow list takes it; the limits count all such as one).
+UNREADABLE = "unreadable-x-forwarded-for"
 
 
 def client_address(source: Mapping[str, Any] | HttpRequest) -> str | None:
@@ -45,26 +48,67 @@ def client_address(source: Mapping[str, Any] | HttpRequest) -> str | None:
 
     Unknown means the server gave no peer address (a Unix socket, a test
     scope without "client"): such connections are not counted per client.
+    `UNREADABLE` when a trusted proxy's X-Forwarded-For cannot be read.
     """
-    if isinstance(source, HttpRequest):
-        peer = source.META.get("REMOTE_ADDR")
-        forwarded = source.META.get("HTTP_X_FORWARDED_FOR")
-    else:
-        client = source.get("client")
-        peer = client[0] if client else None
-        # Several header lines make one list, in order (RFC 9110 5.3), as
-        # Django joins them for META.
-        lines = [
-            value.decode("latin-1")
-            for name, value in source.get("headers", ())
-            if name == b"x-forwarded-for"
-        ]
-        forwarded = ",".join(lines) if lines else None
+    peer, forwarded = _peer_and_forwarded(source)
     return resolve(peer, forwarded, trusted_proxies())
 
 
+def address_to_judge(source: Mapping[str, Any] | HttpRequest) -> IPAddress | None:
+    """The client's address for an allow list (/metrics), or None if none may be judged.
+
+    None when the client is unknown or `UNREADABLE`; when a trusted proxy's
+    header names only trusted proxies (that address came out of a header,
+    and a host inside a trusted network, 10.0.0.0/8 say, could have written
+    it to pass for the proxy itself, or for loopback); and when a peer that
+    is not a trusted proxy sends X-Forwarded-For: most likely a proxy on
+    this host that DJANGO_TRUSTED_PROXIES forgot, whose own address
+    (loopback) would let every client through it pass.
+    """
+    peer, forwarded = _peer_and_forwarded(source)
+    trusted = trusted_proxies()
+    address = parse_ip(resolve(peer, forwarded, trusted) or "")
+    if address is None:
+        return None
+    if forwarded is not None:
+        peer_ip = parse_ip(peer or "")
+        if peer_ip is None or not _is_trusted(peer_ip, trusted) or _is_trusted(address, trusted):
+            return None
+    return address
+
+
+def _peer_and_forwarded(source: Mapping[str, Any] | HttpRequest) -> tuple[str | None, str | None]:
+    if isinstance(source, HttpRequest):
+        return source.META.get("REMOTE_ADDR"), source.META.get("HTTP_X_FORWARDED_FOR")
+    client = source.get("client")
+    peer = client[0] if client else None
+    # Several header lines make one list, in order (RFC 9110 5.3), as
+    # Django joins them for META.
+    lines = [
+        value.decode("latin-1")
+        for name, value in source.get("headers", ())
+        if name == b"x-forwarded-for"
+    ]
+    return peer, ",".join(lines) if lines else None
+
+
+def from_trusted_proxy(source: Mapping[str, Any] | HttpRequest) -> bool:
+    """Whether the direct peer is one of TRUSTED_PROXIES: only then may a header
+    that the proxy sets (X-Forwarded-For, X-Advisor-Via, X-Request-ID) be believed."""
+    peer, _ = _peer_and_forwarded(source)
+    address = parse_ip(peer) if peer else None
+    return address is not None and _is_trusted(address, trusted_proxies())
+
+
 def resolve(peer: str | None, forwarded: str | None, trusted: tuple[Network, ...]) -> str | None:
-    """The client address, given the peer, its X-Forwarded-For and the trusted proxies."""
+    """The client address, given the peer, its X-Forwarded-For and the trusted proxies.
+
+    Behind a trusted proxy the answer always comes from the header, never the
+    peer: the peer is the proxy, often 127.0.0.1, which the loopback-only
+    defaults (ADVISOR_METRICS_ALLOW) would let through. A header that cannot
+    be read gives `UNREADABLE`: no allow list takes it, and every such
+    client counts as one for the limits.
+    """
     if not peer:
         return None
     peer_ip = parse_ip(peer)
@@ -74,20 +118,29 @@ def resolve(peer: str | None, forwarded: str | None, trusted: tuple[Network, ...
     if forwarded is None or not _is_trusted(peer_ip, trusted):
         # Anyone can send the header: only a trusted proxy's is believed.
         return str(peer_ip)
-    if len(forwarded) > MAX_FORWARDED_CHARS:
-        return str(peer_ip)
+    truncated = len(forwarded) > MAX_FORWARDED_CHARS
+    if truncated:
+        # Only the right end matters (each proxy appends its peer there); the
+        # rest is what the client sent. The first entry of the tail may be
+        # cut, so it is dropped.
+        _, comma, forwarded = forwarded[-MAX_FORWARDED_CHARS:].partition(",")
+        if not comma:
+            return UNREADABLE
     entries = forwarded.split(",")
     for entry in reversed(entries):
         address = parse_ip(entry)
         if address is None:
-            # A malformed entry where only trusted proxies wrote: the chain
-            # cannot be read, so the peer is all that is known.
-            return str(peer_ip)
+            # A malformed entry where only trusted proxies wrote.
+            return UNREADABLE
         if not _is_trusted(address, trusted):
             return str(address)
-    # Every hop is a trusted proxy (a health check from the proxy itself):
-    # the farthest one is the client.
-    return str(parse_ip(entries[0]))
+    if truncated:
+        return UNREADABLE
+    # Every hop is a trusted proxy (a health check from inside, through the
+    # proxy). The leftmost entry is whatever the first hop chose to send, so
+    # the client is the hop our own proxy saw: the rightmost entry.
+    # `address_to_judge` refuses it to allow lists all the same.
+    return str(parse_ip(entries[-1]))
 
 
 def parse_ip(text: str) -> IPAddress | None:

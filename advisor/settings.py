@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from identity.config import csp_with_issuer, parse_group_roles, socialaccount_providers
+from operations.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -116,11 +118,16 @@ INSTALLED_APPS = [
     "questionnaire",
     "live_demo",
     "network_check",
+    # Health, readiness, metrics and log lines (docs/deploy.md).
+    "operations",
 ]
 
 # Django's own middleware, subclassed to run on the event loop where it cannot
 # block (serving/middleware.py says why).
 MIDDLEWARE = [
+    # First, so that every resolved view is named in the metrics, even one
+    # that a later middleware answers for (operations/requests.py).
+    "operations.requests.RouteNameMiddleware",
     "serving.middleware.SecurityMiddleware",
     "serving.middleware.CSPMiddleware",
     "serving.middleware.SessionMiddleware",
@@ -197,9 +204,33 @@ DATABASES = {
 }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    # A database that does not answer must cost a request a few seconds and
+    # a 503 (advisor/views.py), never a hang: libpq's connect timeout, and
+    # how long a request waits for a connection of the pool.
+    _options.setdefault("connect_timeout", env_seconds("DATABASE_CONNECT_TIMEOUT", 3))
     # Under ASGI Django's persistent connections do not apply; psycopg's pool
-    # saves a new connection (several ms) on every request.
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = env_bool("DATABASE_POOL", True)
+    # saves a new connection (several ms) on every request. Each request's
+    # sync code runs in a thread of its own under daphne (asgiref's
+    # ThreadSensitiveContext), so as many requests can want a connection at
+    # once as are in flight: psycopg's default of 4 turns a burst into
+    # "busy" answers. 10 per process keeps 2 processes x 10 far below
+    # PostgreSQL's default max_connections (100); /readyz has its own.
+    _pool_max = env_count("DATABASE_POOL_MAX_SIZE", 10, minimum=1)
+    _options["pool"] = (
+        {
+            "timeout": env_rate("DATABASE_POOL_TIMEOUT", 3.0, positive=True),
+            # psycopg keeps 4 open at least, unless told to keep fewer in all.
+            "min_size": min(4, _pool_max),
+            "max_size": _pool_max,
+        }
+        if env_bool("DATABASE_POOL", True)
+        else False
+    )
+    # A pooled connection is checked (an empty query) before a request gets it:
+    # after the database restarts, the pool's old connections are replaced
+    # rather than failing one request each.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers work during a write; IMMEDIATE takes the write lock
@@ -480,9 +511,52 @@ ADVISOR_REPORT_QUEUE = env_count("ADVISOR_REPORT_QUEUE", 16)
 # the one REDIS_URL carries into three settings (advisor/error_reports.py).
 DEFAULT_EXCEPTION_REPORTER_FILTER = "advisor.error_reports.ExceptionReporterFilter"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
-}
+# Log lines (operations/logs.py): one JSON object per line (json, the
+# default in production) or readable text (text, the default with
+# DJANGO_DEBUG=1); each carries its request's id. ADVISOR_ACCESS_LOG: a line
+# per request, on by default in production only (in development runserver
+# prints its own).
+ADVISOR_LOG_FORMAT = os.environ.get("ADVISOR_LOG_FORMAT", "").strip() or (
+    "text" if DEBUG else "json"
+)
+if ADVISOR_LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(
+        f"ADVISOR_LOG_FORMAT must be json or text, not {ADVISOR_LOG_FORMAT!r}"
+    )
+LOGGING = logging_config(
+    ADVISOR_LOG_FORMAT,
+    os.environ.get("DJANGO_LOG_LEVEL", "WARNING"),
+    access_log=env_bool("ADVISOR_ACCESS_LOG", not DEBUG),
+)
+
+# GET /metrics (operations/metrics.py) answers a bearer token equal to
+# ADVISOR_METRICS_TOKEN (none: no token is taken), or a client whose address
+# (advisor/clients.py) is in ADVISOR_METRICS_ALLOW: IP addresses or CIDR
+# networks, loopback only by default; empty for none.
+ADVISOR_METRICS_TOKEN = os.environ.get("ADVISOR_METRICS_TOKEN", "").strip()
+ADVISOR_METRICS_ALLOW = [
+    entry.strip()
+    for entry in os.environ.get("ADVISOR_METRICS_ALLOW", "127.0.0.1,::1").split(",")
+    if entry.strip()
+]
+for _entry in ADVISOR_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"ADVISOR_METRICS_ALLOW: {_entry!r} is not an IP address or network"
+        ) from None
+
+# Where the proxy in front serves this same site through a buffering
+# location (deploy/), e.g. /via-buffering-proxy: the network check then
+# offers to measure through it (docs/network-check.md). Empty: not offered.
+ADVISOR_BUFFERING_PROBE_PREFIX = (
+    os.environ.get("ADVISOR_BUFFERING_PROBE_PREFIX", "").strip().rstrip("/")
+)
+if ADVISOR_BUFFERING_PROBE_PREFIX and not re.fullmatch(
+    r"(/[A-Za-z0-9._~-]+)+", ADVISOR_BUFFERING_PROBE_PREFIX
+):
+    raise ImproperlyConfigured(
+        "ADVISOR_BUFFERING_PROBE_PREFIX must be a path such as /via-buffering-proxy, "
+        f"not {ADVISOR_BUFFERING_PROBE_PREFIX!r}"
+    )

@@ -17,3 +17,4 @@ urlpatterns = [
 ]
 
 handler404 = "advisor.views.not_found"
+handler500 = "advisor.views.server_error"

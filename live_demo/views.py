@@ -53,20 +53,20 @@ def demo(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _send_rates() -> tuple[float, float]:
+def send_rates() -> tuple[float, float]:
     rate = settings.LIVE_DEMO["MAX_MESSAGES_PER_SECOND"]
     return rate, rate
 
 
 # One token bucket per client (advisor/clients.py, which also says who the
 # client is behind a proxy), the least recently seen forgotten.
-_send_limits = ClientRates(_send_rates, size=MAX_LIMITERS)
+_send_limits = ClientRates(send_rates, size=MAX_LIMITERS)
 
 
 TAKES = {JSON, *FORMS}
 
 
-def _body(request: HttpRequest, limit: int) -> dict[str, Any] | JsonResponse:
+def posted_fields(request: HttpRequest, limit: int) -> dict[str, Any] | JsonResponse:
     """The request's fields, from JSON or an HTML form; or the error to answer."""
     body, refused = read_json_object(request, limit, content_types=TAKES)
     return refused or body
@@ -86,7 +86,7 @@ def feed_errors(view: Callable) -> Callable:
     return wrapper
 
 
-def _request_bytes(request: HttpRequest) -> int:
+def request_wire_bytes(request: HttpRequest) -> int:
     """The request as it crossed the network: request line, headers and body."""
     scope = getattr(request, "scope", {})
     line = len(request.method) + len(request.get_full_path()) + len(" HTTP/1.1\r\n") + 1
@@ -102,7 +102,7 @@ async def send(request: HttpRequest) -> HttpResponse:
     if _send_limits.wait(client_key(request)):
         limit = options["MAX_MESSAGES_PER_SECOND"]
         return errors(429, type=f"More than {limit} messages a second; try again shortly.")
-    body = _body(request, MAX_SEND_BODY)
+    body = posted_fields(request, MAX_SEND_BODY)
     if isinstance(body, JsonResponse):
         return body
     # A message with text and no type is a chat.
@@ -120,7 +120,7 @@ async def send(request: HttpRequest) -> HttpResponse:
             return JsonResponse({"type": "chat_ack", "id": event.id, "ts": event.ts}, status=201)
         if kind == "binary":
             data = decode_base64(body.get("data"), max_bytes=options["MAX_BINARY_BYTES"])
-            return JsonResponse(binary_receipt(data, wire_bytes=_request_bytes(request)))
+            return JsonResponse(binary_receipt(data, wire_bytes=request_wire_bytes(request)))
     except MessageError as error:
         field = "data" if kind == "binary" else "text"
         return JsonResponse({"errors": {field: error.message}, "code": error.code}, status=400)
@@ -131,7 +131,7 @@ async def send(request: HttpRequest) -> HttpResponse:
 @feed_errors
 async def drop(request: HttpRequest) -> HttpResponse:
     """Close one connection from the server's end, so the browser sees a real drop."""
-    body = _body(request, 1024)
+    body = posted_fields(request, 1024)
     if isinstance(body, JsonResponse):
         return body
     connection = body.get("connection")

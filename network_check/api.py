@@ -21,7 +21,8 @@ from workspaces import access, audit
 from workspaces.endpoints import api_methods
 from workspaces.models import AuditAction
 
-from .findings import findings, simulation_notice
+from . import via
+from .findings import findings, proxy_notice, simulation_notice
 from .models import USER_AGENT_MAX_LENGTH, NetworkCheck
 from .suggestions import suggestions
 from .validation import validate_measurement
@@ -42,6 +43,14 @@ def network_checks(request: HttpRequest) -> JsonResponse:
     measurement, errors = validate_measurement(document)
     if errors:
         return error_response(400, errors)
+    if "via" in measurement:
+        # Only the probe's own receipt makes a run "through a real proxy".
+        # It names the burst the figures must describe, and is taken once.
+        problems = via.receipt_problems(
+            measurement["via"], measurement.pop("via_receipt"), measurement["sse"]
+        )
+        if problems:
+            return error_response(400, problems)
     with transaction.atomic():
         check = NetworkCheck.objects.create(
             measurement=measurement,
@@ -79,6 +88,9 @@ def network_check_document(
         # Said outright: a simulated run's figures show the probes' pretence.
         "simulated": check.measurement.get("simulated", []),
         "simulation_notice": simulation_notice(check.measurement),
+        # Said outright too: its SSE figures are a real proxy's, on purpose.
+        "via": check.measurement.get("via"),
+        "via_notice": proxy_notice(check.measurement),
         "findings": [asdict(finding) for finding in findings(check.measurement)],
         "suggestions": [
             asdict(suggestion)

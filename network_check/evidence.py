@@ -15,7 +15,7 @@ from datetime import datetime
 
 from questionnaire.catalogue import Catalogue
 
-from .findings import SCOPE, Finding, findings, simulation_notice
+from .findings import SCOPE, Finding, findings, proxy_notice, simulation_notice
 from .models import NetworkCheck
 from .suggestions import suggestions
 
@@ -45,6 +45,8 @@ class Evidence:
     suggestions: tuple[ShownSuggestion, ...]
     # Set for a run whose probes were told to misbehave: not evidence at all.
     simulation: str | None = None
+    # Set for a run whose SSE probe went through the proxy's buffering location.
+    proxy: str | None = None
     scope: str = SCOPE
     # Whether the suggestions are compared with stored answers.
     answered: bool = False
@@ -86,5 +88,6 @@ def evidence_of(
         findings=tuple(findings(check.measurement)),
         suggestions=tuple(shown),
         simulation=simulation_notice(check.measurement),
+        proxy=proxy_notice(check.measurement),
         answered=answers is not None,
     )

@@ -8,7 +8,7 @@ what the HTTP version says) are shared with ``suggestions``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from advisor.stats import percentile
@@ -57,6 +57,20 @@ def simulation_notice(clean: Mapping) -> str | None:
     return f"Simulated run ({', '.join(simulated)}): not evidence about your network."
 
 
+THROUGH_PROXY = "measured through a real buffering proxy"
+
+
+def proxy_notice(clean: Mapping) -> str | None:
+    """What to say wherever a run through the proxy's buffering location is shown."""
+    if clean.get("via") != "buffering-proxy":
+        return None
+    return (
+        "Measured through a real buffering proxy: the SSE probe went through this "
+        "deployment's proxy location that buffers responses, as many corporate proxies do. "
+        "Its SSE findings show what such a proxy does to a stream; they are not simulated."
+    )
+
+
 # --- Classification ------------------------------------------------------------
 
 
@@ -99,11 +113,14 @@ def connection_limit_showed(streams: Mapping) -> bool:
 
 def findings(clean: Mapping) -> list[Finding]:
     """What the check measured, each with what it means, in a fixed order."""
+    delivery = [_delivery_finding(clean["sse"]), _first_event_finding(clean["sse"])]
+    if proxy_notice(clean):
+        # Each SSE finding says where it was measured, also when quoted alone.
+        delivery = [replace(item, value=f"{item.value} ({THROUGH_PROXY})") for item in delivery]
     return [
         _upgrade_finding(clean["websocket"]),
         _rtt_finding(clean["websocket"]),
-        _delivery_finding(clean["sse"]),
-        _first_event_finding(clean["sse"]),
+        *delivery,
         _http_finding(clean["http_version"]),
         _streams_finding(clean["sse_streams"]),
     ]

@@ -32,6 +32,8 @@ from live_demo.protocol import CLOSE_TOO_FAST, CLOSE_TOO_MANY
 from live_demo.sse import HEADERS, serve_until_disconnect
 from serving.daphne_limits import send_close_frame
 
+from . import via as proxies
+
 # Settings may override these through LIVE_DEMO, where they have always been
 # set alongside the demo's own limits (tests shorten them).
 DEFAULTS: dict[str, Any] = {
@@ -232,9 +234,11 @@ async def probe_stream(scope, receive, send) -> None:
         )
         return
     head = scope["method"] == "HEAD"
+    # Through the proxy's buffering location: the burst ends with a receipt.
+    via = proxies.seen_via(scope)
     with slot:
         stream = asyncio.create_task(
-            _serve(send, count, interval_ms, buffered=buffered, head=head)
+            _serve(send, count, interval_ms, buffered=buffered, head=head, via=via)
         )
         _streams.add(stream)
         try:
@@ -269,12 +273,14 @@ def stream_query(scope: dict[str, Any]) -> tuple[int, int, bool]:
     return count, interval_ms, simulate is not None
 
 
-async def _serve(send, count: int, interval_ms: int, *, buffered: bool, head: bool) -> None:
+async def _serve(
+    send, count: int, interval_ms: int, *, buffered: bool, head: bool, via: str | None = None
+) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     if head:
         await send({"type": "http.response.body", "body": b""})
         return
-    async with contextlib.aclosing(_burst(count, interval_ms)) as chunks:
+    async with contextlib.aclosing(_burst(count, interval_ms, via)) as chunks:
         if buffered:
             # A buffering proxy: the same events at the same times, held
             # back and delivered together once the last one is in.
@@ -286,8 +292,15 @@ async def _serve(send, count: int, interval_ms: int, *, buffered: bool, head: bo
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _burst(count: int, interval_ms: int) -> AsyncIterator[bytes]:
-    """The probe events on their schedule (the first at once), `done` with the last."""
+async def _burst(count: int, interval_ms: int, via: str | None = None) -> AsyncIterator[bytes]:
+    """The probe events on their schedule (the first at once), `done` with the last.
+
+    `done` says `via` and carries its receipt when a trusted proxy marked the
+    request (network_check/via.py).
+    """
+    done: dict[str, Any] = {"of": count}
+    if via is not None:
+        done.update(via=via, receipt=proxies.receipt(via, count, interval_ms))
     loop = asyncio.get_running_loop()
     opened = loop.time()
     head = f"retry: {RETRY_MS}\n\n".encode()
@@ -302,5 +315,5 @@ async def _burst(count: int, interval_ms: int) -> AsyncIterator[bytes]:
         )
         head = b""
         if n == count:
-            chunk += format_event(to_json({"of": count}), event="done")
+            chunk += format_event(to_json(done), event="done")
         yield chunk

@@ -24,5 +24,6 @@ http_urlpatterns = [
     path(
         "network-check/events/",
         sign_in_required(same_origin_stream(probe_stream), when=anonymous_mode_off),
+        name="network-check-events",
     ),
 ]

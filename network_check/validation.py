@@ -9,12 +9,24 @@ document: plain functions, no ORM, no request, no settings.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+
+from advisor.json_fields import (
+    bounded_integer,
+    json_integer,
+    listed,
+    required_object,
+    unknown_keys,
+)
 
 FIELDS = ("websocket", "sse", "http_version", "sse_streams")
-# Sent only by a run whose probes were told to misbehave (the page's ?simulate=).
-OPTIONAL_FIELDS = ("simulated",)
+# Sent only by a run whose probes were told to misbehave (the page's ?simulate=),
+# and by a run whose SSE probe went through the proxy's buffering location
+# (via, with the receipt the probe gave: network_check/via.py checks it).
+OPTIONAL_FIELDS = ("simulated", "via", "via_receipt")
 SIMULATIONS = ("blocked", "buffering")
+VIAS = ("buffering-proxy",)
+MAX_RECEIPT_LENGTH = 200
 WEBSOCKET_FIELDS = ("status", "close_code", "rtt_ms")
 SSE_FIELDS = ("status", "events_expected", "interval_ms", "arrivals_ms")
 SSE_STREAMS_FIELDS = ("attempted", "opened")
@@ -34,7 +46,7 @@ def validate_measurement(doc: object) -> tuple[dict | None, dict[str, str]]:
     if not isinstance(doc, Mapping):
         return None, {"measurement": "must be an object"}
     errors: dict[str, str] = {}
-    _unknown_keys(doc, (*FIELDS, *OPTIONAL_FIELDS), "", errors)
+    unknown_keys(doc, (*FIELDS, *OPTIONAL_FIELDS), "", errors)
     clean: dict = {}
     for key in FIELDS:
         if key not in doc:
@@ -49,18 +61,20 @@ def validate_measurement(doc: object) -> tuple[dict | None, dict[str, str]]:
         clean["sse_streams"] = _sse_streams(doc["sse_streams"], errors)
     if "simulated" in doc:
         clean["simulated"] = _simulated(doc["simulated"], errors)
+    if "via" in doc or "via_receipt" in doc:
+        clean.update(_via(doc, clean.get("simulated") or [], errors))
     if errors:
         return None, errors
     return clean, {}
 
 
 def _websocket(value: object, errors: dict[str, str]) -> dict | None:
-    part = _object(value, "websocket", WEBSOCKET_FIELDS, errors)
+    part = required_object(value, "websocket", WEBSOCKET_FIELDS, errors)
     if part is None:
         return None
     status = _choice(part, "websocket", "status", WEBSOCKET_STATUSES, errors)
     close_code = part.get("close_code")
-    if close_code is not None and _integer(close_code, 0, MAX_CLOSE_CODE) is None:
+    if close_code is not None and json_integer(close_code, 0, MAX_CLOSE_CODE) is None:
         errors["websocket.close_code"] = (
             f"must be a whole number from 0 to {MAX_CLOSE_CODE}, or null"
         )
@@ -71,12 +85,12 @@ def _websocket(value: object, errors: dict[str, str]) -> dict | None:
 
 
 def _sse(value: object, errors: dict[str, str]) -> dict | None:
-    part = _object(value, "sse", SSE_FIELDS, errors)
+    part = required_object(value, "sse", SSE_FIELDS, errors)
     if part is None:
         return None
     status = _choice(part, "sse", "status", SSE_STATUSES, errors)
-    expected = _bounded(part, "sse", "events_expected", EVENTS_RANGE, errors)
-    interval = _bounded(part, "sse", "interval_ms", INTERVAL_RANGE, errors)
+    expected = bounded_integer(part, "sse", "events_expected", EVENTS_RANGE, errors)
+    interval = bounded_integer(part, "sse", "interval_ms", INTERVAL_RANGE, errors)
     arrivals = _milliseconds(
         part, "sse", "arrivals_ms", expected if expected is not None else EVENTS_RANGE[1], errors
     )
@@ -104,11 +118,13 @@ def _http_version(value: object, errors: dict[str, str]) -> str | None:
 
 
 def _sse_streams(value: object, errors: dict[str, str]) -> dict | None:
-    part = _object(value, "sse_streams", SSE_STREAMS_FIELDS, errors)
+    part = required_object(value, "sse_streams", SSE_STREAMS_FIELDS, errors)
     if part is None:
         return None
-    attempted = _bounded(part, "sse_streams", "attempted", STREAMS_RANGE, errors)
-    opened = _bounded(part, "sse_streams", "opened", (0, attempted or STREAMS_RANGE[1]), errors)
+    attempted = bounded_integer(part, "sse_streams", "attempted", STREAMS_RANGE, errors)
+    opened = bounded_integer(
+        part, "sse_streams", "opened", (0, attempted or STREAMS_RANGE[1]), errors
+    )
     if attempted is None and opened is not None:
         # Without a valid attempted count, opened cannot be judged against it.
         opened = None
@@ -128,24 +144,23 @@ def _simulated(value: object, errors: dict[str, str]) -> list[str] | None:
     return [name for name in SIMULATIONS if name in value]
 
 
-def _object(
-    value: object, name: str, fields: tuple[str, ...], errors: dict[str, str]
-) -> Mapping | None:
-    if not isinstance(value, Mapping):
-        errors[name] = f"must be an object with {_listed(fields)}"
-        return None
-    _unknown_keys(value, fields, f"{name}.", errors)
-    for key in fields:
-        if key not in value:
-            errors[f"{name}.{key}"] = "required"
-    return value
-
-
-def _unknown_keys(
-    value: Mapping, fields: tuple[str, ...], prefix: str, errors: dict[str, str]
-) -> None:
-    for key in value.keys() - set(fields):
-        errors[f"{prefix}{key}"] = f"unknown field; expected {_listed(fields)}"
+def _via(doc: Mapping, simulated: list[str], errors: dict[str, str]) -> dict:
+    """`via` and the `via_receipt` that must come with it (checked for its signature
+    by the API, which knows the key)."""
+    via, given = doc.get("via"), doc.get("via_receipt")
+    if via not in VIAS:
+        errors["via"] = f"must be {listed(VIAS)}, with via_receipt"
+        return {}
+    if not isinstance(given, str) or not 0 < len(given) <= MAX_RECEIPT_LENGTH:
+        errors["via_receipt"] = (
+            "must be the receipt the SSE probe sent in its done event (a string of at most "
+            f"{MAX_RECEIPT_LENGTH} characters)"
+        )
+        return {}
+    if "buffering" in simulated:
+        errors["via"] = "a run through a real proxy cannot also simulate one (simulated)"
+        return {}
+    return {"via": via, "via_receipt": given}
 
 
 def _choice(
@@ -156,24 +171,6 @@ def _choice(
     value = part[key]
     if value not in choices or not isinstance(value, str):
         errors[f"{name}.{key}"] = f"must be one of {', '.join(choices)}"
-        return None
-    return value
-
-
-def _bounded(
-    part: Mapping, name: str, key: str, bounds: tuple[int, int], errors: dict[str, str]
-) -> int | None:
-    if key not in part:
-        return None
-    value = _integer(part[key], *bounds)
-    if value is None:
-        errors[f"{name}.{key}"] = f"must be a whole number from {bounds[0]} to {bounds[1]}"
-    return value
-
-
-def _integer(value: object, low: int, high: int) -> int | None:
-    # bool is an int to Python but true/false is no count in JSON.
-    if type(value) is not int or not low <= value <= high:
         return None
     return value
 
@@ -197,7 +194,3 @@ def _milliseconds(
             errors[field] = f"item {index} must be a number of milliseconds from 0 to {MAX_MS}"
             return None
     return list(values)
-
-
-def _listed(fields: Sequence[str]) -> str:
-    return fields[0] if len(fields) == 1 else f"{', '.join(fields[:-1])} and {fields[-1]}"

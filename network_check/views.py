@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
@@ -30,7 +31,13 @@ def page(request: HttpRequest) -> HttpResponse:
         request,
         "network_check/page.html",
         # The questions the check can answer, as the catalogue says, in its order.
-        {"catalogue": catalogue, "questions": catalogue.measured_by(CHECK)},
+        {
+            "catalogue": catalogue,
+            "questions": catalogue.measured_by(CHECK),
+            # Set when the proxy in front also serves the site through a
+            # buffering location: the page then offers to measure through it.
+            "buffering_prefix": settings.ADVISOR_BUFFERING_PROBE_PREFIX,
+        },
     )
 
 

@@ -23,7 +23,7 @@ from workspaces.endpoints import api_methods
 from . import adr, decisions
 from .api import _find, requested_revision
 from .models import Assessment, Revision, ShareLink
-from .views import _requested_revision
+from .views import requested_revision_or_404
 
 
 # Never cached, as the PDF: a revoked share link must not keep opening it.
@@ -33,7 +33,7 @@ def assessment_adr(request: HttpRequest, pk) -> HttpResponse:
     assessment = get_object_or_404(Assessment, pk=pk)
     access.require(request, Action.VIEW, assessment)
     revisions = list(assessment.revisions.all())
-    return _download(request, assessment, revisions, _requested_revision(request, revisions))
+    return _download(request, assessment, revisions, requested_revision_or_404(request, revisions))
 
 
 @never_cache
@@ -46,7 +46,7 @@ def shared_adr(request: HttpRequest, secret: str) -> HttpResponse:
     request._principal = share_link_principal(link)
     access.require(request, Action.VIEW, link.assessment)
     revisions = list(link.assessment.revisions.all())
-    revision = _requested_revision(request, revisions)
+    revision = requested_revision_or_404(request, revisions)
     return _download(request, link.assessment, revisions, revision, shared=True)
 
 

@@ -29,13 +29,15 @@ from advisor.http import (
     read_json_object,
     whole_number,
 )
+from live_demo.workload.api import workload_runs_document
 from network_check.api import linked_check, network_check_document
 from network_check.models import NetworkCheck
 from workspaces import access
 from workspaces.access import Action, api_refusal
 from workspaces.endpoints import api_methods
 
-from . import decisions, rescoring, writes
+from . import cases, decisions, rescoring, writes
+from .capacity import read_traffic
 from .catalogue import Catalogue, get_catalogue
 from .models import SHARE_LINK_DAYS, Assessment, Reviewer, Revision, ShareLink, title_problem
 from .scoring import validate_answers
@@ -177,10 +179,12 @@ def _create(request: HttpRequest) -> JsonResponse:
         given.answers,
         given.catalogue,
         network_check=given.network_check,
+        traffic=given.traffic,
     )
     location = reverse("questionnaire:api-assessment", args=[assessment.pk])
     return created(
-        assessment_document(request, assessment, revision), request.build_absolute_uri(location)
+        assessment_document(request, assessment, revision, new=True),
+        request.build_absolute_uri(location),
     )
 
 
@@ -193,19 +197,23 @@ class AssessmentInput:
     answers: dict
     catalogue: Catalogue
     network_check: NetworkCheck | None
+    # Validated (capacity.read_traffic); None when none was given.
+    traffic: dict | None = None
 
 
 def read_assessment(
     request: HttpRequest, document: dict
 ) -> tuple[AssessmentInput, None] | tuple[None, dict[str, str]]:
-    """A creation's or a revision's title, answers and network check, or every problem with them.
+    """A creation's or a revision's title, answers, network check and traffic, or every problem.
 
     One function for both, so that a revision is refused exactly as a new
     assessment would be. The network check must be one the caller may view.
     """
     errors: dict[str, str] = {}
-    for key in document.keys() - {"title", "answers", "network_check"}:
-        errors[key] = "unknown field; expected title, answers and network_check"
+    for key in document.keys() - {"title", "answers", "network_check", "traffic"}:
+        errors[key] = "unknown field; expected title, answers, network_check and traffic"
+    traffic, problems = read_traffic(document.get("traffic"))
+    errors.update(problems)
     network_check, problem = linked_check(
         document.get("network_check"), access.principal_of(request)
     )
@@ -230,6 +238,7 @@ def read_assessment(
             answers=document["answers"],
             catalogue=catalogue,
             network_check=network_check,
+            traffic=traffic,
         ),
         None,
     )
@@ -303,7 +312,10 @@ def assessment_revisions(request: HttpRequest, pk) -> JsonResponse:
     given, errors = read_assessment(request, document)
     if errors:
         return error_response(400, errors)
-    title = given.title if given.title is not None else assessment.latest.title
+    latest = assessment.latest
+    title = given.title if given.title is not None else latest.title
+    # Left out, the traffic is the last revision's, as the title is; null removes it.
+    traffic = given.traffic if "traffic" in document else latest.traffic
     revision = writes.revise_assessment(
         request,
         assessment,
@@ -311,10 +323,11 @@ def assessment_revisions(request: HttpRequest, pk) -> JsonResponse:
         given.answers,
         given.catalogue,
         network_check=given.network_check,
+        traffic=traffic,
     )
     location = reverse("questionnaire:api-assessment", args=[assessment.pk])
     return created(
-        assessment_document(request, assessment, revision),
+        assessment_document(request, assessment, revision, new=True),
         request.build_absolute_uri(f"{location}?revision={revision.number}"),
     )
 
@@ -397,7 +410,10 @@ def share_link_detail(request: HttpRequest, pk, link_id: str) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-def assessment_document(request: HttpRequest, assessment: Assessment, revision: Revision) -> dict:
+def assessment_document(
+    request: HttpRequest, assessment: Assessment, revision: Revision, *, new: bool = False
+) -> dict:
+    """The assessment as the API shows it; ``new``: a revision just saved, with no runs yet."""
     return {
         "id": str(assessment.pk),
         "url": request.build_absolute_uri(assessment.get_absolute_url()),
@@ -406,7 +422,10 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
         "revision": revision.number,
         "created_at": revision.created_at.isoformat(),
         "answers": revision.answers,
+        "traffic": revision.traffic,
         **revision.result,
+        # A plan for the revision's traffic, worked out when it was saved; null without one.
+        "capacity": revision.result.get("capacity"),
         "network_check": (
             network_check_document(request, revision.network_check, revision.catalogue)
             if revision.network_check_id
@@ -414,6 +433,10 @@ def assessment_document(request: HttpRequest, assessment: Assessment, revision: 
         ),
         # What the current catalogue says of these answers (stale, would change).
         "outlook": rescoring.outlook_document(revision),
+        # The closest real systems and what they chose ("products like yours").
+        "similar_cases": cases.similar_cases_document(revision.answers),
+        # The revision's own workload measured over both transports, latest first.
+        "workload_runs": [] if new else workload_runs_document(request, revision),
         **decision_document(assessment),
     }
 

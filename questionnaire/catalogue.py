@@ -229,7 +229,7 @@ class Catalogue:
 
 def available_versions() -> list[str]:
     """Every published catalogue version, oldest first."""
-    return sorted(_catalogue_files(), key=_version_key)
+    return sorted(_catalogue_files(), key=version_key)
 
 
 def catalogue_files() -> list[Path]:
@@ -246,7 +246,8 @@ def _catalogue_files() -> dict[str, Path]:
     return files
 
 
-def _version_key(version: str) -> tuple[int, ...]:
+def version_key(version: str) -> tuple[int, ...]:
+    """A version as it sorts, number by number: "10" after "9"."""
     return tuple(int(part) for part in version.split(".") if part.isdigit())
 
 
@@ -257,7 +258,7 @@ def get_catalogue(version: str | None = None) -> Catalogue:
     if not files:
         raise CatalogueError(f"no catalogue files in {CATALOGUE_DIR}")
     if version is None:
-        version = max(files, key=_version_key)
+        version = max(files, key=version_key)
     if version not in files:
         raise CatalogueError(f"unknown catalogue version {version!r}")
     path = files[version]

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from network_check.evidence import Evidence, evidence_of
 
+from . import cases
 from .catalogue import TRANSPORTS, Catalogue
 from .models import Revision
 
@@ -19,9 +20,12 @@ from .models import Revision
 SHORT_NAMES = {"websocket": "WebSocket", "sse": "SSE"}
 # Why a tie goes where the catalogue's ``tie_break`` sends it, where there is a reason.
 TIE_BREAK_REASONS = {"sse": "the simpler of the two to build and run"}
-CHART_LABEL_WIDTH = 190
-CHART_BAR_WIDTH = 330
-CHART_ROW_HEIGHT = 46
+# Each row's label sits above its two bars, so the chart is narrow enough to
+# be drawn at its own size on a phone: scaled down, its text would be too
+# small to read.
+CHART_PADDING = 10
+CHART_BAR_WIDTH = 280
+CHART_ROW_HEIGHT = 60
 
 
 @dataclass(frozen=True)
@@ -44,12 +48,13 @@ class ChartRow:
 class Chart:
     rows: tuple[ChartRow, ...]
     height: int
-    label_width: int = CHART_LABEL_WIDTH
+    padding: int = CHART_PADDING
     bar_width: int = CHART_BAR_WIDTH
 
     @property
     def width(self) -> int:
-        return self.label_width + self.bar_width + 40
+        # Room after the longest bar for its number.
+        return self.padding + self.bar_width + 40
 
 
 def score_chart(result: Mapping, catalogue: Catalogue) -> Chart:
@@ -66,14 +71,14 @@ def score_chart(result: Mapping, catalogue: Catalogue) -> Chart:
         rows.append(
             ChartRow(
                 label=label,
-                y=top + 19,
+                y=top + 14,
                 total=total,
                 bars=tuple(
                     Bar(
                         transport=transport,
                         points=scores[transport],
                         width=round(CHART_BAR_WIDTH * scores[transport] / largest, 1),
-                        y=top + offset * 17,
+                        y=top + 20 + offset * 17,
                     )
                     for offset, transport in enumerate(TRANSPORTS)
                 ),
@@ -277,6 +282,7 @@ def result_context(revisions: list[Revision], revision: Revision) -> dict:
         "checklists": checklists(result, catalogue),
         "chart": score_chart(result, catalogue),
         "evidence": network_evidence(revision, catalogue),
+        "similar": cases.evidence(revision.answers, result["recommendation"]),
     }
 
 

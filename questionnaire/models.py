@@ -14,6 +14,8 @@ from network_check.models import NetworkCheck
 from workspaces import bearer
 from workspaces.models import Owned, Revocable
 
+from .capacity import plan_document as capacity_plan
+from .capacity import reference_costs, traffic_of
 from .catalogue import Catalogue, CatalogueError, get_catalogue
 from .scoring import evaluate
 
@@ -118,6 +120,7 @@ class Assessment(Owned):
         catalogue: Catalogue | None = None,
         *,
         network_check: NetworkCheck | None = None,
+        traffic: Mapping | None = None,
         **placement,
     ) -> tuple[Assessment, Revision]:
         """Score complete, validated ``answers`` and save them as revision 1.
@@ -130,7 +133,7 @@ class Assessment(Owned):
         catalogue = catalogue or get_catalogue()
         # Scored before the transaction: the flip search is most of the work,
         # and inside it would hold the database's write lock all along.
-        revision = assessment._scored_revision(title, answers, catalogue, network_check)
+        revision = assessment._scored_revision(title, answers, catalogue, network_check, traffic)
         with transaction.atomic():
             assessment.save()
             revision.save()
@@ -143,13 +146,14 @@ class Assessment(Owned):
         catalogue: Catalogue | None = None,
         *,
         network_check: NetworkCheck | None = None,
+        traffic: Mapping | None = None,
     ) -> Revision:
         """Save an edited title and answers as a new revision; earlier ones stay as they were."""
         with transaction.atomic():
             # Lock the row so that two simultaneous edits get distinct numbers.
             locked = Assessment.objects.select_for_update().get(pk=self.pk)
             revision = locked._add_revision(
-                title, answers, catalogue or get_catalogue(), network_check
+                title, answers, catalogue or get_catalogue(), network_check, traffic
             )
         self.refresh_from_db()
         return revision
@@ -160,8 +164,9 @@ class Assessment(Owned):
         answers: Mapping[str, str],
         catalogue: Catalogue,
         network_check: NetworkCheck | None = None,
+        traffic: Mapping | None = None,
     ) -> Revision:
-        revision = self._scored_revision(title, answers, catalogue, network_check)
+        revision = self._scored_revision(title, answers, catalogue, network_check, traffic)
         self.save()
         last = self.revisions.order_by("-number").values_list("number", flat=True).first()
         revision.number = (last or 0) + 1
@@ -174,10 +179,14 @@ class Assessment(Owned):
         answers: Mapping[str, str],
         catalogue: Catalogue,
         network_check: NetworkCheck | None,
+        traffic: Mapping | None = None,
     ) -> Revision:
         """Revision 1 of ``answers`` scored and titled ``title``, unsaved.
 
         Its title and verdict are copied to this assessment, for lists.
+        ``traffic`` (validated, ``capacity.read_traffic``) adds a capacity
+        plan to the stored result, worked out with the costs of the day: like
+        the verdict, it reads the same after the cost data changes.
         """
         # Stored answers are complete: a left-out optional question is saved
         # as the default it was scored with.
@@ -192,8 +201,14 @@ class Assessment(Owned):
             title=title,
             catalogue_version=catalogue.version,
             answers=dict(answers),
-            result=result.to_dict(),
+            result=result.to_dict()
+            | (
+                {"capacity": capacity_plan(traffic_of(traffic), reference_costs())}
+                if traffic
+                else {}
+            ),
             network_check=network_check,
+            traffic=dict(traffic) if traffic else None,
         )
 
     @property
@@ -217,6 +232,9 @@ class Revision(models.Model):
     answers = models.JSONField()
     result = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # The application's peak traffic (``capacity.read_traffic``), optional:
+    # with it the result holds a capacity plan.
+    traffic = models.JSONField(null=True, blank=True)
     # The evidence the answers were given with; losing it never loses the revision.
     network_check = models.ForeignKey(
         NetworkCheck,

@@ -96,7 +96,7 @@ def report_context(
         "recommended": SHORT_NAMES[chosen],
         "alternative": SHORT_NAMES[other],
         "verdict": verdict,
-        "summary": executive_summary(result, catalogue),
+        "summary": [*executive_summary(result, catalogue), *_similar_sentence(context["similar"])],
         "answer_sections": answer_sections(context["reasons"], catalogue),
         "this_revision": next(
             entry for entry in context["history"] if entry.revision.number == revision.number
@@ -125,6 +125,18 @@ def executive_summary(result: Mapping, catalogue: Catalogue) -> list[str]:
     sentences.append(_pattern_sentence(result))
     sentences.append(_flip_sentence(result, strongest["question"] if strongest else None))
     return sentences
+
+
+def _similar_sentence(similar) -> list[str]:
+    """What the result page says beside the verdict about the closest real systems.
+
+    The same sentences as the page (``Evidence.notice`` and
+    ``Evidence.exceptions_note``): when they mostly went the other way for
+    reasons the answers carry, and which of them are documented exceptions.
+    """
+    if similar is None:
+        return []
+    return [sentence for sentence in (similar.notice, similar.exceptions_note) if sentence]
 
 
 def _verdict_sentence(result: Mapping, catalogue: Catalogue) -> str:

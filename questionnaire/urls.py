@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import adr_views, api, decision_api, decision_views, views, waiting
+from . import adr_views, api, cases_views, decision_api, decision_views, views, waiting
 
 app_name = "questionnaire"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("assessments/new/", views.assessment_new, name="new"),
     path("assessments/leaning/", views.leaning, name="leaning"),
+    path("cases/", cases_views.case_list, name="cases"),
     path("assessments/<uuid:pk>/", views.assessment_detail, name="assessment"),
     path("assessments/<uuid:pk>/edit/", views.assessment_edit, name="edit"),
     path("assessments/<uuid:pk>/decision/", views.decision_panel, name="decision"),

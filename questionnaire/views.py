@@ -27,18 +27,20 @@ from django_htmx.middleware import HtmxDetails
 
 from advisor.clients import write_refusal
 from advisor.http import whole_number
+from live_demo.workload.evidence import workload_evidence
 from network_check.models import NetworkCheck
 from network_check.suggestions import suggestions
 from workspaces import access, services
 from workspaces.access import Action, share_link_principal
 from workspaces.models import AuditAction, Workspace
 
-from . import decisions, report, report_cache, rescoring, writes
+from . import cases, decisions, report, report_cache, rescoring, writes
+from .capacity import traffic_form_values
 from .catalogue import get_catalogue
 from .display import SHORT_NAMES, revision_context
 from .models import SHARE_LINK_DAYS, Assessment, DecisionStatus, Revision, ShareLink
 from .scoring import evaluate
-from .snapshot import snapshot_parts
+from .snapshot import Viewer, snapshot_parts
 from .wizard import NETWORK_CHECK, RATE_ERROR, Wizard
 
 RECENT_SESSION_KEY = "recent_assessments"
@@ -93,7 +95,9 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def assessment_new(request: HtmxHttpRequest) -> HttpResponse:
     catalogue = get_catalogue()
-    preset = catalogue.preset(request.GET.get("preset", ""))
+    preset = catalogue.preset(request.GET.get("preset", "")) or cases.case_preset(
+        catalogue, request.GET.get("case", "")
+    )
     initial = Wizard(
         catalogue=catalogue,
         answers=dict(preset.answers) if preset else {},
@@ -124,6 +128,8 @@ def assessment_edit(request: HtmxHttpRequest, pk) -> HttpResponse:
         title=latest.title,
         # The latest evidence stays linked unless the user runs a new check.
         network_check=str(latest.network_check_id or ""),
+        # And the traffic numbers, so that a new revision keeps its capacity plan.
+        traffic=traffic_form_values(latest.traffic),
     )
     # "Adopt catalogue vN" on a stale result: its new questions first.
     adopting = rescoring.outlook(latest, catalogue) if "adopt" in request.GET else None
@@ -190,11 +196,21 @@ def _wizard(
                         request, wizard, assessment, preset, suggested, adopting, status=403
                     )
                 assessment, _ = writes.create_assessment(
-                    request, where, wizard.title, wizard.answers, network_check=check
+                    request,
+                    where,
+                    wizard.title,
+                    wizard.answers,
+                    network_check=check,
+                    traffic=wizard.traffic_values,
                 )
             else:
                 writes.revise_assessment(
-                    request, assessment, wizard.title, wizard.answers, network_check=check
+                    request,
+                    assessment,
+                    wizard.title,
+                    wizard.answers,
+                    network_check=check,
+                    traffic=wizard.traffic_values,
                 )
             _remember(request, assessment)
             url = assessment.get_absolute_url()
@@ -331,7 +347,7 @@ def _result_page(
     status: int = 200,
 ) -> HttpResponse:
     revisions = list(assessment.revisions.select_related("network_check"))
-    revision = _requested_revision(request, revisions)
+    revision = requested_revision_or_404(request, revisions)
     principal = access.principal_of(request)
     if share_secret:
         # Read-only for the holder of the link: its own URLs, nothing to change.
@@ -353,7 +369,9 @@ def _result_page(
     # Access was checked by the caller before this reads any cache.
     context = {
         **revision_context(revisions, revision),
-        "snapshot": snapshot_parts(revisions, revision),
+        "snapshot": snapshot_parts(
+            revisions, revision, Viewer(shared=bool(share_secret), can_revise=can["revise"])
+        ),
         **decisions.panel_context(assessment, principal, revision.number),
         **rescoring.page_context(assessment, revisions, revision),
         # A decision form refused: which, why, and what was typed (decision_views).
@@ -368,6 +386,8 @@ def _result_page(
         "share_error": share_error,
         "expiry_choices": [str(days) for days in SHARE_LINK_DAYS],
     }
+    # Per request, outside the revision's result: a posted run shows at once.
+    context["workload_runs"] = workload_evidence(revision)
     if can["share"]:
         context["share_links"] = list(assessment.share_links.select_related("created_by"))
     if can["move"]:
@@ -484,7 +504,7 @@ async def _report(
     revisions = [
         revision async for revision in assessment.revisions.select_related("network_check")
     ]
-    revision = _requested_revision(request, revisions)
+    revision = requested_revision_or_404(request, revisions)
     disposition = content_disposition_header(
         as_attachment=True, filename=report.report_filename(revision.title)
     )
@@ -502,6 +522,9 @@ async def _report(
     context = report.report_context(
         revision.display_title, revisions, revision, decision, shared=shared
     )
+    # Loaded per download: a run posted after the revision changes the
+    # report's HTML, and so its cache key and ETag.
+    context["workload_runs"] = await sync_to_async(workload_evidence)(revision)
     # Rendered once per HTML and then served from the cache (report_cache).
     return await report_cache.pdf_response(request, context, paper, disposition)
 
@@ -521,7 +544,7 @@ async def _no_body() -> AsyncIterator[bytes]:
     yield
 
 
-def _requested_revision(request: HttpRequest, revisions: list[Revision]) -> Revision:
+def requested_revision_or_404(request: HttpRequest, revisions: list[Revision]) -> Revision:
     """The revision ``?revision=N`` names, the latest without it; 404 if there is none."""
     requested = request.GET.get("revision")
     if requested is None:

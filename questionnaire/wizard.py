@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from advisor.http import whole_number
 
+from .capacity import FORM_CHOICES, FORM_FIELDS, FORM_KEYS, read_traffic_form
 from .catalogue import Catalogue, Question, Section
 from .models import title_problem
 
@@ -28,6 +29,8 @@ UNKNOWN_NETWORK_CHECK = (
 NETWORK_CHECK = "network_check"
 # The error key of a save refused over the client's write rate (advisor/clients.py).
 RATE_ERROR = "rate"
+# The traffic numbers' form fields: traffic_peak_clients and so on.
+TRAFFIC_PREFIX = "traffic_"
 
 
 @dataclass
@@ -53,6 +56,16 @@ class Field:
     error: str
 
 
+@dataclass(frozen=True)
+class TrafficInput:
+    name: str
+    label: str
+    value: str
+    error: str
+    # A choice's (value, label) pairs; empty for a number typed in.
+    options: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class Wizard:
     catalogue: Catalogue
@@ -63,6 +76,9 @@ class Wizard:
     finished: bool = False
     # The id of the network check the answers come with, carried like them.
     network_check: str = ""
+    # The optional traffic fields as typed (capacity.FORM_KEYS: numbers and
+    # choices), carried like the answers and asked on the last step.
+    traffic: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # However the wizard starts (a preset, an older revision, a form that
@@ -77,6 +93,11 @@ class Wizard:
             answers={},
             title=data.get("title", "").strip(),
             network_check=data.get(NETWORK_CHECK, "").strip(),
+            traffic={
+                name: data.get(TRAFFIC_PREFIX + name, "").strip()[:40]
+                for name in FORM_KEYS
+                if data.get(TRAFFIC_PREFIX + name, "").strip()
+            },
         )
         # The form sends the step it showed; anything else starts over at step 1.
         wizard.step = min(whole_number(data.get("step")) or 0, len(catalogue.sections) - 1)
@@ -91,7 +112,43 @@ class Wizard:
         problem = title_problem(wizard.title)
         if problem:
             wizard.errors["title"] = f"The title {problem}."
+        wizard.errors.update(read_traffic_form(wizard.traffic)[1])
         return wizard
+
+    @property
+    def traffic_values(self) -> dict | None:
+        """The traffic numbers, validated, for the capacity plan; None when none were given."""
+        return read_traffic_form(self.traffic)[0]
+
+    @property
+    def traffic_fields(self) -> list[tuple[str, str, str, str]]:
+        """Each traffic field's form name, label, value as typed and error."""
+        labels = {**FORM_FIELDS, **{name: label for name, (label, _) in FORM_CHOICES.items()}}
+        return [
+            (
+                TRAFFIC_PREFIX + name,
+                labels[name],
+                self.traffic.get(name, ""),
+                self.errors.get(f"traffic.{name}", ""),
+            )
+            for name in FORM_KEYS
+        ]
+
+    @property
+    def traffic_inputs(self) -> list[TrafficInput]:
+        """The traffic fields as the last step shows them: text boxes, then choices."""
+        return [
+            TrafficInput(
+                name=name,
+                label=label,
+                value=value,
+                error=error,
+                options=tuple(FORM_CHOICES[name[len(TRAFFIC_PREFIX) :]][1].items())
+                if name[len(TRAFFIC_PREFIX) :] in FORM_CHOICES
+                else (),
+            )
+            for name, label, value, error in self.traffic_fields
+        ]
 
     @property
     def section(self) -> Section:
@@ -208,8 +265,11 @@ class Wizard:
                     self.errors.setdefault(question.slug, MISSING_ANSWER)
 
     def _errors_of(self, index: int) -> dict[str, str]:
-        """The errors shown on step ``index``: its questions, and the title on step 1."""
+        """The errors shown on step ``index``: its questions, the title on step 1, the
+        traffic numbers on the last."""
         slugs = {question.slug for question in self.catalogue.sections[index].questions}
         if index == 0:
             slugs.add("title")
+        if index == len(self.catalogue.sections) - 1:
+            slugs.update(f"traffic.{name}" for name in FORM_KEYS)
         return {slug: message for slug, message in self.errors.items() if slug in slugs}

@@ -31,9 +31,10 @@ def create_assessment(
     catalogue: Catalogue | None = None,
     *,
     network_check: NetworkCheck | None = None,
+    traffic: Mapping | None = None,
 ) -> tuple[Assessment, Revision]:
     assessment, revision = Assessment.create_scored(
-        title, answers, catalogue, network_check=network_check, **placement
+        title, answers, catalogue, network_check=network_check, traffic=traffic, **placement
     )
     audit.record(
         request,
@@ -53,9 +54,12 @@ def revise_assessment(
     catalogue: Catalogue | None = None,
     *,
     network_check: NetworkCheck | None = None,
+    traffic: Mapping | None = None,
 ) -> Revision:
     with transaction.atomic():
-        revision = assessment.revise(title, answers, catalogue, network_check=network_check)
+        revision = assessment.revise(
+            title, answers, catalogue, network_check=network_check, traffic=traffic
+        )
         audit.record(
             request,
             AuditAction.ASSESSMENT_REVISED,

@@ -66,17 +66,17 @@ def catalogue() -> Catalogue:
     return get_catalogue()
 
 
-# Test-only catalogue versions, never shipped: see ``catalogue_v3``.
+# Test-only catalogue versions, never shipped: see ``catalogue_v4``.
 TEST_CATALOGUES = Path(__file__).resolve().parent / "questionnaire" / "catalogues"
 
 
 @pytest.fixture
-def catalogue_v3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Catalogue]:
-    """Catalogue version 3 published as the current one, for this test only.
+def catalogue_v4(monkeypatch: pytest.MonkeyPatch) -> Iterator[Catalogue]:
+    """Catalogue version 4 published as the current one, for this test only.
 
-    It is version 2 with the weight of mobile clients raised (the chat preset
-    turns to SSE), a required question (``origin``) and a caveat
-    (``replay-window``) added.
+    It is version 3 (the newest shipped) with the weight of mobile clients
+    raised (the chat preset turns to SSE), a required question (``origin``)
+    and a caveat (``replay-window``) added.
     """
     monkeypatch.setattr("questionnaire.catalogue.EXTRA_CATALOGUE_DIRS", [TEST_CATALOGUES])
     _clear_catalogue_caches()

@@ -22,6 +22,10 @@ out for every role and entry point, and docs/access.md explains them):
   workspace's.
 - With anonymous mode off, nothing but signing in, the public live demo
   and static files answers anyone who is not signed in (middleware.py).
+- Whatever the mode, /healthz and /readyz answer anyone (a load balancer),
+  and /metrics answers by network address or its own token
+  (ADVISOR_METRICS_ALLOW, ADVISOR_METRICS_TOKEN), never by a person or a
+  workspace's token: operations/ serves them ahead of Django.
 """
 
 from __future__ import annotations

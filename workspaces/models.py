@@ -183,6 +183,7 @@ class AuditAction(models.TextChoices):
     ASSESSMENT_DELETED = "assessment_deleted", "Assessment deleted"
     NETWORK_CHECK_CREATED = "network_check_created", "Network check stored"
     NETWORK_CHECK_MOVED = "network_check_moved", "Network check moved into the workspace"
+    WORKLOAD_RUN_STORED = "workload_run_stored", "Workload run stored as evidence"
     SHARE_LINK_CREATED = "share_link_created", "Share link created"
     SHARE_LINK_REVOKED = "share_link_revoked", "Share link revoked"
     TOKEN_CREATED = "token_created", "API token created"

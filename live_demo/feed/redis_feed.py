@@ -13,6 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from advisor.wire import now_ms, to_json
+from operations import metrics
 
 from ..events import Event
 from .local import Feed
@@ -110,6 +111,7 @@ class RedisFeed(Feed):
             keys=[self._keys[name] for name in ("id", "history", "events", "epoch")],
             args=[body.encode(), self.options["HISTORY"], uuid.uuid4().hex],
         )
+        metrics.EVENTS_PUBLISHED.inc()
         return Event.from_json(f'{{"id":{int(event_id)},{body[1:]}')
 
     async def history_after(self, last_id: int) -> tuple[list[Event], int | None, int]:

@@ -11,6 +11,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from operations import metrics
+
 from ..events import Event
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ class Subscriber:
     def close(self, reason: str) -> None:
         self.sink = None
         if self.closed_reason is None:
+            metrics.SUBSCRIBERS_CLOSED.labels(reason).inc()
             self.closed_reason = reason
             self._ready.set()
         self.feed.unsubscribe(self)

@@ -29,11 +29,19 @@ document.addEventListener("click", async (event) => {
 });
 
 // After htmx swaps in another questionnaire step, move focus to its heading,
-// so keyboard and screen-reader users start at the top of the new step.
+// so keyboard and screen-reader users start at the top of the new step; to
+// the error summary above it when the step came back with errors, so that
+// they hear what to fix and reach its links next.
 // Other swaps (the leaning panel) must leave focus where the user is.
 document.addEventListener("htmx:afterSwap", (event) => {
   if (event.detail.target.id !== "wizard") return;
-  document.querySelector("#wizard h2")?.focus();
+  const summary = document.querySelector("#wizard .error-summary");
+  if (summary) {
+    summary.tabIndex = -1;
+    summary.focus();
+  } else {
+    document.querySelector("#wizard h2")?.focus();
+  }
 });
 
 // A save refused over the write rate (429), or for want of a workspace the

@@ -19,19 +19,9 @@
   };
 
   const { percentile } = window.advisor; // nearest rank, as everywhere in the project
+  // The site's JSON POST (post_json.js); a refusal throws with its first message.
   async function postJSON(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": root.dataset.csrf },
-      body: JSON.stringify(body),
-      credentials: "same-origin",
-    });
-    let data = {};
-    try {
-      data = await response.json();
-    } catch {
-      // A proxy's HTML error page: say so below.
-    }
+    const { response, data } = await window.advisorHttp.postJSON(url, body, root.dataset.csrf);
     if (!response.ok) {
       const message = Object.values(data.errors || {})[0] || `The server answered ${response.status}.`;
       throw new Error(message);
@@ -485,8 +475,16 @@
   const streamSummary = root.querySelector("[data-streams-summary]");
   const openButton = root.querySelector('[data-action="open-streams"]');
   const closeButton = root.querySelector('[data-action="close-streams"]');
+  // What the browser measured, not what the server thinks it sent: a proxy
+  // in front may speak HTTP/2 to the browser and HTTP/1.1 to us.
   const protocol = performance.getEntriesByType("navigation")[0]?.nextHopProtocol || "unknown";
-  root.querySelector("[data-protocol]").textContent = `This page came over ${protocol}.`;
+  const multiplexed = protocol === "h2" || protocol.startsWith("h3");
+  document.getElementById("protocol").textContent = protocol;
+  root.querySelector("[data-protocol-meaning]").textContent = multiplexed
+    ? ": streams share one connection, so open EventSources do not use up connections."
+    : protocol.startsWith("http/1")
+      ? ": the browser keeps about six connections per origin, and each open EventSource holds one."
+      : ".";
   let extra = [];
   let summaryTimer = null;
 
@@ -537,9 +535,15 @@
         return;
       }
       announced = open;
-      streamSummary.textContent = open === 7
-        ? `All 7 opened: this connection multiplexes streams (${protocol}), so the per-origin limit does not bite.`
-        : `${open} of 7 opened; ${7 - open} stalled: with the SSE panel's stream that is the browser's limit of about six connections per origin over HTTP/1.1. The streams close by themselves after 20 s.`;
+      const stalled = 7 - open;
+      streamSummary.dataset.outcome = stalled ? "stalled" : "all-open";
+      if (!stalled) {
+        streamSummary.textContent = `All 7 opened over ${protocol}: the streams share one connection, so the per-origin limit does not bite.`;
+      } else if (multiplexed) {
+        streamSummary.textContent = `${stalled} stalled over ${protocol}, which has no per-origin limit: something between here and the server holds them back (${open} of 7 opened).`;
+      } else {
+        streamSummary.textContent = `${stalled} stalled: HTTP/1.1 allows 6 connections per origin, and the SSE panel's stream holds one (${open} of 7 opened; this page came over ${protocol}). The streams close by themselves after 20 s.`;
+      }
       if (waited >= 20) closeStreams();
     };
     summaryTimer = setInterval(report, 1000);

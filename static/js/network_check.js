@@ -130,6 +130,9 @@
     return new Promise((resolve) => {
       const arrivals = [];
       let settled = false;
+      // The done event's data: through the proxy's buffering location it
+      // carries the server's receipt for the run (network_check/via.py).
+      let done = null;
       const started = performance.now();
       const source = new EventSource(url);
       const finish = (note) => {
@@ -145,6 +148,7 @@
             arrivals_ms: arrivals.slice(0, SSE_COUNT),
           },
           note,
+          done,
         });
       };
       const timer = setTimeout(
@@ -152,7 +156,14 @@
         SSE_TIMEOUT_MS,
       );
       source.addEventListener("probe", () => arrivals.push(round(performance.now() - started)));
-      source.addEventListener("done", () => finish());
+      source.addEventListener("done", (event) => {
+        try {
+          done = JSON.parse(event.data);
+        } catch {
+          done = null;
+        }
+        finish();
+      });
       // EventSource does not say why: the stream was refused or broke off.
       source.addEventListener("error", () =>
         finish(arrivals.length ? `the stream broke off after ${arrivals.length} events` : "the stream could not be opened"),
@@ -249,6 +260,7 @@
       this.simulations = requestedSimulations();
       this.showSimulations();
       this.nodes.run.addEventListener("click", () => this.run());
+      this.nodes["run-proxy"]?.addEventListener("click", () => this.run({ viaProxy: true }));
       this.nodes["use-all"]?.addEventListener("click", () => this.useAll());
       // The evidence is swapped in after a run: one listener for its buttons.
       this.nodes.evidence.addEventListener("click", (event) => {
@@ -265,6 +277,7 @@
       });
       root.hidden = false;
       this.nodes.run.hidden = false;
+      if (this.nodes["run-proxy"]) this.nodes["run-proxy"].hidden = false;
       root.dataset.ready = "true";
       this.restore();
     }
@@ -336,12 +349,17 @@
       return withQuery(withQuery(base, query), simulate);
     }
 
-    async run() {
+    async run({ viaProxy = false } = {}) {
       if (this.running) return;
       this.running = true;
       const root = this.root;
       const { run, steps, error, results } = this.nodes;
-      run.disabled = true;
+      const runProxy = this.nodes["run-proxy"];
+      // aria-disabled, not disabled: a disabled button drops the keyboard's
+      // focus to the page's top; this one keeps it, and says it is busy
+      // (a second press does nothing while this.running).
+      run.setAttribute("aria-disabled", "true");
+      if (runProxy) runProxy.setAttribute("aria-disabled", "true");
       root.setAttribute("aria-busy", "true");
       root.dataset.state = "running";
       error.hidden = true;
@@ -350,7 +368,7 @@
       steps.replaceChildren();
       steps.hidden = false;
       try {
-        const measurement = await this.measure();
+        const measurement = await this.measure({ viaProxy });
         if (!root.isConnected) return; // The step was swapped away meanwhile.
         const save = this.step("save", "Saving the measurement");
         save.running("sending it to the server");
@@ -372,8 +390,13 @@
         save.done("saved");
         await this.show(check.id);
         const count = check.suggestions.length;
+        const kind = check.simulation_notice
+          ? "Simulated check"
+          : check.via_notice
+            ? "Check through the buffering proxy"
+            : "Check";
         this.say(
-          `${check.simulation_notice ? "Simulated check" : "Check"} complete: ${check.findings.length} findings, ` +
+          `${kind} complete: ${check.findings.length} findings, ` +
             `${count} suggested answer${count === 1 ? "" : "s"}.`,
         );
         root.dataset.state = "done";
@@ -383,14 +406,15 @@
         this.showError(failure instanceof CheckError ? failure : new CheckError(`The check failed: ${failure.message}`));
       } finally {
         this.running = false;
-        run.disabled = false;
+        run.removeAttribute("aria-disabled");
+        if (runProxy) runProxy.removeAttribute("aria-disabled");
         run.textContent = "Run the check again";
         root.removeAttribute("aria-busy");
       }
     }
 
-    async measure() {
-      const { wsPath, eventsUrl } = this.root.dataset;
+    async measure({ viaProxy = false } = {}) {
+      const { wsPath, eventsUrl, bufferingPrefix } = this.root.dataset;
       const scheme = location.protocol === "https:" ? "wss:" : "ws:";
 
       const ws = this.step("websocket", "WebSocket");
@@ -409,8 +433,19 @@
 
       const sse = this.step("sse", "SSE");
       sse.running(`receiving ${SSE_COUNT} events sent over ${((SSE_COUNT - 1) * SSE_INTERVAL_MS) / 1000} s`);
-      const sseUrl = this.probeUrl(eventsUrl, `count=${SSE_COUNT}&interval_ms=${SSE_INTERVAL_MS}`, "buffering");
-      const { result: events, note: sseNote } = await probeSse(sseUrl);
+      const sseQuery = `count=${SSE_COUNT}&interval_ms=${SSE_INTERVAL_MS}`;
+      // Through the proxy: the same probe under the proxy's buffering location,
+      // a real buffering proxy rather than the simulated one.
+      const sseUrl = viaProxy
+        ? withQuery(`${bufferingPrefix}${eventsUrl}`, sseQuery)
+        : this.probeUrl(eventsUrl, sseQuery, "buffering");
+      const { result: events, note: sseNote, done: sseDone } = await probeSse(sseUrl);
+      if (viaProxy && !(sseDone?.via === "buffering-proxy" && sseDone.receipt)) {
+        sse.done("not through the buffering proxy", "failed");
+        throw new CheckError(
+          "The probe did not come through the buffering proxy: the server saw no mark from a proxy it trusts. Nothing was stored.",
+        );
+      }
       const arrivals = events.arrivals_ms;
       if (arrivals.length) {
         const spread = arrivals[arrivals.length - 1] - arrivals[0];
@@ -434,7 +469,13 @@
 
       const measurement = { websocket, sse: events, http_version: version, sse_streams: opened };
       // Said with the figures, so a staged failure is never stored as a real one.
-      if (this.simulations.known.length) measurement.simulated = this.simulations.known;
+      // (Through the real proxy, the stream probe simulated nothing.)
+      const simulated = this.simulations.known.filter((name) => !(viaProxy && name === "buffering"));
+      if (simulated.length) measurement.simulated = simulated;
+      if (viaProxy) {
+        measurement.via = sseDone.via;
+        measurement.via_receipt = sseDone.receipt;
+      }
       return measurement;
     }
 

@@ -6,8 +6,11 @@ import pytest
 from django.test import RequestFactory
 
 from advisor.clients import (
+    MAX_FORWARDED_CHARS,
+    UNREADABLE,
     ClientRates,
     OpenConnections,
+    address_to_judge,
     client_address,
     client_key,
     parse_ip,
@@ -78,8 +81,53 @@ def test_several_header_lines_read_as_one_list(proxies):
     assert client_address(scope(PROXY, "1.1.1.1", "198.51.100.9, 192.168.4.4")) == "198.51.100.9"
 
 
-def test_all_hops_trusted_gives_the_farthest(proxies):
-    assert client_address(scope(PROXY, "192.168.1.1, 10.0.0.2")) == "192.168.1.1"
+def test_all_hops_trusted_gives_the_hop_our_proxy_saw(proxies):
+    # The leftmost is whatever the first hop sent: it never decides.
+    assert client_address(scope(PROXY, "192.168.1.1, 10.0.0.2")) == "10.0.0.2"
+    assert client_address(scope(PROXY, "192.168.1.1, 192.168.9.9")) == "192.168.9.9"
+
+
+def test_all_hops_trusted_judged_by_no_allow_list(settings):
+    settings.TRUSTED_PROXIES = [PROXY, "192.168.0.0/16", "127.0.0.1"]
+    # A host inside a trusted network claiming loopback or a proxy's address.
+    assert address_to_judge(scope(PROXY, "127.0.0.1, 192.168.9.9")) is None
+    assert address_to_judge(scope(PROXY, "192.168.1.1")) is None
+
+
+def test_address_to_judge_the_forwarded_client_or_the_direct_peer(proxies):
+    assert str(address_to_judge(scope(PROXY, "198.51.100.9"))) == "198.51.100.9"
+    # No header: the direct peer is the client, proxy or not.
+    assert str(address_to_judge(scope(PROXY))) == PROXY
+    assert str(address_to_judge(scope("127.0.0.1"))) == "127.0.0.1"
+
+
+def test_address_to_judge_none_for_a_header_from_an_untrusted_peer(proxies):
+    assert address_to_judge(scope("127.0.0.1", "203.0.113.9")) is None
+
+
+def test_long_header_read_from_its_right_end(proxies):
+    # nginx appends the real client to whatever the client sent.
+    spoof = "127.0.0.1," * 300 + "203.0.113.9"
+    assert len(spoof) > MAX_FORWARDED_CHARS
+    assert client_address(scope(PROXY, spoof)) == "203.0.113.9"
+    assert client_address(request(PROXY, spoof)) == "203.0.113.9"
+    assert str(address_to_judge(scope(PROXY, spoof))) == "203.0.113.9"
+
+
+def test_long_header_of_trusted_hops_only_unreadable(proxies):
+    forwarded = "192.168.1.1," * 300 + "10.0.0.2"
+    assert client_address(scope(PROXY, forwarded)) == UNREADABLE
+
+
+def test_long_header_without_a_comma_in_its_tail_unreadable(proxies):
+    assert client_address(scope(PROXY, "9" * 5000)) == UNREADABLE
+
+
+def test_unreadable_clients_count_as_one(proxies):
+    assert (
+        client_key(scope(PROXY, "garbage")) == client_key(scope(PROXY, "nonsense")) == UNREADABLE
+    )
+    assert address_to_judge(scope(PROXY, "garbage")) is None
 
 
 def test_cidr_network_trusted_as_peer(proxies):
@@ -132,9 +180,9 @@ def test_port_on_an_ipv4_entry_taken(proxies):
         "too-long",
     ],
 )
-def test_malformed_header_from_trusted_proxy_falls_back_to_peer(proxies, forwarded):
-    assert client_address(scope(PROXY, forwarded)) == PROXY
-    assert client_address(request(PROXY, forwarded)) == PROXY
+def test_malformed_header_from_trusted_proxy_unreadable_never_the_proxy(proxies, forwarded):
+    assert client_address(scope(PROXY, forwarded)) == UNREADABLE
+    assert client_address(request(PROXY, forwarded)) == UNREADABLE
 
 
 def test_garbage_left_of_the_client_is_never_read(proxies):
@@ -143,7 +191,7 @@ def test_garbage_left_of_the_client_is_never_read(proxies):
 
 def test_non_latin1_header_bytes_do_not_raise(proxies):
     weird = {"type": "http", "client": [PROXY, 1], "headers": [(b"x-forwarded-for", b"\xff\xfe")]}
-    assert client_address(weird) == PROXY
+    assert client_address(weird) == UNREADABLE
 
 
 def test_peer_that_is_not_an_address_is_its_own_key():

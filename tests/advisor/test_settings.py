@@ -273,3 +273,35 @@ def test_email_settings_from_the_environment():
         "EMAIL_PORT": 587,
         "EMAIL_USE_TLS": True,
     }
+
+
+def pool_options(**variables: str) -> dict:
+    done = run_settings(
+        "print(json.dumps(settings.DATABASES['default']['OPTIONS']['pool']))",
+        **PRODUCTION,
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/advisor_ops",
+        **variables,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_database_pool_holds_ten_connections_by_default():
+    assert pool_options() == {"timeout": 3.0, "min_size": 4, "max_size": 10}
+
+
+def test_database_pool_max_size_from_the_environment():
+    assert pool_options(DATABASE_POOL_MAX_SIZE="25")["max_size"] == 25
+    # Fewer than psycopg's usual 4 kept open: the pool keeps no more than it may hold.
+    assert pool_options(DATABASE_POOL_MAX_SIZE="2") == {
+        "timeout": 3.0,
+        "min_size": 2,
+        "max_size": 2,
+    }
+
+
+def test_database_pool_max_size_refuses_zero():
+    done = run_settings(
+        "print('started')", **PRODUCTION, DATABASE_URL="postgres://x/y", DATABASE_POOL_MAX_SIZE="0"
+    )
+    assert "DATABASE_POOL_MAX_SIZE must be a whole number >= 1" in done.stderr

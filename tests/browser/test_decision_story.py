@@ -14,7 +14,7 @@ relay in this process that the test cuts and restores. (Playwright's
 requests only.)
 
 The last story reads the decision's record and the workspace's portfolio
-under a newer catalogue (``catalogue_v3``). The server is forked from this
+under a newer catalogue (``catalogue_v4``). The server is forked from this
 process when it starts (``start_daphne``), so it inherits the catalogue
 published at that moment: that fixture is set up before the server's.
 """
@@ -342,27 +342,27 @@ def test_a_failed_panel_fetch_is_fetched_again(team, live_server_url, browser_co
 
 
 @pytest.fixture
-def accepted_under_v3(catalogue_v3, live_server_url) -> dict:
-    """ed's "Team chat", accepted by rita, and "Board", both scored with catalogue 2; v3 served.
+def accepted_under_v4(catalogue_v4, live_server_url) -> dict:
+    """ed's "Team chat", accepted by rita, and "Board", both scored with catalogue 3; v4 served.
 
-    ``catalogue_v3`` comes first, so the server forked after it serves v3.
+    ``catalogue_v4`` comes first, so the server forked after it serves v4.
     The decision is taken with the services: the first story takes one
     through the pages.
     """
     team = make_team()
-    v2 = get_catalogue("2")
+    v3 = get_catalogue("3")
     place = {"workspace": team["workspace"], "created_by": team["ed"]}
-    team["a"], _ = Assessment.create_scored("Team chat", v2.preset("chat").answers, v2, **place)
-    Assessment.create_scored("Board", v2.preset("dashboard").answers, v2, **place)
+    team["a"], _ = Assessment.create_scored("Team chat", v3.preset("chat").answers, v3, **place)
+    Assessment.create_scored("Board", v3.preset("dashboard").answers, v3, **place)
     decisions.request_review(as_user(team["ed"]), team["a"], ["rita"])
     decisions.review(as_user(team["rita"]), team["a"], "approve", "Ship it")
     return team
 
 
 def test_accepted_decision_exported_and_flagged_by_a_newer_catalogue(
-    accepted_under_v3, live_server_url, browser_context_factory
+    accepted_under_v4, live_server_url, browser_context_factory
 ) -> None:
-    team = accepted_under_v3
+    team = accepted_under_v4
     page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
     page.goto(team["a"].get_absolute_url())
     expect(page.locator("#decision .decision-status")).to_have_text("Accepted")
@@ -375,7 +375,7 @@ def test_accepted_decision_exported_and_flagged_by_a_newer_catalogue(
     assert 'status: "accepted"' in adr
     assert "**rita** approved revision 1" in adr
 
-    # The portfolio: both are stale under v3; only the chat's verdict would change.
+    # The portfolio: both are stale under v4; only the chat's verdict would change.
     page.goto(f"/workspaces/{team['workspace'].slug}/")
     page.get_by_role("link", name="Portfolio").click()
     rows = page.locator("table.portfolio tbody tr")
@@ -393,5 +393,5 @@ def test_accepted_decision_exported_and_flagged_by_a_newer_catalogue(
 
     # Its page says what the newer catalogue would make of the same answers.
     outlook = page.locator("#outlook")
-    expect(outlook.get_by_role("heading", level=2)).to_have_text("A newer catalogue (v3) says…")
+    expect(outlook.get_by_role("heading", level=2)).to_have_text("A newer catalogue (v4) says…")
     expect(outlook).to_contain_text("change the verdict to")

@@ -132,6 +132,28 @@ def test_leaning_panel_keeps_up_with_rapid_changes(page: Page) -> None:
     page.get_by_label("Many-to-many collaboration or chat").check()
 
     leaning = page.locator("#leaning")
-    # Three given answers and the optional question's default.
-    expect(leaning).to_contain_text("from 4 of 15 answers")
+    # Three given answers and the two optional questions' defaults.
+    expect(leaning).to_contain_text("from 5 of 16 answers")
     expect(leaning.locator(".badge")).to_have_text("WebSocket")
+
+
+def test_products_like_yours_lead_to_the_case_library_and_back(page: Page) -> None:
+    # A charging-station operator's answers: the closest real system is OCPP.
+    page.goto("/assessments/new/?case=ocpp")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("OCPP 1.6J and 2.0.1")
+    page.get_by_role("button", name="Overhead").click()
+    page.get_by_role("button", name="See the recommendation").click()
+
+    cases = page.locator("#similar-cases")
+    expect(cases.get_by_role("heading", level=2)).to_have_text("Products like yours")
+    expect(cases.locator(".similar-case").first).to_contain_text("16 of 16 answers the same")
+    cases.get_by_role("link", name="All cases").click()
+
+    page.get_by_label("Domain").select_option("devices")
+    page.get_by_role("button", name="Filter").click()
+    home = page.locator("#case-home-assistant-websocket")
+    expect(home).to_contain_text("WebSocket")
+    home.get_by_role("link", name="Start an assessment from this case").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "New assessment: Home Assistant WebSocket API"
+    )

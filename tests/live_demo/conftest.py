@@ -35,13 +35,34 @@ def redis_options(settings, demo_options) -> dict:
         }
     }
     yield settings.LIVE_DEMO
+    delete_redis_keys(REDIS_URL, prefix)
+
+
+def delete_redis_keys(url: str, prefix: str) -> None:
+    """What a test stored in Redis under its own ``prefix``, and nothing else, deleted."""
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(url)
     keys = list(client.scan_iter(f"{prefix}:*"))
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture
+def workload_store_down(settings, monkeypatch) -> None:
+    """The workload runs' cache is a Redis server that is down (nothing listens on port 1).
+
+    A cache of its own: the default one stays usable for the tests' clean-up.
+    """
+    from live_demo.workload.runs import runs
+
+    down = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+    settings.CACHES = {**settings.CACHES, "down": down}
+    monkeypatch.setattr(runs, "cache_alias", "down")
 
 
 @pytest_asyncio.fixture

@@ -74,6 +74,8 @@ def test_store_document_fields(stored, check):
             "measurement",
             "simulated",
             "simulation_notice",
+            "via",
+            "via_notice",
             "findings",
             "suggestions",
         },

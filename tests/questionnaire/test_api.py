@@ -18,6 +18,7 @@ QUESTION_SLUGS = [
     "client_messages",
     "upstream_latency",
     "interaction_pattern",
+    "server_commands",
     "middleboxes",
     "http_version",
     "stream_buffering",
@@ -32,7 +33,8 @@ QUESTION_SLUGS = [
     "scale",
 ]
 # An optional question left out is no error: it counts as its default.
-REQUIRED_SLUGS = [slug for slug in QUESTION_SLUGS if slug != "stream_buffering"]
+DEFAULTS = {"server_commands": "no", "stream_buffering": "unknown"}
+REQUIRED_SLUGS = [slug for slug in QUESTION_SLUGS if slug not in DEFAULTS]
 
 
 def post_body(client: Client, body: bytes | str):
@@ -98,12 +100,21 @@ def test_questions_optional_question_names_its_default(questions):
     )
 
 
+def test_questions_server_commands_names_its_default(questions):
+    by_slug = {q["slug"]: q for section in questions["sections"] for q in section["questions"]}
+
+    assert (by_slug["server_commands"]["optional"], by_slug["server_commands"]["default"]) == (
+        True,
+        "no",
+    )
+
+
 def test_questions_other_questions_are_required_without_default(questions):
     others = [
         (q["optional"], q["default"])
         for section in questions["sections"]
         for q in section["questions"]
-        if q["slug"] != "stream_buffering"
+        if q["slug"] not in DEFAULTS
     ]
 
     assert set(others) == {(False, None)}
@@ -269,7 +280,7 @@ def test_create_flips_lead_to_sse(created):
 def test_create_echoes_answers(created, chat_answers):
     # The optional question left out is stored as its default.
     assert (created.json()["answers"], created.json()["revision"]) == (
-        {**chat_answers, "stream_buffering": "unknown"},
+        {**chat_answers, **DEFAULTS},
         1,
     )
 
@@ -650,7 +661,7 @@ def test_get_earlier_revision(client, revised, chat_answers):
     assert (document["revision"], document["recommendation"], document["answers"]) == (
         1,
         "websocket",
-        {**chat_answers, "stream_buffering": "unknown"},
+        {**chat_answers, **DEFAULTS},
     )
 
 

@@ -40,14 +40,17 @@ QUESTIONNAIRE_1 = {
     },
 }
 # Version 2 adds one optional question, answered by the network check.
-QUESTIONNAIRE = copy.deepcopy(QUESTIONNAIRE_1)
-QUESTIONNAIRE["network"] = {
+QUESTIONNAIRE_2 = copy.deepcopy(QUESTIONNAIRE_1)
+QUESTIONNAIRE_2["network"] = {
     "middleboxes": ("open", "corporate", "strict", "unknown"),
     "http_version": ("http2", "http1", "unknown"),
     "stream_buffering": ("streamed", "buffered", "unknown"),
     "hosting": ("long_running", "paas", "serverless"),
     "load_balancer": ("upgrade_ok", "http_only", "unknown"),
 }
+# Version 3 adds another optional one: does the server command clients and wait?
+QUESTIONNAIRE = copy.deepcopy(QUESTIONNAIRE_2)
+QUESTIONNAIRE["interactivity"]["server_commands"] = ("no", "later", "seconds")
 
 CATALOGUE = get_catalogue()
 OPTIONS = [
@@ -89,8 +92,17 @@ def test_catalogue_has_exactly_the_specified_questions():
     } == QUESTIONNAIRE
 
 
-def test_catalogue_has_fifteen_questions():
-    assert len(CATALOGUE.questions) == 15
+def test_catalogue_has_sixteen_questions():
+    assert len(CATALOGUE.questions) == 16
+
+
+def test_second_catalogue_keeps_its_fifteen_questions():
+    second = get_catalogue("2")
+
+    assert {
+        section.slug: {question.slug: question.values for question in section.questions}
+        for section in second.sections
+    } == QUESTIONNAIRE_2
 
 
 def test_first_catalogue_keeps_its_fourteen_questions():
@@ -106,8 +118,8 @@ def test_first_catalogue_has_no_optional_question():
     assert not any(question.optional for question in get_catalogue("1").questions)
 
 
-def test_catalogue_version_2_is_current():
-    assert (CATALOGUE.version, CATALOGUE.published) == ("2", "2026-11-26")
+def test_catalogue_version_3_is_current():
+    assert (CATALOGUE.version, CATALOGUE.published) == ("3", "2026-11-30")
 
 
 # --- The optional question -------------------------------------------------------------
@@ -145,8 +157,19 @@ def test_stream_buffering_cites_the_proxy_notes():
     assert sources <= {"whatwg-sse-proxy", "nginx-buffering"}
 
 
+def test_server_commands_is_optional_with_no_as_default():
+    question = CATALOGUE.question("server_commands")
+
+    assert (question.optional, question.default, question.option("no").points) == (
+        True,
+        "no",
+        {"websocket": 0, "sse": 0},
+    )
+
+
 def test_other_questions_are_required_without_default():
-    others = [question for question in CATALOGUE.questions if question.slug != "stream_buffering"]
+    optional = {"stream_buffering", "server_commands"}
+    others = [question for question in CATALOGUE.questions if question.slug not in optional]
 
     assert {(question.optional, question.default) for question in others} == {(False, None)}
 
@@ -155,13 +178,14 @@ def test_with_defaults_fills_a_left_out_optional_question():
     assert CATALOGUE.with_defaults({"scale": "small"}) == {
         "scale": "small",
         "stream_buffering": "unknown",
+        "server_commands": "no",
     }
 
 
 def test_with_defaults_keeps_a_given_optional_answer():
-    answers = {"stream_buffering": "buffered"}
+    answers = {"stream_buffering": "buffered", "server_commands": "seconds"}
 
-    assert CATALOGUE.with_defaults(answers) == {"stream_buffering": "buffered"}
+    assert CATALOGUE.with_defaults(answers) == answers
 
 
 def test_with_defaults_returns_a_new_dict():

@@ -226,7 +226,7 @@ def test_report_holds_every_answer_label(text, saved, catalogue):
     labels = [reason["answer_label"] for reason in saved.latest.result["reasons"]]
 
     # The optional question the chat preset leaves out is there with its default.
-    assert len(labels) == len(catalogue.questions) == 15
+    assert len(labels) == len(catalogue.questions) == 16
     assert missing(text, *labels) == []
 
 
@@ -603,10 +603,10 @@ def test_summary_one_answer_favours_in_the_singular(catalogue):
 
     second = report.executive_summary(result, catalogue)[1]
 
-    # The optional question left out counts as its (neutral) default answer.
+    # The optional questions left out count as their (neutral) default answers.
     assert second == (
-        "Of the three answers, one favours SSE (6 points), one favours WebSocket (6 points) "
-        "and one favours neither."
+        "Of the four answers, one favours SSE (6 points), one favours WebSocket (6 points) "
+        "and two favour neither."
     )
 
 
@@ -617,8 +617,8 @@ def test_summary_names_points_that_cancel_out(catalogue, cancelling_answers):
     second = report.executive_summary(result, catalogue)[1]
 
     assert second == (
-        "Of the fifteen answers, two favour WebSocket (13 points), five favour SSE "
-        "(7 points) and eight favour neither; each total also includes 3 points that "
+        "Of the sixteen answers, two favour WebSocket (13 points), five favour SSE "
+        "(7 points) and nine favour neither; each total also includes 3 points that "
         "cancel out (section 3)."
     )
 

@@ -1,7 +1,7 @@
 """Re-scoring under a newer catalogue: stale detection, the side-by-side comparison, adoption.
 
-Catalogue version 3 is test-only data (tests/questionnaire/catalogues/3.json,
-published by the ``catalogue_v3`` fixture): version 2 with mobile clients
+Catalogue version 4 is test-only data (tests/questionnaire/catalogues/4.json,
+published by the ``catalogue_v4`` fixture): version 3 with mobile clients
 weighing 19 points towards SSE instead of 1 (the chat preset turns to SSE),
 a required question ``origin`` and a caveat ``replay-window``.
 """
@@ -35,8 +35,8 @@ pytestmark = pytest.mark.django_db
 MOBILE = "What kind of clients connect?"
 TEAM = "How much experience does the team have with persistent connections?"
 ORIGIN = "Is the stream served from the page's own origin?"
-ADOPT = "Adopt catalogue v3"
-STALE = "A newer catalogue (v3) says…"
+ADOPT = "Adopt catalogue v4"
+STALE = "A newer catalogue (v4) says…"
 # The edit form's steps: the new question is on the second, the network.
 NETWORK_STEP = "1"
 LAST_STEP = "3"
@@ -99,35 +99,35 @@ def finish(answers: dict[str, str], title: str) -> dict:
 # --- The test catalogue and its seam -------------------------------------------
 
 
-def test_version_3_is_not_published_without_the_fixture():
-    assert "3" not in available_versions()
-    assert get_catalogue().version == "2"
+def test_version_4_is_not_published_without_the_fixture():
+    assert "4" not in available_versions()
+    assert get_catalogue().version == "3"
 
 
-def test_version_3_is_current_with_the_fixture(catalogue_v3):
-    assert (catalogue_v3.version, available_versions()[-1]) == ("3", "3")
+def test_version_4_is_current_with_the_fixture(catalogue_v4):
+    assert (catalogue_v4.version, available_versions()[-1]) == ("4", "4")
 
 
-def test_version_3_says_what_it_changed(catalogue_v3):
-    assert len(catalogue_v3.changelog) == 3
-    assert "19 points towards SSE" in catalogue_v3.changelog[0]
+def test_version_4_says_what_it_changed(catalogue_v4):
+    assert len(catalogue_v4.changelog) == 3
+    assert "19 points towards SSE" in catalogue_v4.changelog[0]
 
 
-def test_the_api_serves_version_3_as_the_current_questionnaire(client, catalogue_v3):
-    assert client.get("/api/questions/").json()["version"] == "3"
+def test_the_api_serves_version_4_as_the_current_questionnaire(client, catalogue_v4):
+    assert client.get("/api/questions/").json()["version"] == "4"
 
 
-def test_an_extra_directory_cannot_replace_a_shipped_version(tmp_path, catalogue_v3, monkeypatch):
-    data = json.loads((TEST_CATALOGUES / "3.json").read_text(encoding="utf-8"))
-    data["version"] = "2"
-    (tmp_path / "2.json").write_text(json.dumps(data), encoding="utf-8")
+def test_an_extra_directory_cannot_replace_a_shipped_version(tmp_path, catalogue_v4, monkeypatch):
+    data = json.loads((TEST_CATALOGUES / "4.json").read_text(encoding="utf-8"))
+    data["version"] = "3"
+    (tmp_path / "3.json").write_text(json.dumps(data), encoding="utf-8")
     monkeypatch.setattr("questionnaire.catalogue.EXTRA_CATALOGUE_DIRS", [tmp_path])
     get_catalogue.cache_clear()
-    assert get_catalogue("2").question("origin") is None
+    assert get_catalogue("3").question("origin") is None
 
 
 def test_a_changelog_that_is_not_a_list_of_sentences_is_refused():
-    data = json.loads((TEST_CATALOGUES / "3.json").read_text(encoding="utf-8"))
+    data = json.loads((TEST_CATALOGUES / "4.json").read_text(encoding="utf-8"))
     for bad in ("one sentence", [""], [1]):
         broken = copy.deepcopy(data)
         broken["changelog"] = bad
@@ -136,10 +136,10 @@ def test_a_changelog_that_is_not_a_list_of_sentences_is_refused():
 
 
 @pytest.mark.parametrize("preset", PRESETS)
-def test_version_3_turns_only_chat_around(catalogue_v3, preset):
-    answers = get_catalogue("2").preset(preset).answers
-    before = evaluate(get_catalogue("2"), answers, with_flips=False).recommendation
-    after = evaluate(catalogue_v3, answers, with_flips=False).recommendation
+def test_version_4_turns_only_chat_around(catalogue_v4, preset):
+    answers = get_catalogue("3").preset(preset).answers
+    before = evaluate(get_catalogue("3"), answers, with_flips=False).recommendation
+    after = evaluate(catalogue_v4, answers, with_flips=False).recommendation
     assert (before != after) == (preset == "chat")
 
 
@@ -147,22 +147,22 @@ def test_version_3_turns_only_chat_around(catalogue_v3, preset):
 
 
 def test_a_revision_of_the_current_catalogue_is_not_stale():
-    assessment = scored_with("2", "chat")
+    assessment = scored_with("3", "chat")
     assert not rescoring.outlook(assessment.latest).stale
     assert rescoring.compare(assessment.latest) is None
 
 
-def test_a_revision_scored_with_version_2_is_stale_under_version_3(catalogue_v3):
-    view = rescoring.outlook(scored_with("2", "chat").latest)
+def test_a_revision_scored_with_version_3_is_stale_under_version_4(catalogue_v4):
+    view = rescoring.outlook(scored_with("3", "chat").latest)
     assert (view.stale, view.would_change, view.unanswered) == (True, True, ("origin",))
 
 
-def test_a_revision_scored_with_version_3_is_not_stale(catalogue_v3):
-    assert not rescoring.outlook(scored_with("3", "chat").latest).stale
+def test_a_revision_scored_with_version_4_is_not_stale(catalogue_v4):
+    assert not rescoring.outlook(scored_with("4", "chat").latest).stale
 
 
-def test_a_stale_revision_whose_verdict_holds_would_not_change(catalogue_v3):
-    view = rescoring.outlook(scored_with("2", "dashboard").latest)
+def test_a_stale_revision_whose_verdict_holds_would_not_change(catalogue_v4):
+    view = rescoring.outlook(scored_with("3", "dashboard").latest)
     assert (view.stale, view.would_change) == (True, False)
 
 
@@ -170,8 +170,8 @@ def test_a_stale_revision_whose_verdict_holds_would_not_change(catalogue_v3):
 
 
 @pytest.fixture
-def chat_comparison(catalogue_v3) -> rescoring.Comparison:
-    return rescoring.compare(scored_with("2", "chat").latest)
+def chat_comparison(catalogue_v4) -> rescoring.Comparison:
+    return rescoring.compare(scored_with("3", "chat").latest)
 
 
 def test_comparison_gives_the_verdict_then_and_now(chat_comparison):
@@ -201,7 +201,7 @@ def test_comparison_names_only_the_reason_whose_weight_changed(chat_comparison):
 def test_comparison_names_the_new_caveat(chat_comparison):
     new = [caveat.slug for caveat in chat_comparison.new_caveats]
     assert "replay-window" in new
-    # One that applied under version 2 already is not new.
+    # One that applied under version 3 already is not new.
     assert "mobile-battery" not in new
 
 
@@ -217,32 +217,32 @@ def test_comparison_names_the_added_question_as_needing_an_answer(chat_compariso
     assert chat_comparison.removed == ()
 
 
-def test_comparison_quotes_the_changelog(chat_comparison, catalogue_v3):
-    assert chat_comparison.changelog == catalogue_v3.changelog
+def test_comparison_quotes_the_changelog(chat_comparison, catalogue_v4):
+    assert chat_comparison.changelog == catalogue_v4.changelog
 
 
-def test_comparison_of_unchanged_weights_lists_no_reason(catalogue_v3):
+def test_comparison_of_unchanged_weights_lists_no_reason(catalogue_v4):
     # The dashboard's clients are desktop browsers, whose weight did not change.
-    comparison = rescoring.compare(scored_with("2", "dashboard").latest)
+    comparison = rescoring.compare(scored_with("3", "dashboard").latest)
     assert (comparison.reasons, comparison.new_caveats) == ((), ())
 
 
 def test_comparison_names_a_question_the_newer_catalogue_removed(
-    tmp_path, monkeypatch, catalogue_v3
+    tmp_path, monkeypatch, catalogue_v4
 ):
-    data = json.loads((TEST_CATALOGUES / "3.json").read_text(encoding="utf-8"))
-    data["version"] = "4"
+    data = json.loads((TEST_CATALOGUES / "4.json").read_text(encoding="utf-8"))
+    data["version"] = "5"
     for section in data["sections"]:
         section["questions"] = [q for q in section["questions"] if q["slug"] != "team_experience"]
     for preset in data["presets"]:
         preset["answers"].pop("team_experience")
-    (tmp_path / "4.json").write_text(json.dumps(data), encoding="utf-8")
-    # Published beside version 3; catalogue_v3 clears the caches again after the test.
+    (tmp_path / "5.json").write_text(json.dumps(data), encoding="utf-8")
+    # Published beside version 4; catalogue_v4 clears the caches again after the test.
     extra = [TEST_CATALOGUES, tmp_path]
     monkeypatch.setattr("questionnaire.catalogue.EXTRA_CATALOGUE_DIRS", extra)
     get_catalogue.cache_clear()
     # An activity feed's team has some experience, a point towards SSE: gone too.
-    comparison = rescoring.compare(scored_with("2", "activity-feed").latest)
+    comparison = rescoring.compare(scored_with("3", "activity-feed").latest)
     assert [q.slug for q in comparison.removed] == ["team_experience"]
     assert (TEAM, "Not asked") in [
         (reason.question, reason.after) for reason in comparison.reasons
@@ -252,27 +252,27 @@ def test_comparison_names_a_question_the_newer_catalogue_removed(
 # --- The API document --------------------------------------------------------------
 
 
-def test_api_document_of_a_stale_assessment_says_what_version_3_would(client, catalogue_v3):
-    assessment = scored_with("2", "chat")
+def test_api_document_of_a_stale_assessment_says_what_version_4_would(client, catalogue_v4):
+    assessment = scored_with("3", "chat")
     document = client.get(f"/api/assessments/{assessment.pk}/").json()
     assert document["outlook"] == {
         "stale": True,
-        "current_catalogue": "3",
+        "current_catalogue": "4",
         "would_change": True,
         "recommendation": "sse",
         "confidence": "slight",
         "unanswered": ["origin"],
     }
     # The document itself stays what the revision was scored with.
-    assert (document["catalogue_version"], document["recommendation"]) == ("2", "websocket")
+    assert (document["catalogue_version"], document["recommendation"]) == ("3", "websocket")
 
 
 def test_api_document_of_a_current_assessment_is_not_stale(client):
-    assessment = scored_with("2", "chat")
+    assessment = scored_with("3", "chat")
     document = client.get(f"/api/assessments/{assessment.pk}/").json()
     assert document["outlook"] == {
         "stale": False,
-        "current_catalogue": "2",
+        "current_catalogue": "3",
         "would_change": False,
         "recommendation": None,
         "confidence": None,
@@ -284,23 +284,23 @@ def test_api_document_of_a_current_assessment_is_not_stale(client):
 
 
 def test_result_page_of_a_stale_assessment_compares_it_for_a_viewer(
-    client, catalogue_v3, workspace, people
+    client, catalogue_v4, workspace, people
 ):
-    html = page(client, people[Role.VIEWER], team("chat", "2", workspace, people))
+    html = page(client, people[Role.VIEWER], team("chat", "3", workspace, people))
     shown = html[html.index('id="outlook"') :]
     assert STALE in html
     assert [
         snippet
         for snippet in (
             "change the verdict to SSE",
-            "Then (v2)",
-            "Now (v3)",
+            "Then (v3)",
+            "Now (v4)",
             escape(MOBILE),
             "Favours SSE, 19 points",
             "Keep the replay window longer than the longest outage",
             escape(ORIGIN),
             "needs an answer",
-            escape(catalogue_v3.changelog[0]),
+            escape(catalogue_v4.changelog[0]),
         )
         if snippet not in shown
     ] == []
@@ -309,47 +309,47 @@ def test_result_page_of_a_stale_assessment_compares_it_for_a_viewer(
     assert ADOPT not in html
 
 
-def test_result_page_offers_adoption_to_an_editor(client, catalogue_v3, workspace, people):
-    assessment = team("chat", "2", workspace, people)
+def test_result_page_offers_adoption_to_an_editor(client, catalogue_v4, workspace, people):
+    assessment = team("chat", "3", workspace, people)
     html = page(client, people[Role.EDITOR], assessment)
     assert f'href="/assessments/{assessment.pk}/edit/?adopt=1">{ADOPT}</a>' in html
 
 
 def test_result_page_says_adoption_sends_an_accepted_decision_back(
-    client, catalogue_v3, workspace, people
+    client, catalogue_v4, workspace, people
 ):
-    assessment = accepted(team("chat", "2", workspace, people), people)
+    assessment = accepted(team("chat", "3", workspace, people), people)
     html = page(client, people[Role.EDITOR], assessment)
     assert "this accepted decision goes back to review" in html
 
 
 def test_result_page_of_a_current_assessment_has_no_comparison(
-    client, catalogue_v3, workspace, people
+    client, catalogue_v4, workspace, people
 ):
-    html = page(client, people[Role.EDITOR], team("chat", "3", workspace, people))
+    html = page(client, people[Role.EDITOR], team("chat", "4", workspace, people))
     assert (STALE in html, ADOPT in html) == (False, False)
 
 
 def test_result_page_without_a_newer_catalogue_has_no_comparison(client, workspace, people):
-    html = page(client, people[Role.EDITOR], team("chat", "2", workspace, people))
+    html = page(client, people[Role.EDITOR], team("chat", "3", workspace, people))
     assert STALE not in html
 
 
-def test_an_earlier_revision_has_a_muted_note_only(client, catalogue_v3, workspace, people):
-    assessment = team("chat", "2", workspace, people)
-    assessment.revise("Team chat", dict(get_catalogue("2").preset("dashboard").answers))
+def test_an_earlier_revision_has_a_muted_note_only(client, catalogue_v4, workspace, people):
+    assessment = team("chat", "3", workspace, people)
+    assessment.revise("Team chat", dict(get_catalogue("3").preset("dashboard").answers))
     html = page(client, people[Role.EDITOR], assessment, "?revision=1")
     assert STALE not in html
     assert "Only the latest revision is compared with it." in html
 
 
 def test_a_share_link_holder_sees_the_comparison_without_the_button(
-    client, catalogue_v3, workspace, people
+    client, catalogue_v4, workspace, people
 ):
     from questionnaire.models import ShareLink
 
     _, secret = ShareLink.issue(
-        team("chat", "2", workspace, people), created_by=people[Role.EDITOR]
+        team("chat", "3", workspace, people), created_by=people[Role.EDITOR]
     )
     html = client.get(f"/shared/{secret}/").text
     assert (STALE in html, ADOPT in html) == (True, False)
@@ -362,19 +362,19 @@ def edit_url(assessment: Assessment) -> str:
     return f"/assessments/{assessment.pk}/edit/?adopt=1"
 
 
-def test_adopting_opens_the_form_on_the_new_question(client, catalogue_v3, workspace, people):
-    assessment = team("chat", "2", workspace, people)
+def test_adopting_opens_the_form_on_the_new_question(client, catalogue_v4, workspace, people):
+    assessment = team("chat", "3", workspace, people)
     client.force_login(people[Role.EDITOR])
     html = client.get(edit_url(assessment)).text
     assert '<input type="hidden" name="step" value="1">' in html
-    assert "Adopting catalogue v3" in html
-    assert "New in v3" in html
+    assert "Adopting catalogue v4" in html
+    assert "New in v4" in html
 
 
 def test_adoption_without_the_new_answer_is_refused_inline(
-    client, catalogue_v3, workspace, people
+    client, catalogue_v4, workspace, people
 ):
-    assessment = team("chat", "2", workspace, people)
+    assessment = team("chat", "3", workspace, people)
     client.force_login(people[Role.EDITOR])
     response = client.post(
         edit_url(assessment), finish(dict(assessment.latest.answers), "Team chat")
@@ -385,8 +385,8 @@ def test_adoption_without_the_new_answer_is_refused_inline(
     assert assessment.revisions.count() == 1
 
 
-def test_adoption_makes_a_revision_scored_with_version_3(client, catalogue_v3, workspace, people):
-    assessment = team("chat", "2", workspace, people)
+def test_adoption_makes_a_revision_scored_with_version_4(client, catalogue_v4, workspace, people):
+    assessment = team("chat", "3", workspace, people)
     client.force_login(people[Role.EDITOR])
     answers = {**assessment.latest.answers, "origin": "same"}
     response = client.post(edit_url(assessment), finish(answers, "Team chat"))
@@ -394,16 +394,16 @@ def test_adoption_makes_a_revision_scored_with_version_3(client, catalogue_v3, w
     latest = Assessment.objects.get(pk=assessment.pk).latest
     assert (latest.number, latest.catalogue_version, latest.result["recommendation"]) == (
         2,
-        "3",
+        "4",
         "sse",
     )
     assert not rescoring.outlook(latest).stale
 
 
 def test_adoption_that_changes_the_verdict_sends_an_accepted_decision_back_to_review(
-    client, catalogue_v3, workspace, people
+    client, catalogue_v4, workspace, people
 ):
-    assessment = accepted(team("chat", "2", workspace, people), people)
+    assessment = accepted(team("chat", "3", workspace, people), people)
     client.force_login(people[Role.EDITOR])
     answers = {**assessment.latest.answers, "origin": "same"}
     response = client.post(edit_url(assessment), finish(answers, "Team chat"), follow=True)
@@ -416,9 +416,9 @@ def test_adoption_that_changes_the_verdict_sends_an_accepted_decision_back_to_re
 
 
 def test_adoption_that_keeps_the_verdict_still_asks_for_review_again(
-    client, catalogue_v3, workspace, people
+    client, catalogue_v4, workspace, people
 ):
-    assessment = accepted(team("dashboard", "2", workspace, people), people)
+    assessment = accepted(team("dashboard", "3", workspace, people), people)
     client.force_login(people[Role.EDITOR])
     answers = {**assessment.latest.answers, "origin": "same"}
     response = client.post(edit_url(assessment), finish(answers, "Dashboard"), follow=True)
@@ -428,17 +428,17 @@ def test_adoption_that_keeps_the_verdict_still_asks_for_review_again(
 
 
 def test_adopt_on_a_current_assessment_is_the_plain_edit_form(
-    client, catalogue_v3, workspace, people
+    client, catalogue_v4, workspace, people
 ):
-    assessment = team("chat", "3", workspace, people)
+    assessment = team("chat", "4", workspace, people)
     client.force_login(people[Role.EDITOR])
     html = client.get(edit_url(assessment)).text
     assert '<input type="hidden" name="step" value="0">' in html
     assert "Adopting catalogue" not in html
 
 
-def test_a_viewer_cannot_adopt(client, catalogue_v3, workspace, people):
-    assessment = team("chat", "2", workspace, people)
+def test_a_viewer_cannot_adopt(client, catalogue_v4, workspace, people):
+    assessment = team("chat", "3", workspace, people)
     client.force_login(people[Role.VIEWER])
     answers = {**assessment.latest.answers, "origin": "same"}
     assert client.get(edit_url(assessment)).status_code == 403

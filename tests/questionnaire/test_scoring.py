@@ -318,7 +318,7 @@ def test_reasons_equal_strength_keep_catalogue_order():
 def test_reasons_one_per_answered_question():
     slugs = [reason.question.slug for reason in evaluate(CATALOGUE, SSE_CASE).reasons]
 
-    assert sorted(slugs) == sorted([*SSE_CASE, "stream_buffering"])
+    assert sorted(slugs) == sorted([*SSE_CASE, "stream_buffering", "server_commands"])
 
 
 def test_reasons_only_for_answered_questions():
@@ -326,8 +326,8 @@ def test_reasons_only_for_answered_questions():
 
     slugs = [reason.question.slug for reason in evaluate(CATALOGUE, answers).reasons]
 
-    # The optional question counts as answered with its default.
-    assert sorted(slugs) == ["client_messages", "hosting", "stream_buffering"]
+    # The optional questions count as answered with their defaults.
+    assert sorted(slugs) == ["client_messages", "hosting", "server_commands", "stream_buffering"]
 
 
 @pytest.mark.parametrize(
@@ -672,11 +672,12 @@ def test_flips_respect_limit():
     assert len(find_flips(CATALOGUE, answers, "sse", limit=1)) == 1
 
 
-def test_flips_without_answers_can_only_change_the_optional_default():
+def test_flips_without_answers_can_only_change_the_optional_defaults():
     flips = evaluate(CATALOGUE, {}).flips
 
     assert [[(c.question.slug, c.before, c.after) for c in flip.changes] for flip in flips] == [
-        [("stream_buffering", "unknown", "buffered")]
+        [("server_commands", "no", "seconds")],
+        [("stream_buffering", "unknown", "buffered")],
     ]
 
 
@@ -788,6 +789,7 @@ def test_to_dict_reasons_name_the_answers():
     assert {reason["question"]: reason["answer"] for reason in reasons} == {
         **SSE_CASE,
         "stream_buffering": "unknown",
+        "server_commands": "no",
     }
 
 
@@ -923,6 +925,9 @@ def test_hybrid_patterns_not_offered_to_devices():
         "auth": "token",
         "clients": "devices",
         "scale": "large",
+        # Commands are their own question since version 3; "devices" means
+        # programs that are not browsers, commanded or not.
+        "server_commands": "seconds",
     }
     result = evaluate(CATALOGUE, answers)
     assert result.recommendation == "websocket"
@@ -961,7 +966,8 @@ def test_validate_answers_optional_question_non_string(value):
 def test_validate_answers_empty_set_names_only_required_questions():
     errors = validate_answers(CATALOGUE, {})
 
-    assert set(errors) == {q.slug for q in CATALOGUE.questions if q.slug != "stream_buffering"}
+    optional = {"stream_buffering", "server_commands"}
+    assert set(errors) == {q.slug for q in CATALOGUE.questions if q.slug not in optional}
 
 
 @pytest.mark.parametrize("answers", [SSE_CASE, WEBSOCKET_CASE, {}], ids=["sse", "ws", "empty"])

@@ -167,8 +167,10 @@ def test_new_get_has_title_field(client):
     assert 'id="id_title" type="text" name="title"' in client.get(NEW).text
 
 
-def test_new_get_without_preset_checks_nothing(client):
-    assert " checked" not in client.get(NEW).text
+def test_new_get_without_preset_checks_only_the_optional_default(client):
+    checked_now = re.findall(r'name="(\w+)" value="(\w+)" checked', client.get(NEW).text)
+
+    assert checked_now == [("server_commands", "no")]
 
 
 def test_new_preset_checks_answers_of_first_step(client, chat_answers):
@@ -201,7 +203,7 @@ def test_new_unknown_preset_ignored(client):
 
     assert response.status_code == 200
     assert "<h1>New assessment</h1>" in response.text
-    assert " checked" not in response.text
+    assert re.findall(r"value=\"(\w+)\" checked", response.text) == ["no"]
 
 
 def test_new_preset_shows_leaning(client):
@@ -366,10 +368,14 @@ def test_new_finish_saves_one_assessment_with_one_revision(client, chat_answers)
 
 
 def test_new_finish_stores_answers(client, chat_answers):
-    # The form leaves out the optional question: it is saved as its default.
+    # The form leaves out the optional questions: they are saved as their defaults.
     client.post(NEW, finish_data(chat_answers))
 
-    assert Revision.objects.get().answers == {**chat_answers, "stream_buffering": "unknown"}
+    assert Revision.objects.get().answers == {
+        **chat_answers,
+        "server_commands": "no",
+        "stream_buffering": "unknown",
+    }
 
 
 def test_new_network_step_ticks_the_optional_default(client, chat_answers):
@@ -493,8 +499,8 @@ def test_leaning_chatty_clients_lean_websocket(client):
 def test_leaning_counts_answers(client):
     response = client.post(LEANING, {"client_messages": "none", "scale": "small"})
 
-    # The optional question's default counts as answered.
-    assert "from 3 of 15 answers" in response.text
+    # The optional questions' defaults count as answered.
+    assert "from 4 of 16 answers" in response.text
 
 
 def test_leaning_with_only_the_optional_default_prompts(client):
@@ -833,7 +839,7 @@ def test_edit_finish_keeps_first_revision(edited, chat_answers):
     first = edited.revisions.get(number=1)
 
     assert (first.answers, first.result["recommendation"]) == (
-        {**chat_answers, "stream_buffering": "unknown"},
+        {**chat_answers, "server_commands": "no", "stream_buffering": "unknown"},
         "websocket",
     )
 

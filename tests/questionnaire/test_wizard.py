@@ -6,13 +6,14 @@ from questionnaire.catalogue import Catalogue
 from questionnaire.models import TITLE_MAX_LENGTH
 from questionnaire.wizard import INVALID_ANSWER, MISSING_ANSWER, Wizard
 
-# The catalogue's steps, in order: interactivity (3 questions), network (5,
-# one of them optional), payload (2) and overhead (5).
+# The catalogue's steps, in order: interactivity (4 questions, one of them
+# optional), network (5, one of them optional), payload (2) and overhead (5).
 INTERACTIVITY, NETWORK, PAYLOAD, OVERHEAD = range(4)
 LAST_STEP = OVERHEAD
 TOO_LONG = "x" * (TITLE_MAX_LENGTH + 1)
-# What the wizard holds before anything is answered: the optional question's default.
-DEFAULTS = {"stream_buffering": "unknown"}
+# What the wizard holds before anything is answered: the optional questions' defaults.
+DEFAULTS = {"server_commands": "no", "stream_buffering": "unknown"}
+OPTIONAL = set(DEFAULTS)
 
 
 def slugs_of(catalogue: Catalogue, step: int) -> list[str]:
@@ -108,7 +109,11 @@ def test_apply_next_with_step_answered_moves_on(catalogue, chat_answers):
 
 
 def test_apply_next_only_needs_the_shown_step(catalogue, chat_answers):
-    answers = {slug: chat_answers[slug] for slug in slugs_of(catalogue, INTERACTIVITY)}
+    answers = {
+        slug: chat_answers[slug]
+        for slug in slugs_of(catalogue, INTERACTIVITY)
+        if slug not in OPTIONAL
+    }
     wizard = Wizard.from_data(catalogue, {**answers, "step": "0"})
 
     wizard.apply("next")
@@ -335,7 +340,8 @@ def test_apply_finish_with_nothing_answered_shows_first_step_errors(catalogue):
 
     wizard.apply("finish")
 
-    assert wizard.errors == dict.fromkeys(slugs_of(catalogue, INTERACTIVITY), MISSING_ANSWER)
+    required = [slug for slug in slugs_of(catalogue, INTERACTIVITY) if slug not in OPTIONAL]
+    assert wizard.errors == dict.fromkeys(required, MISSING_ANSWER)
 
 
 def test_fields_are_the_shown_steps_questions(catalogue):
@@ -363,26 +369,30 @@ def test_fields_carry_errors(catalogue):
 def test_hidden_answers_are_the_other_steps_answers(catalogue, chat_answers):
     wizard = Wizard.from_data(catalogue, {**chat_answers, "step": "1"})
 
-    assert dict(wizard.hidden_answers) == without(chat_answers, *slugs_of(catalogue, NETWORK))
+    assert dict(wizard.hidden_answers) == without(
+        {**chat_answers, **DEFAULTS}, *slugs_of(catalogue, NETWORK)
+    )
 
 
 def test_hidden_answers_leave_out_unanswered_questions(catalogue):
     wizard = Wizard.from_data(catalogue, {"auth": "token", "hosting": "paas", "step": "1"})
 
-    assert wizard.hidden_answers == [("auth", "token")]
+    # The interactivity step's optional question counts as answered with its default.
+    assert wizard.hidden_answers == [("server_commands", "no"), ("auth", "token")]
 
 
 def test_hidden_answers_leave_out_invalid_values(catalogue):
     wizard = Wizard.from_data(catalogue, {"auth": "carrier-pigeon", "step": "0"})
 
-    assert wizard.hidden_answers == list(DEFAULTS.items())
+    # The first step shows its own optional question: only the other default is hidden.
+    assert wizard.hidden_answers == [("stream_buffering", "unknown")]
 
 
 def test_steps_count_answers_per_section(catalogue, chat_answers):
     wizard = Wizard.from_data(catalogue, without(chat_answers, "hosting", "scale"))
 
-    # The network step counts the optional question's default as answered.
-    assert [step.answered for step in wizard.steps] == [3, 4, 2, 4]
+    # The first two steps count their optional question's default as answered.
+    assert [step.answered for step in wizard.steps] == [4, 4, 2, 4]
 
 
 def test_steps_complete_only_when_every_question_answered(catalogue, chat_answers):
@@ -478,11 +488,11 @@ def test_steps_network_complete_without_answering_the_optional_question(catalogu
 def test_hidden_answers_carry_the_optional_default_on_other_steps(catalogue):
     wizard = Wizard.from_data(catalogue, {"step": "2"})
 
-    assert wizard.hidden_answers == [("stream_buffering", "unknown")]
+    assert wizard.hidden_answers == [("server_commands", "no"), ("stream_buffering", "unknown")]
 
 
 def test_started_not_by_the_default_alone(catalogue):
-    assert not Wizard.from_data(catalogue, {"stream_buffering": "unknown"}).started
+    assert not Wizard.from_data(catalogue, dict(DEFAULTS)).started
 
 
 @pytest.mark.parametrize("data", [{"scale": "small"}, {"stream_buffering": "buffered"}])

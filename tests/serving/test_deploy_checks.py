@@ -30,6 +30,8 @@ PRODUCTION = {
     "CSRF_COOKIE_SECURE": True,
 }
 DJANGO_CLASSES = [
+    # Not a subclass of Django's: left as written.
+    "operations.requests.RouteNameMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

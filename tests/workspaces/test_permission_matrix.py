@@ -48,11 +48,13 @@ import pytest
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
 from advisor.asgi import application
+from live_demo.models import WorkloadRun
 from network_check.models import NetworkCheck
 from questionnaire.models import (
     Assessment,
@@ -63,6 +65,7 @@ from questionnaire.models import (
     Revision,
     ShareLink,
 )
+from questionnaire.workload import workload_of
 from tests.network_check.measurements import measurement
 from tests.questionnaire.test_views import finish_data
 from workspaces.models import ApiToken, AuditEvent, Membership, Role, Workspace
@@ -118,6 +121,15 @@ GET  api portfolio of team (CSV)           200     200     200      200     404 
 GET  decision stream of A                  200     200     200      200     404      401       200       200        200          200        404       404     -       -
 GET  decision stream (header count only)   200     200     200      200     200      401       200       200        200          200        200       200     -       -
 GET  decisions waiting /decisions/waiting/ 200     200     200      200     200      sign-in   200       200        200          200        200       200     -       -
+GET  health /healthz                       200     200     200      200     200      200       200       200        200          200        200       200     -       -
+GET  readiness /readyz                     200     200     200      200     200      200       200       200        200          200        200       200     -       -
+GET  metrics /metrics from loopback        200     200     200      200     200      200       200       200        200          200        200       200     -       -
+GET  metrics /metrics from elsewhere       403     403     403      403     403      403       403       403        403          403        403       403     -       -
+GET  case library /cases/                  200     200     200      200     200      sign-in   200       200        200          200        200       200     -       -
+GET  workload page of A /demo/workload/    200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
+POST start a workload run (public demo)    201     201     201      201     201      201       201       201        201          201        201       201     -       -
+POST api workload run on A                 201     201     403      403     404      401       201       201        403          403        404       404     -       -
+GET  api workload run R of A               200     200     200      200     404      401       200       200        200          200        404       404     -       -
 """
 
 ANONYMOUS_MODE_MATRIX = """
@@ -134,6 +146,8 @@ GET  result page /assessments/A/           404     404      404     404     404 
 GET  shared page /shared/<secret>/         200     200      200     404     404     200
 GET  api list /api/assessments/            401     401      401     401     401     200
 GET  decision stream of A                  401     401      401     401     401     200
+GET  workload page of N                    200     200      200     200     200     200
+POST api workload run on N                 201     403      403     403     403     403
 """
 
 
@@ -164,6 +178,8 @@ class World:
     # Another of team's assessments (the decision rows make it).
     b: Assessment | None = None
     d: Assessment | None = None
+    # A workload run stored for A's revision.
+    r: WorkloadRun | None = None
 
 
 def build_world(chat_answers) -> World:
@@ -200,7 +216,13 @@ def build_world(chat_answers) -> World:
     Assessment.objects.filter(pk=d.pk).update(status=DecisionStatus.IN_REVIEW)
     for role in (Role.OWNER, Role.EDITOR, Role.REVIEWER):
         Reviewer.objects.create(assessment=d, user=users[role])
-    return World(team, other, users, tokens, secrets, a, u, n, c, link, maker_key="", d=d)
+    run = workload_run(a)
+    r = WorkloadRun.objects.create(
+        revision=a.latest,
+        workload=run["workload"],
+        measurement={"websocket": run["websocket"], "sse": run["sse"]},
+    )
+    return World(team, other, users, tokens, secrets, a, u, n, c, link, maker_key="", d=d, r=r)
 
 
 def request(client: Client, world: World, entry: str, who: str, chat_answers, headers):
@@ -326,6 +348,30 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "GET decisions waiting /decisions/waiting/": lambda: client.get(
             "/decisions/waiting/", **h
         ),
+        # Public to all (operations/): a load balancer and Prometheus sign in to
+        # nothing. /metrics goes by address (ADVISOR_METRICS_ALLOW, loopback by
+        # default) or its own token, never by a person or a workspace's token.
+        "GET health /healthz": lambda: asgi_get(client, "/healthz", headers),
+        "GET readiness /readyz": lambda: asgi_get(client, "/readyz", headers),
+        "GET metrics /metrics from loopback": lambda: asgi_get(client, "/metrics", headers),
+        "GET metrics /metrics from elsewhere": lambda: asgi_get(
+            client, "/metrics", headers, peer="203.0.113.9"
+        ),
+        "GET case library /cases/": lambda: client.get("/cases/", **h),
+        "GET workload page of A /demo/workload/": lambda: client.get(
+            f"/demo/workload/?assessment={a.pk}&revision=1", **h
+        ),
+        "POST start a workload run (public demo)": lambda: start_workload(client, headers),
+        "POST api workload run on A": lambda: client.post(
+            "/api/workload-runs/", json.dumps(workload_run(a)), **api
+        ),
+        "GET api workload run R of A": lambda: client.get(
+            f"/api/workload-runs/{world.r.pk}/", **h
+        ),
+        "GET workload page of N": lambda: client.get(f"/demo/workload/?assessment={n.pk}"),
+        "POST api workload run on N": lambda: client.post(
+            "/api/workload-runs/", json.dumps(workload_run(n)), **api
+        ),
         # Anonymous mode on.
         "GET result page of N": lambda: client.get(f"/assessments/{n.pk}/"),
         "POST edit form of N (finish)": lambda: client.post(f"/assessments/{n.pk}/edit/", finish),
@@ -358,7 +404,9 @@ def prepare(world: World, entry: str, chat_answers) -> None:
         Assessment.objects.filter(pk=a.pk).update(status=DecisionStatus.ACCEPTED)
 
 
-def asgi_get(client: Client, path: str, headers: dict[str, str]) -> HttpResponse:
+def asgi_get(
+    client: Client, path: str, headers: dict[str, str], peer: str = "127.0.0.1"
+) -> HttpResponse:
     """A GET of a route served ahead of Django (advisor/asgi.py), which Client cannot reach.
 
     Through the whole ASGI application, with the client's cookies and these
@@ -379,7 +427,7 @@ def asgi_get(client: Client, path: str, headers: dict[str, str]) -> HttpResponse
         "raw_path": target.encode(),
         "query_string": query.encode(),
         "headers": sent,
-        "client": ("127.0.0.1", 50000),
+        "client": (peer, 50000),
     }
 
     async def call() -> tuple[dict, dict]:
@@ -402,6 +450,38 @@ def asgi_get(client: Client, path: str, headers: dict[str, str]) -> HttpResponse
     return response
 
 
+def workload_run(assessment: Assessment) -> dict:
+    """A workload run's measurements for the assessment's first revision."""
+    side = {
+        "events_expected": 40,
+        "events_received": 40,
+        "lost": 0,
+        "down_ms": {"p50": 5, "p95": 9, "p99": 12},
+        "up_sent": 0,
+        "up_answered": 0,
+        "up_ms": None,
+        "bytes_per_event": 520,
+        "up_bytes_per_message": None,
+        "recovery_ms": 35,
+    }
+    return {
+        "assessment": str(assessment.pk),
+        "revision": 1,
+        "workload": workload_of({}, "2"),
+        "websocket": side,
+        "sse": side,
+    }
+
+
+def start_workload(client: Client, headers: dict[str, str]) -> HttpResponse:
+    """Starting a run needs no assessment; one at a time per client, so none runs before."""
+    cache.clear()
+    body = json.dumps(workload_of({}, "2"))
+    return client.post(
+        "/demo/workload/runs/", body, content_type="application/json", headers=headers
+    )
+
+
 def snapshot() -> tuple:
     """What a refused request must leave as it was."""
     return (
@@ -416,6 +496,7 @@ def snapshot() -> tuple:
         list(ApiToken.objects.values_list("pk", "revoked_at").order_by("pk")),
         list(Membership.objects.values_list("workspace_id", "user_id", "role").order_by("pk")),
         NetworkCheck.objects.count(),
+        WorkloadRun.objects.count(),
         AuditEvent.objects.count(),
     )
 
