@@ -11,6 +11,7 @@ never answer anyone the access policy refuses.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import pytest
@@ -19,8 +20,10 @@ from django.core.cache import caches
 from django.test import Client
 
 from advisor.asgi import application
+from live_demo.workload.evidence import workload_evidence
 from questionnaire import render_pool, report, snapshot
 from questionnaire.models import Assessment, ShareLink
+from tests.live_demo.test_workload_api import document
 from tests.questionnaire import render_helpers
 from tests.questionnaire.test_report import asgi_client, pdf_text  # noqa: F401
 from tests.workspaces.conftest import people, signed_in, team_assessment, workspace  # noqa: F401
@@ -45,8 +48,19 @@ def page_text(response) -> str:
     return CSRF.sub(r"\1", response.content.decode())
 
 
-def snapshot_key(assessment: Assessment) -> str:
-    return snapshot.cache_key(assessment.latest)
+def snapshot_key(assessment: Assessment, viewer: snapshot.Viewer = snapshot.READER) -> str:
+    return snapshot.cache_key(assessment.latest, viewer)
+
+
+SHARED = snapshot.Viewer(shared=True)
+EDITOR = snapshot.Viewer(can_revise=True)
+
+
+def post_workload_run(people, assessment) -> None:
+    response = as_(people, "editor").post(
+        "/api/workload-runs/", json.dumps(document(assessment)), content_type="application/json"
+    )
+    assert response.status_code == 201
 
 
 def request_review(people, assessment) -> None:
@@ -119,6 +133,25 @@ def test_deploy_fingerprint_covers_templates_and_catalogues():
     assert {"_snapshot.html", "report.html", "1.json", "2.json", "report.css"} <= hashed
 
 
+def test_deploy_fingerprint_covers_what_the_snapshot_reads_beyond_the_revision():
+    hashed = {
+        path.relative_to(snapshot.settings.BASE_DIR).as_posix()
+        for path in snapshot._fingerprinted_files()
+    }
+
+    assert {
+        # "Products like yours" is drawn from the newest case library at render time.
+        "questionnaire/catalogues/cases/3.json",
+        # The capacity plan's figures and its template tags.
+        "questionnaire/costs/reference.json",
+        "questionnaire/templatetags/capacity_plan.py",
+        # The workload evidence in the PDF, and the URLs every page links.
+        "live_demo/workload/evidence.py",
+        "advisor/urls.py",
+    } <= hashed
+    assert not any(path.startswith("tests/") for path in hashed)
+
+
 def test_page_shows_a_new_revision_at_once(people, team_assessment, chat_answers):
     viewer = as_(people, "viewer")
     viewer.get(url(team_assessment))
@@ -158,17 +191,57 @@ def test_revoked_share_link_page_is_refused_though_cached(people, team_assessmen
 
     as_(people, "editor").post(url(team_assessment, f"share-links/{link.pk}/revoke/"))
 
-    assert RENDERS.get(snapshot_key(team_assessment)) is not None
+    assert RENDERS.get(snapshot_key(team_assessment, SHARED)) is not None
     assert Client().get(f"/shared/{secret}/").status_code == 404
 
 
-def test_shared_page_shows_the_same_snapshot(people, team_assessment):
+def test_shared_page_shows_its_own_snapshot_without_the_workload_link(people, team_assessment):
+    as_(people, "viewer").get(url(team_assessment))
     secret = share_secret(people, team_assessment)
     shared = page_text(Client().get(f"/shared/{secret}/"))
-    parts = RENDERS.get(snapshot_key(team_assessment))
+    parts = RENDERS.get(snapshot_key(team_assessment, SHARED))
 
     assert all(html in shared for html in parts.values())
     assert "Edit answers" not in shared
+    assert "data-run-workload" not in shared
+    assert "data-run-workload" in RENDERS.get(snapshot_key(team_assessment))["verdict"]
+
+
+def test_a_viewer_never_gets_the_editors_cached_traffic_link(people, team_assessment):
+    editor_page = page_text(as_(people, "editor").get(url(team_assessment)))
+    viewer_page = page_text(as_(people, "viewer").get(url(team_assessment)))
+
+    link = f'href="/assessments/{team_assessment.pk}/edit/#traffic">Add peak clients'
+    assert link in editor_page
+    assert link not in viewer_page
+    assert "No traffic figures were given with these answers." in viewer_page
+
+
+def test_similar_cases_and_capacity_are_cached_the_workload_runs_are_not(
+    people, team_assessment
+):
+    post_workload_run(people, team_assessment)
+    as_(people, "viewer").get(url(team_assessment))
+    parts = RENDERS.get(snapshot_key(team_assessment))
+
+    assert "Products like yours" in parts["verdict"]
+    assert "Capacity plan: how many servers for this traffic" in parts["details"]
+    assert not any("Evidence: your workload, measured" in html for html in parts.values())
+
+
+def test_page_shows_a_workload_run_posted_after_it_was_cached(people, team_assessment):
+    viewer = as_(people, "viewer")
+    before = page_text(viewer.get(url(team_assessment)))
+    cached = RENDERS.get(snapshot_key(team_assessment))
+
+    post_workload_run(people, team_assessment)
+    after = page_text(viewer.get(url(team_assessment)))
+
+    assert "Evidence: your workload, measured" not in before
+    assert "Evidence: your workload, measured" in after
+    # Between the network check's evidence and the caveats, as before the cache.
+    assert after.index("Evidence: your workload") < after.index('id="caveats-heading"')
+    assert RENDERS.get(snapshot_key(team_assessment)) == cached
 
 
 # --- The PDF report ------------------------------------------------------------------
@@ -184,6 +257,7 @@ def fresh_pdf(assessment: Assessment, paper: str = report.DEFAULT_PAPER, *, shar
     context = report.report_context(
         revisions[-1].display_title, revisions, revisions[-1], decision, shared=shared
     )
+    context["workload_runs"] = workload_evidence(revisions[-1])
     return report.render_report(context, paper)
 
 
@@ -245,6 +319,19 @@ def test_pdf_shows_a_status_change_and_an_approval_at_once(people, team_assessme
     assert "Decision: In review · 0 of 1" in pdf_text(in_review.content)
     assert "Decision: Accepted · 1 of 1" in pdf_text(accepted.content)
     assert accepted.content == fresh_pdf(team_assessment)
+
+
+def test_pdf_shows_a_workload_run_at_once(people, team_assessment):
+    viewer = as_(people, "viewer")
+    before = viewer.get(url(team_assessment, "report.pdf"))
+
+    post_workload_run(people, team_assessment)
+    after = viewer.get(url(team_assessment, "report.pdf"), HTTP_IF_NONE_MATCH=before["ETag"])
+
+    assert after.status_code == 200
+    assert after["ETag"] != before["ETag"]
+    assert "Evidence: your workload, measured" in pdf_text(after.content)
+    assert after.content == fresh_pdf(team_assessment)
 
 
 def test_pdf_revalidates_with_304(people, team_assessment):
