@@ -217,9 +217,7 @@ def test_a_viewer_never_gets_the_editors_cached_traffic_link(people, team_assess
     assert "No traffic figures were given with these answers." in viewer_page
 
 
-def test_similar_cases_and_capacity_are_cached_the_workload_runs_are_not(
-    people, team_assessment
-):
+def test_similar_cases_and_capacity_are_cached_the_workload_runs_are_not(people, team_assessment):
     post_workload_run(people, team_assessment)
     as_(people, "viewer").get(url(team_assessment))
     parts = RENDERS.get(snapshot_key(team_assessment))
