@@ -94,7 +94,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev requirements-bench.txt
 	touch $@
 
 # `make bench` runs every scenario; `make bench-fanout` (and so on) runs one.
-BENCHES := scoring report advisor fanout idle storm references handshake decisions upstream capacity topology
+BENCHES := scoring report cache advisor fanout idle storm references handshake decisions upstream capacity topology
 bench: runtime-deps serve-deps $(addprefix bench-,$(BENCHES))
 
 bench-%: $(VENV)/.installed-bench

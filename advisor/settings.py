@@ -480,16 +480,42 @@ OIDC_GROUP_ROLES = parse_group_roles(os.environ.get("OIDC_GROUP_ROLES", ""))
 # allauth counts failed sign-ins in Django's cache. With REDIS_URL every
 # server process shares one count through Redis; without it each process
 # counts its own in memory (one process: `make run`, small installations).
+# "renders" holds the renderings of immutable revisions (result page
+# snapshots, PDF reports: docs/caching.md), apart from "default" so that a
+# full cache evicts renderings, never a count of failed sign-ins.
 if REDIS_URL:
+    CACHE_REDIS_PREFIX = os.environ.get("CACHE_REDIS_PREFIX", "advisor:cache")
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": os.environ.get("CACHE_REDIS_PREFIX", "advisor:cache"),
-        }
+            "KEY_PREFIX": CACHE_REDIS_PREFIX,
+        },
+        "renders": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{CACHE_REDIS_PREFIX}:renders",
+        },
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # About 100 KB per PDF: at most a few tens of MB per process.
+        "renders": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "renders",
+            "OPTIONS": {"MAX_ENTRIES": env_count("ADVISOR_RENDER_CACHE_ENTRIES", 500, minimum=1)},
+        },
+    }
+# How long a rendering stays cached (it never goes stale: its key changes instead).
+ADVISOR_RENDER_CACHE_SECONDS = env_seconds("ADVISOR_RENDER_CACHE_SECONDS", 7 * 24 * 3600)
+# PDF reports render in this many worker processes (default: cores - 1, at
+# least 1), with at most ADVISOR_REPORT_QUEUE more waiting for one; beyond
+# that a download is answered 503 with Retry-After.
+ADVISOR_REPORT_WORKERS = env_count(
+    "ADVISOR_REPORT_WORKERS", max(1, len(os.sched_getaffinity(0)) - 1), minimum=1
+)
+ADVISOR_REPORT_QUEUE = env_count("ADVISOR_REPORT_QUEUE", 16)
 
 # The debug page and error reports mask passwords inside URLs too, such as
 # the one REDIS_URL carries into three settings (advisor/error_reports.py).

@@ -128,8 +128,10 @@ def main() -> None:
         "",
         "`GET /assessments/<uuid>/report.pdf` on one daphne process (SQLite, "
         "`DJANGO_DEBUG=0`, the dashboard preset), client on the same machine; the result page "
-        "alone and while two reports are being made (they render one at a time in the "
-        f"report's own thread, not on the event loop), {REQUESTS} requests each:",
+        "alone and while two reports are requested (made in the render pool's worker "
+        "processes, not on the event loop; the same report each time, so all but the first "
+        f"come from the renders cache: `bench_cache.py` measures new ones), {REQUESTS} "
+        "requests each:",
         "",
         "| request | median | p95 |",
         "| --- | --- | --- |",

@@ -127,10 +127,14 @@ def our_app(
     heartbeat: float = 15,
     ping_interval: int | None = None,
     app: str = "advisor.asgi:application",
+    root: Path = ROOT,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
     """The app under daphne or uvicorn, the feed at `rate` events/s (0: none).
 
-    `app` is the ASGI application to serve (a reference variant of ours).
+    `app` is the ASGI application to serve (a reference variant of ours);
+    `root` the checkout whose code serves it (another one for a before/after
+    in the same run); `extra_env` more settings.
 
     `ping_interval` is the server's WebSocket ping period (daphne's and
     uvicorn's default: 20 s), the WebSocket side's heartbeat.
@@ -154,6 +158,7 @@ def our_app(
         # pages and the API as before workspaces, so figures compare across
         # that change (production's default is off: docs/access.md).
         "ADVISOR_ANONYMOUS": "1",
+        **(extra_env or {}),
     }
     if kind == "daphne":
         command = ["daphne", "-b", "127.0.0.1", "-p", str(port)]
@@ -170,7 +175,7 @@ def our_app(
     else:
         raise ValueError(kind)
     command = [sys.executable, "-m", *command, app]
-    with _running(command, env, [port], ROOT) as process:
+    with _running(command, env, [port], root) as process:
         origin = f"http://{base}"
         yield Server(
             f"ours, {kind}",

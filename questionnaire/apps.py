@@ -14,6 +14,7 @@ class QuestionnaireConfig(AppConfig):
 
         from . import decisions, live, notify
         from .catalogue import available_versions, get_catalogue
+        from .snapshot import deploy_fingerprint
 
         # Emails for review requests and decisions, once each change commits.
         notify.connect()
@@ -28,3 +29,7 @@ class QuestionnaireConfig(AppConfig):
         # data file stops the server instead of failing a user's request.
         for version in available_versions():
             get_catalogue(version)
+        # The files as this process loaded them name its cached renderings
+        # (snapshot.py): hashed now, not at the first render, which may come
+        # after a deploy has already replaced them on disk.
+        deploy_fingerprint()

@@ -232,6 +232,11 @@ def available_versions() -> list[str]:
     return sorted(_catalogue_files(), key=version_key)
 
 
+def catalogue_files() -> list[Path]:
+    """Every published catalogue's data file (what a deploy fingerprint hashes)."""
+    return list(_catalogue_files().values())
+
+
 def _catalogue_files() -> dict[str, Path]:
     """Each version's data file; a version in CATALOGUE_DIR wins over an extra directory's."""
     files: dict[str, Path] = {}

@@ -271,23 +271,32 @@ def result_context(revisions: list[Revision], revision: Revision) -> dict:
     loaded: nothing here touches the database, so a report can be rendered
     from this context in a worker thread.
     """
+    context = revision_context(revisions, revision)
+    catalogue, result = context["catalogue"], context["result"]
+    tie = result["scores"]["websocket"] == result["scores"]["sse"]
+    return {
+        **context,
+        "tie": tie,
+        "tie_break_rule": tie_break_rule(result["recommendation"]) if tie else "",
+        "reasons": answers_shown(result),
+        "checklists": checklists(result, catalogue),
+        "chart": score_chart(result, catalogue),
+        "evidence": network_evidence(revision, catalogue),
+        "similar": cases.evidence(revision.answers, result["recommendation"]),
+    }
+
+
+def revision_context(revisions: list[Revision], revision: Revision) -> dict:
+    """The little of ``result_context`` that a result page shows around its cached snapshot."""
     catalogue = revision.catalogue
     result = revision.result
-    tie = result["scores"]["websocket"] == result["scores"]["sse"]
     return {
         "revision": revision,
         "is_latest": revision.number == revisions[-1].number,
         "result": result,
         "catalogue": catalogue,
         "transport_name": catalogue.transport_names[result["recommendation"]],
-        "tie": tie,
-        "tie_break_rule": tie_break_rule(result["recommendation"]) if tie else "",
-        "reasons": answers_shown(result),
-        "checklists": checklists(result, catalogue),
-        "chart": score_chart(result, catalogue),
         "history": revision_history(revisions),
-        "evidence": network_evidence(revision, catalogue),
-        "similar": cases.evidence(revision.answers, result["recommendation"]),
     }
 
 
@@ -425,8 +434,8 @@ def decision_record(
 
     No decision (an anonymous or unassigned assessment: nobody reviews it) is
     a draft. ``shared``: for a share link's holder, who must not learn other
-    assessments' titles. Reads only what it is given: safe in the PDF's
-    render thread.
+    assessments' titles. Reads only what it is given: no query while the PDF
+    is rendered.
     """
     date = revision.created_at
     if decision is None:

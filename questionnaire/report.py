@@ -3,18 +3,17 @@
 The report shows what the result page shows (``display.result_context``: the
 stored snapshot, in the words of the catalogue it was scored with, the same
 inline SVG chart), led by an executive summary composed from that snapshot.
-Rendering takes already loaded data and never touches the database, so the
-view runs it in a worker thread, off the event loop.
+Rendering takes already loaded data and never touches the database: the
+view renders the HTML, and a worker process makes the PDF of it
+(``render_pool``), off the event loop.
 """
 
 from __future__ import annotations
 
 import logging
 import mimetypes
-import os
 import threading
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -49,26 +48,6 @@ NUMBERS = (
     *("eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen"),
     *("eighteen", "nineteen", "twenty"),
 )
-
-
-def _render_pool() -> ThreadPoolExecutor:
-    # One render at a time: a render is mostly Python, so a second thread would
-    # add little throughput and take the GIL from the event loop twice as often.
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-render")
-
-
-# Renders run here, never on the event loop nor in a thread that sync views share.
-RENDER_THREADS = _render_pool()
-
-
-def _new_pool_after_fork() -> None:
-    # A forked child (a test's live daphne server) inherits the pool but not its
-    # thread; the old pool would then take renders and never run them.
-    global RENDER_THREADS
-    RENDER_THREADS = _render_pool()
-
-
-os.register_at_fork(after_in_child=_new_pool_after_fork)
 
 
 def title_slug(title: str) -> str:
@@ -278,7 +257,20 @@ def answer_sections(reasons: list[Mapping], catalogue: Catalogue) -> list[tuple[
 
 def render_report(context: Mapping, paper: str = DEFAULT_PAPER) -> bytes:
     """The PDF of a report context; no database, no network, safe in a worker thread."""
-    html = render_to_string(TEMPLATE, {**context, "page_size": PAPER_SIZES[paper]})
+    return render_pdf(report_html(context, paper))
+
+
+def report_html(context: Mapping, paper: str = DEFAULT_PAPER) -> str:
+    """The report's HTML: everything its PDF shows, paper size included.
+
+    The same HTML always makes the same PDF (its dates come from the
+    revision, not the clock), so its hash names the PDF (``report_cache``).
+    """
+    return render_to_string(TEMPLATE, {**context, "page_size": PAPER_SIZES[paper]})
+
+
+def render_pdf(html: str) -> bytes:
+    """The PDF of the report's HTML: the costly part, run in a render worker process."""
     document = HTML(string=html, url_fetcher=local_fetcher())
     # Tagged: screen readers and reflow get headings, lists and reading order.
     return document.write_pdf(
@@ -339,6 +331,11 @@ def static_roots() -> list[Path]:
         # app's static/) keep one storage per folder.
         locations.extend(storage.location for storage in getattr(finder, "storages", {}).values())
     return [Path(location).resolve() for location in locations]
+
+
+def warm_up() -> None:
+    """Parse the stylesheet and load the fonts: a render worker does it once, at its start."""
+    render_pdf("<html lang=en><body><p>warm-up</p></body></html>")
 
 
 def local_fetcher() -> StaticFilesFetcher:

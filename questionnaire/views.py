@@ -34,12 +34,13 @@ from workspaces import access, services
 from workspaces.access import Action, share_link_principal
 from workspaces.models import AuditAction, Workspace
 
-from . import cases, decisions, report, rescoring, writes
+from . import cases, decisions, report, report_cache, rescoring, writes
 from .capacity import traffic_form_values
 from .catalogue import get_catalogue
-from .display import SHORT_NAMES, result_context
+from .display import SHORT_NAMES, revision_context
 from .models import SHARE_LINK_DAYS, Assessment, DecisionStatus, Revision, ShareLink
 from .scoring import evaluate
+from .snapshot import Viewer, snapshot_parts
 from .wizard import NETWORK_CHECK, RATE_ERROR, Wizard
 
 RECENT_SESSION_KEY = "recent_assessments"
@@ -365,8 +366,12 @@ def _result_page(
             "move": access.can(principal, Action.MOVE, assessment),
             "claim": access.can(principal, Action.CLAIM, assessment),
         }
+    # Access was checked by the caller before this reads any cache.
     context = {
-        **result_context(revisions, revision),
+        **revision_context(revisions, revision),
+        "snapshot": snapshot_parts(
+            revisions, revision, Viewer(shared=bool(share_secret), can_revise=can["revise"])
+        ),
         **decisions.panel_context(assessment, principal, revision.number),
         **rescoring.page_context(assessment, revisions, revision),
         # A decision form refused: which, why, and what was typed (decision_views).
@@ -468,8 +473,8 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     A render takes a few hundred milliseconds of CPU: on the event loop it
     would stall every stream of the live demo, and in a thread-sensitive
     sync_to_async thread it would hold up the sync views that share it. So the
-    data is loaded with the async ORM and the render runs in the report's own
-    one-thread pool, which also caps how many renders compete for the CPU.
+    data is loaded with the async ORM and the PDF is made in a render worker
+    process (render_pool), once: later downloads come from the cache.
     """
     paper = request.GET.get("paper", report.DEFAULT_PAPER)
     if paper not in report.PAPER_SIZES:
@@ -495,7 +500,7 @@ async def shared_report(request: HttpRequest, secret: str) -> HttpResponse:
 async def _report(
     request: HttpRequest, assessment: Assessment, paper: str, *, shared: bool = False
 ) -> HttpResponse:
-    # The evidence is loaded here too: the render thread must not query.
+    # The evidence is loaded here too: the report renders from loaded data only.
     revisions = [
         revision async for revision in assessment.revisions.select_related("network_check")
     ]
@@ -511,20 +516,17 @@ async def _report(
         response = StreamingHttpResponse(_no_body(), content_type="application/pdf")
         response["Content-Disposition"] = disposition
         return response
-    # The decision too, with its comments: the render thread must not query.
+    # The decision too, with its comments: rendering makes no query.
     decision = (await sync_to_async(decisions.panel_context)(assessment))["decision"]
     # The revision's own title, as its page shows it: a later rename leaves it be.
     context = report.report_context(
         revision.display_title, revisions, revision, decision, shared=shared
     )
+    # Loaded per download: a run posted after the revision changes the
+    # report's HTML, and so its cache key and ETag.
     context["workload_runs"] = await sync_to_async(workload_evidence)(revision)
-    render = sync_to_async(
-        report.render_report, thread_sensitive=False, executor=report.RENDER_THREADS
-    )
-    pdf = await render(context, paper)
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = disposition
-    return response
+    # Rendered once per HTML and then served from the cache (report_cache).
+    return await report_cache.pdf_response(request, context, paper, disposition)
 
 
 def _bad_paper(paper: str) -> HttpResponse:

