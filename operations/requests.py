@@ -10,6 +10,11 @@ when the database is down under a route served ahead of Django.
   the response ends (for a stream, when it closes): method, path, status,
   duration_ms, client (advisor/clients.py), route; the path without its
   query string and with its secrets redacted (operations/logs.py).
+- A request whose client went away before its response started (the server
+  told of it with `http.disconnect`, or cancelled the request) is logged and
+  counted as 499, nginx's "client closed request": a browser that cancels a
+  request (htmx replacing one with the next) is normal use, not a 500. An
+  exception that escapes the application stays a 500, gone client or not.
 - Metrics: by route name (the URL pattern's name, set by
   `RouteNameMiddleware` for Django's views and by `named` for the routes
   ahead of it), method and status; latency to the response's headers.
@@ -22,6 +27,7 @@ when the database is down under a route served ahead of Django.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -43,6 +49,8 @@ logger = logging.getLogger(__name__)
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 SCOPE_KEY = "advisor.request"
+# nginx's status for a request whose client closed the connection first.
+CLIENT_CLOSED = 499
 
 
 @dataclass
@@ -88,13 +96,21 @@ class ObservedRequests:
         token = request_id.set(info.id)
         response = _Response(send, info.id)
         observed_send = response.send
+        client = _Client(receive)
+        failed = cancelled = False
         try:
-            await self.application(scope, receive, observed_send)
+            await self.application(scope, client.receive, observed_send)
+        except asyncio.CancelledError:
+            # The server gives up on a request when its client has gone (daphne,
+            # after application_close_timeout) or when it shuts down.
+            cancelled = True
+            raise
         except Exception as error:
             # In a thread: telling busy from down may wait for the database.
             outage = sync_to_async(outages.outage, thread_sensitive=False)
             kind = await outage(error) if response.status is None else None
             if kind is None:
+                failed = True
                 raise
             logger.warning("the database is %s", kind, exc_info=True)
             await observed_send(
@@ -110,8 +126,9 @@ class ObservedRequests:
             await observed_send({"type": "http.response.body", "body": outages.json_body(kind)})
         finally:
             duration = time.perf_counter() - response.started
-            # No response at all: the application failed (the server answers 500).
-            answered = response.status if response.status is not None else 500
+            answered = answered_status(
+                response.status, failed=failed, client_gone=cancelled or client.disconnected
+            )
             route = route_label(scope, info)
             metrics.observe_request(route, scope["method"], answered, response.headers_after)
             logged_path = redacted_path(scope["path"], info.arguments)
@@ -131,6 +148,35 @@ class ObservedRequests:
                 },
             )
             request_id.reset(token)
+
+
+def answered_status(sent: int | None, *, failed: bool, client_gone: bool) -> int:
+    """The status a request is logged and counted under."""
+    if sent is not None:
+        return sent
+    # No response, and an exception escaped: the server answers 500.
+    if failed:
+        return 500
+    # Nobody left to answer: Django's handler returns without a response when
+    # the client disconnects while the view runs (RequestAborted).
+    if client_gone:
+        return CLIENT_CLOSED
+    # The application ended without a word: the server answers 500.
+    return 500
+
+
+class _Client:
+    """Whether the server told the application that the client went away."""
+
+    def __init__(self, real_receive) -> None:
+        self.real_receive = real_receive
+        self.disconnected = False
+
+    async def receive(self):
+        message = await self.real_receive()
+        if message["type"] == "http.disconnect":
+            self.disconnected = True
+        return message
 
 
 class _Response:

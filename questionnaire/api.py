@@ -38,6 +38,7 @@ from workspaces.endpoints import api_methods
 
 from . import cases, decisions, rescoring, writes
 from .capacity import read_traffic
+from .capacity_display import capacity_note
 from .catalogue import Catalogue, get_catalogue
 from .models import SHARE_LINK_DAYS, Assessment, Reviewer, Revision, ShareLink, title_problem
 from .scoring import validate_answers
@@ -425,7 +426,7 @@ def assessment_document(
         "traffic": revision.traffic,
         **revision.result,
         # A plan for the revision's traffic, worked out when it was saved; null without one.
-        "capacity": revision.result.get("capacity"),
+        "capacity": capacity_document(revision.result),
         "network_check": (
             network_check_document(request, revision.network_check, revision.catalogue)
             if revision.network_check_id
@@ -439,6 +440,14 @@ def assessment_document(
         "workload_runs": [] if new else workload_runs_document(request, revision),
         **decision_document(assessment),
     }
+
+
+def capacity_document(result: dict) -> dict | None:
+    """The stored plan, with the note the page shows when it and the verdict point apart."""
+    plan = result.get("capacity")
+    if plan is None:
+        return None
+    return {**plan, "note": capacity_note(plan, result.get("recommendation"))}
 
 
 def decision_document(assessment: Assessment) -> dict:

@@ -1,7 +1,8 @@
 """A stored capacity plan as the result page and the PDF show it: rows, a chart, the assumptions.
 
-Reads only the revision's snapshot (``result["capacity"]``), worked out when
-the revision was saved: the page and the report never recompute it.
+Reads only the revision's snapshot (``result["capacity"]``, and the verdict
+beside it), worked out when the revision was saved: the page, the report and
+the API never recompute it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from .capacity import TRANSPORTS, plain_number
 from .display import SHORT_NAMES
+from .scoring import other_transport
 
 LIMIT_NAMES = {
     "cpu": "CPU",
@@ -22,6 +24,16 @@ LIMIT_NAMES = {
     None: "none",
 }
 BENCHMARK_SECTION = "docs/benchmarks.md, “Live feed: fan-out (scenario 1)”"
+# When the recommended transport's plan needs this many times the other's
+# machines, and at least AT_LEAST_MORE_MACHINES more, the plan says why (a
+# quarter more: base64 alone, at 4 bytes for 3, can make a third more).
+NOTABLY_MORE = 1.25
+AT_LEAST_MORE_MACHINES = 2
+# How each transport carries a message up, for the note.
+UP_MESSAGE = {
+    "sse": "an HTTP request beside the stream",
+    "websocket": "a frame on the connection already open",
+}
 CHART_WIDTH, CHART_HEIGHT = 560, 300
 LEFT, RIGHT, TOP, BOTTOM = 64, 24, 32, 44
 
@@ -114,9 +126,13 @@ class CapacityView:
     names: tuple[str, ...]
     # Per transport's name, what makes one client too big for the plan's machines.
     problems: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Why the recommended transport costs notably more here (capacity_note).
+    note: str | None = None
 
 
-def capacity_view(document: Mapping | None) -> CapacityView | None:
+def capacity_view(
+    document: Mapping | None, recommendation: str | None = None
+) -> CapacityView | None:
     """What the page and the report show of a stored plan; None for a result without one."""
     if not document:
         return None
@@ -166,7 +182,89 @@ def capacity_view(document: Mapping | None) -> CapacityView | None:
             # Plans saved before the check have no "problems".
             if document[t].get("problems")
         ),
+        note=capacity_note(document, recommendation),
     )
+
+
+def capacity_note(document: Mapping | None, recommendation: str | None) -> str | None:
+    """A sentence when the verdict's transport needs notably more machines than the other.
+
+    The verdict scores how the application behaves, and the plan what it
+    costs to run: at a large enough scale the two can point apart, and the
+    reader should see why rather than find a contradiction. None when the
+    plans are close, when the recommended one is the cheaper, or when either
+    cannot be built as sized (its problems say so).
+    """
+    if not document or recommendation not in TRANSPORTS:
+        return None
+    other = other_transport(recommendation)
+    chosen, alternative = document[recommendation], document[other]
+    if chosen.get("problems") or alternative.get("problems"):
+        return None
+    machines, fewer = chosen["machines"], alternative["machines"]
+    if machines - fewer < AT_LEAST_MORE_MACHINES or machines < NOTABLY_MORE * fewer:
+        return None
+    return (
+        f"At this traffic the recommended transport, {SHORT_NAMES[recommendation]}, needs "
+        f"{figure(machines)} machines against {SHORT_NAMES[other]}'s {figure(fewer)}, "
+        f"{_driver(document, recommendation, other)}. The verdict weighs how the application "
+        "behaves, not what it costs to run: if cost at this scale decides, weigh this plan "
+        "beside it."
+    )
+
+
+def _driver(document: Mapping, chosen: str, other: str) -> str:
+    """What makes the chosen transport's plan the larger: the part of its first limit
+    that differs most between the two, from the plan's own figures."""
+    assumptions = document["assumptions"]
+    traffic, costs = assumptions["traffic"], assumptions["costs"]
+    names = SHORT_NAMES[chosen], SHORT_NAMES[other]
+    limit = document[chosen]["first_limit"]
+    if limit == "cpu":
+        up = costs["up_message_cpu_seconds"]
+        delivery = costs["delivery_cpu_seconds"]
+        by_up = traffic.get("messages_per_second_up", 0) * (up[chosen] - up[other])
+        by_events = traffic.get("events_per_second", 0) * (delivery[chosen] - delivery[other])
+        if by_up > 0 and by_up >= by_events:
+            return (
+                f"mostly for the messages sent up: over {names[0]} each is "
+                f"{UP_MESSAGE[chosen]} ({_cpu(up[chosen])} of CPU), over {names[1]} "
+                f"{UP_MESSAGE[other]} ({_cpu(up[other])})"
+            )
+        if by_events > 0:
+            return (
+                f"mostly for the CPU each event costs to deliver ({_cpu(delivery[chosen])} "
+                f"against {_cpu(delivery[other])})"
+            )
+    if limit == "bandwidth":
+        wire = document[chosen]["wire_bytes_per_event"], document[other]["wire_bytes_per_event"]
+        on_the_wire = (
+            f"each event takes {figure(wire[0])} bytes on the wire against {figure(wire[1])}"
+        )
+        payload = traffic.get("payload_bytes", 0)
+        # What base64 adds to a binary payload over SSE, against the whole difference.
+        base64 = 4 * math.ceil(payload / 3) - payload
+        binary = chosen == "sse" and traffic.get("payload_format") == "binary"
+        if binary and 2 * base64 >= wire[0] - wire[1]:
+            return (
+                "mostly for bandwidth: SSE sends binary payloads in base64, 4 bytes for "
+                f"every 3, so {on_the_wire}"
+            )
+        return f"mostly for bandwidth: {on_the_wire}"
+    if limit == "memory":
+        held = costs["connection_bytes"]
+        return (
+            f"mostly for memory: each connection holds {size(held[chosen])} of its "
+            f"process's memory against {size(held[other])}"
+        )
+    return f"mostly for {LIMIT_NAMES.get(limit, limit)}"
+
+
+def _cpu(seconds: float) -> str:
+    """A per-message CPU cost in the unit that reads best: 116 µs, 2.05 ms."""
+    if seconds >= 1e-3:
+        return f"{figure(seconds * 1e3)} ms"
+    return f"{figure(seconds * 1e6)} µs"
 
 
 def chart(curve: list[Mapping], peak_clients: int) -> CapacityChart:

@@ -18,7 +18,8 @@ register = template.Library()
 
 @register.filter
 def capacity_view(result: Mapping | None) -> CapacityView | None:
-    return build((result or {}).get("capacity"))
+    result = result or {}
+    return build(result.get("capacity"), result.get("recommendation"))
 
 
 @register.filter

@@ -21,7 +21,7 @@ class Answer:
         return json.loads(self.body)
 
 
-async def request(
+def http_scope(
     path: str,
     *,
     method: str = "GET",
@@ -29,11 +29,11 @@ async def request(
     client: str = "127.0.0.1",
     headers: dict[str, str] | None = None,
     query: str = "",
-) -> Answer:
-    """The status, headers and body of one request (an open stream: its first chunk)."""
+) -> dict:
+    """The scope a server gives the application for one request."""
     sent = [(b"host", host.encode())]
     sent += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
-    scope = {
+    return {
         "type": "http",
         "http_version": "1.1",
         "method": method,
@@ -45,18 +45,27 @@ async def request(
         "client": (client, 50000),
         "server": ("127.0.0.1", 8000),
     }
-    communicator = ApplicationCommunicator(application, scope)
-    await communicator.send_input({"type": "http.request", "body": b""})
-    start = await communicator.receive_output(5)
+
+
+def communicator(path: str, **options) -> ApplicationCommunicator:
+    """The whole application, about to be sent one request (the caller sends its body)."""
+    return ApplicationCommunicator(application, http_scope(path, **options))
+
+
+async def request(path: str, **options) -> Answer:
+    """The status, headers and body of one request (an open stream: its first chunk)."""
+    app = communicator(path, **options)
+    await app.send_input({"type": "http.request", "body": b""})
+    start = await app.receive_output(5)
     body = b""
     while True:
-        message = await communicator.receive_output(5)
+        message = await app.receive_output(5)
         body += message.get("body", b"")
         if not message.get("more_body"):
             break
         # A stream: its first chunk is enough.
         break
-    await communicator.send_input({"type": "http.disconnect"})
-    await communicator.wait(5)
+    await app.send_input({"type": "http.disconnect"})
+    await app.wait(5)
     names = {name.decode().lower(): value.decode() for name, value in start["headers"]}
     return Answer(start["status"], names, body)

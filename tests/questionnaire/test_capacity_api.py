@@ -124,3 +124,29 @@ def test_revision_refuses_a_huge_integer_naming_the_field(client, created, dashb
     assert refused.status_code == 400
     assert "must be from 1 to" in refused.json()["errors"]["traffic.peak_clients"]
     assert Revision.objects.count() == 1
+
+
+# Up messages cost SSE a whole HTTP request each: this plan needs more SSE machines.
+CHATTY = {
+    "peak_clients": 250_000,
+    "events_per_second": 2,
+    "payload_bytes": 600,
+    "messages_per_second_up": 0.05,
+}
+
+
+def test_capacity_note_says_why_the_recommended_transport_costs_more(client, dashboard_answers):
+    document = post(client, ASSESSMENTS, {"answers": dashboard_answers, "traffic": CHATTY}).json()
+    plan = document["capacity"]
+    assert document["recommendation"] == "sse"
+    assert plan["note"].startswith(
+        f"At this traffic the recommended transport, SSE, needs {plan['sse']['machines']} "
+        f"machines against WebSocket's {plan['websocket']['machines']}, mostly for the "
+        "messages sent up"
+    )
+    again = client.get(f"{ASSESSMENTS}{document['id']}/").json()
+    assert again["capacity"]["note"] == plan["note"]
+
+
+def test_capacity_note_null_when_the_plan_agrees_with_the_verdict(created):
+    assert created.json()["capacity"]["note"] is None

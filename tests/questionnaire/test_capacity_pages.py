@@ -127,6 +127,42 @@ def test_page_says_when_one_client_is_too_big(client, chat_answers):
     assert "more than a machine&#x27;s network card" in html
 
 
+# Up messages cost SSE a whole HTTP request each: this plan needs more SSE machines.
+CHATTY = {
+    "peak_clients": 250_000,
+    "events_per_second": 2.0,
+    "payload_bytes": 600,
+    "messages_per_second_up": 0.05,
+}
+
+
+@pytest.fixture
+def dearer_verdict(dashboard_answers) -> Assessment:
+    assessment, _ = Assessment.create_scored("Dashboard", dashboard_answers, traffic=CHATTY)
+    assert assessment.recommendation == "sse"
+    return assessment
+
+
+def test_page_says_why_the_recommended_transport_needs_more_machines(client, dearer_verdict):
+    html = page(client, dearer_verdict)
+    plan = dearer_verdict.latest.result["capacity"]
+    assert (
+        f"the recommended transport, SSE, needs {plan['sse']['machines']} machines against "
+        f"WebSocket&#x27;s {plan['websocket']['machines']}, mostly for the messages sent up"
+    ) in html
+    assert "if cost at this scale decides, weigh this plan beside it." in html
+
+
+def test_report_says_why_the_recommended_transport_needs_more_machines(client, dearer_verdict):
+    text = pdf_text(client, dearer_verdict)
+    assert "the recommended transport, SSE, needs" in text
+    assert "mostly for the messages sent up" in text
+
+
+def test_page_has_no_note_when_the_plan_agrees_with_the_verdict(client, planned):
+    assert "capacity-note" not in page(client, planned)
+
+
 def test_page_states_what_the_costs_leave_out(client, planned):
     html = page(client, planned)
     assert "This is the plain path" in html
