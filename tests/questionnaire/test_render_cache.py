@@ -131,6 +131,29 @@ def test_deploy_fingerprint_changes_with_a_template(tmp_path):
     assert snapshot.fingerprint_of([template]) != before
 
 
+def test_deploy_fingerprint_is_the_same_in_another_checkout_folder(tmp_path, settings):
+    for checkout in ("one", "two"):
+        (tmp_path / checkout / "templates").mkdir(parents=True)
+        (tmp_path / checkout / "templates" / "page.html").write_text("<p>same</p>")
+    fingerprints = set()
+    for checkout in ("one", "two"):
+        settings.BASE_DIR = tmp_path / checkout
+        fingerprints.add(
+            snapshot.fingerprint_of([tmp_path / checkout / "templates" / "page.html"])
+        )
+
+    assert len(fingerprints) == 1
+
+
+def test_deploy_fingerprint_changes_with_an_installed_version(tmp_path):
+    template = tmp_path / "page.html"
+    template.write_text("<p>one</p>")
+
+    assert snapshot.fingerprint_of([template], "Django==5.2.19") != snapshot.fingerprint_of(
+        [template], "Django==5.2.20"
+    )
+
+
 def test_deploy_fingerprint_covers_templates_and_catalogues():
     hashed = {path.name for path in snapshot._fingerprinted_files()}
 
