@@ -523,6 +523,9 @@ ADVISOR_REPORT_WORKERS = env_count(
     "ADVISOR_REPORT_WORKERS", max(1, len(os.sched_getaffinity(0)) - 1), minimum=1
 )
 ADVISOR_REPORT_QUEUE = env_count("ADVISOR_REPORT_QUEUE", 16)
+# Start the render workers in the background at a server's first request
+# (on), or at the first render, which then waits a second or two (off).
+ADVISOR_REPORT_WORKERS_EARLY = env_bool("ADVISOR_REPORT_WORKERS_EARLY", True)
 
 # The debug page and error reports mask passwords inside URLs too, such as
 # the one REDIS_URL carries into three settings (advisor/error_reports.py).

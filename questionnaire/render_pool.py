@@ -7,7 +7,9 @@ report stylesheet and loads the fonts once, then makes PDFs of the HTML the
 view sends it (``report.render_pdf``); it never touches the database.
 
 - ``ADVISOR_REPORT_WORKERS`` processes (default: cores - 1, at least 1),
-  all started at the first render, not at start-up.
+  all started in the background at a server's first request of any kind
+  (``ADVISOR_REPORT_WORKERS_EARLY``, on by default), or else at the first
+  render; never at import or start-up, which management commands share.
 - At most ``ADVISOR_REPORT_QUEUE`` renders wait for a free worker; one more
   raises ``Busy``, which the view answers with 503 and Retry-After, rather
   than an ever longer wait.
@@ -250,6 +252,13 @@ class RenderPool:
         else:
             flight.future.set_result(submitted.result())
 
+    def start(self) -> None:
+        """Start the workers now rather than at the first render, which would wait for them."""
+        with self._lock:
+            ready_to_start = self._executor is None and not self._closed
+            if ready_to_start and time.monotonic() >= self._backoff_until:
+                self._pool()
+
     def retry_after(self) -> int:
         """Seconds until the queue has likely drained."""
         return max(1, math.ceil((self.workers + self.queue) / self.workers * RENDER_SECONDS))
@@ -269,14 +278,33 @@ class RenderPool:
 
 
 _pool: RenderPool | None = None
+# The first request's background start and the first render may ask at once.
+_pool_lock = threading.Lock()
+EARLY_START = "render-workers-early-start"
 
 
 def pool() -> RenderPool:
     """The process's render pool, sized by the settings at its first use."""
     global _pool
-    if _pool is None:
-        _pool = RenderPool(settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE)
-    return _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = RenderPool(settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE)
+        return _pool
+
+
+def start_at_first_request(sender=None, **kwargs) -> None:
+    """A ``request_started`` receiver: the first request starts the workers, in the background.
+
+    Spawning the workers takes some milliseconds of the caller's thread and
+    their start a second or two: a thread of its own pays for both, so the
+    first download finds them ready. Connected by the app when
+    ``ADVISOR_REPORT_WORKERS_EARLY`` is on; a server only, as management
+    commands make no request.
+    """
+    from django.core.signals import request_started
+
+    request_started.disconnect(dispatch_uid=EARLY_START)
+    threading.Thread(target=lambda: pool().start(), name=EARLY_START, daemon=True).start()
 
 
 def shutdown() -> None:

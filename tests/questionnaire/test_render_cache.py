@@ -728,3 +728,21 @@ async def test_render_queued_at_shutdown_is_refused(tmp_path):
     with pytest.raises(render_pool.Unavailable):
         await asyncio.wait_for(queued, timeout=10)
     await asyncio.wait_for(stopping, timeout=10)
+
+
+def test_first_request_starts_the_workers_in_the_background(settings):
+    from django.core.signals import request_started
+
+    render_pool.shutdown()
+    settings.ADVISOR_REPORT_WORKERS = 1
+    request_started.connect(
+        render_pool.start_at_first_request, dispatch_uid=render_pool.EARLY_START
+    )
+    try:
+        assert Client().get("/").status_code == 200
+        asyncio.run(wait_until(lambda: render_pool.pool()._proven, timeout=30))
+        # Once: the receiver is gone after the first request.
+        assert not request_started.disconnect(dispatch_uid=render_pool.EARLY_START)
+    finally:
+        request_started.disconnect(dispatch_uid=render_pool.EARLY_START)
+        render_pool.shutdown()
