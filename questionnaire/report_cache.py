@@ -8,9 +8,14 @@ deploy fingerprint and the WeasyPrint version names the PDF: it is the cache
 key and the ETag. An approval changes the HTML, so the next download gets a
 new PDF at once; nothing is ever invalidated by hand.
 
-Stored in Django's cache (alias ``renders``): Redis when ``REDIS_URL`` is
-set, so every process and host shares each PDF and Redis evicts old ones;
-local memory otherwise. See docs/caching.md for why not files.
+Stored in Django's cache (alias ``renders``): Redis when
+``RENDERS_REDIS_URL`` or ``REDIS_URL`` is set, so every process and host
+shares each PDF; local memory otherwise. See docs/caching.md for why not
+files. Beside each PDF the cache keeps, per report address, the key last
+served there and since when: that time is the ``Last-Modified``.
+
+A render that fails (its worker died, the render raised, the workers
+cannot start) is answered 503 with Retry-After, never 500.
 
 Callers check access first: a 304 or a cached PDF is only ever an answer to
 someone who may read the report.
