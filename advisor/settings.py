@@ -481,32 +481,39 @@ OIDC_GROUP_ROLES = parse_group_roles(os.environ.get("OIDC_GROUP_ROLES", ""))
 # server process shares one count through Redis; without it each process
 # counts its own in memory (one process: `make run`, small installations).
 # "renders" holds the renderings of immutable revisions (result page
-# snapshots, PDF reports: docs/caching.md), apart from "default" so that a
-# full cache evicts renderings, never a count of failed sign-ins.
-if REDIS_URL:
-    CACHE_REDIS_PREFIX = os.environ.get("CACHE_REDIS_PREFIX", "advisor:cache")
-    CACHES = {
-        "default": {
+# snapshots, PDF reports: docs/caching.md), under keys of its own. On the
+# same Redis as "default" (REDIS_URL alone) a memory limit with eviction
+# would evict sign-in counts and workload runs as readily as renderings:
+# RENDERS_REDIS_URL gives the renderings a Redis of their own, the only one
+# that should have a maxmemory with an eviction policy.
+CACHE_REDIS_PREFIX = os.environ.get("CACHE_REDIS_PREFIX", "advisor:cache")
+RENDERS_REDIS_URL = os.environ.get("RENDERS_REDIS_URL", "") or REDIS_URL
+CACHES = {
+    "default": (
+        {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_REDIS_PREFIX,
-        },
-        "renders": {
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    ),
+    "renders": (
+        {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": RENDERS_REDIS_URL,
             "KEY_PREFIX": f"{CACHE_REDIS_PREFIX}:renders",
-        },
-    }
-else:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
-        # About 100 KB per PDF: at most a few tens of MB per process.
-        "renders": {
+        }
+        if RENDERS_REDIS_URL
+        else {
+            # Each process's own memory: at most this many entries (a PDF is
+            # 40-150 KB, a page snapshot a few KB), so 500 take up to ~75 MB.
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": "renders",
             "OPTIONS": {"MAX_ENTRIES": env_count("ADVISOR_RENDER_CACHE_ENTRIES", 500, minimum=1)},
-        },
-    }
+        }
+    ),
+}
 # How long a rendering stays cached (it never goes stale: its key changes instead).
 ADVISOR_RENDER_CACHE_SECONDS = env_seconds("ADVISOR_RENDER_CACHE_SECONDS", 7 * 24 * 3600)
 # PDF reports render in this many worker processes (default: cores - 1, at
@@ -516,6 +523,9 @@ ADVISOR_REPORT_WORKERS = env_count(
     "ADVISOR_REPORT_WORKERS", max(1, len(os.sched_getaffinity(0)) - 1), minimum=1
 )
 ADVISOR_REPORT_QUEUE = env_count("ADVISOR_REPORT_QUEUE", 16)
+# Start the render workers in the background at a server's first request
+# (on), or at the first render, which then waits a second or two (off).
+ADVISOR_REPORT_WORKERS_EARLY = env_bool("ADVISOR_REPORT_WORKERS_EARLY", True)
 
 # The debug page and error reports mask passwords inside URLs too, such as
 # the one REDIS_URL carries into three settings (advisor/error_reports.py).

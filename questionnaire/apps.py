@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class QuestionnaireConfig(AppConfig):
@@ -8,11 +9,12 @@ class QuestionnaireConfig(AppConfig):
     verbose_name = "Questionnaire and assessments"
 
     def ready(self) -> None:
+        from django.core.signals import request_started
         from django.db.models.signals import post_delete, post_save
 
         from workspaces.models import Membership
 
-        from . import decisions, live, notify
+        from . import decisions, live, notify, render_pool
         from .catalogue import available_versions, get_catalogue
         from .snapshot import deploy_fingerprint
 
@@ -33,3 +35,9 @@ class QuestionnaireConfig(AppConfig):
         # (snapshot.py): hashed now, not at the first render, which may come
         # after a deploy has already replaced them on disk.
         deploy_fingerprint()
+        # The PDF render workers start in the background at the first
+        # request, so the first download does not wait for them.
+        if settings.ADVISOR_REPORT_WORKERS_EARLY:
+            request_started.connect(
+                render_pool.start_at_first_request, dispatch_uid=render_pool.EARLY_START
+            )

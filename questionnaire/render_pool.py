@@ -7,7 +7,9 @@ report stylesheet and loads the fonts once, then makes PDFs of the HTML the
 view sends it (``report.render_pdf``); it never touches the database.
 
 - ``ADVISOR_REPORT_WORKERS`` processes (default: cores - 1, at least 1),
-  all started at the first render, not at start-up.
+  all started in the background at a server's first request of any kind
+  (``ADVISOR_REPORT_WORKERS_EARLY``, on by default), or else at the first
+  render; never at import or start-up, which management commands share.
 - At most ``ADVISOR_REPORT_QUEUE`` renders wait for a free worker; one more
   raises ``Busy``, which the view answers with 503 and Retry-After, rather
   than an ever longer wait.
@@ -15,11 +17,18 @@ view sends it (``report.render_pdf``); it never touches the database.
 - A request that goes away (Django cancels the view when the client
   disconnects) cancels its render if it has not started and nobody else
   waits for it; a started render runs to its end.
+- A worker that dies (killed, out of memory, a crash in a C library) breaks
+  its executor: the renders it had fail with ``BrokenProcessPool`` and the
+  next render starts new workers. Workers that cannot even start (no fonts,
+  a missing stylesheet) would make every download wait for a start that
+  fails: after ``START_FAILURES`` failed starts in a row the pool refuses
+  renders (``Unavailable``) for ``BACKOFF_SECONDS`` before it tries again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import multiprocessing
 import os
@@ -38,14 +47,33 @@ from django.conf import settings
 RENDER_SECONDS = 0.3
 # How often a worker checks that the server that started it is still there.
 PARENT_CHECK_SECONDS = 1.0
+# Failed starts in a row after which the pool stops starting workers for a while.
+START_FAILURES = 2
+BACKOFF_SECONDS = 30
+
+logger = logging.getLogger(__name__)
 
 
-class Busy(Exception):
-    """Every worker is rendering and the queue is full."""
+class Refused(Exception):
+    """No render now: the answer is 503 with Retry-After."""
 
     def __init__(self, retry_after: int) -> None:
-        super().__init__(f"the report renderers are busy; retry after {retry_after} s")
+        super().__init__(f"{self.reason}; retry after {retry_after} s")
         self.retry_after = retry_after
+
+    reason = "the report renderers cannot take this render"
+
+
+class Busy(Refused):
+    """Every worker is rendering and the queue is full."""
+
+    reason = "the report renderers are busy"
+
+
+class Unavailable(Refused):
+    """The workers failed to start or were shut down."""
+
+    reason = "the report renderers are not running"
 
 
 @dataclass(eq=False)
@@ -92,6 +120,11 @@ class RenderPool:
         self._flights: dict[str, _Flight] = {}
         self._waiting: deque[_Flight] = deque()
         self._running = 0
+        # Whether the current executor has started a worker that answered.
+        self._proven = False
+        self._failed_starts = 0
+        self._backoff_until = 0.0
+        self._closed = False
         # Reentrant: cancel() runs the done callback, which takes it too.
         self._lock = threading.RLock()
 
@@ -114,15 +147,54 @@ class RenderPool:
             # The executor starts a process only when a task finds none idle:
             # one no-op per worker starts them all now, rather than one in
             # the middle of a burst of downloads (a start takes seconds).
+            self._proven = False
             for _ in range(self.workers):
-                self._executor.submit(_ready)
+                self._executor.submit(_ready).add_done_callback(
+                    partial(self._answered, self._executor)
+                )
         return self._executor
+
+    def _answered(self, executor: ProcessPoolExecutor, ready: Future) -> None:
+        with self._lock:
+            error = None if ready.cancelled() else ready.exception()
+            if isinstance(error, BrokenProcessPool):
+                self._broke(executor)
+            elif error is None and executor is self._executor and not ready.cancelled():
+                self._proven = True
+                self._failed_starts = 0
+
+    def _broke(self, executor: ProcessPoolExecutor) -> None:
+        # Called with the lock held, once per failed future of ``executor``:
+        # only the first clears it, and never a newer executor started since.
+        if executor is not self._executor:
+            return
+        self._executor = None
+        if self._proven:
+            logger.warning("A report render worker died; new workers start at the next render.")
+            return
+        self._failed_starts += 1
+        if self._failed_starts >= START_FAILURES:
+            self._backoff_until = time.monotonic() + BACKOFF_SECONDS
+            if self._failed_starts == START_FAILURES:
+                # Once per run of failures, not once per refused download.
+                logger.error(
+                    "The report render workers failed to start %d times in a row; "
+                    "reports are refused with 503, and a start is tried again "
+                    "every %d s.",
+                    self._failed_starts,
+                    BACKOFF_SECONDS,
+                )
 
     async def run(self, key: str, function: Callable, *args) -> bytes:
         """``function(*args)`` in a worker; callers with the same ``key`` share one run."""
         with self._lock:
+            if self._closed:
+                raise Unavailable(BACKOFF_SECONDS)
             flight = self._flights.get(key)
             if flight is None:
+                backoff = self._backoff_until - time.monotonic()
+                if self._executor is None and backoff > 0:
+                    raise Unavailable(math.ceil(backoff))
                 if len(self._flights) >= self.workers + self.queue:
                     raise Busy(self.retry_after())
                 flight = self._flights[key] = _Flight(key, function, args)
@@ -135,9 +207,10 @@ class RenderPool:
         finally:
             with self._lock:
                 flight.waiters -= 1
-                if flight.waiters == 0 and not flight.started:
+                if flight.waiters == 0 and not flight.started and flight in self._waiting:
                     # Nobody wants it and no worker has it yet: it never runs.
-                    # A started render ends, and its PDF is dropped.
+                    # A started render ends, and its PDF is dropped. (Not
+                    # waiting any more: shutdown() has dropped it already.)
                     self._waiting.remove(flight)
                     del self._flights[key]
                     flight.future.cancel()
@@ -149,31 +222,42 @@ class RenderPool:
         while self._running < self.workers and self._waiting:
             flight = self._waiting.popleft()
             flight.started = True
+            executor = self._pool()
             try:
-                submitted = self._pool().submit(flight.function, *flight.args)
+                submitted = executor.submit(flight.function, *flight.args)
             except BrokenProcessPool as error:
-                self._executor = None
+                self._broke(executor)
                 del self._flights[flight.key]
                 flight.future.set_exception(error)
                 continue
             self._running += 1
-            submitted.add_done_callback(partial(self._landed, flight))
+            submitted.add_done_callback(partial(self._landed, executor, flight))
 
-    def _landed(self, flight: _Flight, submitted: Future) -> None:
+    def _landed(self, executor: ProcessPoolExecutor, flight: _Flight, submitted: Future) -> None:
         with self._lock:
             self._running -= 1
-            self._flights.pop(flight.key, None)
+            if self._flights.get(flight.key) is flight:
+                del self._flights[flight.key]
             error = None if submitted.cancelled() else submitted.exception()
             if isinstance(error, BrokenProcessPool):
                 # A worker died (killed, out of memory): the next render starts new ones.
-                self._executor = None
+                self._broke(executor)
             self._dispatch()
+        if flight.future.done():
+            return
         if submitted.cancelled():
             flight.future.cancel()
         elif error is not None:
             flight.future.set_exception(error)
         else:
             flight.future.set_result(submitted.result())
+
+    def start(self) -> None:
+        """Start the workers now rather than at the first render, which would wait for them."""
+        with self._lock:
+            ready_to_start = self._executor is None and not self._closed
+            if ready_to_start and time.monotonic() >= self._backoff_until:
+                self._pool()
 
     def retry_after(self) -> int:
         """Seconds until the queue has likely drained."""
@@ -182,9 +266,11 @@ class RenderPool:
     def shutdown(self) -> None:
         """Stop the workers, after the renders they have; waiting ones never run."""
         with self._lock:
+            self._closed = True
             for flight in self._waiting:
                 self._flights.pop(flight.key, None)
-                flight.future.cancel()
+                # Its requests are answered 503, not left to a cancelled await.
+                flight.future.set_exception(Unavailable(BACKOFF_SECONDS))
             self._waiting.clear()
             executor, self._executor = self._executor, None
         if executor is not None:
@@ -192,14 +278,33 @@ class RenderPool:
 
 
 _pool: RenderPool | None = None
+# The first request's background start and the first render may ask at once.
+_pool_lock = threading.Lock()
+EARLY_START = "render-workers-early-start"
 
 
 def pool() -> RenderPool:
     """The process's render pool, sized by the settings at its first use."""
     global _pool
-    if _pool is None:
-        _pool = RenderPool(settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE)
-    return _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = RenderPool(settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE)
+        return _pool
+
+
+def start_at_first_request(sender=None, **kwargs) -> None:
+    """A ``request_started`` receiver: the first request starts the workers, in the background.
+
+    Spawning the workers takes some milliseconds of the caller's thread and
+    their start a second or two: a thread of its own pays for both, so the
+    first download finds them ready. Connected by the app when
+    ``ADVISOR_REPORT_WORKERS_EARLY`` is on; a server only, as management
+    commands make no request.
+    """
+    from django.core.signals import request_started
+
+    request_started.disconnect(dispatch_uid=EARLY_START)
+    threading.Thread(target=lambda: pool().start(), name=EARLY_START, daemon=True).start()
 
 
 def shutdown() -> None:

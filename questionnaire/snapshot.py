@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cache
+from importlib.metadata import version
 from pathlib import Path
 
 from django.conf import settings
@@ -53,6 +54,9 @@ NOT_SERVED = frozenset({"tests"})
 # templates and its data (catalogues, case library, cost figures).
 SOURCE_SUFFIXES = frozenset({".py", ".html", ".txt", ".json"})
 REPORT_STYLESHEET = "css/report.css"
+# The installed packages that turn templates into markup and markup into a
+# PDF: an upgrade changes renderings without a line of ours changing.
+RENDERING_PACKAGES = ("Django", "django-template-partials", "weasyprint")
 
 
 @dataclass(frozen=True)
@@ -140,13 +144,23 @@ def deploy_fingerprint() -> str:
     figure, stylesheet or line of code gives new keys and the old renderings
     are never read again.
     """
-    return fingerprint_of(_fingerprinted_files())
+    base = Path(settings.BASE_DIR)
+    installed = "\n".join(f"{name}=={version(name)}" for name in RENDERING_PACKAGES)
+    return fingerprint_of([*_fingerprinted_files(), base / "requirements.txt"], installed)
 
 
-def fingerprint_of(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
+def fingerprint_of(paths: list[Path], installed: str = "") -> str:
+    """A hash of the files' names and contents, and of ``installed`` (package versions).
+
+    Names are taken relative to the project folder: hosts that check the
+    same release out in different folders share their renderings.
+    """
+    base = Path(settings.BASE_DIR)
+    digest = hashlib.sha256(installed.encode())
+    digest.update(b"\0")
     for path in sorted(paths):
-        digest.update(str(path).encode())
+        name = path.relative_to(base) if path.is_relative_to(base) else path
+        digest.update(str(name).encode())
         digest.update(b"\0")
         digest.update(path.read_bytes())
         digest.update(b"\0")

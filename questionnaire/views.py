@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -11,7 +9,6 @@ from django.http import (
     HttpResponse,
     HttpResponseBadRequest,
     HttpResponseRedirect,
-    StreamingHttpResponse,
 )
 from django.shortcuts import aget_object_or_404, get_object_or_404, redirect, render
 from django.urls import reverse
@@ -465,7 +462,7 @@ def assessment_move(request: HtmxHttpRequest, pk) -> HttpResponse:
 
 
 # HEAD too: link checkers and download managers ask before they fetch.
-@never_cache
+@report_cache.revalidate_always
 @require_safe
 async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     """The result as a PDF report, rendered off the event loop.
@@ -484,7 +481,7 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     return await _report(request, assessment, paper)
 
 
-@never_cache
+@report_cache.revalidate_always
 @require_safe
 async def shared_report(request: HttpRequest, secret: str) -> HttpResponse:
     """The PDF report for the holder of a share link."""
@@ -508,14 +505,6 @@ async def _report(
     disposition = content_disposition_header(
         as_attachment=True, filename=report.report_filename(revision.title)
     )
-    if request.method == "HEAD":
-        # The status and headers GET would give, without the render that is
-        # all of its cost: a monitor polling this must not take the CPU from
-        # real downloads. Streamed, empty, so that no Content-Length is added:
-        # the length is unknown until the PDF is made, and 0 would say "empty".
-        response = StreamingHttpResponse(_no_body(), content_type="application/pdf")
-        response["Content-Disposition"] = disposition
-        return response
     # The decision too, with its comments: rendering makes no query.
     decision = (await sync_to_async(decisions.panel_context)(assessment))["decision"]
     # The revision's own title, as its page shows it: a later rename leaves it be.
@@ -525,8 +514,10 @@ async def _report(
     # Loaded per download: a run posted after the revision changes the
     # report's HTML, and so its cache key and ETag.
     context["workload_runs"] = await sync_to_async(workload_evidence)(revision)
-    # Rendered once per HTML and then served from the cache (report_cache).
-    return await report_cache.pdf_response(request, context, paper, disposition)
+    # Rendered once per HTML and then served from the cache (report_cache);
+    # a HEAD gets GET's headers without the render that is all of its cost.
+    address = f"{assessment.pk}:{revision.number}:{paper}:{'shared' if shared else 'own'}"
+    return await report_cache.pdf_response(request, context, paper, disposition, address)
 
 
 def _bad_paper(paper: str) -> HttpResponse:
@@ -536,12 +527,6 @@ def _bad_paper(paper: str) -> HttpResponse:
         f"paper={report.DEFAULT_PAPER}).\n",
         content_type="text/plain; charset=utf-8",
     )
-
-
-async def _no_body() -> AsyncIterator[bytes]:
-    # An async iterator: Django warns about a sync one served under ASGI.
-    return
-    yield
 
 
 def requested_revision_or_404(request: HttpRequest, revisions: list[Revision]) -> Revision:

@@ -20,3 +20,7 @@ import os
 os.environ["DJANGO_DEBUG"] = "1"
 
 from advisor.settings import *  # noqa: E402, F403
+
+# Render workers start at the first render: a test that never downloads a
+# PDF must not spawn them (the test of the early start connects it itself).
+ADVISOR_REPORT_WORKERS_EARLY = False

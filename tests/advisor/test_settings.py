@@ -128,6 +128,41 @@ def test_safe_settings_hold_no_redis_password():
     assert "redis://advisor:********@redis.internal:6379/0" in done.stdout
 
 
+def cache_locations(**variables: str) -> dict:
+    caches = read_settings("CACHES", **PRODUCTION, **variables)["CACHES"]
+    return {alias: caches[alias].get("LOCATION") for alias in ("default", "renders")}
+
+
+def test_renders_share_redis_url_without_a_redis_of_their_own():
+    assert cache_locations(REDIS_URL="redis://shared:6379/0") == {
+        "default": "redis://shared:6379/0",
+        "renders": "redis://shared:6379/0",
+    }
+
+
+def test_renders_redis_url_keeps_renderings_apart_from_sign_in_counts():
+    # Only this Redis should evict under a memory limit (docs/caching.md).
+    assert cache_locations(
+        REDIS_URL="redis://shared:6379/0", RENDERS_REDIS_URL="redis://renders:6379/0"
+    ) == {"default": "redis://shared:6379/0", "renders": "redis://renders:6379/0"}
+
+
+def test_renders_stay_in_memory_without_redis():
+    assert cache_locations() == {"default": None, "renders": "renders"}
+
+
+def test_renders_redis_password_is_masked():
+    done = run_settings(
+        "from django.views.debug import get_default_exception_reporter_filter\n"
+        "print(repr(get_default_exception_reporter_filter().get_safe_settings()))",
+        RENDERS_REDIS_URL=f"redis://advisor:{REDIS_PASSWORD}@renders.internal:6379/0",
+        **PRODUCTION,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert REDIS_PASSWORD not in done.stdout
+
+
 # Per-client limits (advisor/clients.py) ---------------------------------------------------------
 
 CLIENT_LIMITS = (

@@ -26,3 +26,8 @@ def gated_pdf(html: str) -> bytes:
             raise TimeoutError("the test never opened the gate")
         time.sleep(0.01)
     return b"%PDF- gated " + gate.name.encode()
+
+
+def out_of_memory(html: str) -> bytes:
+    """A render that fails in its worker, as one that runs out of memory does."""
+    raise MemoryError("a render that needed more than the worker had")

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
 import re
+import signal
+from types import SimpleNamespace
 
 import pytest
 from asgiref.testing import ApplicationCommunicator
@@ -21,7 +25,7 @@ from django.test import Client
 
 from advisor.asgi import application
 from live_demo.workload.evidence import workload_evidence
-from questionnaire import render_pool, report, snapshot
+from questionnaire import render_pool, report, report_cache, snapshot
 from questionnaire.models import Assessment, ShareLink
 from tests.live_demo.test_workload_api import document
 from tests.questionnaire import render_helpers
@@ -125,6 +129,29 @@ def test_deploy_fingerprint_changes_with_a_template(tmp_path):
     template.write_text("<p>two</p>")
 
     assert snapshot.fingerprint_of([template]) != before
+
+
+def test_deploy_fingerprint_is_the_same_in_another_checkout_folder(tmp_path, settings):
+    for checkout in ("one", "two"):
+        (tmp_path / checkout / "templates").mkdir(parents=True)
+        (tmp_path / checkout / "templates" / "page.html").write_text("<p>same</p>")
+    fingerprints = set()
+    for checkout in ("one", "two"):
+        settings.BASE_DIR = tmp_path / checkout
+        fingerprints.add(
+            snapshot.fingerprint_of([tmp_path / checkout / "templates" / "page.html"])
+        )
+
+    assert len(fingerprints) == 1
+
+
+def test_deploy_fingerprint_changes_with_an_installed_version(tmp_path):
+    template = tmp_path / "page.html"
+    template.write_text("<p>one</p>")
+
+    assert snapshot.fingerprint_of([template], "Django==5.2.19") != snapshot.fingerprint_of(
+        [template], "Django==5.2.20"
+    )
 
 
 def test_deploy_fingerprint_covers_templates_and_catalogues():
@@ -346,6 +373,72 @@ def test_pdf_revalidates_with_304(people, team_assessment):
     assert by_etag["ETag"] == first["ETag"]
 
 
+def test_pdf_date_is_not_304_when_the_report_went_back_to_an_older_state(
+    people, team_assessment, workspace, monkeypatch
+):
+    # A (1 approval needed) -> B (2) -> A again: a client holding B, asking
+    # with B's date only, must get A, not "your copy is current".
+    clock = iter([1_000_000.0, 1_000_100.0, 1_000_200.0])
+    monkeypatch.setattr(report_cache, "time", SimpleNamespace(time=lambda: next(clock)))
+    viewer = as_(people, "viewer")
+    first = viewer.get(url(team_assessment, "report.pdf"))
+    workspace.required_approvals = 2
+    workspace.save()
+    second = viewer.get(url(team_assessment, "report.pdf"))
+    workspace.required_approvals = 1
+    workspace.save()
+
+    again = viewer.get(
+        url(team_assessment, "report.pdf"), HTTP_IF_MODIFIED_SINCE=second["Last-Modified"]
+    )
+
+    assert second["Last-Modified"] != first["Last-Modified"]
+    assert again.status_code == 200
+    assert again["ETag"] == first["ETag"]
+    assert again["Last-Modified"] not in (first["Last-Modified"], second["Last-Modified"])
+
+
+def test_pdf_date_stays_while_the_report_is_unchanged(people, team_assessment, monkeypatch):
+    clock = iter([1_000_000.0, 1_000_100.0])
+    monkeypatch.setattr(report_cache, "time", SimpleNamespace(time=lambda: next(clock)))
+    viewer = as_(people, "viewer")
+    first = viewer.get(url(team_assessment, "report.pdf"))
+    # The PDF evicted: rendered again, yet the same document as before.
+    RENDERS.delete(f"report:{first['ETag'].strip(chr(34))}")
+
+    again = viewer.get(url(team_assessment, "report.pdf"))
+
+    assert again.content == first.content
+    assert again["Last-Modified"] == first["Last-Modified"]
+
+
+def test_pdf_head_answers_as_get_without_rendering(people, team_assessment, monkeypatch):
+    viewer = as_(people, "viewer")
+    first = viewer.get(url(team_assessment, "report.pdf"))
+    RENDERS.clear()
+    monkeypatch.setattr(render_pool, "pool", lambda: pytest.fail("HEAD rendered a PDF"))
+
+    head = viewer.head(url(team_assessment, "report.pdf"))
+    unchanged = viewer.head(url(team_assessment, "report.pdf"), HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert (head.status_code, head["ETag"]) == (200, first["ETag"])
+    assert head["Content-Type"] == "application/pdf"
+    assert "Last-Modified" in head
+    assert "Content-Disposition" in head
+    assert (unchanged.status_code, unchanged["ETag"]) == (304, first["ETag"])
+
+
+def test_pdf_head_to_a_non_member_is_404(people, team_assessment):
+    etag = as_(people, "viewer").get(url(team_assessment, "report.pdf"))["ETag"]
+
+    refused = as_(people, "outsider").head(
+        url(team_assessment, "report.pdf"), HTTP_IF_NONE_MATCH=etag
+    )
+
+    assert refused.status_code == 404
+    assert "ETag" not in refused
+
+
 def test_pdf_after_an_approval_is_not_304(people, team_assessment):
     viewer = as_(people, "viewer")
     request_review(people, team_assessment)
@@ -433,7 +526,8 @@ async def test_same_pdf_at_once_is_one_render(
     first, _ = saved_pair
     downloads = [asyncio.create_task(asgi_client.get(url(first, "report.pdf"))) for _ in range(3)]
     await wait_until(lambda: small_pool.pending == 1)
-    await asyncio.sleep(0.1)
+    # All three wait for the one render before it is let through.
+    await wait_until(lambda: next(iter(small_pool._flights.values())).waiters == 3)
     (tmp_path / "gate-a4").touch()
     answers = await asyncio.wait_for(asyncio.gather(*downloads), timeout=10)
 
@@ -536,4 +630,119 @@ async def test_download_abandoned_while_queued_cancels_its_render(
         assert served.status_code == 200
         await leaving.wait(5)
     finally:
+        render_pool.shutdown()
+
+
+# --- Workers that die or never start ---------------------------------------------------
+
+
+@pytest.fixture
+def two_workers(settings):
+    render_pool.shutdown()
+    settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE = 2, 2
+    yield render_pool.pool()
+    render_pool.shutdown()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_worker_killed_mid_render_is_no_500(
+    asgi_client, two_workers, saved_pair, monkeypatch, tmp_path
+):
+    held_render(monkeypatch, tmp_path / "gate")
+    first, second = saved_pair
+    downloads = [
+        asyncio.create_task(asgi_client.get(url(first, "report.pdf"))),
+        asyncio.create_task(asgi_client.get(url(second, "report.pdf?paper=letter"))),
+    ]
+    await wait_until(lambda: two_workers._running == 2)
+    broken = two_workers._executor
+    await wait_until(lambda: len(broken._processes) == 2)
+
+    os.kill(next(iter(broken._processes)), signal.SIGKILL)
+    await wait_until(lambda: two_workers._executor is not broken)
+    (tmp_path / "gate-a4").touch()
+    (tmp_path / "gate-letter").touch()
+    answers = await asyncio.wait_for(asyncio.gather(*downloads), timeout=30)
+
+    assert {answer.status_code for answer in answers} <= {200, 503}
+    assert 200 in {answer.status_code for answer in answers}
+    # One executor: the broken one's workers go, the new one's stay.
+    await wait_until(lambda: len(multiprocessing.active_children()) == 2, timeout=20)
+    assert set(two_workers._executor._processes) == {
+        child.pid for child in multiprocessing.active_children()
+    }
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_workers_that_cannot_start_are_503_then_not_started_again(
+    asgi_client, small_pool, saved_pair, monkeypatch
+):
+    # Settings a worker cannot load: it dies in its start, as with no fonts.
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "tests.no_such_settings")
+    first, second = saved_pair
+
+    failed = await asgi_client.get(url(first, "report.pdf"))
+    again = await asgi_client.get(
+        url(second, "report.pdf"), headers={"Accept": "application/json"}
+    )
+
+    assert failed.status_code == 503
+    assert int(failed["Retry-After"]) >= 1
+    assert "could not be rendered" in failed.content.decode()
+    assert again.status_code == 503
+    assert "report" in again.json()["errors"]
+    # Backing off: this download started no worker.
+    assert small_pool._executor is None
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_render_that_fails_in_its_worker_is_503(
+    asgi_client, small_pool, saved_pair, monkeypatch
+):
+    monkeypatch.setattr(report, "render_pdf", render_helpers.out_of_memory)
+    first, _ = saved_pair
+
+    failed = await asgi_client.get(url(first, "report.pdf"))
+
+    assert failed.status_code == 503
+    assert int(failed["Retry-After"]) >= 1
+    assert "try again" in failed.content.decode()
+
+
+@pytest.mark.asyncio
+async def test_render_queued_at_shutdown_is_refused(tmp_path):
+    pool = render_pool.RenderPool(workers=1, queue=2)
+    running = asyncio.create_task(pool.run("a", render_helpers.gated_pdf, str(tmp_path / "a")))
+    queued = asyncio.create_task(pool.run("b", render_helpers.gated_pdf, str(tmp_path / "b")))
+    await wait_until(lambda: pool.pending == 2)
+    await wait_until(lambda: pool._executor is not None and len(pool._executor._processes) == 1)
+
+    stopping = asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
+    await wait_until(lambda: pool._closed)
+    (tmp_path / "a").touch()
+
+    assert await asyncio.wait_for(running, timeout=10) == b"%PDF- gated a"
+    with pytest.raises(render_pool.Unavailable):
+        await asyncio.wait_for(queued, timeout=10)
+    await asyncio.wait_for(stopping, timeout=10)
+
+
+def test_first_request_starts_the_workers_in_the_background(settings):
+    from django.core.signals import request_started
+
+    render_pool.shutdown()
+    settings.ADVISOR_REPORT_WORKERS = 1
+    request_started.connect(
+        render_pool.start_at_first_request, dispatch_uid=render_pool.EARLY_START
+    )
+    try:
+        assert Client().get("/").status_code == 200
+        asyncio.run(wait_until(lambda: render_pool.pool()._proven, timeout=30))
+        # Once: the receiver is gone after the first request.
+        assert not request_started.disconnect(dispatch_uid=render_pool.EARLY_START)
+    finally:
+        request_started.disconnect(dispatch_uid=render_pool.EARLY_START)
         render_pool.shutdown()

@@ -179,6 +179,8 @@ def topology(services) -> Iterator[Topology]:
                 **CLIENT_LIMITS,
                 # The API without accounts, for the client that posts assessments.
                 "ADVISOR_ANONYMOUS": "1",
+                # No PDF is downloaded here: no render workers in every server.
+                "ADVISOR_REPORT_WORKERS_EARLY": "0",
             },
         )
         with Topology(options) as running:
