@@ -53,15 +53,53 @@
     return `${bytes} bytes`;
   }
 
+  const plural = (count, noun) => (count === 1 ? noun : `${noun}s`);
+  // Numbers as Python's :g writes them (the server's sentence): 0.05, 2, 1e-05 aside.
+  const g = (value) => String(Number(value.toPrecision(6)));
+
+  // The same sentence and warnings as questionnaire/workload.py (describe,
+  // too_few_messages), kept up to date as the fields change.
   function sentence(w) {
     const kinds = { json: "JSON", binary: "binary", mixed: "mixed JSON and binary" };
+    const down = w.events_per_second_down;
     const up = w.messages_per_second_up;
-    const upPart = up ? `${up} message${up === 1 ? "" : "s"}/s up` : "nothing up";
-    return `${w.events_per_second_down} events/s of ${size(w.payload_bytes)} ${kinds[w.payload_format]} down, ${upPart}, answers within ${w.answer_budget_ms} ms, for ${w.duration_s} s`;
+    const upPart = up ? `${g(up)} ${plural(up, "message")}/s up` : "nothing up";
+    return `${g(down)} ${plural(down, "event")}/s of ${size(w.payload_bytes)} ${kinds[w.payload_format]} down, ${upPart}, answers within ${w.answer_budget_ms} ms, for ${w.duration_s} s`;
+  }
+
+  const LONGEST = Number(form.querySelector("[name=duration_s]").max);
+  function tooFew(w) {
+    const directions = [
+      ["down", w.events_per_second_down, "event"],
+      ["up", w.messages_per_second_up, "message"],
+    ];
+    const warnings = [];
+    for (const [direction, rate, noun] of directions) {
+      if (!rate || rate * w.duration_s >= 1) continue;
+      const needed = Math.ceil(1 / rate);
+      const remedy = needed <= LONGEST
+        ? `run it for at least ${needed} s`
+        : `send at least ${g(Math.ceil(100 / LONGEST) / 100)} ${noun}s/s ${direction}`;
+      warnings.push(
+        `At ${g(rate)} ${plural(rate, noun)}/s ${direction} for ${w.duration_s} s this run sends ` +
+        `no ${noun}s ${direction} (${g(rate * w.duration_s)} expected): the ${direction} path ` +
+        `would not be measured. To measure it, ${remedy}.`,
+      );
+    }
+    return warnings;
   }
 
   form.addEventListener("input", () => {
-    if (form.checkValidity()) root.querySelector("[data-sentence]").textContent = sentence(params());
+    if (!form.checkValidity()) return;
+    const w = params();
+    root.querySelector("[data-sentence]").textContent = sentence(w);
+    root.querySelector("[data-too-few]").replaceChildren(...tooFew(w).map((text) => {
+      const note = document.createElement("p");
+      note.className = "notice";
+      note.setAttribute("role", "note");
+      note.textContent = text;
+      return note;
+    }));
   });
 
   // ---- Requests -------------------------------------------------------------
