@@ -161,13 +161,52 @@ def _number(name: str, value: object, text: bool) -> tuple[float | int | None, s
 def describe(workload: Mapping[str, Any]) -> str:
     """The workload in a sentence: "10 events/s of 2 KiB binary down, 5 messages/s up"."""
     kinds = {"json": "JSON", "binary": "binary", "mixed": "mixed JSON and binary"}
-    up = workload["messages_per_second_up"]
-    up_part = f"{up:g} message{'s' if up != 1 else ''}/s up" if up else "nothing up"
+    down, up = workload["events_per_second_down"], workload["messages_per_second_up"]
+    up_part = f"{up:g} {_plural(up, 'message')}/s up" if up else "nothing up"
     return (
-        f"{workload['events_per_second_down']:g} events/s of {size(workload['payload_bytes'])} "
+        f"{down:g} {_plural(down, 'event')}/s of {size(workload['payload_bytes'])} "
         f"{kinds[workload['payload_format']]} down, {up_part}, answers within "
         f"{workload['answer_budget_ms']} ms, for {workload['duration_s']} s"
     )
+
+
+def _plural(count: float, noun: str) -> str:
+    return noun if count == 1 else noun + "s"
+
+
+# Each direction a run sends messages on: its rate parameter and what it sends.
+DIRECTIONS = (
+    ("down", "events_per_second_down", "event"),
+    ("up", "messages_per_second_up", "message"),
+)
+
+
+def too_few_messages(workload: Mapping[str, Any]) -> list[str]:
+    """A warning for each direction on which the run would send less than one message.
+
+    A run too short for its rate measures nothing on that path (0.05
+    messages/s for 10 s sends none up); said before the run, with the
+    duration or the rate that would measure it. No messages up at all is a
+    workload of its own ("nothing up"), not a warning.
+    """
+    duration = workload["duration_s"]
+    longest = LIMITS["duration_s"][2]
+    warnings = []
+    for direction, parameter, noun in DIRECTIONS:
+        rate = workload[parameter]
+        if not rate or rate * duration >= 1:
+            continue
+        needed = math.ceil(1 / rate)
+        if needed <= longest:
+            remedy = f"run it for at least {needed} s"
+        else:
+            remedy = f"send at least {math.ceil(100 / longest) / 100:g} {noun}s/s {direction}"
+        warnings.append(
+            f"At {rate:g} {_plural(rate, noun)}/s {direction} for {duration} s this run sends "
+            f"no {noun}s {direction} ({rate * duration:g} expected): the {direction} path "
+            f"would not be measured. To measure it, {remedy}."
+        )
+    return warnings
 
 
 def size(count: int) -> str:

@@ -5,6 +5,9 @@ database: the PDF renders in a worker thread from runs loaded beforehand.
 A measurement *disagrees* with the verdict when the recommended transport
 missed the answer budget on a path where the other one kept it (events down
 at p95, answers to up messages at p99), or lost events across the drop.
+It *agrees* only on what was measured: a direction without samples (a run
+too short for its rate sends no message up) is said to be unmeasured, never
+to have kept the budget.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from questionnaire.workload import describe
+from questionnaire.workload import DIRECTIONS, describe
 
 from ..models import WorkloadRun
 
@@ -31,6 +34,8 @@ class RunEvidence:
     summary: str
     rows: tuple[dict[str, Any], ...]
     disagreements: tuple[str, ...]
+    agreement: str
+    unmeasured: tuple[str, ...]
     budget_ms: int
 
 
@@ -44,6 +49,8 @@ def evidence_of(run, recommendation: str) -> RunEvidence:
         summary=summary(measurement, workload),
         rows=tuple(_row(transport, measurement[transport]) for transport in NAMES),
         disagreements=tuple(disagreements(measurement, workload, recommendation)),
+        agreement=agreement(measurement, workload, recommendation),
+        unmeasured=tuple(unmeasured(measurement, workload)),
         budget_ms=workload["answer_budget_ms"],
     )
 
@@ -54,7 +61,7 @@ def summary(measurement: Mapping, workload: Mapping) -> str:
     for transport, name in NAMES.items():
         side = measurement[transport]
         down = _ms(side["down_ms"])
-        up = f" / {_ms(side['up_ms'])} up" if workload["messages_per_second_up"] else ""
+        up = f" / {_ms(side['up_ms'])} up" if side["up_ms"] is not None else ""
         parts.append(f"{name} p99 {down} down{up}")
     text = "Measured on your network, your workload: " + ", ".join(parts)
     ws_up = measurement["websocket"]["up_bytes_per_message"]
@@ -95,6 +102,71 @@ def disagreements(measurement: Mapping, workload: Mapping, recommendation: str) 
             f"The verdict is {chosen}, but {lost} event{'s' if lost != 1 else ''} "
             "were lost across the drop: the resume did not replay everything."
         )
+    return found
+
+
+# What each direction is, in the sentences: (key, rank judged, what it carries).
+PATHS = {
+    "down": ("down_ms", "p95", "events down"),
+    "up": ("up_ms", "p99", "answers to up messages"),
+}
+
+
+def agreement(measurement: Mapping, workload: Mapping, recommendation: str) -> str:
+    """The sentence when nothing disagrees, naming only the paths that were measured.
+
+    Empty when there is a disagreement, or nothing of the recommended
+    transport's was measured to agree with.
+    """
+    if recommendation not in NAMES or disagreements(measurement, workload, recommendation):
+        return ""
+    side = measurement[recommendation]
+    kept = [
+        f"{what} at {rank}"
+        for direction, (key, rank, what) in PATHS.items()
+        if (direction == "down" or workload["messages_per_second_up"]) and side[key] is not None
+    ]
+    if not kept:
+        return ""
+    other = "sse" if recommendation == "websocket" else "websocket"
+    text = (
+        f"The measurement agrees with the verdict: {NAMES[recommendation]} kept the "
+        f"{workload['answer_budget_ms']} ms budget ({' and '.join(kept)}) wherever "
+        f"{NAMES[other]} did"
+    )
+    if side["down_ms"] is not None:
+        text += ", and lost nothing across the drop"
+    return text + "."
+
+
+def unmeasured(measurement: Mapping, workload: Mapping) -> list[str]:
+    """Each direction a transport has no samples for, one sentence each: not measured."""
+    found = []
+    duration = workload["duration_s"]
+    for direction, parameter, noun in DIRECTIONS:
+        key = PATHS[direction][0]
+        missing = [transport for transport in NAMES if measurement[transport][key] is None]
+        if not missing:
+            continue
+        rate = workload[parameter]
+        if len(missing) < len(NAMES):
+            for transport in missing:
+                found.append(
+                    f"{NAMES[transport]} measured no {noun}s {direction} in this run: "
+                    f"its {direction} path was not measured."
+                )
+            continue
+        sent = max(measurement[transport].get("up_sent") or 0 for transport in NAMES)
+        if direction == "up" and sent == 1:
+            what = f"the one {noun} sent up was not answered in this run"
+        elif direction == "up" and sent:
+            what = f"none of the {sent} {noun}s sent up was answered in this run"
+        elif direction == "up":
+            how = f"{rate:g}/s for {duration} s" if rate else "the workload sends none"
+            what = f"no {noun}s up were sent in this run ({how})"
+        else:
+            what = f"no {noun}s down arrived in this run ({rate:g}/s for {duration} s)"
+        found.append(f"{what[0].upper()}{what[1:]}: the {direction} path was not measured.")
     return found
 
 

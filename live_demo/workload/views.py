@@ -21,7 +21,14 @@ from advisor.http import error_response, json_allow
 from questionnaire.catalogue import get_catalogue
 from questionnaire.models import Assessment, Revision
 from questionnaire.views import requested_revision_or_404
-from questionnaire.workload import LIMITS, PARAMETERS, describe, read_workload, workload_of
+from questionnaire.workload import (
+    LIMITS,
+    PARAMETERS,
+    describe,
+    read_workload,
+    too_few_messages,
+    workload_of,
+)
 from workspaces import access
 
 from ..templatetags.workload import presets as workload_presets
@@ -67,7 +74,9 @@ def page(request: HttpRequest) -> HttpResponse:
             status = 400
         else:
             workload = checked
-    context.update(workload=workload, sentence=describe(workload))
+    context.update(
+        workload=workload, sentence=describe(workload), too_few=too_few_messages(workload)
+    )
     return render(request, "live_demo/workload.html", context, status=status)
 
 

@@ -53,15 +53,53 @@
     return `${bytes} bytes`;
   }
 
+  const plural = (count, noun) => (count === 1 ? noun : `${noun}s`);
+  // Numbers as Python's :g writes them (the server's sentence): 0.05, 2, 1e-05 aside.
+  const g = (value) => String(Number(value.toPrecision(6)));
+
+  // The same sentence and warnings as questionnaire/workload.py (describe,
+  // too_few_messages), kept up to date as the fields change.
   function sentence(w) {
     const kinds = { json: "JSON", binary: "binary", mixed: "mixed JSON and binary" };
+    const down = w.events_per_second_down;
     const up = w.messages_per_second_up;
-    const upPart = up ? `${up} message${up === 1 ? "" : "s"}/s up` : "nothing up";
-    return `${w.events_per_second_down} events/s of ${size(w.payload_bytes)} ${kinds[w.payload_format]} down, ${upPart}, answers within ${w.answer_budget_ms} ms, for ${w.duration_s} s`;
+    const upPart = up ? `${g(up)} ${plural(up, "message")}/s up` : "nothing up";
+    return `${g(down)} ${plural(down, "event")}/s of ${size(w.payload_bytes)} ${kinds[w.payload_format]} down, ${upPart}, answers within ${w.answer_budget_ms} ms, for ${w.duration_s} s`;
+  }
+
+  const LONGEST = Number(form.querySelector("[name=duration_s]").max);
+  function tooFew(w) {
+    const directions = [
+      ["down", w.events_per_second_down, "event"],
+      ["up", w.messages_per_second_up, "message"],
+    ];
+    const warnings = [];
+    for (const [direction, rate, noun] of directions) {
+      if (!rate || rate * w.duration_s >= 1) continue;
+      const needed = Math.ceil(1 / rate);
+      const remedy = needed <= LONGEST
+        ? `run it for at least ${needed} s`
+        : `send at least ${g(Math.ceil(100 / LONGEST) / 100)} ${noun}s/s ${direction}`;
+      warnings.push(
+        `At ${g(rate)} ${plural(rate, noun)}/s ${direction} for ${w.duration_s} s this run sends ` +
+        `no ${noun}s ${direction} (${g(rate * w.duration_s)} expected): the ${direction} path ` +
+        `would not be measured. To measure it, ${remedy}.`,
+      );
+    }
+    return warnings;
   }
 
   form.addEventListener("input", () => {
-    if (form.checkValidity()) root.querySelector("[data-sentence]").textContent = sentence(params());
+    if (!form.checkValidity()) return;
+    const w = params();
+    root.querySelector("[data-sentence]").textContent = sentence(w);
+    root.querySelector("[data-too-few]").replaceChildren(...tooFew(w).map((text) => {
+      const note = document.createElement("p");
+      note.className = "notice";
+      note.setAttribute("role", "note");
+      note.textContent = text;
+      return note;
+    }));
   });
 
   // ---- Requests -------------------------------------------------------------
@@ -338,8 +376,14 @@
     return svg;
   }
 
-  // Plot area: x from 44 to 350, y from 12 to 160.
-  const X0 = 44, X1 = 350, Y0 = 160, Y1 = 12;
+  // Plot area: x from 44 to 336, y from 26 to 160. The margins hold the
+  // labels whole: the unit above the top value, the last second's "s" on
+  // the right (the viewBox is 360 wide).
+  const X0 = 44, X1 = 336, Y0 = 160, Y1 = 26;
+  // The site's transport colours (app.css), as everywhere else: WebSocket
+  // blue, SSE brown. Read from the stylesheet: an SVG attribute takes no var().
+  const colour = (transport) =>
+    getComputedStyle(document.documentElement).getPropertyValue(`--${transport}`).trim();
 
   function axes(svg, seconds, top, unit) {
     svg.append(el("line", { x1: X0, y1: Y0, x2: X1, y2: Y0, stroke: "#374151" }));
@@ -348,9 +392,11 @@
       const y = Y0 - fraction * (Y0 - Y1);
       svg.append(el("text", { x: X0 - 4, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#1f2937" }, `${Math.round(top * fraction)}`));
       const x = X0 + fraction * (X1 - X0);
-      svg.append(el("text", { x, y: Y0 + 14, "text-anchor": "middle", "font-size": 11, fill: "#1f2937" }, `${Math.round(seconds * fraction)} s`));
+      // The first second's label starts at the axis, clear of the value 0; the last ends at it.
+      const anchor = fraction === 0 ? "start" : fraction === 1 ? "end" : "middle";
+      svg.append(el("text", { x, y: Y0 + 14, "text-anchor": anchor, "font-size": 11, fill: "#1f2937" }, `${Math.round(seconds * fraction)} s`));
     }
-    svg.append(el("text", { x: 4, y: Y1 - 2, "font-size": 11, fill: "#1f2937" }, unit));
+    svg.append(el("text", { x: X0 - 4, y: Y1 - 12, "text-anchor": "end", "font-size": 11, fill: "#1f2937" }, unit));
   }
 
   const xOf = (second, seconds) => X0 + (Math.min(second, seconds) / seconds) * (X1 - X0);
@@ -387,11 +433,15 @@
       svg.append(el("line", { x1: x, y1: Y0, x2: x, y2: Y1, stroke: "#b42318", "stroke-dasharray": "2 3" }));
       svg.append(el("text", { x: x + 3, y: Y1 + 10, "font-size": 11, fill: "#b42318" }, "drop"));
     }
+    // Both lines in the transport's colour: down solid with round markers,
+    // up dashed with square ones.
+    const stroke = colour(side.transport);
     const series = [
-      { points: down, stroke: "#1e3a8a", dash: null, marker: "circle", label: "down" },
-      { points: up, stroke: "#7c3d0b", dash: "6 4", marker: "square", label: "up" },
+      { points: down, dash: null, marker: "circle", label: "down" },
+      { points: up, dash: "6 4", marker: "square", label: "up" },
     ];
-    for (const { points, stroke, dash, marker, label } of series) {
+    let labelY = null;
+    for (const { points, dash, marker, label } of series) {
       if (!points.length) continue;
       const path = points.map(([s, v], i) => `${i ? "L" : "M"}${xOf(s + 0.5, seconds).toFixed(1)},${yOf(v, top).toFixed(1)}`).join(" ");
       const line = el("path", { d: path, fill: "none", stroke, "stroke-width": 2 });
@@ -404,7 +454,11 @@
           : el("rect", { x: x - 2.5, y: y - 2.5, width: 5, height: 5, fill: stroke }));
       }
       const [lastS, lastV] = points[points.length - 1];
-      svg.append(el("text", { x: Math.min(xOf(lastS + 0.5, seconds) + 4, X1 - 20), y: yOf(lastV, top) - 5, "font-size": 11, fill: stroke }, label));
+      // Each line's name by its end; "up" a line above "down" where they end together.
+      let y = yOf(lastV, top) - 5;
+      if (labelY != null && Math.abs(y - labelY) < 13) y = labelY - 13;
+      labelY = y;
+      svg.append(el("text", { x: Math.min(xOf(lastS + 0.5, seconds) + 4, X1 - 24), y, "font-size": 11, fill: stroke }, label));
     }
   }
 
@@ -419,7 +473,7 @@
     for (const [second, bytes] of values) {
       if (second < 0 || second >= seconds) continue;
       const y = yOf(bytes / 1024, kib);
-      svg.append(el("rect", { x: xOf(second, seconds), y, width, height: Y0 - y, fill: side.transport === "websocket" ? "#1e3a8a" : "#7c3d0b" }));
+      svg.append(el("rect", { x: xOf(second, seconds), y, width, height: Y0 - y, fill: colour(side.transport) }));
     }
   }
 
@@ -469,7 +523,7 @@
     const defs = el("defs");
     const hatch = el("pattern", { id: "hatch", width: 6, height: 6, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" });
     hatch.append(el("rect", { width: 6, height: 6, fill: "#fdebd8" }));
-    hatch.append(el("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: "#7c3d0b", "stroke-width": 3 }));
+    hatch.append(el("line", { x1: 0, y1: 0, x2: 0, y2: 6, stroke: colour("sse"), "stroke-width": 3 }));
     defs.append(hatch);
     svg.append(defs);
     const body = root.querySelector("[data-summary-table] tbody");
@@ -483,7 +537,7 @@
         const value = values[i];
         const barY = y + 14 + i * 12;
         const width = value == null ? 0 : Math.max(1, (value / top) * 190);
-        svg.append(el("rect", { x: 0, y: barY, width, height: 10, fill: i ? "url(#hatch)" : "#1e3a8a", stroke: i ? "#7c3d0b" : "none" }));
+        svg.append(el("rect", { x: 0, y: barY, width, height: 10, fill: i ? "url(#hatch)" : colour("websocket"), stroke: i ? colour("sse") : "none" }));
         const text = `${NAMES[transport]} ${value == null ? "n/a" : `${Math.round(value)}${measure.unit ? ` ${measure.unit}` : ""}`}`;
         svg.append(el("text", { x: width + 4, y: barY + 9, "font-size": 10, fill: "#1f2937" }, text));
       });

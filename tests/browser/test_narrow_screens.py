@@ -2,7 +2,7 @@
 
 Every page site.py walks, in every state it brings about (the demo running,
 a finished network check...). 390 px is the width of most phones in use. A wide table scrolls
-in its own box instead; the header wraps.
+in its own box instead, or shows each row as a card (the result's reasons); the header wraps.
 """
 
 from __future__ import annotations
@@ -76,18 +76,51 @@ def test_no_page_scrolls_sideways(site, site_contexts, viewport):
 def test_wide_tables_scroll_in_their_own_box_on_a_phone(site, site_contexts):
     page = site_contexts(viewport=PHONE)[0].new_page()
 
-    for path, table in (
-        (site.result, "table.reasons"),
-        ("/workspaces/team/portfolio/", "table.portfolio"),
-    ):
-        page.goto(path)
-        box = page.locator(".table-scroll", has=page.locator(table))
-        assert box.evaluate("box => box.scrollWidth > box.clientWidth"), path
-        # A keyboard reaches it, and can scroll it.
-        box.focus()
-        page.keyboard.press("ArrowRight")
-        page.wait_for_function("box => box.scrollLeft > 0", arg=box.element_handle())
-        expect(box).to_have_attribute("tabindex", "0")
+    page.goto("/workspaces/team/portfolio/")
+    box = page.locator(".table-scroll", has=page.locator("table.portfolio"))
+    assert box.evaluate("box => box.scrollWidth > box.clientWidth")
+    # A keyboard reaches it, and can scroll it.
+    box.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("box => box.scrollLeft > 0", arg=box.element_handle())
+    expect(box).to_have_attribute("tabindex", "0")
+
+
+# Each cell of the reasons' first row: its column's name as shown, and
+# whether it lies within the screen.
+REASON_CELLS = """table => [...table.querySelector("tbody tr").children].map((cell) => [
+  getComputedStyle(cell, "::before").content.replaceAll('"', ""),
+  cell.getBoundingClientRect().right <= document.documentElement.clientWidth,
+])"""
+
+
+def test_reasons_are_a_card_per_answer_on_a_phone(site, site_contexts):
+    page = site_contexts(viewport=PHONE)[0].new_page()
+    page.goto(site.result)
+
+    table = page.locator("table.reasons").first
+    # Every column in sight, Points and Reason too, each under its name;
+    # nothing to scroll sideways for.
+    assert table.evaluate(REASON_CELLS) == [
+        ["none", True],
+        ["Answer", True],
+        ["Favours", True],
+        ["Points", True],
+        ["Reason", True],
+    ]
+    assert table.evaluate("table => table.scrollWidth <= table.clientWidth")
+    expect(table.locator("thead")).not_to_be_in_viewport()
+
+
+def test_reasons_stay_a_table_on_a_desktop(site, site_contexts):
+    page = site_contexts(viewport=DESKTOP)[0].new_page()
+    page.goto(site.result)
+
+    table = page.locator("table.reasons").first
+    expect(table.get_by_role("columnheader", name="Points")).to_be_visible()
+    assert table.locator("tbody tr").first.evaluate("row => getComputedStyle(row).display") == (
+        "table-row"
+    )
 
 
 def test_portfolio_chart_text_stays_readable_on_a_phone(site, site_contexts):

@@ -8,6 +8,35 @@ from playwright.sync_api import Page, expect
 pytestmark = pytest.mark.browser
 
 
+# Every label of a panel's charts: whole inside its chart, clear of the others.
+LABEL_PROBLEMS = """panel => [...panel.querySelectorAll("svg")].flatMap((svg) => {
+  const chart = svg.getBoundingClientRect();
+  const labels = [...svg.querySelectorAll("text")]
+    .map((text) => [text.textContent, text.getBoundingClientRect()]);
+  const inside = (r) => r.left >= chart.left - 0.5 && r.right <= chart.right + 0.5 &&
+    r.top >= chart.top - 0.5 && r.bottom <= chart.bottom + 0.5;
+  const meet = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 &&
+    a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const problems = labels.filter(([, r]) => !inside(r)).map(([t]) => `"${t}" is cut off`);
+  labels.forEach(([a, ra], i) => labels.slice(i + 1).forEach(([b, rb]) => {
+    if (meet(ra, rb)) problems.push(`"${a}" overlaps "${b}"`);
+  }));
+  return problems;
+})"""
+# The colours a panel's latency chart draws its lines in.
+LINE_COLOURS = """panel => [...new Set([...panel.querySelectorAll("[data-chart=latency] path")]
+  .map((path) => getComputedStyle(path).stroke))]"""
+# A transport's colour as the rest of the site paints it (app.css).
+SITE_COLOUR = """transport => {
+  const probe = document.createElement("span");
+  probe.style.color = `var(--${transport})`;
+  document.body.append(probe);
+  const colour = getComputedStyle(probe).color;
+  probe.remove();
+  return colour;
+}"""
+
+
 def test_user_runs_own_workload_and_finds_it_as_evidence(page: Page) -> None:
     page.goto("/")
     page.get_by_role("link", name="Real-time messaging and chat").click()
@@ -32,6 +61,10 @@ def test_user_runs_own_workload_and_finds_it_as_evidence(page: Page) -> None:
         expect(panel.locator("[data-field=lost]")).to_have_text("0")
         expect(panel.get_by_role("img", name=re.compile("latency per second"))).to_be_visible()
         expect(panel.locator("svg text", has_text="drop")).to_have_count(1)
+        assert panel.evaluate(LABEL_PROBLEMS) == [], transport
+        # Down and up both drawn, in the transport's own colour (SSE brown).
+        expect(panel.locator("[data-chart=latency] path")).to_have_count(2)
+        assert panel.evaluate(LINE_COLOURS) == [page.evaluate(SITE_COLOUR, transport)]
     # Mixed payloads: the binary events went down the stream as base64, a third larger.
     expect(page.locator("[data-panel=sse] [data-field=base64]")).to_have_text(
         re.compile(r"^\+\d+ B \(\+3[34]%\)$")
@@ -61,3 +94,16 @@ def test_workload_page_fits_a_phone_screen(page: Page) -> None:
     page.goto("/demo/workload/?preset=collaborative-editing")
     expect(page.get_by_role("button", name="Start the run")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") == 0
+
+
+def test_workload_page_warns_before_a_run_too_short_for_its_up_rate(page: Page) -> None:
+    page.goto("/demo/workload/?preset=dashboard")
+    warning = page.locator("[data-too-few]")
+    page.get_by_label("Messages per second up").fill("0.05")
+    page.get_by_label("Duration (s)").fill("10")
+    expect(warning).to_contain_text("this run sends no messages up (0.5 expected)")
+    expect(warning).to_contain_text("run it for at least 20 s")
+
+    page.get_by_label("Duration (s)").fill("20")
+    expect(warning).to_be_empty()
+    expect(page.locator("[data-sentence]")).to_contain_text("0.05 messages/s up")

@@ -180,3 +180,16 @@ def test_up_store_out_of_reach_503_names_run(client, workload_store_down):
     response = up(client, {"run": "abc", "seq": 1, "t": 1})
     assert response.status_code == 503
     assert "run" in response.json()["errors"]
+
+
+def test_workload_page_warns_before_a_run_too_short_for_its_up_rate(client):
+    query = "preset=chat&messages_per_second_up=0.05&duration_s=10"
+    page = client.get(f"/demo/workload/?{query}").content.decode()
+    assert "this run sends no messages up (0.5 expected)" in page
+    assert "run it for at least 20 s" in page
+
+
+def test_workload_page_no_warning_for_a_run_long_enough(client):
+    page = client.get("/demo/workload/?preset=chat").content.decode()
+    assert "would not be measured" not in page
+    assert "Eight common applications" in page

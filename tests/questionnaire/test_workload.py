@@ -11,6 +11,7 @@ from questionnaire.workload import (
     describe,
     mapping,
     read_workload,
+    too_few_messages,
     workload_of,
 )
 
@@ -138,3 +139,32 @@ def test_read_workload_refuses_more_than_a_mebibyte_a_second():
 def test_read_workload_takes_form_text():
     form = {name: str(value) for name, value in good().items()}
     assert read_workload(form) == (good(), {})
+
+
+def test_describe_says_one_event_and_one_message_in_the_singular():
+    workload = {**good(), "events_per_second_down": 1, "messages_per_second_up": 1}
+    assert describe(workload).startswith("1 event/s of ")
+    assert ", 1 message/s up," in describe(workload)
+
+
+def test_too_few_messages_warns_of_a_run_that_sends_none_up():
+    workload = {**good(), "messages_per_second_up": 0.05, "duration_s": 10}
+    assert too_few_messages(workload) == [
+        "At 0.05 messages/s up for 10 s this run sends no messages up (0.5 expected): "
+        "the up path would not be measured. To measure it, run it for at least 20 s."
+    ]
+
+
+def test_too_few_messages_suggests_a_rate_beyond_the_longest_run():
+    workload = {**good(), "messages_per_second_up": 0.001, "duration_s": 120}
+    assert too_few_messages(workload)[0].endswith("send at least 0.01 messages/s up.")
+
+
+def test_too_few_messages_warns_of_down_too():
+    workload = {**good(), "events_per_second_down": 0.1, "duration_s": 5}
+    assert too_few_messages(workload)[0].startswith("At 0.1 events/s down for 5 s")
+
+
+def test_too_few_messages_none_for_enough_or_nothing_up():
+    assert too_few_messages({**good(), "messages_per_second_up": 0.05, "duration_s": 20}) == []
+    assert too_few_messages({**good(), "messages_per_second_up": 0}) == []
