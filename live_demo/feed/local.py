@@ -29,8 +29,10 @@ def sequence_base() -> int:
     start time in milliseconds and gave fewer ids than milliseconds have
     passed since, as long as it gave fewer than 1,000 a second on average (the
     demo's ticks come at DEMO_FEED_RATE, 4 a second, and chats at 20 a second
-    per connection at most; docs/live-demo.md). A client resuming from an old
-    id is then below the new sequence's first id and is told it restarted.
+    per connection at most; docs/live-demo.md). Every old id is then below
+    the base, the new first id less one, and a client resuming from one is
+    told the feed restarted; resuming from the base itself asks for the
+    sequence from its first id on.
     """
     return int(time.time() * 1000)
 
@@ -127,9 +129,9 @@ class Feed:
         """What to send before going live: nothing, or the events after `last_id`.
 
         A gap notice comes first when `last_id` is older than the history
-        (expired) or is not of the feed's current sequence: below its first id
-        or above its newest (the feed restarted); then whatever history holds.
-        0 is "nothing yet": the whole sequence, as far as it is kept.
+        (expired) or is not of the feed's current sequence: below its base (its
+        first id less one) or above its newest (the feed restarted); then
+        whatever history holds. 0, or the base, asks for the whole sequence.
         """
         if last_id is None:
             return []
@@ -137,7 +139,7 @@ class Feed:
         history = await self.history_after(last_id)
         events, oldest, newest, first = history
         items: list[Event | dict[str, Any]] = []
-        if last_id > newest or 0 < last_id < first:
+        if last_id > newest or 0 < last_id < first - 1:
             metrics.GAPS.labels("restarted").inc()
             items.append(gap_notice(last_id, oldest, newest, "restarted"))
             events = (await self.history_after(0)).events
@@ -192,8 +194,9 @@ class Feed:
         start = max(0, last_id - oldest + 1)
         return History(list(self._history)[start:], oldest, self.last_id, self.first_id)
 
-    async def history_bounds(self) -> tuple[int | None, int]:
-        return (self._history[0].id if self._history else None), self.last_id
+    async def history_bounds(self) -> tuple[int | None, int, int]:
+        """(oldest id kept, newest id, the sequence's first id)."""
+        return (self._history[0].id if self._history else None), self.last_id, self.first_id
 
     async def drop(self, connection: str) -> bool:
         """Close a connection's stream, wherever it is served; False if unknown."""

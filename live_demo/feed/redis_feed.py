@@ -31,10 +31,11 @@ class RedisFeed(Feed):
     # a new sequence. Atomic: ids are published in order. The epoch names the
     # id sequence: a Redis that lost its data (restarted without persistence,
     # flushed) begins a new one under a new epoch, which every process
-    # notices. Its ids start above the base (sequence_base(): now in ms, or
-    # the newest id this process saw if higher; or where the counter is, if
-    # only the epoch was lost), so above any id the lost sequence gave: a
-    # client resuming from one is below the new first id and is told. Ids
+    # notices. Its base (its first id less one) is above any id the lost
+    # sequence gave: sequence_base(), now in ms, or above the newest id this
+    # process saw, or above where the counter is if only the epoch was lost,
+    # whichever is highest. A client resuming from an old id is below the
+    # base and is told (Feed.start_from). Ids
     # stay below 10^14 (13 digits until the year 2286): Lua 5.1 writes
     # numbers with 14 significant digits.
     PUBLISH_SCRIPT = """
@@ -44,7 +45,7 @@ class RedisFeed(Feed):
       epoch = ARGV[3]
       redis.call('SET', KEYS[4], epoch)
       local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
-      redis.call('SET', KEYS[1], math.max(tonumber(ARGV[4]), counter))
+      redis.call('SET', KEYS[1], math.max(tonumber(ARGV[4]), counter + 1))
     end
     local id = redis.call('INCR', KEYS[1])
     if new then redis.call('SET', KEYS[5], id) end
@@ -126,7 +127,7 @@ class RedisFeed(Feed):
         """
         draft = Event(id=0, type=kind, ts=now_ms(), payload=payload).encoded()
         body = "{" + draft.json.removeprefix('{"id":0,')
-        base = max(sequence_base(), self.last_id)
+        base = max(sequence_base(), self.last_id + 1)
         event_id = await self._publish(
             keys=[self._keys[name] for name in ("id", "history", "events", "epoch", "first")],
             args=[body.encode(), self.options["HISTORY"], uuid.uuid4().hex, base],
@@ -146,12 +147,13 @@ class RedisFeed(Feed):
         # No first id: no sequence yet, or one begun before ids had a base (from 1).
         return History(events, oldest, int(newest or 0), int(first or 1))
 
-    async def history_bounds(self) -> tuple[int | None, int]:
+    async def history_bounds(self) -> tuple[int | None, int, int]:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrange(self._keys["history"], 0, 0, withscores=True)
             pipe.get(self._keys["id"])
-            first, newest = await pipe.execute()
-        return (int(first[0][1]) if first else None), int(newest or 0)
+            pipe.get(self._keys["first"])
+            kept, newest, first = await pipe.execute()
+        return (int(kept[0][1]) if kept else None), int(newest or 0), int(first or 1)
 
     async def drop(self, connection: str) -> bool:
         if self.drop_local(connection):
@@ -183,7 +185,7 @@ class RedisFeed(Feed):
                     await self._catch_up()
                 else:
                     self.epoch = epoch
-                    _, self.last_id = await self.history_bounds()
+                    _, self.last_id, _ = await self.history_bounds()
                     self._subscribed.set()
                 delay = 0.1
                 async for message in pubsub.listen():

@@ -550,7 +550,7 @@ async def test_redis_history_is_bounded_by_history_option(fresh_feed, redis_opti
         bounds = await feed.history_bounds()
     assert events == published[-5:]
     assert (oldest, newest) == (published[7].id, published[11].id)
-    assert bounds == (oldest, newest)
+    assert bounds == (oldest, newest, published[0].id)
 
 
 @pytest.mark.asyncio

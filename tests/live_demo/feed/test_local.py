@@ -196,6 +196,22 @@ async def test_start_from_zero_older_than_history_counts_only_this_sequence(fres
 
 
 @pytest.mark.asyncio
+async def test_start_from_the_id_before_the_first_whole_sequence_no_gap(fresh_feed, feed):
+    await publish(feed, 4)
+    subscriber = feed.subscribe("websocket")
+    assert numbers(feed, await feed.start_from(subscriber, nth(feed, 0))) == [1, 2, 3, 4]
+
+
+@pytest.mark.asyncio
+async def test_start_from_below_the_sequence_restarted_whole_history(fresh_feed, feed):
+    await publish(feed, 7)
+    subscriber = feed.subscribe("websocket")
+    gap, *events = await feed.start_from(subscriber, nth(feed, -1))
+    assert (gap["reason"], gap["missed"]) == ("restarted", None)
+    assert numbers(feed, events) == [3, 4, 5, 6, 7]
+
+
+@pytest.mark.asyncio
 async def test_feed_ids_start_above_the_time_in_ms(fresh_feed, feed):
     before = time.time() * 1000
     later = Feed({**feed.options})
