@@ -45,7 +45,8 @@ class History(NamedTuple):
     # The oldest id kept (None: nothing kept yet) and the newest id given.
     oldest: int | None
     newest: int
-    # The current sequence's first id: an id below it is from one before.
+    # The current sequence's first id: an id below it less one is from a
+    # sequence before (Feed.start_from).
     first: int
 
 
@@ -136,8 +137,7 @@ class Feed:
         if last_id is None:
             return []
         metrics.RESUMES.labels(subscriber.transport).inc()
-        history = await self.history_after(last_id)
-        events, oldest, newest, first = history
+        events, oldest, newest, first = await self.history_after(last_id)
         items: list[Event | dict[str, Any]] = []
         if last_id > newest or 0 < last_id < first - 1:
             metrics.GAPS.labels("restarted").inc()
@@ -188,6 +188,7 @@ class Feed:
         return event
 
     async def history_after(self, last_id: int) -> History:
+        """The events newer than `last_id`, and the bounds of the sequence."""
         oldest = self._history[0].id if self._history else None
         if oldest is None:
             return History([], None, self.last_id, self.first_id)
