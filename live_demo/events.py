@@ -122,16 +122,15 @@ class Event:
         return http_chunk(self.sse)
 
 
-def gap_notice(last_id: int, oldest: int | None, newest: int, reason: str) -> dict[str, Any]:
+def gap_notice(
+    last_id: int, oldest: int | None, newest: int, reason: str, *, missed: int | None = None
+) -> dict[str, Any]:
     """What a client that asked to resume after `last_id` cannot get back.
 
-    `reason` is "expired" (older than the history) or "restarted" (an id the
-    feed has not reached: the feed started again from 1).
+    `reason` is "expired" (older than the history: `missed` events are gone)
+    or "restarted" (an id of another sequence: the feed started a new one,
+    and how many were missed is not known).
     """
-    if reason == "restarted":
-        missed = None
-    else:
-        missed = (oldest if oldest is not None else newest + 1) - last_id - 1
     return {
         "type": "gap",
         "last_id": last_id,

@@ -163,7 +163,7 @@ async def stats(request: HttpRequest) -> HttpResponse:
         idle = {"websocket": 0, "sse": 0}
         body.update(running=False, subscribers=idle, direct=idle, asgi=idle, tasks=0)
     else:
-        oldest, newest = await feed.history_bounds()
+        oldest, newest, first = await feed.history_bounds()
         body.update(
             running=True,
             backend=feed.backend,
@@ -171,6 +171,6 @@ async def stats(request: HttpRequest) -> HttpResponse:
             **feed.paths(),
             tasks=len(feed.connection_tasks),
             last_id=newest,
-            history={"oldest": oldest, "newest": newest},
+            history={"oldest": oldest, "newest": newest, "first": first},
         )
     return JsonResponse(body, headers={"Cache-Control": "no-store"})

@@ -6,8 +6,9 @@ import asyncio
 import contextvars
 import logging
 import random
+import time
 from collections import deque
-from typing import Any
+from typing import Any, NamedTuple
 
 from advisor.wire import now_ms
 from operations import metrics
@@ -18,6 +19,37 @@ from .subscriber import Subscriber
 logger = logging.getLogger(__name__)
 
 
+def sequence_base() -> int:
+    """Where a new id sequence starts counting: now, in whole milliseconds.
+
+    A client keeps the last id it got across a restart of the feed (a server
+    process restarted, a Redis that lost its data), and the ids it holds say
+    nothing of which sequence gave them. A new sequence therefore starts above
+    any id the one before can have given: the one before started at its own
+    start time in milliseconds and gave fewer ids than milliseconds have
+    passed since, as long as it gave fewer than 1,000 a second on average (the
+    demo's ticks come at DEMO_FEED_RATE, 4 a second, and chats at 20 a second
+    per connection at most; docs/live-demo.md). Every old id is then below
+    the base, the new first id less one, and a client resuming from one is
+    told the feed restarted; resuming from the base itself asks for the
+    sequence from its first id on.
+    """
+    return int(time.time() * 1000)
+
+
+class History(NamedTuple):
+    """What the feed holds, read at once."""
+
+    # Events newer than the id asked for, oldest first.
+    events: list[Event]
+    # The oldest id kept (None: nothing kept yet) and the newest id given.
+    oldest: int | None
+    newest: int
+    # The current sequence's first id: an id below it less one is from a
+    # sequence before (Feed.start_from).
+    first: int
+
+
 class Feed:
     """The process's view of the feed: local subscribers, history, publishing."""
 
@@ -25,7 +57,10 @@ class Feed:
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
-        self.last_id = 0
+        # This process's own sequence: a server restarted (`make run`) gives
+        # ids above the ones its clients hold from the process before.
+        self.first_id = sequence_base() + 1
+        self.last_id = self.first_id - 1
         self.subscribers: dict[str, Subscriber] = {}
         # Tasks that serve connections; the count must return to zero.
         self.connection_tasks: set[asyncio.Task] = set()
@@ -94,23 +129,29 @@ class Feed:
     ) -> list[Event | dict[str, Any]]:
         """What to send before going live: nothing, or the events after `last_id`.
 
-        A gap notice comes first when `last_id` is older than the history or
-        newer than the feed (the feed restarted); then whatever history holds.
+        A gap notice comes first when `last_id` is older than the history
+        (expired) or is not of the feed's current sequence: below its base (its
+        first id less one) or above its newest (the feed restarted); then
+        whatever history holds. 0, or the base, asks for the whole sequence.
         """
         if last_id is None:
             return []
         metrics.RESUMES.labels(subscriber.transport).inc()
-        events, oldest, newest = await self.history_after(last_id)
+        events, oldest, newest, first = await self.history_after(last_id)
         items: list[Event | dict[str, Any]] = []
-        if last_id > newest:
+        if last_id > newest or 0 < last_id < first - 1:
             metrics.GAPS.labels("restarted").inc()
             items.append(gap_notice(last_id, oldest, newest, "restarted"))
-            events, oldest, newest = await self.history_after(0)
+            events = (await self.history_after(0)).events
             subscriber.last_sent = 0
         else:
-            if oldest is not None and last_id < oldest - 1:
+            # Everything before the sequence's first id counts as had.
+            had = max(last_id, first - 1)
+            if oldest is not None and had < oldest - 1:
                 metrics.GAPS.labels("expired").inc()
-                items.append(gap_notice(last_id, oldest, newest, "expired"))
+                items.append(
+                    gap_notice(last_id, oldest, newest, "expired", missed=oldest - had - 1)
+                )
             subscriber.last_sent = last_id
         items.extend(subscriber.take(events))
         return items
@@ -146,16 +187,17 @@ class Feed:
         self.deliver(event)
         return event
 
-    async def history_after(self, last_id: int) -> tuple[list[Event], int | None, int]:
-        """(events newer than `last_id`, oldest id kept, newest id)."""
+    async def history_after(self, last_id: int) -> History:
+        """The events newer than `last_id`, and the bounds of the sequence."""
         oldest = self._history[0].id if self._history else None
         if oldest is None:
-            return [], None, self.last_id
+            return History([], None, self.last_id, self.first_id)
         start = max(0, last_id - oldest + 1)
-        return list(self._history)[start:], oldest, self.last_id
+        return History(list(self._history)[start:], oldest, self.last_id, self.first_id)
 
-    async def history_bounds(self) -> tuple[int | None, int]:
-        return (self._history[0].id if self._history else None), self.last_id
+    async def history_bounds(self) -> tuple[int | None, int, int]:
+        """(oldest id kept, newest id, the sequence's first id)."""
+        return (self._history[0].id if self._history else None), self.last_id, self.first_id
 
     async def drop(self, connection: str) -> bool:
         """Close a connection's stream, wherever it is served; False if unknown."""

@@ -16,7 +16,7 @@ from advisor.wire import now_ms, to_json
 from operations import metrics
 
 from ..events import Event
-from .local import Feed
+from .local import Feed, History, sequence_base
 
 logger = logging.getLogger(__name__)
 
@@ -26,18 +26,29 @@ class RedisFeed(Feed):
 
     backend = "redis"
 
-    # KEYS: id counter, history, events channel, epoch. ARGV: event JSON
-    # without its id (an object), history size, an epoch for a new sequence.
-    # Atomic: ids are published in order. The epoch names the id sequence: a
-    # Redis that lost its data (restarted without persistence, flushed)
-    # starts again from id 1 under a new epoch, which every process notices.
+    # KEYS: id counter, history, events channel, epoch, first id. ARGV: event
+    # JSON without its id (an object), history size, an epoch and a base for
+    # a new sequence. Atomic: ids are published in order. The epoch names the
+    # id sequence: a Redis that lost its data (restarted without persistence,
+    # flushed) begins a new one under a new epoch, which every process
+    # notices. Its base (its first id less one) is above any id the lost
+    # sequence gave: sequence_base(), now in ms, or above the newest id this
+    # process saw, or above where the counter is if only the epoch was lost,
+    # whichever is highest. A client resuming from an old id is below the
+    # base and is told (Feed.start_from). Ids
+    # stay below 10^14 (13 digits until the year 2286): Lua 5.1 writes
+    # numbers with 14 significant digits.
     PUBLISH_SCRIPT = """
     local epoch = redis.call('GET', KEYS[4])
-    if not epoch then
+    local new = not epoch
+    if new then
       epoch = ARGV[3]
       redis.call('SET', KEYS[4], epoch)
+      local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
+      redis.call('SET', KEYS[1], math.max(tonumber(ARGV[4]), counter + 1))
     end
     local id = redis.call('INCR', KEYS[1])
+    if new then redis.call('SET', KEYS[5], id) end
     local event = '{"id":' .. id .. ',' .. string.sub(ARGV[1], 2)
     redis.call('ZADD', KEYS[2], id, event)
     redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
@@ -78,6 +89,7 @@ class RedisFeed(Feed):
             "control": f"{prefix}:control",
             "leader": f"{prefix}:leader",
             "epoch": f"{prefix}:epoch",
+            "first": f"{prefix}:first",
         }
         self._token = f"{os.getpid()}:{uuid.uuid4().hex}"
         self._publish = self._redis.register_script(self.PUBLISH_SCRIPT)
@@ -115,29 +127,33 @@ class RedisFeed(Feed):
         """
         draft = Event(id=0, type=kind, ts=now_ms(), payload=payload).encoded()
         body = "{" + draft.json.removeprefix('{"id":0,')
+        base = max(sequence_base(), self.last_id + 1)
         event_id = await self._publish(
-            keys=[self._keys[name] for name in ("id", "history", "events", "epoch")],
-            args=[body.encode(), self.options["HISTORY"], uuid.uuid4().hex],
+            keys=[self._keys[name] for name in ("id", "history", "events", "epoch", "first")],
+            args=[body.encode(), self.options["HISTORY"], uuid.uuid4().hex, base],
         )
         metrics.EVENTS_PUBLISHED.inc()
         return Event.from_json(f'{{"id":{int(event_id)},{body[1:]}')
 
-    async def history_after(self, last_id: int) -> tuple[list[Event], int | None, int]:
+    async def history_after(self, last_id: int) -> History:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrangebyscore(self._keys["history"], f"({last_id}", "+inf")
             pipe.zrange(self._keys["history"], 0, 0, withscores=True)
             pipe.get(self._keys["id"])
-            raw_events, first, newest = await pipe.execute()
-        oldest = int(first[0][1]) if first else None
+            pipe.get(self._keys["first"])
+            raw_events, kept, newest, first = await pipe.execute()
+        oldest = int(kept[0][1]) if kept else None
         events = [event for raw in raw_events if (event := _decode(raw)) is not None]
-        return events, oldest, int(newest or 0)
+        # No first id: no sequence yet, or one begun before ids had a base (from 1).
+        return History(events, oldest, int(newest or 0), int(first or 1))
 
-    async def history_bounds(self) -> tuple[int | None, int]:
+    async def history_bounds(self) -> tuple[int | None, int, int]:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zrange(self._keys["history"], 0, 0, withscores=True)
             pipe.get(self._keys["id"])
-            first, newest = await pipe.execute()
-        return (int(first[0][1]) if first else None), int(newest or 0)
+            pipe.get(self._keys["first"])
+            kept, newest, first = await pipe.execute()
+        return (int(kept[0][1]) if kept else None), int(newest or 0), int(first or 1)
 
     async def drop(self, connection: str) -> bool:
         if self.drop_local(connection):
@@ -169,7 +185,7 @@ class RedisFeed(Feed):
                     await self._catch_up()
                 else:
                     self.epoch = epoch
-                    _, self.last_id = await self.history_bounds()
+                    _, self.last_id, _ = await self.history_bounds()
                     self._subscribed.set()
                 delay = 0.1
                 async for message in pubsub.listen():
@@ -220,8 +236,7 @@ class RedisFeed(Feed):
             subscriber.close("dropped")
 
     async def _catch_up(self, until: int | None = None) -> None:
-        events, _, _ = await self.history_after(self.last_id)
-        for event in events:
+        for event in (await self.history_after(self.last_id)).events:
             if until is not None and event.id >= until:
                 break
             self.last_id = event.id

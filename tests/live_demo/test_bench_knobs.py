@@ -19,7 +19,7 @@ async def test_feed_rate_zero_publishes_no_ticks(fresh_feed, settings):
     await asyncio.sleep(0.2)
     await feed.publish("chat", {"text": "hello"})
     [only] = await subscriber.next_batch(timeout=5)
-    assert (only.id, only.type) == (1, "chat")
+    assert (only.id, only.type) == (feed.first_id, "chat")
 
 
 @pytest.mark.asyncio

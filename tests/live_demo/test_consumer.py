@@ -382,14 +382,15 @@ async def test_resume_at_newest_replays_nothing(fresh_feed, options):
 async def test_resume_older_than_history_gap_first(fresh_feed, options):
     options(HISTORY=5)
     await publish_ticks(20)
+    first = (await get_feed()).first_id
     async with demo_client() as (client, welcome):
-        await client.send_json_to({"type": "resume", "last_id": 1})
+        await client.send_json_to({"type": "resume", "last_id": first})
         gap = await client.receive_json_from(timeout=TIMEOUT)
         assert gap["type"] == "gap"
         assert gap["reason"] == "expired"
-        assert gap["last_id"] == 1
+        assert gap["last_id"] == first
         assert gap["oldest"] >= welcome["last_id"] - 4
-        assert gap["missed"] == gap["oldest"] - 2
+        assert gap["missed"] == gap["oldest"] - first - 1
         messages = await receive_until(client, id_at_least(gap["newest"] + 2))
         assert event_ids(messages) == list(range(gap["oldest"], gap["newest"] + 3))
 
@@ -485,16 +486,17 @@ async def test_resume_after_live_at_newest_nothing_repeated(fresh_feed, options)
 async def test_resume_after_live_older_than_history_gap_first(fresh_feed, options):
     options(HISTORY=5, FEED_RATE=0.001)
     await publish_ticks(20)
+    first = (await get_feed()).first_id
     async with demo_client() as (client, welcome):
         await client.send_json_to({"type": "ping", "nonce": "first"})
         await receive_until(client, is_type("pong"))
-        await client.send_json_to({"type": "resume", "last_id": 1})
+        await client.send_json_to({"type": "resume", "last_id": first})
         gap = await client.receive_json_from(timeout=TIMEOUT)
         assert gap["type"] == "gap"
         assert gap["reason"] == "expired"
-        assert (gap["last_id"], gap["newest"]) == (1, welcome["last_id"])
+        assert (gap["last_id"], gap["newest"]) == (first, welcome["last_id"])
         assert gap["oldest"] == welcome["last_id"] - 4
-        assert gap["missed"] == gap["oldest"] - 2
+        assert gap["missed"] == gap["oldest"] - first - 1
         replay = await receive_until(client, id_at_least(gap["newest"]))
         assert event_ids(replay) == list(range(gap["oldest"], gap["newest"] + 1))
         assert [m["type"] for m in replay] == ["tick"] * 5
@@ -507,6 +509,7 @@ async def test_resume_after_live_older_than_history_gap_first(fresh_feed, option
 async def test_resume_after_live_newer_than_feed_restarted_gap(fresh_feed, options):
     options(FEED_RATE=0.001)
     await publish_ticks(3)
+    first = (await get_feed()).first_id
     async with demo_client() as (client, welcome):
         await client.send_json_to({"type": "ping", "nonce": "first"})
         await receive_until(client, is_type("pong"))
@@ -515,11 +518,11 @@ async def test_resume_after_live_newer_than_feed_restarted_gap(fresh_feed, optio
         assert gap["type"] == "gap"
         assert gap["reason"] == "restarted"
         assert gap["last_id"] == welcome["last_id"] + 1000
-        assert (gap["oldest"], gap["newest"], gap["missed"]) == (1, welcome["last_id"], None)
+        assert (gap["oldest"], gap["newest"], gap["missed"]) == (first, welcome["last_id"], None)
         # The whole history again, from the start.
         replay = await receive_until(client, id_at_least(welcome["last_id"]))
-        assert event_ids(replay) == list(range(1, welcome["last_id"] + 1))
-        assert [m["type"] for m in replay] == ["tick"] * welcome["last_id"]
+        assert event_ids(replay) == list(range(first, welcome["last_id"] + 1))
+        assert [m["type"] for m in replay] == ["tick"] * (welcome["last_id"] - first + 1)
         await publish_ticks(2)
         live = await receive_until(client, id_at_least(welcome["last_id"] + 2))
         assert event_ids(live) == [welcome["last_id"] + 1, welcome["last_id"] + 2]

@@ -83,7 +83,7 @@ def test_event_from_json_round_trip():
 
 
 def test_gap_notice_expired_missed():
-    gap = gap_notice(2, 6, 10, "expired")
+    gap = gap_notice(2, 6, 10, "expired", missed=3)
     assert gap["missed"] == 3
     assert (gap["type"], gap["last_id"], gap["oldest"], gap["newest"]) == ("gap", 2, 6, 10)
 

@@ -408,28 +408,45 @@ async def test_redis_lost_data_ends_every_connection(servers, redis_options) -> 
     assert_consecutive([last_b, *(event.id for event in rest_b)])
 
 
-async def old_sequence_ends(servers: tuple[str, str], options: dict[str, Any]) -> list[int]:
-    """An SSE client on each server, Redis losing the feed's data: each one's last id.
+async def old_sequence_ends(
+    servers: tuple[str, str], options: dict[str, Any]
+) -> tuple[int, list[int]]:
+    """An SSE client on each server, Redis losing the feed's data: the sequence's
+    first id, and each client's last.
 
-    The old sequence is first taken well past where the new one will be when
-    the clients come back, so that their ids are ones the new one has not reached.
+    The old sequence has given only a few ids (the servers' ticks).
     """
     async with open_sse(servers[0]) as one, open_sse(servers[1]) as other:
         streams = (one, other)
         for stream in streams:
             await stream.welcome()
-            await stream.feed_events(1)
-        async with redis_feed(options) as elsewhere:
-            last_chat = (await publish_chats(elsewhere, 100))[-1].id
-        seen = await asyncio.gather(
-            *(stream.until(lambda event: event.id >= last_chat) for stream in streams)
-        )
+        seen = await asyncio.gather(*(stream.feed_events(2) for stream in streams))
+        first = sequence_first(options)
         lose_feed_data(options)
         rest = await asyncio.gather(*(stream.rest() for stream in streams))
-    return [
+    return first, [
         max(event.id for event in [*before, *after])
         for before, after in zip(seen, rest, strict=True)
     ]
+
+
+def sequence_first(options: dict[str, Any]) -> int:
+    """The first id of the feed's current sequence."""
+    with redis_client(options) as client:
+        return int(client.get(f"{options['REDIS_PREFIX']}:first") or 1)
+
+
+async def new_sequence_passes(options: dict[str, Any], old_first: int, old_ids: list[int]) -> int:
+    """The new sequence taken past as many ids as the old one gave; its first id.
+
+    Counted from 1 again, its ids would now include the clients' own, and a
+    resume from one of them would carry on in the new sequence unnoticed.
+    """
+    async with redis_feed(options) as elsewhere:
+        await publish_chats(elsewhere, 100)
+        history = await elsewhere.history_after(0)
+    assert history.newest - history.first >= max(old_ids) - old_first
+    return history.first
 
 
 async def sse_resume(base_url: str, last_id: int, count: int) -> tuple[SseEvent, list[SseEvent]]:
@@ -443,7 +460,8 @@ async def sse_resume(base_url: str, last_id: int, count: int) -> tuple[SseEvent,
 
 @pytest.mark.asyncio
 async def test_redis_resume_after_lost_data_gets_restarted_gap(servers, redis_options) -> None:
-    old_ids = await old_sequence_ends(servers, redis_options)
+    old_first, old_ids = await old_sequence_ends(servers, redis_options)
+    first = await new_sequence_passes(redis_options, old_first, old_ids)
 
     resumed = await asyncio.gather(
         *(sse_resume(url, last_id, 10) for url, last_id in zip(servers, old_ids, strict=True))
@@ -453,9 +471,8 @@ async def test_redis_resume_after_lost_data_gets_restarted_gap(servers, redis_op
         assert gap.id is None
         assert gap.json["reason"] == "restarted"
         assert gap.json["last_id"] == last_id
-        assert gap.json["newest"] < last_id
         # The new sequence, from its first event on.
-        assert [event.id for event in events] == list(range(1, 11))
+        assert [event.id for event in events] == list(range(first, first + 10))
 
 
 @pytest.mark.asyncio
@@ -466,22 +483,21 @@ async def test_redis_websocket_resume_after_lost_data_gets_restarted_gap(
     async with open_ws(a) as socket:
         assert (await ws_message(socket))["type"] == "welcome"
         await socket.send(json.dumps({"type": "ping"}))
-        await ws_until(socket, lambda message: message["type"] == "tick")
-        async with redis_feed(redis_options) as elsewhere:
-            last_id = (await publish_chats(elsewhere, 100))[-1].id
-        await ws_until(socket, lambda message: message.get("id") == last_id)
+        tick = await ws_until(socket, lambda message: message["type"] == "tick")
+        old_first = sequence_first(redis_options)
         lose_feed_data(redis_options)
         code = await ws_close_code(socket)
+    first = await new_sequence_passes(redis_options, old_first, [tick["id"]])
     async with open_ws(a) as socket:
         assert (await ws_message(socket))["type"] == "welcome"
-        await socket.send(json.dumps({"type": "resume", "last_id": last_id}))
+        await socket.send(json.dumps({"type": "resume", "last_id": tick["id"]}))
         gap = await ws_message(socket)
         events = [await ws_message(socket) for _ in range(10)]
     assert code == CLOSE_DROPPED
     assert gap["type"] == "gap"
     assert gap["reason"] == "restarted"
-    assert gap["last_id"] == last_id
-    assert [event["id"] for event in events] == list(range(1, 11))
+    assert gap["last_id"] == tick["id"]
+    assert [event["id"] for event in events] == list(range(first, first + 10))
 
 
 # In this process ----------------------------------------------------------------
@@ -509,10 +525,10 @@ async def test_redis_publish_assigns_consecutive_ids_across_feeds(
         events = await asyncio.gather(
             *(feed.publish("chat", {"text": str(n)}) for n in range(30) for feed in (one, other))
         )
-        history, oldest, newest = await one.history_after(0)
-    assert sorted(event.id for event in events) == list(range(1, 61))
-    assert [event.id for event in history] == list(range(1, 61))
-    assert (oldest, newest) == (1, 60)
+        history, oldest, newest, first = await one.history_after(0)
+    assert sorted(event.id for event in events) == list(range(first, first + 60))
+    assert [event.id for event in history] == list(range(first, first + 60))
+    assert (oldest, newest) == (first, first + 59)
 
 
 @pytest.mark.asyncio
@@ -521,20 +537,20 @@ async def test_redis_history_after_returns_newer_events_in_order(
 ) -> None:
     async with redis_feed(redis_options) as feed:
         published = await publish_chats(feed, 10)
-        events, oldest, newest = await feed.history_after(4)
+        events, oldest, newest, _ = await feed.history_after(published[3].id)
     assert events == published[4:]
-    assert (oldest, newest) == (1, 10)
+    assert (oldest, newest) == (published[0].id, published[-1].id)
 
 
 @pytest.mark.asyncio
 async def test_redis_history_is_bounded_by_history_option(fresh_feed, redis_options) -> None:
     async with redis_feed(redis_options, HISTORY=5) as feed:
         published = await publish_chats(feed, 12)
-        events, oldest, newest = await feed.history_after(0)
+        events, oldest, newest, _ = await feed.history_after(0)
         bounds = await feed.history_bounds()
     assert events == published[-5:]
-    assert (oldest, newest) == (8, 12)
-    assert bounds == (8, 12)
+    assert (oldest, newest) == (published[7].id, published[11].id)
+    assert bounds == (oldest, newest, published[0].id)
 
 
 @pytest.mark.asyncio
@@ -544,11 +560,12 @@ async def test_redis_start_from_expired_id_sends_gap_notice_first(
     async with redis_feed(redis_options, HISTORY=5) as feed:
         published = await publish_chats(feed, 12)
         subscriber = feed.subscribe("websocket")
-        items = await feed.start_from(subscriber, 2)
+        items = await feed.start_from(subscriber, published[1].id)
     gap, *events = items
     assert gap["type"] == "gap"
     assert gap["reason"] == "expired"
-    assert (gap["last_id"], gap["oldest"], gap["newest"], gap["missed"]) == (2, 8, 12, 5)
+    bounds = (published[1].id, published[7].id, published[11].id, 5)
+    assert (gap["last_id"], gap["oldest"], gap["newest"], gap["missed"]) == bounds
     assert events == published[-5:]
 
 
@@ -557,7 +574,7 @@ async def test_redis_start_from_kept_id_replays_without_gap(fresh_feed, redis_op
     async with redis_feed(redis_options, HISTORY=5) as feed:
         published = await publish_chats(feed, 12)
         subscriber = feed.subscribe("sse")
-        items = await feed.start_from(subscriber, 9)
+        items = await feed.start_from(subscriber, published[8].id)
     assert items == published[9:]
 
 
@@ -591,12 +608,12 @@ async def test_redis_publish_unencodable_refused_before_redis(
             with pytest.raises(UnencodableEvent):
                 await feed.publish("chat", payload)
             # The script never ran: no id taken, nothing stored.
-            assert client.get(f"{redis_options['REDIS_PREFIX']}:id") == "2"
-            events, oldest, newest = await feed.history_after(0)
+            assert client.get(f"{redis_options['REDIS_PREFIX']}:id") == str(published[1].id)
+            events, oldest, newest, _ = await feed.history_after(0)
             assert events == published
-            assert (oldest, newest) == (1, 2)
+            assert (oldest, newest) == (published[0].id, published[1].id)
             # The next event takes the next id.
-            assert (await feed.publish("chat", {"text": "after"})).id == 3
+            assert (await feed.publish("chat", {"text": "after"})).id == published[1].id + 1
     finally:
         client.close()
 
@@ -623,7 +640,7 @@ async def test_redis_published_text_decodes_unchanged_live_and_replayed(
     async with asyncio.timeout(TIMEOUT):
         while sent[-1] not in received:
             received.extend(await subscriber.next_batch())
-    replayed, _, _ = await feed.history_after(sent[0].id - 1)
+    replayed = (await feed.history_after(sent[0].id - 1)).events
     for events in (received, replayed):
         chats = [event for event in events if event.type == "chat"]
         assert [event.payload["text"] for event in chats] == ODD_TEXTS
@@ -650,7 +667,7 @@ async def test_redis_unreadable_entry_skipped_feed_goes_on(fresh_feed, redis_opt
     async with asyncio.timeout(TIMEOUT):
         while sent not in received:
             received.extend(await subscriber.next_batch())
-    replayed, _, _ = await feed.history_after(junk_id - 1)
+    replayed = (await feed.history_after(junk_id - 1)).events
     assert junk_id not in [event.id for event in replayed]
     assert sent in replayed
 

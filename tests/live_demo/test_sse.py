@@ -157,11 +157,17 @@ async def csrf_headers(client: httpx.AsyncClient) -> dict[str, str]:
     return {"X-CSRFToken": client.cookies["csrftoken"]}
 
 
-async def started_feed(client: httpx.AsyncClient, last_id: int) -> int:
-    """Start the server's feed (a first stream does) and wait until it passes `last_id`."""
+async def started_feed(client: httpx.AsyncClient, count: int) -> dict[str, Any]:
+    """Start the server's feed (a first stream does) and wait until it has given `count`
+    events; its `history` then (ids start at the sequence's `first`, not at 1)."""
     async with open_stream(client) as stream:
         await stream.welcome()
-    return (await wait_for_last_id(client, last_id))["last_id"]
+
+    def given(body: dict[str, Any]) -> bool:
+        history = body.get("history") or {}
+        return "first" in history and history["newest"] - history["first"] + 1 >= count
+
+    return (await wait_for_stats(client, given))["history"]
 
 
 @pytest.mark.asyncio
@@ -289,9 +295,9 @@ async def test_events_last_event_id_header_wins_over_query(serve):
 async def test_events_expired_last_event_id_gets_gap_first(serve):
     history = 20
     async with client_for(serve(HISTORY=history, FEED_RATE=50.0)) as client:
-        await started_feed(client, 2 * history + 1)
+        fifth = (await started_feed(client, 2 * history + 1))["first"] + 4
 
-        async with open_stream(client, headers={"Last-Event-ID": "5"}) as stream:
+        async with open_stream(client, headers={"Last-Event-ID": str(fifth)}) as stream:
             await stream.welcome()
             gap = await stream.next_event()
             events = await stream.feed_events(history + 10)
@@ -300,9 +306,9 @@ async def test_events_expired_last_event_id_gets_gap_first(serve):
     assert gap.id is None
     notice = gap.json
     assert notice["reason"] == "expired"
-    assert notice["last_id"] == 5
+    assert notice["last_id"] == fifth
     assert notice["newest"] - notice["oldest"] + 1 == history
-    assert notice["missed"] == notice["oldest"] - 5 - 1
+    assert notice["missed"] == notice["oldest"] - fifth - 1
     # Then what the history still holds, from its oldest, and on into live events.
     assert ids(events) == list(range(notice["oldest"], notice["oldest"] + history + 10))
 
@@ -332,7 +338,7 @@ async def test_events_unusable_query_last_event_id_starts_live(serve, last_event
 
 async def assert_starts_live(serve, **request: Any) -> None:
     async with client_for(serve()) as client:
-        last_id = await started_feed(client, 20)
+        last_id = (await started_feed(client, 20))["newest"]
 
         async with open_stream(client, **request) as stream:
             assert stream.response.status_code == 200
@@ -347,30 +353,31 @@ async def assert_starts_live(serve, **request: Any) -> None:
 @pytest.mark.asyncio
 async def test_events_last_event_id_surrounding_spaces_ignored(serve):
     async with client_for(serve()) as client:
-        await started_feed(client, 20)
+        seventh = (await started_feed(client, 20))["first"] + 6
 
         # A header cannot carry them (HTTP strips them); the query parameter can.
-        async with open_stream(client, params={"last_event_id": " 7 "}) as stream:
+        async with open_stream(client, params={"last_event_id": f" {seventh} "}) as stream:
             await stream.welcome()
             events = await stream.feed_events(10)
 
-    assert ids(events) == list(range(8, 18))
+    assert ids(events) == list(range(seventh + 1, seventh + 11))
 
 
 @pytest.mark.asyncio
 async def test_events_eighteen_digit_last_event_id_gets_restarted_gap(serve):
     async with client_for(serve()) as client:
-        newest = await started_feed(client, 5)
+        history = await started_feed(client, 5)
+        first, newest = history["first"], history["newest"]
 
         async with open_stream(client, headers={"Last-Event-ID": "9" * 18}) as stream:
             await stream.welcome()
             gap = await stream.next_event()
-            events = await stream.feed_events(newest + 5)
+            events = await stream.feed_events(newest - first + 6)
 
     assert gap.event == "gap"
     assert gap.json["reason"] == "restarted"
     assert gap.json["last_id"] == int("9" * 18)
-    assert ids(events) == list(range(1, newest + 6))
+    assert ids(events) == list(range(first, newest + 6))
 
 
 @pytest.mark.asyncio
@@ -488,7 +495,7 @@ async def test_events_resume_after_refused_surrogate_chat_works(serve):
     # resume over it answered 503 until it aged out.
     async with client_for(serve()) as client:
         headers = await csrf_headers(client)
-        last_id = await started_feed(client, 1)
+        last_id = (await started_feed(client, 1))["newest"]
         response = await client.post(
             "/demo/send/",
             content='{"text": "x \\ud800"}',

@@ -84,7 +84,7 @@ async def csrf_client() -> DemoClient:
 async def chat_event(ack_id: int):
     """The chat event a 201 acknowledged, read back from the feed's history."""
     feed = await get_feed()
-    events, _, _ = await feed.history_after(ack_id - 1)
+    events = (await feed.history_after(ack_id - 1)).events
     assert events[0].id == ack_id
     return events[0]
 

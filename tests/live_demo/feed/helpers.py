@@ -14,3 +14,13 @@ async def publish(feed: Feed, count: int) -> list[Event]:
 
 def ids(items: list[Any]) -> list[int]:
     return [item.id for item in items]
+
+
+def nth(feed: Feed, number: int) -> int:
+    """The id of the feed's `number`-th event (1: its first; 0: the id before)."""
+    return feed.first_id - 1 + number
+
+
+def numbers(feed: Feed, items: list[Any]) -> list[int]:
+    """Which of the feed's events these are (1: its first): ids start at a base."""
+    return [item.id - nth(feed, 0) for item in items]
