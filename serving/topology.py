@@ -48,6 +48,9 @@ class Options:
     app_processes: int = 2
     # app_0 listens on this port, app_1 on the next, ...
     app_port_base: int = 8101
+    # The loopback port of the buffering proxy's second hop (deploy/nginx.conf);
+    # None: the port just below app_0's.
+    buffering_port: int | None = None
     database_url: str = "postgres://postgres@127.0.0.1:5432/advisor_serve"
     redis_url: str = "redis://127.0.0.1:6379/0"
     tls_cert: Path | None = None
@@ -142,6 +145,10 @@ class Topology:
     def url(self) -> str:
         return f"https://127.0.0.1:{self.options.https_port}"
 
+    @property
+    def buffering_port(self) -> int:
+        return self.options.buffering_port or self.options.app_port_base - 1
+
     def app_port(self, index: int) -> int:
         return self.options.app_port_base + index
 
@@ -218,6 +225,7 @@ class Topology:
             {
                 "APP_SERVERS": "\n".join(servers),
                 "HTTPS_PORT": str(self.options.https_port),
+                "BUFFERING_PORT": str(self.buffering_port),
                 "TLS_CERT": str(cert),
                 "TLS_KEY": str(key),
                 "STATIC_ROOT": str(PROJECT / "staticfiles"),
@@ -261,7 +269,8 @@ class Topology:
         subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=PROJECT, env=env, check=True)
 
     def start(self) -> None:
-        for port in [self.options.https_port, *map(self.app_port, self.app_indexes)]:
+        ports = [self.options.https_port, self.buffering_port]
+        for port in [*ports, *map(self.app_port, self.app_indexes)]:
             if _listening(port):
                 raise SystemExit(f"port {port} is taken: is `make serve` already running?")
         self.prepare()
@@ -414,6 +423,21 @@ def ensure_database(url: str) -> None:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and `kill` (SIGTERM) both stop everything `make serve` started.
+
+    Installed explicitly, SIGINT too: a launcher started in the background
+    by a shell script inherits SIGINT ignored, and Python keeps it ignored,
+    so Ctrl-C or `kill -INT` would otherwise do nothing.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m serving.topology",
@@ -425,8 +449,7 @@ def main(argv: list[str] | None = None) -> None:
     options = Options.from_environment()
     ensure_database(options.database_url)
     topology = Topology(options)
-    # SIGTERM (a service manager, `kill`) stops everything as Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    stop_on_signals()
     with topology:
         print(
             f"Serving {topology.url}/ through nginx (HTTP/2) to {options.app_processes} "

@@ -3,6 +3,9 @@ tests/topology runs the real thing)."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,43 @@ def test_rendered_nginx_config_drains_and_clears_the_buffering_header(tmp_path: 
     assert 'proxy_set_header X-Advisor-Via "";' in text
     supervisord = topology.render_supervisord().read_text()
     assert "numprocs=2" in supervisord and "$((9101 + %(process_num)d))" in supervisord
+
+
+def test_rendered_nginx_config_buffers_on_a_second_hop_of_its_own(tmp_path: Path) -> None:
+    options = Options(state_dir=tmp_path, tls_cert=tmp_path / "c.pem", tls_key=tmp_path / "k.pem")
+    text = Topology(options).render_nginx().read_text()
+    # By default the hop listens just below app_0's port, on loopback only.
+    assert "listen 127.0.0.1:8100 ssl;" in text
+    assert "proxy_pass https://127.0.0.1:8100;" in text
+    # Only the probe's paths are served under the prefix.
+    assert "location ^~ /via-buffering-proxy/network-check/ {" in text
+    other = text.index("location ^~ /via-buffering-proxy/ {")
+    assert text[other:].split("}")[0].split("{")[1].split() == ["return", "404;"]
+    options.buffering_port = 9100
+    assert "listen 127.0.0.1:9100 ssl;" in Topology(options).render_nginx().read_text()
+
+
+def test_launcher_stops_on_sigint_even_when_started_with_it_ignored() -> None:
+    # A script that starts `make serve` in the background hands it SIGINT
+    # ignored; Ctrl-C and `kill -INT` must stop it all the same.
+    code = (
+        "import time\n"
+        "from serving.topology import stop_on_signals\n"
+        "stop_on_signals()\n"
+        "print('ready', flush=True)\n"
+        "try:\n"
+        "    time.sleep(30)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('stopped', flush=True)\n"
+    )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=Path(__file__).resolve().parents[2],
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+        assert process.stdout.readline() == "ready\n"
+        process.send_signal(signum)
+        assert process.communicate(timeout=10)[0] == "stopped\n"
