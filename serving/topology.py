@@ -175,6 +175,9 @@ class Topology:
             "DATABASE_URL": options.database_url,
             "REDIS_URL": options.redis_url,
             "ADVISOR_BUFFERING_PROBE_PREFIX": BUFFERING_PROBE_PREFIX,
+            # The links in the decision emails: this proxy's address unless
+            # the caller names another (a host name, a real certificate's).
+            "ADVISOR_BASE_URL": os.environ.get("ADVISOR_BASE_URL") or self.url,
             "PYTHONUNBUFFERED": "1",
             **options.app_env,
         }
@@ -253,6 +256,21 @@ class Topology:
         path = self.state / "supervisord.conf"
         path.write_text(text)
         return path
+
+    def manage_command(self, *args: str) -> list[str]:
+        """`manage.py args` as the app processes would run it (run with `app_environment()`)."""
+        return [sys.executable, str(PROJECT / "manage.py"), *args]
+
+    def manage(self, *args: str) -> int:
+        """Run `manage.py args` on the served database and settings, migrated first.
+
+        What `make serve-user` uses: an account made with `make user` lives
+        in development's SQLite database, and cannot sign in on `make serve`.
+        """
+        self.state.mkdir(parents=True, exist_ok=True)
+        env = self.app_environment()
+        subprocess.run(self.manage_command("migrate", "--noinput", "-v0"), env=env, check=True)
+        return subprocess.run(self.manage_command(*args), env=env, cwd=PROJECT).returncode
 
     # Starting and stopping ----------------------------------------------------
 
@@ -445,17 +463,28 @@ def main(argv: list[str] | None = None) -> None:
         "under supervisor, until Ctrl-C. Settings from the environment "
         "(HTTPS_PORT, APP_PROCESSES, TLS_CERT, TLS_KEY, DATABASE_URL, REDIS_URL): docs/deploy.md.",
     )
-    parser.parse_args(argv)
+    commands = parser.add_subparsers(dest="command")
+    manage = commands.add_parser(
+        "manage",
+        help="run a manage.py command on the served database, with the served settings "
+        "(`make serve-user` makes an account this way)",
+    )
+    manage.add_argument("args", nargs=argparse.REMAINDER, help="manage.py's arguments")
+    arguments = parser.parse_args(argv)
     options = Options.from_environment()
     ensure_database(options.database_url)
     topology = Topology(options)
+    if arguments.command == "manage":
+        raise SystemExit(topology.manage(*arguments.args))
     stop_on_signals()
     with topology:
         print(
             f"Serving {topology.url}/ through nginx (HTTP/2) to {options.app_processes} "
             f"daphne processes on ports {options.app_port_base}-"
             f"{topology.app_port(options.app_processes - 1)}. Logs in {topology.log_dir}. "
-            "Ctrl-C stops it.",
+            "Ctrl-C stops it.\nSign-in is required here (no anonymous mode): make an account "
+            "with `make serve-user USERNAME=alice` (`make user` accounts are development's, "
+            "not these).",
             flush=True,
         )
         try:

@@ -110,3 +110,35 @@ def test_launcher_stops_on_sigint_even_when_started_with_it_ignored() -> None:
         assert process.stdout.readline() == "ready\n"
         process.send_signal(signum)
         assert process.communicate(timeout=10)[0] == "stopped\n"
+
+
+def test_app_environment_links_emails_to_the_proxy_unless_told(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("ADVISOR_BASE_URL", raising=False)
+    topology = Topology(Options(state_dir=tmp_path, https_port=9443))
+    env = topology.app_environment()
+    assert env["ADVISOR_BASE_URL"] == "https://127.0.0.1:9443"
+    assert env["DJANGO_DEBUG"] == "0"
+    monkeypatch.setenv("ADVISOR_BASE_URL", "https://advisor.example.com")
+    assert topology.app_environment()["ADVISOR_BASE_URL"] == "https://advisor.example.com"
+
+
+def test_serve_user_account_is_made_with_the_served_settings(tmp_path, monkeypatch, capfd) -> None:
+    # `make serve-user` runs `python -m serving.topology manage workspace ...`:
+    # the account must land where the served processes look, with their
+    # production settings, so that it can sign in on `make serve`.
+    monkeypatch.setenv("ADVISOR_NEW_USER_PASSWORD", "correct horse battery")
+    monkeypatch.delenv("DJANGO_DEBUG", raising=False)
+    topology = Topology(
+        Options(state_dir=tmp_path / "state", database_url=f"sqlite:///{tmp_path / 'db'}")
+    )
+    assert topology.manage("workspace", "create", "demo", "--name", "Demo") == 0
+    add = ("workspace", "add-member", "demo", "alice", "--role", "owner", "--create-user")
+    assert topology.manage(*add) == 0
+    check = (
+        "from django.conf import settings; from django.contrib.auth import authenticate; "
+        "print(settings.DEBUG, settings.ADVISOR_BASE_URL, "
+        "authenticate(username='alice', password='correct horse battery') is not None)"
+    )
+    capfd.readouterr()
+    assert topology.manage("shell", "-c", check) == 0
+    assert capfd.readouterr().out.splitlines()[-1] == "False https://127.0.0.1:8443 True"

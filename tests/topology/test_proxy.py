@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import subprocess
+import time
 
 import httpx
 import pytest
@@ -93,3 +95,30 @@ def test_only_the_probe_is_served_under_the_buffering_prefix(client) -> None:
                  "/via-buffering-proxy/", "/via-buffering-proxy/healthz"):  # fmt: skip
         assert client.get(path).status_code == 404, path
     assert client.get("/readyz").status_code == 200
+
+
+def test_app_process_logs_are_one_json_object_per_line(ready, client) -> None:
+    # daphne's own plain-text access lines ("127.0.0.1:33104 - - [...]") were
+    # mixed in; the app's access line, with the request id, is the one kept.
+    request_id = "logcheck-" + str(time.monotonic_ns())
+    for path in ("/healthz", "/demo/", "/no-such-page/"):
+        client.get(path, headers={"X-Request-ID": request_id})
+    time.sleep(0.5)
+    lines = [
+        line
+        for index in ready.app_indexes
+        for line in (ready.log_dir / f"app_{index}.log").read_text().splitlines()
+        if line.strip()
+    ]
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"not a JSON object: {line[:200]!r}")
+    ours = [r for r in records if r.get("request_id") == request_id]
+    assert {r["path"] for r in ours if r["logger"] == "advisor.access"} == {
+        "/healthz",
+        "/demo/",
+        "/no-such-page/",
+    }
