@@ -186,10 +186,14 @@ class Topology:
 
     def _secret_key(self) -> str:
         # Kept across runs, so sessions survive a restart of `make serve`.
-        path = self.state / "secret_key"
+        return self._kept_secret("secret_key")
+
+    def _kept_secret(self, name: str) -> str:
+        """A random secret in the state directory, made once, readable by its owner only."""
+        path = self.state / name
         if not path.exists():
+            path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(50))
-            path.chmod(0o600)
         return path.read_text().strip()
 
     def _certificate(self) -> tuple[Path, Path]:
@@ -251,9 +255,13 @@ class Topology:
                 "PROJECT_DIR": str(PROJECT),
                 "RUN_DIR": str(self.run_dir),
                 "LOG_DIR": str(self.log_dir),
+                "RUN_AS_UID": str(os.geteuid()),
+                "SUPERVISOR_PASSWORD": self._kept_secret("supervisor_password"),
             },
         )
         path = self.state / "supervisord.conf"
+        path.touch(mode=0o600)
+        path.chmod(0o600)
         path.write_text(text)
         return path
 

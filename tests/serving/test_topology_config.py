@@ -68,7 +68,12 @@ def test_rendered_nginx_config_drains_and_clears_the_buffering_header(tmp_path: 
     # what a client sent (the server-level header, inherited).
     assert text.count("proxy_set_header X-Advisor-Via buffering-proxy;") == 1
     assert 'proxy_set_header X-Advisor-Via "";' in text
-    supervisord = topology.render_supervisord().read_text()
+    rendered = topology.render_supervisord()
+    supervisord = rendered.read_text()
+    # The control socket's password is in it: its owner's only.
+    assert rendered.stat().st_mode & 0o777 == 0o600
+    password = (tmp_path / "supervisor_password").read_text()
+    assert supervisord.count(f"password={password}") == 2
     assert "numprocs=2" in supervisord and "$((9101 + %(process_num)d))" in supervisord
 
 
@@ -93,8 +98,8 @@ def test_launcher_stops_on_sigint_even_when_started_with_it_ignored() -> None:
         "import time\n"
         "from serving.topology import stop_on_signals\n"
         "stop_on_signals()\n"
-        "print('ready', flush=True)\n"
         "try:\n"
+        "    print('ready', flush=True)\n"
         "    time.sleep(30)\n"
         "except KeyboardInterrupt:\n"
         "    print('stopped', flush=True)\n"
@@ -104,12 +109,14 @@ def test_launcher_stops_on_sigint_even_when_started_with_it_ignored() -> None:
             [sys.executable, "-c", code],
             cwd=Path(__file__).resolve().parents[2],
             stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
         assert process.stdout.readline() == "ready\n"
         process.send_signal(signum)
-        assert process.communicate(timeout=10)[0] == "stopped\n"
+        out, err = process.communicate(timeout=10)
+        assert (out, process.returncode) == ("stopped\n", 0), (signum, err)
 
 
 def test_app_environment_links_emails_to_the_proxy_unless_told(tmp_path, monkeypatch) -> None:

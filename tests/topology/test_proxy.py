@@ -122,3 +122,12 @@ def test_app_process_logs_are_one_json_object_per_line(ready, client) -> None:
         "/demo/",
         "/no-such-page/",
     }
+
+
+def test_supervisor_starts_without_critical_warnings(ready) -> None:
+    # "running as root" and "running without any HTTP authentication
+    # checking" at every start: the control socket has a password now, and
+    # the user is said outright. supervisorctl still works with it.
+    log = (ready.log_dir / "supervisord.log").read_text()
+    assert " CRIT " not in log, log
+    assert ready.app_pid(0) > 0
