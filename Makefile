@@ -9,7 +9,7 @@ PORT ?= 8000
 # The PostgreSQL pass of `make test`; override to point at another server.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/advisor
 
-.PHONY: run serve user test test-sqlite test-postgres test-topology test-deps serve-deps runtime-deps migrate lint format bench clean
+.PHONY: run serve serve-user user test test-sqlite test-postgres test-topology test-deps serve-deps runtime-deps migrate lint format bench clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,6 +63,20 @@ user: migrate
 		$(PY) manage.py workspace create "$(WORKSPACE)" --name "$(WORKSPACE)"
 	@read -r -s -p "Password for $(USERNAME): " password && echo && \
 		ADVISOR_NEW_USER_PASSWORD="$$password" $(PY) manage.py workspace add-member \
+		"$(WORKSPACE)" "$(USERNAME)" --role "$(ROLE)" --create-user \
+		$(if $(EMAIL),--email "$(EMAIL)")
+
+# The same for `make serve`, whose processes run with production settings on
+# their own database (advisor_serve): an account made by `make user` lives in
+# development's database and cannot sign in there. Same prompts and variables.
+SERVE_MANAGE = HTTPS_PORT=$(HTTPS_PORT) $(PY) -m serving.topology manage
+serve-user: SHELL := /bin/bash
+serve-user: $(VENV)/.installed
+	@test -n "$(USERNAME)" || { echo "usage: make serve-user USERNAME=alice [WORKSPACE=demo] [ROLE=owner] [EMAIL=alice@example.com]"; exit 2; }
+	@$(SERVE_MANAGE) workspace list | cut -f1 | grep -qx "$(WORKSPACE)" || \
+		$(SERVE_MANAGE) workspace create "$(WORKSPACE)" --name "$(WORKSPACE)"
+	@read -r -s -p "Password for $(USERNAME): " password && echo && \
+		ADVISOR_NEW_USER_PASSWORD="$$password" $(SERVE_MANAGE) workspace add-member \
 		"$(WORKSPACE)" "$(USERNAME)" --role "$(ROLE)" --create-user \
 		$(if $(EMAIL),--email "$(EMAIL)")
 

@@ -48,6 +48,9 @@ class Options:
     app_processes: int = 2
     # app_0 listens on this port, app_1 on the next, ...
     app_port_base: int = 8101
+    # The loopback port of the buffering proxy's second hop (deploy/nginx.conf);
+    # None: the port just below app_0's.
+    buffering_port: int | None = None
     database_url: str = "postgres://postgres@127.0.0.1:5432/advisor_serve"
     redis_url: str = "redis://127.0.0.1:6379/0"
     tls_cert: Path | None = None
@@ -142,6 +145,10 @@ class Topology:
     def url(self) -> str:
         return f"https://127.0.0.1:{self.options.https_port}"
 
+    @property
+    def buffering_port(self) -> int:
+        return self.options.buffering_port or self.options.app_port_base - 1
+
     def app_port(self, index: int) -> int:
         return self.options.app_port_base + index
 
@@ -168,6 +175,9 @@ class Topology:
             "DATABASE_URL": options.database_url,
             "REDIS_URL": options.redis_url,
             "ADVISOR_BUFFERING_PROBE_PREFIX": BUFFERING_PROBE_PREFIX,
+            # The links in the decision emails: this proxy's address unless
+            # the caller names another (a host name, a real certificate's).
+            "ADVISOR_BASE_URL": os.environ.get("ADVISOR_BASE_URL") or self.url,
             "PYTHONUNBUFFERED": "1",
             **options.app_env,
         }
@@ -176,10 +186,14 @@ class Topology:
 
     def _secret_key(self) -> str:
         # Kept across runs, so sessions survive a restart of `make serve`.
-        path = self.state / "secret_key"
+        return self._kept_secret("secret_key")
+
+    def _kept_secret(self, name: str) -> str:
+        """A random secret in the state directory, made once, readable by its owner only."""
+        path = self.state / name
         if not path.exists():
+            path.touch(mode=0o600)
             path.write_text(secrets.token_urlsafe(50))
-            path.chmod(0o600)
         return path.read_text().strip()
 
     def _certificate(self) -> tuple[Path, Path]:
@@ -218,6 +232,7 @@ class Topology:
             {
                 "APP_SERVERS": "\n".join(servers),
                 "HTTPS_PORT": str(self.options.https_port),
+                "BUFFERING_PORT": str(self.buffering_port),
                 "TLS_CERT": str(cert),
                 "TLS_KEY": str(key),
                 "STATIC_ROOT": str(PROJECT / "staticfiles"),
@@ -240,11 +255,30 @@ class Topology:
                 "PROJECT_DIR": str(PROJECT),
                 "RUN_DIR": str(self.run_dir),
                 "LOG_DIR": str(self.log_dir),
+                "RUN_AS_UID": str(os.geteuid()),
+                "SUPERVISOR_PASSWORD": self._kept_secret("supervisor_password"),
             },
         )
         path = self.state / "supervisord.conf"
+        path.touch(mode=0o600)
+        path.chmod(0o600)
         path.write_text(text)
         return path
+
+    def manage_command(self, *args: str) -> list[str]:
+        """`manage.py args` as the app processes would run it (run with `app_environment()`)."""
+        return [sys.executable, str(PROJECT / "manage.py"), *args]
+
+    def manage(self, *args: str) -> int:
+        """Run `manage.py args` on the served database and settings, migrated first.
+
+        What `make serve-user` uses: an account made with `make user` lives
+        in development's SQLite database, and cannot sign in on `make serve`.
+        """
+        self.state.mkdir(parents=True, exist_ok=True)
+        env = self.app_environment()
+        subprocess.run(self.manage_command("migrate", "--noinput", "-v0"), env=env, check=True)
+        return subprocess.run(self.manage_command(*args), env=env, cwd=PROJECT).returncode
 
     # Starting and stopping ----------------------------------------------------
 
@@ -261,7 +295,8 @@ class Topology:
         subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=PROJECT, env=env, check=True)
 
     def start(self) -> None:
-        for port in [self.options.https_port, *map(self.app_port, self.app_indexes)]:
+        ports = [self.options.https_port, self.buffering_port]
+        for port in [*ports, *map(self.app_port, self.app_indexes)]:
             if _listening(port):
                 raise SystemExit(f"port {port} is taken: is `make serve` already running?")
         self.prepare()
@@ -414,6 +449,21 @@ def ensure_database(url: str) -> None:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) and `kill` (SIGTERM) both stop everything `make serve` started.
+
+    Installed explicitly, SIGINT too: a launcher started in the background
+    by a shell script inherits SIGINT ignored, and Python keeps it ignored,
+    so Ctrl-C or `kill -INT` would otherwise do nothing.
+    """
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m serving.topology",
@@ -421,18 +471,28 @@ def main(argv: list[str] | None = None) -> None:
         "under supervisor, until Ctrl-C. Settings from the environment "
         "(HTTPS_PORT, APP_PROCESSES, TLS_CERT, TLS_KEY, DATABASE_URL, REDIS_URL): docs/deploy.md.",
     )
-    parser.parse_args(argv)
+    commands = parser.add_subparsers(dest="command")
+    manage = commands.add_parser(
+        "manage",
+        help="run a manage.py command on the served database, with the served settings "
+        "(`make serve-user` makes an account this way)",
+    )
+    manage.add_argument("args", nargs=argparse.REMAINDER, help="manage.py's arguments")
+    arguments = parser.parse_args(argv)
     options = Options.from_environment()
     ensure_database(options.database_url)
     topology = Topology(options)
-    # SIGTERM (a service manager, `kill`) stops everything as Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    if arguments.command == "manage":
+        raise SystemExit(topology.manage(*arguments.args))
+    stop_on_signals()
     with topology:
         print(
             f"Serving {topology.url}/ through nginx (HTTP/2) to {options.app_processes} "
             f"daphne processes on ports {options.app_port_base}-"
             f"{topology.app_port(options.app_processes - 1)}. Logs in {topology.log_dir}. "
-            "Ctrl-C stops it.",
+            "Ctrl-C stops it.\nSign-in is required here (no anonymous mode): make an account "
+            "with `make serve-user USERNAME=alice` (`make user` accounts are development's, "
+            "not these).",
             flush=True,
         )
         try:

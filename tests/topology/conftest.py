@@ -173,6 +173,7 @@ def topology(services) -> Iterator[Topology]:
             https_port=free_port(),
             app_processes=2,
             app_port_base=free_ports(2),
+            buffering_port=free_port(),
             database_url=postgres.url,
             redis_url=redis.url,
             app_env={

@@ -56,6 +56,20 @@ def test_network_check_runs_through_proxy_and_sees_h2(page: Page) -> None:
     expect(panel.locator("[data-step=sse]")).to_contain_text("10 of 10 events")
 
 
+def test_network_check_through_buffering_proxy_over_h2_finds_buffering(page: Page) -> None:
+    # The browser speaks HTTP/2 to the proxy; the buffering location must
+    # hold the events back all the same, and the finding says it was real.
+    page.goto("/network-check/")
+    panel = page.locator("[data-network-check]")
+    expect(panel).to_have_attribute("data-ready", "true")
+    panel.get_by_role("button", name="Measure through a buffering proxy").click()
+    expect(page.locator("[data-network-check][data-state=done]")).to_be_visible(timeout=30_000)
+    expect(panel.locator("[data-step=http]")).to_contain_text("h2")
+    finding = page.locator("[data-finding=sse_delivery]")
+    expect(finding).to_contain_text("Buffered")
+    expect(finding).to_contain_text("(measured through a real buffering proxy)")
+
+
 def test_questionnaire_through_proxy_secure_cookies_and_csrf(page: Page) -> None:
     # Production settings behind TLS: Secure cookies and the CSRF check pass
     # only if the app sees https (X-Forwarded-Proto) and the browser's Host.

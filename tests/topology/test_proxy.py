@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
-import ssl
+import subprocess
 import time
 
 import httpx
@@ -58,32 +59,75 @@ def test_body_over_limit_refused_by_proxy(client) -> None:
     assert response.status_code == 413
 
 
-def first_bytes_after(ready, path: str, wait: float) -> bytes:
-    """What a stream at `path` delivers in its first `wait` seconds (HTTP/1.1 through nginx)."""
-    with (
-        socket.create_connection(("127.0.0.1", ready.options.https_port), 5) as raw,
-        insecure_tls().wrap_socket(raw, server_hostname="localhost") as tls,
-    ):
-        tls.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{ready.options.https_port}\r\n"
-            "Accept: text/event-stream\r\n\r\n".encode()
-        )
-        tls.settimeout(0.2)
-        received = b""
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                received += tls.recv(65536)
-            except (TimeoutError, ssl.SSLError):
-                continue
-        return received
+PROBE = "/network-check/events/?count=10&interval_ms=200"
 
 
-def test_streams_unbuffered_but_held_back_through_buffering_location(ready) -> None:
-    direct = first_bytes_after(ready, "/demo/events/", 2)
-    assert b" 200 " in direct.split(b"\r\n")[0]
-    assert b"event: welcome" in direct
-    # The demonstration location buffers as a corporate proxy would: the
-    # stream's events stay in nginx's buffers, so not even the welcome arrives.
-    held = first_bytes_after(ready, "/via-buffering-proxy/demo/events/", 2)
-    assert b"event: welcome" not in held
+def curl_timings(ready, path: str, protocol: str) -> tuple[float, float, str]:
+    """Seconds to the first byte and to the end of `path` through nginx, and the body."""
+    result = subprocess.run(
+        ["curl", "--silent", "--insecure", "--no-buffer", protocol, "--max-time", "20",
+         "--write-out", "\n%{http_version} %{time_starttransfer} %{time_total}",
+         f"{ready.url}{path}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    body, _, timings = result.stdout.rpartition("\n")
+    version, first, total = timings.split()
+    assert version == {"--http2": "2", "--http1.1": "1.1"}[protocol]
+    return float(first), float(total), body
+
+
+@pytest.mark.parametrize("protocol", ["--http2", "--http1.1"])
+def test_probe_streams_direct_but_held_back_through_buffering_proxy(ready, protocol) -> None:
+    # Browsers speak HTTP/2 to the proxy: the buffering must hold there too,
+    # not only for an HTTP/1.1 client.
+    first, total, body = curl_timings(ready, PROBE, protocol)
+    assert total > 1.5 and first < 0.5, "direct, the first event comes at once"
+    assert '"via"' not in body
+    first, total, body = curl_timings(ready, f"/via-buffering-proxy{PROBE}", protocol)
+    assert first > 1.5, "through the buffering proxy, nothing arrives before the end"
+    assert total - first < 0.2
+    assert body.count("event: probe") == 10
+    assert '"via":"buffering-proxy"' in body
+
+
+def test_only_the_probe_is_served_under_the_buffering_prefix(client) -> None:
+    for path in ("/via-buffering-proxy/readyz", "/via-buffering-proxy/demo/events/",
+                 "/via-buffering-proxy/", "/via-buffering-proxy/healthz"):  # fmt: skip
+        assert client.get(path).status_code == 404, path
+    assert client.get("/readyz").status_code == 200
+
+
+def test_app_process_logs_are_one_json_object_per_line(ready, client) -> None:
+    # daphne's own plain-text access lines ("127.0.0.1:33104 - - [...]") were
+    # mixed in; the app's access line, with the request id, is the one kept.
+    request_id = "logcheck-" + str(time.monotonic_ns())
+    for path in ("/healthz", "/demo/", "/no-such-page/"):
+        client.get(path, headers={"X-Request-ID": request_id})
+    time.sleep(0.5)
+    lines = [
+        line
+        for index in ready.app_indexes
+        for line in (ready.log_dir / f"app_{index}.log").read_text().splitlines()
+        if line.strip()
+    ]
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"not a JSON object: {line[:200]!r}")
+    ours = [r for r in records if r.get("request_id") == request_id]
+    assert {r["path"] for r in ours if r["logger"] == "advisor.access"} == {
+        "/healthz",
+        "/demo/",
+        "/no-such-page/",
+    }
+
+
+def test_supervisor_starts_without_critical_warnings(ready) -> None:
+    # "running as root" and "running without any HTTP authentication
+    # checking" at every start: the control socket has a password now, and
+    # the user is said outright. supervisorctl still works with it.
+    log = (ready.log_dir / "supervisord.log").read_text()
+    assert " CRIT " not in log, log
+    assert ready.app_pid(0) > 0
