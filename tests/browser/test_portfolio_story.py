@@ -41,6 +41,8 @@ def test_viewer_sorts_and_filters_the_portfolio_without_javascript(
     page.get_by_role("link", name="Portfolio").click()
     chart = page.get_by_role("img", name="Bar chart of the workspace's verdicts")
     expect(chart).to_be_visible()
+    # The click waits for the new page to start, not for its images.
+    page.wait_for_load_state("load")
     assert chart.evaluate("image => image.complete && image.naturalWidth > 0")
 
     table = page.locator("table.portfolio")
