@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import subprocess
@@ -33,20 +34,28 @@ from bench_advisor import Target, load, request_bytes
 from common import ROOT, machine, percentile, write_section
 from servers import app_database, our_app
 
-from questionnaire.catalogue import get_catalogue
-
 USERS = (1, 10)
 DOWNLOADS = 10
 
 
 def create(base: str, rng: random.Random, count: int) -> list[str]:
-    """Ids of ``count`` new assessments with distinct random answers."""
-    catalogue = get_catalogue()
+    """Ids of ``count`` new assessments with distinct random answers.
+
+    The answers come from the catalogue of the server under test (its
+    `GET /api/questions/`): the code before a change may know another
+    catalogue version than this checkout's.
+    """
+    served = httpx.get(f"{base}/api/questions/", timeout=30).json()
+    questions = [
+        (question["slug"], [option["value"] for option in question["options"]])
+        for section in served["sections"]
+        for question in section["questions"]
+    ]
     ids = []
     for number in range(count):
         body = {
             "title": f"bench {number} {rng.random():.6f}",
-            "answers": {q.slug: rng.choice(q.values) for q in catalogue.questions},
+            "answers": {slug: rng.choice(values) for slug, values in questions},
         }
         ids.append(httpx.post(f"{base}/api/assessments/", json=body, timeout=30).json()["id"])
     return ids
@@ -155,7 +164,7 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
         f"{elapsed:.0f} s. One daphne process (SQLite, `DJANGO_DEBUG=0`, no Redis: the "
         "in-memory renders cache) per row, the load client on the same two cores. The "
         "servers took turns within each of "
-        f"{runs} runs (a different order each run) on a machine shared with other jobs; "
+        f"{runs} runs (a different order each run) on this machine, other jobs stopped; "
         f"medians of the runs. Result page: {seconds} s of closed-loop requests of one "
         "anonymous assessment's page per cell. Rendered PDF: 20 downloads one after the "
         f"other of a report already made. {DOWNLOADS} new PDFs: {DOWNLOADS} new assessments "
@@ -222,9 +231,12 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
         "of its cost "
         "(a request that does nothing costs about 1.5 ms of server CPU here: 4x would need "
         "the whole page cached, which its per-viewer parts, the CSRF token among them, rule "
-        "out). New PDFs: a render costs the same CPU in a worker as in a thread; more "
-        "workers finish sooner only with idle cores, which this shared machine (load "
-        "average 5-8 during the run) did not have.",
+        "out). New PDFs: a render costs the same CPU in a worker as in a thread, plus "
+        "handing the HTML over and the PDF back: one worker renders one report at a time "
+        "as the old thread did, a little slower; two render two at once, which pays when "
+        "the second core is free (load average "
+        f"{os.getloadavg()[0]:.1f} at the end of this run). On two cores set "
+        "`ADVISOR_REPORT_WORKERS=2`.",
     ]
     lines += ["", "Each run:", ""]
     for label, figures in results.items():
