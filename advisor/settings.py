@@ -68,6 +68,19 @@ def env_rate(name: str, default: float, *, positive: bool = False) -> float:
     return number
 
 
+def env_networks(name: str, default: str = "") -> list[str]:
+    """Comma-separated IP addresses or CIDR networks from the environment, each checked."""
+    entries = [entry.strip() for entry in os.environ.get(name, default).split(",")]
+    for entry in filter(None, entries):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {entry!r} is not an IP address or network"
+            ) from None
+    return [entry for entry in entries if entry]
+
+
 # Off unless asked for: a server started without the variable must not show
 # tracebacks and settings to anyone who makes it fail, nor sign sessions with
 # the development key below, which is in the source.
@@ -381,18 +394,7 @@ SECURE_HSTS_SECONDS = env_seconds("DJANGO_SECURE_HSTS_SECONDS", 0)
 # these proxies (IP addresses or CIDR networks), whose X-Forwarded-For then
 # names the client. Empty by default: without a proxy in front, any client
 # could send the header and pass for anyone.
-TRUSTED_PROXIES = [
-    entry.strip()
-    for entry in os.environ.get("DJANGO_TRUSTED_PROXIES", "").split(",")
-    if entry.strip()
-]
-for _entry in TRUSTED_PROXIES:
-    try:
-        ipaddress.ip_network(_entry, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"DJANGO_TRUSTED_PROXIES: {_entry!r} is not an IP address or network"
-        ) from None
+TRUSTED_PROXIES = env_networks("DJANGO_TRUSTED_PROXIES")
 
 # Writes one client may make (new assessments, revisions, network checks):
 # a token bucket per client, per process. Filling in the questionnaire by
@@ -554,18 +556,7 @@ LOGGING = logging_config(
 # (advisor/clients.py) is in ADVISOR_METRICS_ALLOW: IP addresses or CIDR
 # networks, loopback only by default; empty for none.
 ADVISOR_METRICS_TOKEN = os.environ.get("ADVISOR_METRICS_TOKEN", "").strip()
-ADVISOR_METRICS_ALLOW = [
-    entry.strip()
-    for entry in os.environ.get("ADVISOR_METRICS_ALLOW", "127.0.0.1,::1").split(",")
-    if entry.strip()
-]
-for _entry in ADVISOR_METRICS_ALLOW:
-    try:
-        ipaddress.ip_network(_entry, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(
-            f"ADVISOR_METRICS_ALLOW: {_entry!r} is not an IP address or network"
-        ) from None
+ADVISOR_METRICS_ALLOW = env_networks("ADVISOR_METRICS_ALLOW", "127.0.0.1,::1")
 
 # Where the proxy in front serves this same site through a buffering
 # location (deploy/), e.g. /via-buffering-proxy: the network check then

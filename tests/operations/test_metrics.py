@@ -207,14 +207,13 @@ async def test_slow_subscriber_cut_off_counted():
 
 async def test_resumes_and_gaps_counted():
     feed = new_feed(history=2)
-    for n in range(5):
-        await feed.publish("tick", {"n": n})
+    ids = [(await feed.publish("tick", {"n": n})).id for n in range(5)]
     resumes = value("advisor_feed_resumes_total", transport="sse")
     expired = value("advisor_feed_gaps_total", reason="expired")
     restarted = value("advisor_feed_gaps_total", reason="restarted")
-    await feed.start_from(feed.subscribe("sse"), 4)  # in the history: no gap
-    await feed.start_from(feed.subscribe("sse"), 1)  # older than the history
-    await feed.start_from(feed.subscribe("sse"), 99)  # newer than the feed
+    await feed.start_from(feed.subscribe("sse"), ids[3])  # in the history: no gap
+    await feed.start_from(feed.subscribe("sse"), ids[1])  # older than the history
+    await feed.start_from(feed.subscribe("sse"), ids[-1] + 95)  # newer than the feed
     await feed.start_from(feed.subscribe("sse"), None)  # a first connect: no resume
     assert value("advisor_feed_resumes_total", transport="sse") == resumes + 3
     assert value("advisor_feed_gaps_total", reason="expired") == expired + 1
