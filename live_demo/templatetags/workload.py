@@ -1,4 +1,4 @@
-"""``{% workload_presets %}``: the eight common applications (the catalogue's presets) as links to the workload page.
+"""``{% workload_presets %}``: the catalogue's eight presets as links to the workload page.
 
 A tag, so that the demo page shows them with one line and no change to its view.
 """
