@@ -108,7 +108,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed-dev requirements-bench.txt
 	touch $@
 
 # `make bench` runs every scenario; `make bench-fanout` (and so on) runs one.
-BENCHES := scoring report cache advisor fanout idle storm references handshake decisions upstream capacity topology
+BENCHES := scoring report cache advisor fanout idle storm references handshake decisions upstream topology capacity
 bench: runtime-deps serve-deps $(addprefix bench-,$(BENCHES))
 
 bench-%: $(VENV)/.installed-bench

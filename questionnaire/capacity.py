@@ -255,7 +255,7 @@ def _transport_plan(
     )
     processes = max(processes, 1) if clients else 0
     deliveries = clients * traffic.events_per_second
-    publishes, messages = _redis_load(traffic, processes)
+    publishes, messages = redis_load(traffic, processes)
     return TransportPlan(
         transport=transport,
         processes=processes,
@@ -300,7 +300,7 @@ def _problems(
     return tuple(problems)
 
 
-def _redis_load(traffic: Traffic, processes: int) -> tuple[float, float]:
+def redis_load(traffic: Traffic, processes: int) -> tuple[float, float]:
     """Events published to Redis per second, and messages Redis sends on to processes.
 
     One process needs no broker. Across processes each distinct event is
