@@ -440,7 +440,8 @@
       { points: down, dash: null, marker: "circle", label: "down" },
       { points: up, dash: "6 4", marker: "square", label: "up" },
     ];
-    let labelY = null;
+    // Label baselines already taken at the right edge: the budget's first.
+    const taken = [budgetY - 3];
     for (const { points, dash, marker, label } of series) {
       if (!points.length) continue;
       const path = points.map(([s, v], i) => `${i ? "L" : "M"}${xOf(s + 0.5, seconds).toFixed(1)},${yOf(v, top).toFixed(1)}`).join(" ");
@@ -454,10 +455,14 @@
           : el("rect", { x: x - 2.5, y: y - 2.5, width: 5, height: 5, fill: stroke }));
       }
       const [lastS, lastV] = points[points.length - 1];
-      // Each line's name by its end; "up" a line above "down" where they end together.
+      // Each line's name by its end, moved a line up (or down, near the top)
+      // off any label already there: the budget's, or "down" where "up" ends.
       let y = yOf(lastV, top) - 5;
-      if (labelY != null && Math.abs(y - labelY) < 13) y = labelY - 13;
-      labelY = y;
+      for (let tries = 0; tries < 6 && taken.some((t) => Math.abs(y - t) < 13); tries += 1) {
+        const near = taken.filter((t) => Math.abs(y - t) < 13);
+        y = Math.min(...near) - 13 >= Y1 + 10 ? Math.min(...near) - 13 : Math.max(...near) + 13;
+      }
+      taken.push(y);
       svg.append(el("text", { x: Math.min(xOf(lastS + 0.5, seconds) + 4, X1 - 24), y, "font-size": 11, fill: stroke }, label));
     }
   }
