@@ -16,6 +16,7 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.db import connections
 
 from advisor.clients import writes
+from operations import health
 from questionnaire import render_pool
 from questionnaire.catalogue import Catalogue, get_catalogue
 
@@ -58,6 +59,14 @@ def fresh_renders() -> None:
     """
     if isinstance(caches["renders"], LocMemCache):
         caches["renders"].clear()
+
+
+@pytest.fixture(autouse=True)
+def readiness_connection_closed() -> Iterator[None]:
+    """/readyz keeps a database connection of its own: closed after each test,
+    or PostgreSQL could not drop the test database at the end of the run."""
+    yield
+    health.database_probe.close()
 
 
 @pytest.fixture(autouse=True, scope="session")
