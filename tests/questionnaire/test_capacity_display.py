@@ -5,33 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from questionnaire.capacity import Costs, Machine, Traffic, plan_document
+from questionnaire.capacity import Costs, Traffic, plan_document
 from questionnaire.capacity_display import capacity_note, capacity_view
 
-# Round figures, as in test_capacity.py: a WebSocket frame up costs 10 µs,
-# an HTTP request beside an SSE stream 1 ms.
-COSTS = Costs(
-    measured="2026-01-01",
-    machine="test machine",
-    versions={"daphne": "0"},
-    connection_cpu=10e-6,
-    delivery_cpu={"websocket": 10e-6, "sse": 10e-6},
-    up_cpu={"websocket": 10e-6, "sse": 1e-3},
-    process_bytes=100 * 1024**2,
-    connection_bytes={"websocket": 40 * 1024, "sse": 20 * 1024},
-)
-MACHINE = Machine(
-    cores=2,
-    memory_bytes=4 * 1024**3,
-    network_bits_per_second=1e9,
-    cpu_utilisation=1.0,
-    memory_utilisation=1.0,
-    network_utilisation=1.0,
-    file_descriptors=1_000_000,
-    reserved_file_descriptors=0,
-    proxy_ports=1_000_000,
-    load_balancer_connections=100_000,
-)
+from .test_capacity import COSTS, MACHINE
+
+# test_capacity.py's round figures: a WebSocket frame up costs 10 µs, an HTTP
+# request beside an SSE stream 1 ms.
 CHATTY = Traffic(peak_clients=100_000, messages_per_second_up=1)
 
 
