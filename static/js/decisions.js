@@ -25,7 +25,11 @@
 
   // Someone typing in one of the panel's forms keeps their text: the swap
   // waits until they submit (the form's own swap) or leave the field empty.
+  // A refusal on screen (a field marked invalid, with its reason) waits too:
+  // its text is kept as the field's default, and a swap would drop both the
+  // reason and the text before they were read.
   const typing = (section) => {
+    if (section.querySelector("[aria-invalid=true]")) return true;
     const active = document.activeElement;
     if (active && section.contains(active) && active.matches("input, textarea, select")) {
       return true;
@@ -42,7 +46,9 @@
     if (section.querySelector(".decision-pending")) return;
     const note = document.createElement("p");
     note.className = "notice decision-pending";
-    note.textContent = "New activity: the panel updates when you finish typing.";
+    note.textContent = section.querySelector("[aria-invalid=true]")
+      ? "New activity: the panel updates when you send the form again or reload the page."
+      : "New activity: the panel updates when you finish typing.";
     const form = document.activeElement?.closest("#decision form");
     if (form) form.before(note);
     else section.querySelector("#decision-heading")?.after(note);

@@ -295,6 +295,43 @@ def test_a_refresh_under_way_waits_for_someone_who_starts_typing(
     expect(page.locator("#decision .comments")).to_contain_text("Meanwhile")
 
 
+def test_a_refusal_on_screen_outlasts_the_live_update(
+    team, live_server_url, browser_context_factory
+) -> None:
+    """Another person's comment arrives while the editor's refused comment is on screen.
+
+    The refusal's reason and its kept text stay until the editor sends the
+    form again: a live swap must not take them away unread.
+    """
+    path = team["a"].get_absolute_url()
+    page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
+    page.goto(path)
+    panel = page.locator("#decision")
+    panel.get_by_label("Add a comment").fill("   ")
+    panel.get_by_role("button", name="Comment").click()
+    expect(page.locator("#err-comment")).to_have_text("Write a comment.")
+
+    rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
+    rita_page.goto(path)
+    rita_page.locator("#decision").get_by_label("Add a comment").fill("Meanwhile")
+    rita_page.locator("#decision").get_by_role("button", name="Comment").click()
+    expect(rita_page.locator("#decision .comments")).to_contain_text("Meanwhile")
+
+    expect(page.locator("#decision-live")).to_have_text("rita commented")
+    note = panel.get_by_text("New activity: the panel updates when you send the form again")
+    expect(note).to_be_visible()
+    expect(page.locator("#err-comment")).to_have_text("Write a comment.")
+    expect(panel.locator(".comments")).to_have_count(0)
+
+    # Sent again, properly: the form's own answer brings everything, the refusal gone.
+    panel.get_by_label("Add a comment").fill("Now with words")
+    panel.get_by_role("button", name="Comment").click()
+    expect(panel.locator(".comments")).to_contain_text("Meanwhile")
+    expect(panel.locator(".comments")).to_contain_text("Now with words")
+    expect(page.locator("#err-comment")).to_have_count(0)
+    expect(note).to_have_count(0)
+
+
 def as_user(user):
     request = RequestFactory().post("/")
     request.user = user
