@@ -192,6 +192,7 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
                 capture_output=True,
                 text=True,
             ).stdout.strip()
+            or f"`{servers['before'][0]}`"
         )
         page = max(median("after", f"page_{u}") / median("before", f"page_{u}") for u in USERS)
         pdf = latency("after", 0.5)
