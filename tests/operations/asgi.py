@@ -90,7 +90,7 @@ async def websocket(
     connected, _ = await client.connect(timeout=5)
     if not connected:
         return 403
-    await client.send_json_to({"type": "ping", "t": 1})
+    await client.send_json_to({"type": "ping", "n": 1, "t": 1})
     try:
         while True:
             output = await client.receive_output(timeout=5)

@@ -38,8 +38,10 @@ the live demo private (ADVISOR_PUBLIC_DEMO=0). Cells:
   test_admin.py shows what staff see);
 - -: does not apply (a share link opens only its pages).
 
-An API token reads pages, but every page form refuses it (403): a program
-gets a CSRF token as easily as a browser, and page forms are a person's.
+An API token reads pages and opens the streams and WebSockets that ask for
+sign-in, but every page form refuses it (403): a program gets a CSRF token
+as easily as a browser, and page forms are a person's. (The demo's JSON
+posts take it: they are not forms.)
 
 Where a cell refuses (4xx, sign-in, admin), the test also asserts that
 nothing changed in the database. Where a non-member gets 200 (a list of
@@ -141,6 +143,8 @@ GET  health /healthz                       200     200     200      200     200 
 GET  readiness /readyz                     200     200     200      200     200      200       200       200        200          200        200       200     -       -
 GET  metrics /metrics from loopback        200     200     200      200     200      200       200       200        200          200        200       200     -       -
 GET  metrics /metrics from elsewhere       403     403     403      403     403      403       403       403        403          403        403       403     -       -
+WS   network check probe /network-check/ws/ 101    101     101      101     101      403       101       101        101          101        101       101     -       -
+GET  network check probe stream            200     200     200      200     200      401       200       200        200          200        200       200     -       -
 GET  case library /cases/                  200     200     200      200     200      sign-in   200       200        200          200        200       200     -       -
 GET  workload page of A /demo/workload/    200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
 POST start a workload run /demo/workload/runs/ 201     201     201      201     201      201       201       201        201          201        201       201     -       -
@@ -183,14 +187,14 @@ POST api workload run on N                 201     403      403     403     403 
 PRIVATE_DEMO_MATRIX = """
 entry point                                owner   editor  reviewer viewer  outsider anonymous tok:owner tok:editor tok:reviewer tok:viewer tok:other holder
 GET  demo page /demo/                      200     200     200      200     200      sign-in   200       200        200          200        200       200
-WS   demo socket /ws/demo/                 101     101     101      101     101      403       403       403        403          403        403       101
-GET  demo stream /demo/events/             200     200     200      200     200      401       401       401        401          401        401       200
+WS   demo socket /ws/demo/                 101     101     101      101     101      403       101       101        101          101        101       101
+GET  demo stream /demo/events/             200     200     200      200     200      401       200       200        200          200        200       200
 POST demo chat /demo/send/                 201     201     201      201     201      401       201       201        201          201        201       201
 POST demo drop of no connection            404     404     404      404     404      401       404       404        404          404        404       404
 GET  demo stats /demo/stats/               200     200     200      200     200      401       200       200        200          200        200       200
 POST start a workload run /demo/workload/runs/ 201     201     201      201     201      401       201       201        201          201        201       201
-WS   workload socket of L /ws/workload/    101     101     101      101     101      403       403       403        403          403        403       101
-GET  workload stream of L                  200     200     200      200     200      401       401       401        401          401        401       200
+WS   workload socket of L /ws/workload/    101     101     101      101     101      403       101       101        101          101        101       101
+GET  workload stream of L                  200     200     200      200     200      401       200       200        200          200        200       200
 POST workload up to L /demo/workload/up/   200     200     200      200     200      401       200       200        200          200        200       200
 """
 
@@ -404,6 +408,12 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "GET metrics /metrics from loopback": lambda: asgi_get(client, "/metrics", headers),
         "GET metrics /metrics from elsewhere": lambda: asgi_get(
             client, "/metrics", headers, peer="203.0.113.9"
+        ),
+        "WS network check probe /network-check/ws/": lambda: asgi_websocket(
+            client, "/network-check/ws/", headers
+        ),
+        "GET network check probe stream": lambda: asgi_get(
+            client, "/network-check/events/", headers
         ),
         "GET case library /cases/": lambda: client.get("/cases/", **h),
         "GET workload page of A /demo/workload/": lambda: client.get(
