@@ -87,11 +87,11 @@ async def websocket(
     sent = [(b"host", host.encode()), (b"origin", f"http://{host}".encode())]
     sent += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
     client = WebsocketCommunicator(application, path, headers=sent)
-    connected, _ = await client.connect(timeout=5)
-    if not connected:
-        return 403
-    await client.send_json_to({"type": "ping", "n": 1, "t": 1})
     try:
+        connected, _ = await client.connect(timeout=5)
+        if not connected:
+            return 403
+        await client.send_json_to({"type": "ping", "n": 1, "t": 1})
         while True:
             output = await client.receive_output(timeout=5)
             if output["type"] == "websocket.close":
@@ -100,4 +100,5 @@ async def websocket(
             if text and json.loads(text).get("type") == "pong":
                 return OPEN
     finally:
+        # A refused handshake too: the application ends at the disconnect.
         await client.disconnect()
