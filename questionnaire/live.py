@@ -68,9 +68,9 @@ from live_demo.events import format_comment, format_event
 from live_demo.sse import HEADERS, serve_until_disconnect
 from workspaces import access
 from workspaces.access import ALLOWED, NOT_FOUND, UNAUTHENTICATED, Action, Principal
-from workspaces.middleware import TOKEN_REFUSED, bearer_of, token_principal_for
+from workspaces.middleware import TOKEN_REFUSED
 from workspaces.models import ApiToken, AuditAction, AuditEvent, Membership
-from workspaces.streams import session_key_of, session_user_id, signed_in_user
+from workspaces.streams import session_key_of, session_user_id, stream_principal
 
 from . import decisions
 from .models import Assessment, DecisionStatus, Reviewer
@@ -416,14 +416,11 @@ async def principal_from(scope: Scope) -> Principal | HttpResponse:
     not matter: a stream is a signed-in person's (a share link's page opens
     none).
     """
-    secret = bearer_of(header(scope, b"authorization"))
-    if secret is not None:
-        principal = await database_sync_to_async(token_principal_for)(secret) if secret else None
-        return principal or access.api_refusal(UNAUTHENTICATED, TOKEN_REFUSED)
-    user = await signed_in_user(scope)
-    if user is None:
-        return access.api_refusal(UNAUTHENTICATED)
-    return Principal(user=user)
+    principal = await stream_principal(scope)
+    if principal is not None:
+        return principal
+    token_sent = header(scope, b"authorization") is not None
+    return access.api_refusal(UNAUTHENTICATED, TOKEN_REFUSED if token_sent else "")
 
 
 def query_value(scope: Scope, name: str) -> str | None:

@@ -1,8 +1,9 @@
 """Sign-in for the routes served ahead of Django: the event streams and the WebSockets.
 
 Django's middleware never sees them (advisor/asgi.py), so
-``workspaces.middleware`` cannot ask for a sign-in there. This does, from the
-session cookie, and only while the setting it is given says sign-in is
+``workspaces.middleware`` cannot ask for a sign-in there. This does, the two
+ways a page takes: an API token (by the middleware's own look-up), else the
+session cookie. Only while the setting it is given says sign-in is
 required: a public demo or anonymous mode costs its streams nothing.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from importlib import import_module
 from types import SimpleNamespace
 
+from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth import aget_user, get_user
@@ -19,7 +21,10 @@ from django.http.cookie import parse_cookie
 
 from advisor.origins import Scope, header, plain_response
 
-SIGN_IN_FIRST = b"Sign in first: this stream answers signed-in people only.\n"
+from .access import Principal
+from .middleware import bearer_of, token_principal_for
+
+SIGN_IN_FIRST = b"Sign in first, or send an API token: this stream answers signed-in people.\n"
 
 
 async def signed_in_user(scope: Scope):
@@ -35,6 +40,21 @@ async def signed_in_user(scope: Scope):
     # as a request would: a session from before a password change is out.
     user = await aget_user(SimpleNamespace(session=session_store(key)))
     return user if user.is_authenticated else None
+
+
+async def stream_principal(scope: Scope) -> Principal | None:
+    """The bearer token's principal, else the session's signed-in person; None for neither.
+
+    By the same functions as a page: the middleware's token look-up
+    (membership, expiry, revocation, last used) and the session's user with
+    its auth hash checked. A token sent and refused is None, whatever the
+    cookies say, as the middleware answers it.
+    """
+    secret = bearer_of(header(scope, b"authorization"))
+    if secret is not None:
+        return await database_sync_to_async(token_principal_for)(secret) if secret else None
+    user = await signed_in_user(scope)
+    return None if user is None else Principal(user=user)
 
 
 def session_key_of(scope: Scope) -> str:
@@ -62,15 +82,16 @@ def session_user_id(key: str):
 
 
 def sign_in_required(application, when: Callable[[], bool]):
-    """An ASGI route that answers only signed-in people while ``when()`` is true.
+    """An ASGI route that answers only signed-in people (or their tokens) while ``when()`` is true.
 
     An event stream gets 401; a WebSocket handshake is refused (HTTP 403, as
     for a foreign origin): a browser sees no status either way, and the
-    page that opens it is itself behind sign-in.
+    page that opens it is itself behind sign-in. A token is taken as on the
+    pages: a program that may post to the demo may read its streams too.
     """
 
     async def guarded(scope: Scope, receive, send) -> None:
-        if when() and await signed_in_user(scope) is None:
+        if when() and await stream_principal(scope) is None:
             if scope["type"] == "websocket":
                 await WebsocketDenier()(scope, receive, send)
             else:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -95,10 +94,16 @@ def _revision(request: HttpRequest) -> Revision | None:
     )
 
 
-def owner_of(request: HttpRequest) -> str:
-    """Whose run this is: the browser session, else the client's address."""
-    session = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-    return f"session:{session}" if session else f"client:{client_key(request)}"
+async def owner_of(request: HttpRequest) -> str:
+    """Whose run this is: the browser's session, if the server holds it; else the client's address.
+
+    A session cookie the server never gave counts as none: each made-up one
+    would otherwise be a new browser, and one client could take every place.
+    """
+    key = request.session.session_key
+    if key and await request.session.aexists(key):
+        return f"session:{key}"
+    return f"client:{client_key(request)}"
 
 
 @json_allow("POST")
@@ -110,7 +115,7 @@ async def start(request: HttpRequest) -> HttpResponse:
     if errors:
         return error_response(400, errors)
     try:
-        run = await runs.start(owner_of(request), workload)
+        run = await runs.start(await owner_of(request), workload)
     except RunRefused as refused:
         return _refusal(refused)
     query = f"?run={run.id}"

@@ -117,6 +117,23 @@ def test_start_run_one_at_a_time_409(client):
     assert int(second["Retry-After"]) > 0
 
 
+def test_start_run_made_up_session_cookies_are_one_client(client, settings):
+    """A session cookie the server never gave counts as none: each made-up one
+    would otherwise be a new browser, and one client could take all 100 places."""
+    for made_up in ("made-up-session-one", "made-up-session-two"):
+        client.cookies[settings.SESSION_COOKIE_NAME] = made_up
+        answers = start(client, good()).status_code
+    assert answers == 409
+
+
+def test_start_run_two_signed_in_browsers_at_one_address_run_one_each(django_user_model):
+    """Colleagues behind one address (an office's NAT) run a workload each."""
+    for name in ("alice", "bob"):
+        browser = Client()
+        browser.force_login(django_user_model.objects.create_user(name))
+        assert start(browser, good()).status_code == 201
+
+
 def up(client: Client, body: object):
     return client.post(UP, json.dumps(body), content_type="application/json")
 

@@ -1,10 +1,12 @@
-"""One HTTP request through the whole ASGI application (advisor/asgi.py), as a server sends it."""
+"""A request or a WebSocket through the whole ASGI application (advisor/asgi.py), as served."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from asgiref.testing import ApplicationCommunicator
+from channels.testing import WebsocketCommunicator
 
 from advisor.asgi import application
 
@@ -16,8 +18,6 @@ class Answer:
     body: bytes
 
     def json(self):
-        import json
-
         return json.loads(self.body)
 
 
@@ -69,3 +69,36 @@ async def request(path: str, **options) -> Answer:
     await app.wait(5)
     names = {name.decode().lower(): value.decode() for name, value in start["headers"]}
     return Answer(start["status"], names, body)
+
+
+# What a WebSocket that was accepted and answers a ping with a pong is told.
+OPEN = 101
+
+
+async def websocket(
+    path: str, *, host: str = "127.0.0.1", headers: dict[str, str] | None = None
+) -> int:
+    """What a WebSocket from this site's own page gets: a status, or a close code.
+
+    403 when the handshake is refused (as a server answers a close before the
+    accept); else the socket is sent a ping: ``OPEN`` (101) when it answers
+    with a pong, the close code when it closes instead (4004: no such run).
+    """
+    sent = [(b"host", host.encode()), (b"origin", f"http://{host}".encode())]
+    sent += [(name.lower().encode(), value.encode()) for name, value in (headers or {}).items()]
+    client = WebsocketCommunicator(application, path, headers=sent)
+    try:
+        connected, _ = await client.connect(timeout=5)
+        if not connected:
+            return 403
+        await client.send_json_to({"type": "ping", "n": 1, "t": 1})
+        while True:
+            output = await client.receive_output(timeout=5)
+            if output["type"] == "websocket.close":
+                return output.get("code", 1000)
+            text = output.get("text")
+            if text and json.loads(text).get("type") == "pong":
+                return OPEN
+    finally:
+        # A refused handshake too: the application ends at the disconnect.
+        await client.disconnect()

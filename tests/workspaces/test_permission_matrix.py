@@ -18,19 +18,30 @@ Read a row as "what this entry point answers each principal", a column as
   another of team's assessments, to supersede it.
 - D is team's, in review, with owner, editor and reviewer named as reviewers
   (review requested by nobody of them, so that each may approve).
+- L is a workload run of A's workload, running, started by editor's browser
+  from A's workload page (the live demo's: live_demo/workload/); the
+  principal uses the run id the start answered. A guessed run is an id the
+  server never gave out.
 
-Anonymous mode is off (the enterprise setting; ADVISOR_ANONYMOUS=0). The
-second table is anonymous mode on, for what a newcomer without an account
-does. Cells:
+Anonymous mode is off (the enterprise setting; ADVISOR_ANONYMOUS=0) and the
+live demo public (ADVISOR_PUBLIC_DEMO=1, the default). The second table is
+anonymous mode on, for what a newcomer without an account does; the third
+the live demo private (ADVISOR_PUBLIC_DEMO=0). Cells:
 
-- a status: the response has it;
+- a status: the response has it; for an event stream, the status its ASGI
+  application answers (ahead of Django, advisor/asgi.py);
+- for a WebSocket (WS), from this site's page: 403, its handshake refused;
+  101, accepted and answering a ping; 4xxx, accepted, then closed with that
+  code (4004: no such run);
 - sign-in: a redirect to the sign-in page, and back after it;
 - admin: the admin's own sign-in page (nobody here is staff; tests/workspaces/
   test_admin.py shows what staff see);
 - -: does not apply (a share link opens only its pages).
 
-An API token reads pages, but every page form refuses it (403): a program
-gets a CSRF token as easily as a browser, and page forms are a person's.
+An API token reads pages and opens the streams and WebSockets that ask for
+sign-in, but every page form refuses it (403): a program gets a CSRF token
+as easily as a browser, and page forms are a person's. (The demo's JSON
+posts take it: they are not forms.)
 
 Where a cell refuses (4xx, sign-in, admin), the test also asserts that
 nothing changed in the database. Where a non-member gets 200 (a list of
@@ -40,21 +51,25 @@ their own workspace), nothing of team's may be in the answer.
 from __future__ import annotations
 
 import json
+import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from unittest.mock import patch
 
 import pytest
 from asgiref.sync import async_to_sync
-from asgiref.testing import ApplicationCommunicator
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
-from advisor.asgi import application
+from live_demo.feed import reset_feed
 from live_demo.models import WorkloadRun
+from live_demo.views import _send_limits as send_limits
+from live_demo.workload.runs import Run, runs
+from live_demo.workload.views import _up_limits as up_limits
 from network_check.models import NetworkCheck
 from questionnaire.models import (
     Assessment,
@@ -67,8 +82,11 @@ from questionnaire.models import (
 )
 from questionnaire.workload import workload_of
 from tests.network_check.measurements import measurement
+from tests.operations import asgi
 from tests.questionnaire.test_views import finish_data
 from workspaces.models import ApiToken, AuditEvent, Membership, Role, Workspace
+
+HOST = "testserver"
 
 MATRIX = """
 entry point                                owner   editor  reviewer viewer  outsider anonymous tok:owner tok:editor tok:reviewer tok:viewer tok:other holder  revoked expired
@@ -125,11 +143,25 @@ GET  health /healthz                       200     200     200      200     200 
 GET  readiness /readyz                     200     200     200      200     200      200       200       200        200          200        200       200     -       -
 GET  metrics /metrics from loopback        200     200     200      200     200      200       200       200        200          200        200       200     -       -
 GET  metrics /metrics from elsewhere       403     403     403      403     403      403       403       403        403          403        403       403     -       -
+WS   network check probe /network-check/ws/ 101    101     101      101     101      403       101       101        101          101        101       101     -       -
+GET  network check probe stream            200     200     200      200     200      401       200       200        200          200        200       200     -       -
 GET  case library /cases/                  200     200     200      200     200      sign-in   200       200        200          200        200       200     -       -
 GET  workload page of A /demo/workload/    200     200     200      200     404      sign-in   200       200        200          200        404       404     -       -
-POST start a workload run (public demo)    201     201     201      201     201      201       201       201        201          201        201       201     -       -
+POST start a workload run /demo/workload/runs/ 201     201     201      201     201      201       201       201        201          201        201       201     -       -
 POST api workload run on A                 201     201     403      403     404      401       201       201        403          403        404       404     -       -
 GET  api workload run R of A               200     200     200      200     404      401       200       200        200          200        404       404     -       -
+GET  demo page /demo/                      200     200     200      200     200      200       200       200        200          200        200       200     -       -
+WS   demo socket /ws/demo/                 101     101     101      101     101      101       101       101        101          101        101       101     -       -
+GET  demo stream /demo/events/             200     200     200      200     200      200       200       200        200          200        200       200     -       -
+POST demo chat /demo/send/                 201     201     201      201     201      201       201       201        201          201        201       201     -       -
+POST demo drop of no connection            404     404     404      404     404      404       404       404        404          404        404       404     -       -
+GET  demo stats /demo/stats/               200     200     200      200     200      200       200       200        200          200        200       200     -       -
+WS   workload socket of L /ws/workload/    101     101     101      101     101      101       101       101        101          101        101       101     -       -
+GET  workload stream of L                  200     200     200      200     200      200       200       200        200          200        200       200     -       -
+POST workload up to L /demo/workload/up/   200     200     200      200     200      200       200       200        200          200        200       200     -       -
+WS   workload socket of a guessed run      4004    4004    4004     4004    4004     4004      4004      4004       4004         4004       4004      4004    -       -
+GET  workload stream of a guessed run      404     404     404      404     404      404       404       404        404          404        404       404     -       -
+POST workload up to a guessed run          404     404     404      404     404      404       404       404        404          404        404       404     -       -
 """
 
 ANONYMOUS_MODE_MATRIX = """
@@ -148,6 +180,22 @@ GET  api list /api/assessments/            401     401      401     401     401 
 GET  decision stream of A                  401     401      401     401     401     200
 GET  workload page of N                    200     200      200     200     200     200
 POST api workload run on N                 201     403      403     403     403     403
+"""
+
+# The live demo's entry points with ADVISOR_PUBLIC_DEMO=0: for signed-in people
+# only, whatever their workspaces, and whatever anonymous mode says.
+PRIVATE_DEMO_MATRIX = """
+entry point                                owner   editor  reviewer viewer  outsider anonymous tok:owner tok:editor tok:reviewer tok:viewer tok:other holder
+GET  demo page /demo/                      200     200     200      200     200      sign-in   200       200        200          200        200       200
+WS   demo socket /ws/demo/                 101     101     101      101     101      403       101       101        101          101        101       101
+GET  demo stream /demo/events/             200     200     200      200     200      401       200       200        200          200        200       200
+POST demo chat /demo/send/                 201     201     201      201     201      401       201       201        201          201        201       201
+POST demo drop of no connection            404     404     404      404     404      401       404       404        404          404        404       404
+GET  demo stats /demo/stats/               200     200     200      200     200      401       200       200        200          200        200       200
+POST start a workload run /demo/workload/runs/ 201     201     201      201     201      401       201       201        201          201        201       201
+WS   workload socket of L /ws/workload/    101     101     101      101     101      403       101       101        101          101        101       101
+GET  workload stream of L                  200     200     200      200     200      401       200       200        200          200        200       200
+POST workload up to L /demo/workload/up/   200     200     200      200     200      401       200       200        200          200        200       200
 """
 
 
@@ -180,6 +228,8 @@ class World:
     d: Assessment | None = None
     # A workload run stored for A's revision.
     r: WorkloadRun | None = None
+    # A workload run of A's workload, running (the rows that use it start it).
+    live: Run | None = None
 
 
 def build_world(chat_answers) -> World:
@@ -232,6 +282,8 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
     answers = {"title": "Via the API", "answers": chat_answers}
     finish = finish_data(chat_answers, title="Revised")
     h = {"headers": headers}
+    run = world.live.id if world.live else ""
+    guessed = secrets.token_urlsafe(16)
     calls = {
         "GET result page /assessments/A/": lambda: client.get(f"/assessments/{a.pk}/", **h),
         "GET edit form /assessments/A/edit/": lambda: client.get(
@@ -357,16 +409,50 @@ def request(client: Client, world: World, entry: str, who: str, chat_answers, he
         "GET metrics /metrics from elsewhere": lambda: asgi_get(
             client, "/metrics", headers, peer="203.0.113.9"
         ),
+        "WS network check probe /network-check/ws/": lambda: asgi_websocket(
+            client, "/network-check/ws/", headers
+        ),
+        "GET network check probe stream": lambda: asgi_get(
+            client, "/network-check/events/", headers
+        ),
         "GET case library /cases/": lambda: client.get("/cases/", **h),
         "GET workload page of A /demo/workload/": lambda: client.get(
             f"/demo/workload/?assessment={a.pk}&revision=1", **h
         ),
-        "POST start a workload run (public demo)": lambda: start_workload(client, headers),
+        "POST start a workload run /demo/workload/runs/": lambda: start_workload(client, headers),
         "POST api workload run on A": lambda: client.post(
             "/api/workload-runs/", json.dumps(workload_run(a)), **api
         ),
         "GET api workload run R of A": lambda: client.get(
             f"/api/workload-runs/{world.r.pk}/", **h
+        ),
+        "GET demo page /demo/": lambda: client.get("/demo/", **h),
+        "WS demo socket /ws/demo/": lambda: asgi_websocket(client, "/ws/demo/", headers),
+        "GET demo stream /demo/events/": lambda: asgi_get(client, "/demo/events/", headers),
+        "POST demo chat /demo/send/": lambda: demo_post(
+            client, "/demo/send/", {"type": "chat", "text": "Hello"}, headers
+        ),
+        "POST demo drop of no connection": lambda: demo_post(
+            client, "/demo/drop/", {"connection": "nobody"}, headers
+        ),
+        "GET demo stats /demo/stats/": lambda: client.get("/demo/stats/", **h),
+        "WS workload socket of L /ws/workload/": lambda: asgi_websocket(
+            client, f"/ws/workload/?run={run}", headers
+        ),
+        "GET workload stream of L": lambda: asgi_get(
+            client, f"/demo/workload/events/?run={run}", headers
+        ),
+        "POST workload up to L /demo/workload/up/": lambda: demo_post(
+            client, "/demo/workload/up/", up_message(run), headers
+        ),
+        "WS workload socket of a guessed run": lambda: asgi_websocket(
+            client, f"/ws/workload/?run={guessed}", headers
+        ),
+        "GET workload stream of a guessed run": lambda: asgi_get(
+            client, f"/demo/workload/events/?run={guessed}", headers
+        ),
+        "POST workload up to a guessed run": lambda: demo_post(
+            client, "/demo/workload/up/", up_message(guessed), headers
         ),
         "GET workload page of N": lambda: client.get(f"/demo/workload/?assessment={n.pk}"),
         "POST api workload run on N": lambda: client.post(
@@ -398,6 +484,12 @@ def prepare(world: World, entry: str, chat_answers) -> None:
         Assessment.objects.filter(pk=a.pk).update(
             status=DecisionStatus.IN_REVIEW, review_requested_by=world.users[Role.EDITOR]
         )
+    elif " of L" in entry or " to L" in entry:
+        # As the page of A's workload starts it: one run per browser at a time.
+        cache.clear()
+        revision = a.latest
+        workload = workload_of(revision.answers, revision.catalogue_version, revision.traffic)
+        world.live = async_to_sync(runs.start)("session:editor's browser", workload)
     elif entry.startswith("POST supersede"):
         world.b, _ = Assessment.create_scored("Newer chat", chat_answers, workspace=world.team)
         Assessment.objects.filter(pk=world.b.pk).update(status=DecisionStatus.ACCEPTED)
@@ -415,39 +507,62 @@ def asgi_get(
     tested in tests/questionnaire/test_decision_stream.py.)
     """
     target, _, query = path.partition("?")
-    cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
-    sent = [(b"host", b"testserver"), (b"cookie", cookies.encode())]
-    sent += [(name.lower().encode(), value.encode()) for name, value in headers.items()]
-    scope = {
-        "type": "http",
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": target,
-        "raw_path": target.encode(),
-        "query_string": query.encode(),
-        "headers": sent,
-        "client": (peer, 50000),
-    }
-
-    async def call() -> tuple[dict, dict]:
-        communicator = ApplicationCommunicator(application, scope)
-        await communicator.send_input({"type": "http.request", "body": b""})
-        start = await communicator.receive_output(5)
-        first = await communicator.receive_output(5)
-        await communicator.send_input({"type": "http.disconnect"})
-        await communicator.wait(5)
-        return start, first
-
-    # The stream's database work runs on this thread (thread-sensitive, under
-    # async_to_sync), inside the test's transaction: as Django's test Client
-    # does for a request, its connection is not closed after each read.
-    with patch("channels.db.close_old_connections"):
-        start, first = async_to_sync(call)()
-    response = HttpResponse(first.get("body", b""), status=start["status"])
-    for name, value in start["headers"]:
-        response[name.decode()] = value.decode()
+    answer = through_asgi(
+        lambda: asgi.request(
+            target, host=HOST, client=peer, query=query, headers=with_cookies(client, headers)
+        )
+    )
+    response = HttpResponse(answer.body, status=answer.status)
+    for name, value in answer.headers.items():
+        response[name] = value
     return response
+
+
+@dataclass
+class SocketAnswer:
+    """What a WebSocket got, as a cell reads it: a status or a close code (no HTTP response)."""
+
+    status_code: int
+    content: bytes = b""
+    streaming: bool = False
+
+
+def asgi_websocket(client: Client, path: str, headers: dict[str, str]) -> SocketAnswer:
+    """A WebSocket from this site's page, with the client's cookies and these headers."""
+    headers = with_cookies(client, headers)
+    return SocketAnswer(through_asgi(lambda: asgi.websocket(path, host=HOST, headers=headers)))
+
+
+def with_cookies(client: Client, headers: dict[str, str]) -> dict[str, str]:
+    cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
+    return {"Cookie": cookies, **headers}
+
+
+def through_asgi(call: Callable[[], Awaitable]):
+    """``call()`` awaited on an event loop of its own, as a server would run it.
+
+    Its database work runs on this thread (thread-sensitive, under
+    async_to_sync), inside the test's transaction: as Django's test Client
+    does for a request, its connection is not closed after each read. The
+    demo's feed, started on that loop by a demo stream or socket, is
+    stopped with it.
+    """
+
+    async def run():
+        try:
+            return await call()
+        finally:
+            await reset_feed()
+
+    with patch("channels.db.close_old_connections"):
+        return async_to_sync(run)()
+
+
+def demo_post(client: Client, path: str, body: dict, headers: dict[str, str]) -> HttpResponse:
+    """A post of the demo's own JSON; its per-client rates start afresh (every cell is 127.0.0.1)."""
+    send_limits.clear()
+    up_limits.clear()
+    return client.post(path, json.dumps(body), content_type="application/json", headers=headers)
 
 
 def workload_run(assessment: Assessment) -> dict:
@@ -471,6 +586,11 @@ def workload_run(assessment: Assessment) -> dict:
         "websocket": side,
         "sse": side,
     }
+
+
+def up_message(run_id: str) -> dict:
+    """An up message of a run's SSE side, as the workload page posts it."""
+    return {"run": run_id, "seq": 1, "t": 1700000000000.5, "data": "u" * 64}
 
 
 def start_workload(client: Client, headers: dict[str, str]) -> HttpResponse:
@@ -524,6 +644,19 @@ def cells(table: str):
 @pytest.mark.parametrize(("entry", "who", "expected"), list(cells(MATRIX)))
 def test_permission_matrix(settings, chat_answers, entry, who, expected):
     settings.ADVISOR_ANONYMOUS = False
+    check_cell(chat_answers, entry, who, expected)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("entry", "who", "expected"), list(cells(PRIVATE_DEMO_MATRIX)))
+def test_private_demo_matrix(settings, chat_answers, entry, who, expected):
+    settings.ADVISOR_ANONYMOUS = False
+    settings.ADVISOR_PUBLIC_DEMO = False
+    check_cell(chat_answers, entry, who, expected)
+
+
+def check_cell(chat_answers, entry: str, who: str, expected: str) -> None:
+    """One cell of the first or the third table, in the settings its test made."""
     world = build_world(chat_answers)
     prepare(world, entry, chat_answers)
     client = Client()

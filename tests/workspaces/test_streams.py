@@ -11,6 +11,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from advisor.asgi import application
+from tests.operations.asgi import request, websocket
+from workspaces.models import ApiToken, Membership, Role, Workspace
+from workspaces.streams import SIGN_IN_FIRST
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -131,3 +134,36 @@ async def test_demo_websocket_private_demo_refused_without_sign_in(settings):
 async def test_demo_websocket_private_demo_accepted_when_signed_in(settings):
     settings.ADVISOR_PUBLIC_DEMO = False
     assert await handshake("/ws/demo/", await session_cookie())
+
+
+@sync_to_async
+def token(revoked: bool = False) -> str:
+    """An API token of a member of a workspace (revoked, if asked)."""
+    user = get_user_model().objects.create_user("bob")
+    workspace = Workspace.objects.create(slug="team", name="Team")
+    Membership.objects.create(workspace=workspace, user=user, role=Role.VIEWER)
+    row, secret = ApiToken.issue(user, workspace)
+    if revoked:
+        row.revoke()
+    return secret
+
+
+async def test_demo_stream_and_socket_private_demo_open_to_a_token(settings):
+    settings.ADVISOR_PUBLIC_DEMO = False
+    bearer = {"Authorization": f"Bearer {await token()}"}
+    assert (await request("/demo/events/", headers=bearer)).status == 200
+    assert await websocket("/ws/demo/", headers=bearer) == 101
+
+
+async def test_demo_stream_and_socket_private_demo_refuse_a_revoked_token_with_a_session(
+    settings,
+):
+    """As on a page: a token that is sent and refused is refused, whatever the cookies say."""
+    settings.ADVISOR_PUBLIC_DEMO = False
+    sent = {
+        "Authorization": f"Bearer {await token(revoked=True)}",
+        "Cookie": (await session_cookie()).decode(),
+    }
+    answer = await request("/demo/events/", headers=sent)
+    assert (answer.status, answer.body) == (401, SIGN_IN_FIRST)
+    assert await websocket("/ws/demo/", headers=sent) == 403
