@@ -11,11 +11,13 @@ never answer anyone the access policy refuses.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
 import re
 import signal
+import weakref
 from types import SimpleNamespace
 
 import pytest
@@ -742,6 +744,33 @@ async def test_render_that_fails_in_its_worker_is_503(
     assert failed.status_code == 503
     assert int(failed["Retry-After"]) >= 1
     assert "try again" in failed.content.decode()
+
+
+class Node:
+    """A cycle, as a render's boxes and styles make."""
+
+    def __init__(self) -> None:
+        self.itself = self
+
+
+def test_a_worker_frees_a_renders_cycles_when_it_ends():
+    left = []
+
+    def render() -> bytes:
+        node = Node()
+        left.append(weakref.ref(node))
+        return b"%PDF-"
+
+    assert render_pool._run_in_worker(render) == b"%PDF-"
+    assert left[0]() is None
+    assert gc.isenabled()
+
+
+def test_a_render_that_fails_leaves_the_workers_collector_on():
+    with pytest.raises(MemoryError):
+        render_pool._run_in_worker(render_helpers.out_of_memory, "<html>")
+
+    assert gc.isenabled()
 
 
 @pytest.mark.asyncio
