@@ -4,7 +4,8 @@ A render is a quarter of a second of mostly pure Python (WeasyPrint's
 layout): in threads, renders would take turns on the GIL and take it from
 the event loop too. Each worker process sets Django up once, parses the
 report stylesheet and loads the fonts once, then makes PDFs of the HTML the
-view sends it (``report.render_pdf``); it never touches the database.
+view sends it (``report.render_pdf``), with the garbage collector off during
+each (``_run_in_worker``); it never touches the database.
 
 - ``ADVISOR_REPORT_WORKERS`` processes (default: cores - 1, at least 1),
   all started in the background at a server's first request of any kind
@@ -28,6 +29,7 @@ view sends it (``report.render_pdf``); it never touches the database.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import math
 import multiprocessing
@@ -100,6 +102,28 @@ def _start_worker(settings_module: str) -> None:
     from . import report
 
     report.warm_up()
+    # Django, the app, WeasyPrint and the fonts stay for the worker's life:
+    # frozen, the collector no longer walks them at each full collection.
+    gc.collect()
+    gc.freeze()
+
+
+def _run_in_worker(function: Callable, *args):
+    """``function(*args)`` in a worker, with one collection of cyclic garbage, at its end.
+
+    A render keeps some ten thousand objects (boxes, styles, text runs)
+    alive until it ends, and the collector, run at every 700 new objects,
+    walked them some 25 times per render while they were all still in use.
+    Off during the render and run once after it (2 ms), it frees the same
+    cycles. With the start-up objects frozen, a render costs about a tenth
+    less CPU.
+    """
+    gc.disable()
+    try:
+        return function(*args)
+    finally:
+        gc.enable()
+        gc.collect()
 
 
 def _ready() -> None:
@@ -224,7 +248,7 @@ class RenderPool:
             flight.started = True
             executor = self._pool()
             try:
-                submitted = executor.submit(flight.function, *flight.args)
+                submitted = executor.submit(_run_in_worker, flight.function, *flight.args)
             except BrokenProcessPool as error:
                 self._broke(executor)
                 del self._flights[flight.key]

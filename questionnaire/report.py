@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import re
 import threading
 from collections.abc import Mapping
 from functools import cache
@@ -24,6 +25,8 @@ from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils.text import slugify
 from weasyprint import CSS, HTML
+from weasyprint import html as weasyprint_html
+from weasyprint.css.counters import CounterStyle
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError
 
@@ -40,6 +43,11 @@ DEFAULT_PAPER = "a4"
 FILENAME_SUFFIX = "-websocket-vs-sse.pdf"
 STYLESHEET = "css/report.css"
 TEMPLATE = "questionnaire/report.html"
+# Rules of WeasyPrint's user-agent stylesheet that style a pseudo-element of
+# every element (``ReportHTML``), and how many of each it has.
+MARKER_RULE = re.compile(r"^::marker \{", re.MULTILINE)
+NOTE_RULES = re.compile(r"^::(?:footnote|note)-[a-z-]+ \{[^}]*\}\n", re.MULTILINE)
+NOTE_RULE_COUNT = 5
 # Room for a readable file name; titles may be 200 characters long.
 SLUG_LENGTH = 80
 # Counts in the executive summary read as words up to twenty.
@@ -269,13 +277,53 @@ def report_html(context: Mapping, paper: str = DEFAULT_PAPER) -> str:
     return render_to_string(TEMPLATE, {**context, "page_size": PAPER_SIZES[paper]})
 
 
-def render_pdf(html: str) -> bytes:
-    """The PDF of the report's HTML: the costly part, run in a render worker process."""
-    document = HTML(string=html, url_fetcher=local_fetcher())
+def render_pdf(html: str, html_class: type[HTML] | None = None) -> bytes:
+    """The PDF of the report's HTML: the costly part, run in a render worker process.
+
+    ``html_class``: ``ReportHTML`` unless a test compares it with WeasyPrint's own.
+    """
+    document = (html_class or ReportHTML)(string=html, url_fetcher=local_fetcher())
     # Tagged: screen readers and reflow get headings, lists and reading order.
     return document.write_pdf(
         stylesheets=[_stylesheet()], font_config=_font_config(), pdf_tags=True
     )
+
+
+class ReportHTML(HTML):
+    """WeasyPrint's ``HTML`` with its user-agent stylesheet cut to what a report can use.
+
+    That stylesheet styles the ``::marker``, footnote and note pseudo-elements
+    of every element: for a report's 300 elements, 1,800 of the 2,000 styles
+    WeasyPrint computes per render, over a tenth of its CPU, for boxes it never
+    makes. A report has no footnotes (``float: footnote``) nor notes
+    (``position: note()``), and its only list items are ``li``: without the
+    footnote and note rules, and with ``li::marker`` for ``::marker``, the
+    PDF is the same, byte for byte (tested). ``_ua_stylesheets`` is the hook
+    WeasyPrint's own tests use for a lighter stylesheet; if a WeasyPrint
+    release words its stylesheet otherwise, reports use it whole.
+    """
+
+    def _ua_stylesheets(self, forms: bool = False) -> list[CSS]:
+        lean = _lean_user_agent_stylesheet()
+        return [
+            lean if lean is not None and sheet is weasyprint_html.UA_STYLESHEET else sheet
+            for sheet in super()._ua_stylesheets(forms)
+        ]
+
+
+@cache
+def _lean_user_agent_stylesheet() -> CSS | None:
+    text, markers = MARKER_RULE.subn("li::marker {", weasyprint_html.UA)
+    text, notes = NOTE_RULES.subn("", text)
+    if (markers, notes) != (1, NOTE_RULE_COUNT):
+        logger.warning(
+            "WeasyPrint's user-agent stylesheet is not the one PDF reports trim: "
+            "they use it whole, and each render costs over a tenth more."
+        )
+        return None
+    # A store of its own for the sheet's @counter-style rules: WeasyPrint's
+    # already holds them, and refuses "disc" and "decimal" twice.
+    return CSS(string=text, counter_style=CounterStyle())
 
 
 class StaticFilesFetcher(URLFetcher):

@@ -11,14 +11,17 @@ never answer anyone the access policy refuses.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import multiprocessing
 import os
 import re
 import signal
+import weakref
 from types import SimpleNamespace
 
 import pytest
+import weasyprint
 from asgiref.testing import ApplicationCommunicator
 from django.core.cache import caches
 from django.test import Client
@@ -274,6 +277,11 @@ def test_page_shows_a_workload_run_posted_after_it_was_cached(people, team_asses
 
 def fresh_pdf(assessment: Assessment, paper: str = report.DEFAULT_PAPER, *, shared=False):
     """The PDF rendered here and now, from the database, with no cache on the way."""
+    return report.render_pdf(fresh_html(assessment, paper, shared=shared))
+
+
+def fresh_html(assessment: Assessment, paper: str = report.DEFAULT_PAPER, *, shared=False) -> str:
+    """The report's HTML made here and now, from the database."""
     from questionnaire import decisions
 
     assessment = Assessment.objects.get(pk=assessment.pk)
@@ -283,7 +291,33 @@ def fresh_pdf(assessment: Assessment, paper: str = report.DEFAULT_PAPER, *, shar
         revisions[-1].display_title, revisions, revisions[-1], decision, shared=shared
     )
     context["workload_runs"] = workload_evidence(revisions[-1])
-    return report.render_report(context, paper)
+    return report.report_html(context, paper)
+
+
+def test_report_stylesheet_trim_changes_no_byte_of_a_full_report(
+    people, team_assessment, chat_answers
+):
+    """Every part a report can have (lists, a revision's changes, reviews, a comment with
+    a line break, a workload run) is the PDF WeasyPrint's whole user-agent stylesheet makes."""
+    team_assessment.revise("Team chat", {**chat_answers, "client_messages": "none"})
+    request_review(people, team_assessment)
+    approve(people, team_assessment, revision=2)
+    comment = as_(people, "reviewer").post(
+        url(team_assessment, "comments/"), {"body": "Why SSE?\nClients never send."}
+    )
+    assert comment.status_code == 302
+    post_workload_run(people, team_assessment)
+    html = fresh_html(team_assessment, "letter")
+    assert "Why SSE?<br>" in html and "<li" in html
+
+    assert report.render_pdf(html) == report.render_pdf(html, weasyprint.HTML)
+
+
+def test_reports_render_with_the_trimmed_stylesheet():
+    """A WeasyPrint release that words its stylesheet otherwise fails here, not in slow renders."""
+    document = report.ReportHTML(string="<p>report</p>")
+
+    assert document._ua_stylesheets() != weasyprint.HTML(string="<p>report</p>")._ua_stylesheets()
 
 
 @pytest.mark.parametrize("paper", ["a4", "letter"])
@@ -710,6 +744,33 @@ async def test_render_that_fails_in_its_worker_is_503(
     assert failed.status_code == 503
     assert int(failed["Retry-After"]) >= 1
     assert "try again" in failed.content.decode()
+
+
+class Node:
+    """A cycle, as a render's boxes and styles make."""
+
+    def __init__(self) -> None:
+        self.itself = self
+
+
+def test_a_worker_frees_a_renders_cycles_when_it_ends():
+    left = []
+
+    def render() -> bytes:
+        node = Node()
+        left.append(weakref.ref(node))
+        return b"%PDF-"
+
+    assert render_pool._run_in_worker(render) == b"%PDF-"
+    assert left[0]() is None
+    assert gc.isenabled()
+
+
+def test_a_render_that_fails_leaves_the_workers_collector_on():
+    with pytest.raises(MemoryError):
+        render_pool._run_in_worker(render_helpers.out_of_memory, "<html>")
+
+    assert gc.isenabled()
 
 
 @pytest.mark.asyncio

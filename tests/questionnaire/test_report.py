@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 import pytest_asyncio
+import weasyprint
 from asgiref.sync import sync_to_async
 from django.db import connections
 from django.utils.html import escape
@@ -369,6 +370,17 @@ def test_report_renders_every_preset(client, catalogue, slug):
         )
         == []
     )
+
+
+def test_report_stylesheet_trim_changes_no_byte_of_any_preset(catalogue):
+    """report.ReportHTML's user-agent stylesheet gives each preset's PDF as WeasyPrint's does."""
+    for slug in PRESETS:
+        preset = catalogue.preset(slug)
+        assessment, _ = Assessment.create_scored(preset.title, preset.answers)
+        revision = assessment.latest
+        html = report.report_html(report.report_context(preset.title, [revision], revision))
+
+        assert report.render_pdf(html) == report.render_pdf(html, weasyprint.HTML), slug
 
 
 # --- Revisions and catalogue versions --------------------------------------------------
