@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from workspaces import access
-from workspaces.models import Membership
 
 from . import decisions, live
 
@@ -31,5 +30,5 @@ def decisions_waiting(request: HttpRequest) -> dict:
         # A viewer everywhere can never be asked to review: no count to show
         # (the link stays, hidden, as the anchor of the page's live stream).
         "decisions_may_review": bool(waiting)
-        or Membership.objects.filter(user=user, role__in=access.REVIEWER_ROLES).exists(),
+        or any(m.role in access.REVIEWER_ROLES for m in access.my_memberships(principal)),
     }

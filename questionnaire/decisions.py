@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.dispatch import Signal
 from django.http import HttpRequest
 from django.utils import timezone
@@ -570,25 +570,44 @@ def counting_reviewers(workspace: Workspace, assessment_ids=None) -> dict[object
 
 def approvals(assessment: Assessment) -> list[Approval]:
     """Every review, oldest first, each saying whether it counts now."""
-    reviews = list(assessment.reviews.select_related("revision"))
+    reviews = _reviews(assessment)
     if assessment.status in TAKEN:
-        # Taken: the approvals that counted then are the record.
-        return [_shown(given, given.counted_in_decision) for given in reviews]
-    latest = _latest_number(assessment)
+        return _weighed(reviews)
     counting = (
         counting_reviewers(assessment.workspace, [assessment.pk]).get(assessment.pk, set())
         if assessment.workspace_id is not None
         else set()
     )
+    return _weighed(reviews, _latest_number(assessment), counting)
+
+
+def _reviews(assessment: Assessment) -> list[Review]:
+    """The assessment's reviews, oldest first, each with its ``revision_number``.
+
+    The number alone, not the revision: its row holds the answers and the
+    result, which would be read and decoded for every review.
+    """
+    return list(assessment.reviews.annotate(revision_number=F("revision__number")))
+
+
+def _weighed(
+    reviews: list[Review], latest: int | None = None, counting: set[int] | None = None
+) -> list[Approval]:
+    """``reviews`` as shown, each saying whether it counts: as recorded when the
+    decision was taken (no ``latest``), else towards the ``latest`` revision
+    by the ``counting`` reviewers."""
+    if latest is None:
+        # Taken: the approvals that counted then are the record.
+        return [_shown(given, given.counted_in_decision) for given in reviews]
     # A reviewer's latest verdict on a revision is the one that stands.
     standing = {}
     for given in reviews:
-        standing[(given.revision.number, given.reviewer_id)] = given.pk
+        standing[(given.revision_number, given.reviewer_id)] = given.pk
     shown = []
     for given in reviews:
         counts = (
             given.verdict == ReviewVerdict.APPROVE
-            and given.revision.number == latest
+            and given.revision_number == latest
             and standing[(latest, given.reviewer_id)] == given.pk
             and given.reviewer_id in counting
         )
@@ -600,7 +619,7 @@ def _shown(given: Review, counts: bool) -> Approval:
     return Approval(
         review_id=given.pk,
         reviewer=given.reviewer_name,
-        revision=given.revision.number,
+        revision=given.revision_number,
         verdict=given.verdict,
         comment=given.comment,
         at=given.created_at,
@@ -648,8 +667,10 @@ def waiting_for(principal: Principal) -> list:
     """The ids of the decisions waiting for this principal's review (a token: in its workspace)."""
     if principal.user is None:
         return []
-    scope = [principal.token.workspace_id] if principal.token is not None else None
-    return waiting_ids(principal.user, scope)
+    reviewing = [
+        m.workspace_id for m in access.my_memberships(principal) if m.role in REVIEWER_ROLES
+    ]
+    return _waiting_in(principal.user, reviewing)
 
 
 def waiting_count(principal: Principal) -> int:
@@ -660,15 +681,20 @@ def waiting_count(principal: Principal) -> int:
 def waiting_ids(user, workspace_ids=None) -> list:
     """The ids of the decisions waiting for ``user``'s review, in their workspaces
     (only in ``workspace_ids`` when given: a token's one workspace)."""
+    reviewing = Membership.objects.filter(user=user, role__in=REVIEWER_ROLES)
+    if workspace_ids is not None:
+        reviewing = reviewing.filter(workspace_id__in=workspace_ids)
+    return _waiting_in(user, list(reviewing.values_list("workspace_id", flat=True)))
+
+
+def _waiting_in(user, reviewing: list) -> list:
+    """``waiting_ids`` in the workspaces where ``user`` has a reviewing role (``reviewing``)."""
+    if not reviewing:
+        return []
     asked = Reviewer.objects.filter(requested_by=user).values("assessment_id")
     candidates = Assessment.objects.filter(
-        status=DecisionStatus.IN_REVIEW,
-        reviewers__user=user,
-        workspace__memberships__user=user,
-        workspace__memberships__role__in=REVIEWER_ROLES,
+        status=DecisionStatus.IN_REVIEW, reviewers__user=user, workspace_id__in=reviewing
     ).exclude(Q(review_requested_by=user) | Q(pk__in=asked), workspace__allow_self_approval=False)
-    if workspace_ids is not None:
-        candidates = candidates.filter(workspace_id__in=workspace_ids)
     ids = []
     for assessment_id, latest in candidates.values_list("pk", "revisions__number").order_by(
         "pk", "-revisions__number"
@@ -684,40 +710,102 @@ def waiting_ids(user, workspace_ids=None) -> list:
     return [pk for pk, latest in ids if (pk, latest) not in reviewed]
 
 
+@dataclass
+class _Record:
+    """A decision's rows that the panel reads, each table once (``panel_context``)."""
+
+    latest: int
+    reviews: list[Review]
+    # The named reviewers, with their users and who named them.
+    named: list[Reviewer]
+    # The workspace's members who may review, with their users: whose
+    # approvals may count and whom a request for review may name. Not read
+    # for a taken decision, which neither counts nor asks any more.
+    eligible: list[Membership]
+    # Everyone who asked for review of it, now or before (``requesters``).
+    requesters: set[int]
+
+    @classmethod
+    def load(cls, assessment: Assessment, latest: int | None) -> _Record:
+        named = list(
+            Reviewer.objects.filter(assessment=assessment).select_related("user", "requested_by")
+        )
+        asked = {reviewer.requested_by_id for reviewer in named} | {
+            assessment.review_requested_by_id
+        }
+        return cls(
+            latest=_latest_number(assessment) if latest is None else latest,
+            reviews=_reviews(assessment),
+            named=named,
+            eligible=[]
+            if assessment.status in TAKEN
+            else list(eligible_reviewers(assessment.workspace)),
+            requesters=asked - {None},
+        )
+
+    def counting(self, workspace: Workspace) -> set[int]:
+        """``counting_reviewers`` of this one decision, from the rows read."""
+        eligible = {membership.user_id for membership in self.eligible}
+        return {
+            reviewer.user_id
+            for reviewer in self.named
+            if reviewer.user_id in eligible
+            and (workspace.allow_self_approval or reviewer.user_id not in self.requesters)
+        }
+
+    def approvals(self, assessment: Assessment) -> list[Approval]:
+        if assessment.status in TAKEN:
+            return _weighed(self.reviews)
+        return _weighed(self.reviews, self.latest, self.counting(assessment.workspace))
+
+    def requested_by(self, assessment: Assessment):
+        """Who asked for review last: among the users read already, as a rule."""
+        users = {reviewer.requested_by_id: reviewer.requested_by for reviewer in self.named}
+        pk = assessment.review_requested_by_id
+        if pk in users:
+            return users[pk]
+        return assessment.review_requested_by
+
+
 def panel_context(
-    assessment: Assessment, principal: Principal | None = None, seen: int | None = None
+    assessment: Assessment,
+    principal: Principal | None = None,
+    seen: int | None = None,
+    *,
+    latest: int | None = None,
 ) -> dict:
     """What the decision panel shows (the result page, its live partial, the PDF, the ADR).
 
     With a principal (the pages), also the forms it may use now (``forms``).
     ``seen`` is the revision the page shows: a review is of that revision,
     and once a newer one is saved the panel says so instead of offering it.
+    ``latest`` is the latest revision's number, when the caller has read the
+    revisions already (the result page).
     """
     if assessment.workspace_id is None:
         return {"decision": None}
-    given = approvals(assessment)
-    latest = _latest_number(assessment)
+    record = _Record.load(assessment, latest)
+    given = record.approvals(assessment)
+    latest = record.latest
     seen = seen if seen is not None and 0 < seen <= latest else latest
-    forms = panel_forms(assessment, principal, seen, latest) if principal is not None else {}
+    forms = panel_forms(assessment, principal, seen, record) if principal is not None else {}
     shared = principal is not None and principal.share_link is not None
-    named = list(
-        Reviewer.objects.filter(assessment=assessment).select_related("user", "requested_by")
-    )
-    by_request = sorted(named, key=lambda reviewer: (reviewer.requested_at, reviewer.pk))
+    requested_by = record.requested_by(assessment)
+    by_request = sorted(record.named, key=lambda reviewer: (reviewer.requested_at, reviewer.pk))
     return {
         "decision": {
             "status": assessment.status,
             "status_label": assessment.get_status_display(),
             "status_changed_at": assessment.status_changed_at,
-            "requested_by": assessment.review_requested_by,
-            "reviewers": [reviewer.user for reviewer in named],
+            "requested_by": requested_by,
+            "reviewers": [reviewer.user for reviewer in record.named],
             # Everyone who asked for review, first asker first (the ADR's "consulted").
             "requesters": list(
                 dict.fromkeys(
                     user
                     for user in [
                         *(reviewer.requested_by for reviewer in by_request),
-                        assessment.review_requested_by,
+                        requested_by,
                     ]
                     if user is not None
                 )
@@ -741,7 +829,7 @@ def panel_context(
     }
 
 
-def panel_forms(assessment: Assessment, principal: Principal, seen: int, latest: int) -> dict:
+def panel_forms(assessment: Assessment, principal: Principal, seen: int, record: _Record) -> dict:
     """The decision forms ``principal`` may use now, with what each offers.
 
     Both the access policy (the role) and the decision's state decide, so
@@ -751,6 +839,8 @@ def panel_forms(assessment: Assessment, principal: Principal, seen: int, latest:
     """
     workspace = assessment.workspace
     user = principal.user
+    latest = record.latest
+    named = {reviewer.user_id for reviewer in record.named}
     may_request = access.can(principal, Action.REQUEST_REVIEW, assessment)
     forms = {
         "revision": seen,
@@ -761,16 +851,20 @@ def panel_forms(assessment: Assessment, principal: Principal, seen: int, latest:
             and seen == latest
             and user is not None
             and access.can(principal, Action.REVIEW, assessment)
-            and assessment.reviewers.filter(user=user).exists()
-            and (workspace.allow_self_approval or user.pk not in requesters(assessment))
+            and user.pk in named
+            and (workspace.allow_self_approval or user.pk not in record.requesters)
         ),
         # My standing verdict on the latest revision, if I gave one.
-        "my_review": (
-            assessment.reviews.filter(reviewer=user, revision__number=latest)
-            .order_by("-id")
-            .first()
-            if user is not None
-            else None
+        "my_review": max(
+            (
+                given
+                for given in record.reviews
+                if user is not None
+                and given.reviewer_id == user.pk
+                and given.revision_number == latest
+            ),
+            key=lambda given: given.pk,
+            default=None,
         ),
         "comment": access.can(principal, Action.COMMENT, assessment),
         "supersede": may_request and assessment.status == DecisionStatus.ACCEPTED,
@@ -778,10 +872,9 @@ def panel_forms(assessment: Assessment, principal: Principal, seen: int, latest:
         "supersede_choices": [],
     }
     if forms["request_review"]:
-        named = set(assessment.reviewers.values_list("user_id", flat=True))
         forms["reviewer_choices"] = [
             {"username": m.user.get_username(), "role": m.role, "named": m.user_id in named}
-            for m in eligible_reviewers(workspace)
+            for m in record.eligible
             if workspace.allow_self_approval or user is None or m.user_id != user.pk
         ]
     if forms["supersede"]:

@@ -199,7 +199,7 @@ def check(watch: Watch, *, session: bool = False) -> int:
     revoked token's does, without a session read at every wake-up.
     """
     principal = watch.principal
-    principal._roles.clear()
+    principal.forget_roles()
     if session and watch.session_key and session_user_id(watch.session_key) != principal.user.pk:
         return UNAUTHENTICATED
     if principal.token is not None and (
@@ -228,7 +228,7 @@ def newest_id(principal: Principal) -> int:
     Of theirs only: the log's own newest id would tell anyone how busy the
     other workspaces (and the sign-in page) are.
     """
-    workspaces = access.memberships(principal).values_list("workspace_id", flat=True)
+    workspaces = [membership.workspace_id for membership in access.my_memberships(principal)]
     return (
         AuditEvent.objects.filter(
             action__in=DECISION_ACTIONS, workspace_id__in=workspaces

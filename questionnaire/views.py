@@ -297,7 +297,8 @@ def leaning(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_safe
 def assessment_detail(request: HtmxHttpRequest, pk) -> HttpResponse:
-    assessment = get_object_or_404(Assessment, pk=pk)
+    # With its workspace: the decision panel reads its rules.
+    assessment = get_object_or_404(Assessment.objects.select_related("workspace"), pk=pk)
     access.require(request, Action.VIEW, assessment)
     return _result_page(request, assessment)
 
@@ -343,7 +344,9 @@ def _result_page(
     decision_form: dict | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    revisions = list(assessment.revisions.select_related("network_check"))
+    # Without their network checks: only the snapshot shows one, and it is
+    # rendered from the revision (which reads its check then) once per key.
+    revisions = list(assessment.revisions.all())
     revision = requested_revision_or_404(request, revisions)
     principal = access.principal_of(request)
     if share_secret:
@@ -369,7 +372,9 @@ def _result_page(
         "snapshot": snapshot_parts(
             revisions, revision, Viewer(shared=bool(share_secret), can_revise=can["revise"])
         ),
-        **decisions.panel_context(assessment, principal, revision.number),
+        **decisions.panel_context(
+            assessment, principal, revision.number, latest=revisions[-1].number
+        ),
         **rescoring.page_context(assessment, revisions, revision),
         # A decision form refused: which, why, and what was typed (decision_views).
         "decision_form": decision_form,
@@ -397,7 +402,7 @@ def _result_page(
 def _workspaces_for(principal: access.Principal, action: Action) -> list[Workspace]:
     return [
         membership.workspace
-        for membership in access.memberships(principal)
+        for membership in access.my_memberships(principal)
         if access.can(principal, action, membership.workspace)
     ]
 

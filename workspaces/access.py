@@ -113,6 +113,8 @@ class Principal:
     anonymous_key: str = ""
     share_link: object | None = None
     _roles: dict[int, str | None] = field(default_factory=dict, repr=False)
+    # ``memberships`` as read once for this principal (``my_memberships``).
+    _memberships: list[Membership] | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -136,12 +138,16 @@ class Principal:
         if self.token is not None and self.token.workspace_id != workspace_id:
             return None
         if workspace_id not in self._roles:
-            self._roles[workspace_id] = (
-                Membership.objects.filter(workspace_id=workspace_id, user=self.user)
-                .values_list("role", flat=True)
-                .first()
-            )
+            # All of them at once: a page asks for the header's list of
+            # workspaces (and the roles in it) after its access check anyway.
+            mine = {m.workspace_id: m.role for m in my_memberships(self)}
+            self._roles[workspace_id] = mine.get(workspace_id)
         return self._roles[workspace_id]
+
+    def forget_roles(self) -> None:
+        """Read roles and memberships afresh next time (a stream, at each wake-up)."""
+        self._roles.clear()
+        self._memberships = None
 
 
 def anonymous_mode() -> bool:
@@ -304,8 +310,21 @@ def memberships(principal: Principal):
     return found.order_by("workspace__name", "workspace__slug")
 
 
+def my_memberships(principal: Principal) -> list[Membership]:
+    """``memberships``, read once per principal, which lives as long as its request.
+
+    The access check, the header's workspace switcher and its count of
+    decisions waiting for review all ask during one page: one query instead
+    of one each. A stream's principal outlives requests: it forgets them at
+    every wake-up (``Principal.forget_roles``).
+    """
+    if principal._memberships is None:
+        principal._memberships = list(memberships(principal))
+    return principal._memberships
+
+
 def owned_workspaces(principal: Principal) -> list[Workspace]:
-    return [m.workspace for m in memberships(principal) if m.role == Role.OWNER]
+    return [m.workspace for m in my_memberships(principal) if m.role == Role.OWNER]
 
 
 def current_workspace(request: HttpRequest) -> Workspace | None:
@@ -320,7 +339,7 @@ def current_workspace(request: HttpRequest) -> Workspace | None:
         return principal.token.workspace
     if principal.user is None:
         return None
-    mine = list(memberships(principal))
+    mine = my_memberships(principal)
     picked = request.session.get(CURRENT_WORKSPACE_KEY)
     for membership in mine:
         if membership.workspace.slug == picked:

@@ -15,7 +15,7 @@ def workspaces(request: HttpRequest) -> dict:
     principal = access.principal_of(request)
     if principal.token is not None:
         return {}
-    mine = list(access.memberships(principal))
+    mine = access.my_memberships(principal)
     picked = request.session.get(access.CURRENT_WORKSPACE_KEY)
     current = next((m.workspace for m in mine if m.workspace.slug == picked), None)
     if current is None and mine:
