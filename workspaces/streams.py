@@ -22,9 +22,12 @@ from django.http.cookie import parse_cookie
 from advisor.origins import Scope, header, plain_response
 
 from .access import Principal
-from .middleware import bearer_of, token_principal_for
+from .middleware import TOKEN_REFUSED, bearer_of, token_principal_for
 
 SIGN_IN_FIRST = b"Sign in first, or send an API token: this stream answers signed-in people.\n"
+STREAM_TOKEN_REFUSED = f"Not opened: {TOKEN_REFUSED}.\n".encode()
+# As the pages' and the API's 401 (access.api_refusal): the scheme a program may answer with.
+CHALLENGE = (b"www-authenticate", b'Bearer realm="advisor"')
 
 
 async def signed_in_user(scope: Scope):
@@ -95,7 +98,9 @@ def sign_in_required(application, when: Callable[[], bool]):
             if scope["type"] == "websocket":
                 await WebsocketDenier()(scope, receive, send)
             else:
-                await plain_response(send, 401, SIGN_IN_FIRST)
+                token_sent = header(scope, b"authorization") is not None
+                body = STREAM_TOKEN_REFUSED if token_sent else SIGN_IN_FIRST
+                await plain_response(send, 401, body, [CHALLENGE])
             return
         await application(scope, receive, send)
 

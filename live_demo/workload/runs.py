@@ -20,8 +20,9 @@ whether each transport had its forced drop (a resume on another process is
 not dropped again).
 
 Bounded: the parameters' limits (questionnaire/workload.py), one run at a
-time per browser session (or per client address without one) and at most
-``MAX_RUNS`` at once, across all processes; one connection per transport per
+time per browser session (or per client address without one), at most
+``MAX_RUNS_PER_CLIENT`` per client address and ``MAX_RUNS`` in all at
+once, across all processes; one connection per transport per
 run, and the demo's per-client cap on open connections (live_demo/caps.py),
 in each process (a connection is held where it is served: a process that
 dies holds nothing). A run is forgotten ``GRACE_S`` seconds after it ends.
@@ -48,6 +49,11 @@ from redis.exceptions import RedisError
 
 TRANSPORTS = ("websocket", "sse")
 MAX_RUNS = 100
+# Of those, what one client address may hold at once: real sessions are
+# cheap to gather (an account signed in again and again; in anonymous mode,
+# one assessment each), so the one-per-session bound alone lets one client
+# take every place. Colleagues behind one office address still run a few.
+MAX_RUNS_PER_CLIENT = MAX_RUNS // 10
 # The streams open within this after a run starts: its first event is due then.
 LEAD_S = 1.0
 GRACE_S = 10.0
@@ -190,9 +196,10 @@ class Runs:
         # (run id, transport): the connection this process serves it on.
         self._open: dict[tuple[str, str], object] = {}
 
-    async def start(self, owner: str, workload: dict[str, Any]) -> Run:
-        """A new run of ``workload`` for ``owner``; RunRefused (409, 503) over the bounds."""
-        return await self._in_store(self._start, owner, workload)
+    async def start(self, owner: str, workload: dict[str, Any], client: str | None = None) -> Run:
+        """A new run of ``workload`` for ``owner``, from ``client`` (an address, None if
+        unknown); RunRefused (409, 429, 503) over the bounds."""
+        return await self._in_store(self._start, owner, workload, client)
 
     async def get(self, run_id: object) -> Run | None:
         """The run ``run_id`` names, whichever process started it; None if none runs."""
@@ -226,7 +233,7 @@ class Runs:
                 await self._in_store(self._cache().set, dropped, True, self._ttl(run.forgotten_at))
             yield batch
 
-    def _start(self, owner: str, workload: dict[str, Any]) -> Run:
+    def _start(self, owner: str, workload: dict[str, Any], client: str | None = None) -> Run:
         cache = self._cache()
         now = self.clock()
         digest = hashlib.sha256(owner.encode()).hexdigest()[:32]
@@ -241,11 +248,43 @@ class Runs:
                 f"Your browser is running a workload already; it ends in {wait} s.",
                 wait,
             )
+        held = [owner_key]
+        if client is not None:
+            client_place = self._take_client_place(run, client)
+            if client_place is None:
+                cache.delete(owner_key)
+                raise RunRefused(
+                    429,
+                    "run",
+                    f"At most {MAX_RUNS_PER_CLIENT} workloads run at once from one address; "
+                    "try again when one of them ends.",
+                    self._client_wait(client),
+                )
+            held.append(client_place)
         if not self._take_place(run):
-            cache.delete(owner_key)
+            cache.delete_many(held)
             raise RunRefused(503, "run", "The demo is running as many workloads as it can.", 10)
         cache.set(_key("run", run.id), run.definition(), self._ttl(run.forgotten_at))
         return run
+
+    def _client_places(self, client: str) -> list[str]:
+        digest = hashlib.sha256(client.encode()).hexdigest()[:32]
+        return [_key("client", digest, str(number)) for number in range(MAX_RUNS_PER_CLIENT)]
+
+    def _take_client_place(self, run: Run, client: str) -> str | None:
+        """One of ``client``'s places (its key), held until the run ends; None if all are taken."""
+        cache = self._cache()
+        places = self._client_places(client)
+        taken = cache.get_many(places)
+        for place in places:
+            if place not in taken and cache.add(place, run.end, self._ttl(run.end)):
+                return place
+        return None
+
+    def _client_wait(self, client: str) -> int:
+        """Seconds until the first of ``client``'s runs ends."""
+        ends = self._cache().get_many(self._client_places(client)).values()
+        return max(1, math.ceil(min(ends, default=self.clock()) - self.clock()))
 
     def _take_place(self, run: Run) -> bool:
         """One of the MAX_RUNS places, held until the run is forgotten; False if all are taken."""

@@ -115,7 +115,7 @@ async def start(request: HttpRequest) -> HttpResponse:
     if errors:
         return error_response(400, errors)
     try:
-        run = await runs.start(await owner_of(request), workload)
+        run = await runs.start(await owner_of(request), workload, client_key(request))
     except RunRefused as refused:
         return _refusal(refused)
     query = f"?run={run.id}"

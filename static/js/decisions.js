@@ -22,6 +22,8 @@
   // queued request's failure reaches no one (an uncaught rejection, no retry).
   let fetching = false;
   let again = false;
+  // Whether the fetch under way swapped its answer into the page.
+  let landed = false;
 
   // Someone typing in one of the panel's forms keeps their text: the swap
   // waits until they submit (the form's own swap) or leave the field empty.
@@ -70,12 +72,16 @@
     }
     fetching = true;
     again = false;
+    landed = false;
     window.htmx
       .ajax("GET", section.dataset.decisionUrl, { target: "#decision", swap: "outerHTML" })
       .then(
         () => {
           fetching = false;
-          if (again) refresh();
+          // A form's answer replaced the panel meanwhile (a refusal, say,
+          // made before the change this fetch was for): the answer went to
+          // the panel that was, unseen. The one on the page is looked at again.
+          if (again || (!landed && panel() !== section)) refresh();
         },
         // Offline or a server restart: the panel is fetched again once back.
         () => {
@@ -130,7 +136,11 @@
     if (typing(target)) {
       event.detail.shouldSwap = false;
       pending = true;
+      notePending(target);
     }
+  });
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.requestConfig?.verb === "get" && event.target === panel()) landed = true;
   });
   document.addEventListener("htmx:afterSettle", (event) => {
     if (pending && event.detail.target?.id === "decision") refresh();

@@ -286,9 +286,11 @@ def test_a_refresh_under_way_waits_for_someone_who_starts_typing(
     page.unroute(PANEL)
     page.wait_for_function("() => window.__refreshed")
 
-    # Its answer came while they typed: the panel, and their text, stay.
+    # Its answer came while they typed: the panel, and their text, stay; the page says so.
     expect(draft).to_have_value("Half a thought")
     expect(page.locator("#decision .comments")).to_have_count(0)
+    note = page.locator("#decision").get_by_text("New activity: the panel updates when you finish")
+    expect(note).to_be_visible()
 
     draft.fill("")
     draft.blur()
@@ -330,6 +332,56 @@ def test_a_refusal_on_screen_outlasts_the_live_update(
     expect(panel.locator(".comments")).to_contain_text("Now with words")
     expect(page.locator("#err-comment")).to_have_count(0)
     expect(note).to_have_count(0)
+
+
+def test_a_refusal_older_than_a_refresh_under_way_says_the_panel_is_behind(
+    team, live_server_url, browser_context_factory
+) -> None:
+    """The editor's review request is refused, and its answer comes after rita's comment.
+
+    The refusal shows the panel from before the comment; the refresh for the
+    comment, on its way meanwhile, is dropped so that the refusal stays. The
+    page must say that the panel is behind, or the editor reads an old panel
+    as current.
+    """
+    path = team["a"].get_absolute_url()
+    page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
+    refusals, refreshes = [], []
+
+    def answered_later(route) -> None:
+        refusals.append((route, route.fetch()))
+
+    page.route(re.compile(r"/review-requests/$"), answered_later)
+    page.route(PANEL, lambda route: refreshes.append(route))
+    page.goto(path)
+    panel = page.locator("#decision")
+    panel.get_by_label("rita").uncheck()
+    with page.expect_request(re.compile(r"/review-requests/$")):
+        panel.get_by_role("button", name="Request review").click()
+    while not refusals:
+        page.wait_for_timeout(50)
+
+    rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
+    rita_page.goto(path)
+    with page.expect_request(PANEL):
+        rita_page.locator("#decision").get_by_label("Add a comment").fill("Meanwhile")
+        rita_page.locator("#decision").get_by_role("button", name="Comment").click()
+    expect(page.locator("#decision-live")).to_have_text("rita commented")
+    route, response = refusals[0]
+    route.fulfill(response=response)
+    expect(page.locator("#err-review-request")).to_be_visible()
+    page.evaluate(
+        """() => document.addEventListener("htmx:afterRequest", (event) => {
+          if (event.detail.requestConfig.verb === "get") window.__refreshed = true;
+        })"""
+    )
+    refreshes[0].continue_()
+    page.unroute(PANEL)
+    page.wait_for_function("() => window.__refreshed")
+
+    expect(page.locator("#err-review-request")).to_be_visible()
+    expect(panel.locator(".comments")).to_have_count(0)
+    expect(panel.get_by_text("New activity: the panel updates when you send")).to_be_visible()
 
 
 def as_user(user):

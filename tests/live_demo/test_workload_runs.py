@@ -16,7 +16,15 @@ from django.core.cache import cache
 from django.core.cache.backends import base, locmem
 
 from live_demo.workload import runs as runs_module
-from live_demo.workload.runs import BINARY_HEADER, LEAD_S, MAX_RUNS, Run, RunRefused, Runs
+from live_demo.workload.runs import (
+    BINARY_HEADER,
+    LEAD_S,
+    MAX_RUNS,
+    MAX_RUNS_PER_CLIENT,
+    Run,
+    RunRefused,
+    Runs,
+)
 
 
 class Clock:
@@ -205,6 +213,31 @@ async def test_runs_at_most_max_runs_across_processes(clock):
     # The refused owner holds nothing: once a place is free, it starts.
     clock.at += LEAD_S + 4 + 10 + 1
     assert await one.start("one more", workload())
+
+
+@pytest.mark.asyncio
+async def test_runs_one_address_holds_at_most_its_share_across_processes(clock):
+    one, other = Runs(clock), Runs(clock)
+    for owner in range(MAX_RUNS_PER_CLIENT):
+        await (one if owner % 2 else other).start(str(owner), workload(), "192.0.2.1")
+    with pytest.raises(RunRefused) as refused:
+        await one.start("one more", workload(), "192.0.2.1")
+    assert (refused.value.status, refused.value.retry_after) == (429, LEAD_S + 4)
+    assert await one.start("one more", workload(), "192.0.2.2")
+    # A place of the address is free again when its run ends.
+    clock.at += LEAD_S + 4
+    assert await one.start("one more", workload(), "192.0.2.1")
+
+
+@pytest.mark.asyncio
+async def test_runs_refused_for_want_of_places_hold_no_place_of_their_address(clock):
+    runs = Runs(clock)
+    for owner in range(MAX_RUNS):
+        await runs.start(str(owner), workload())
+    for owner in range(MAX_RUNS_PER_CLIENT + 1):
+        with pytest.raises(RunRefused) as refused:
+            await runs.start(f"late {owner}", workload(), "192.0.2.1")
+        assert refused.value.status == 503
 
 
 @pytest.mark.asyncio

@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from live_demo.workload.runs import MAX_RUNS_PER_CLIENT
 from questionnaire.models import Assessment
 
 pytestmark = pytest.mark.django_db
@@ -132,6 +133,24 @@ def test_start_run_two_signed_in_browsers_at_one_address_run_one_each(django_use
         browser = Client()
         browser.force_login(django_user_model.objects.create_user(name))
         assert start(browser, good()).status_code == 201
+
+
+def test_start_run_one_address_takes_at_most_its_share_of_places(django_user_model):
+    """Real sessions are cheap to gather (one account signed in again and again; in
+    anonymous mode, one assessment each): one address may hold a tenth of the places."""
+    user = django_user_model.objects.create_user("mallory")
+    answers = []
+    for _ in range(MAX_RUNS_PER_CLIENT + 1):
+        browser = Client()
+        browser.force_login(user)
+        answers.append(start(browser, good()))
+    assert [answer.status_code for answer in answers] == [201] * MAX_RUNS_PER_CLIENT + [429]
+    assert 0 < int(answers[-1]["Retry-After"]) <= good()["duration_s"] + 1
+    assert "from one address" in answers[-1].json()["errors"]["run"]
+
+    elsewhere = Client(REMOTE_ADDR="192.0.2.7")
+    elsewhere.force_login(user)
+    assert start(elsewhere, good()).status_code == 201
 
 
 def up(client: Client, body: object):

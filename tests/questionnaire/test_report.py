@@ -383,6 +383,37 @@ def test_report_stylesheet_trim_changes_no_byte_of_any_preset(catalogue):
         assert report.render_pdf(html) == report.render_pdf(html, weasyprint.HTML), slug
 
 
+@pytest.fixture
+def lean_stylesheet_made_afresh():
+    """The trimmed stylesheet is made once per process: made again for the test, and after it."""
+    report._lean_user_agent_stylesheet.cache_clear()
+    yield
+    report._lean_user_agent_stylesheet.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "reworded",
+    [
+        lambda ua: ua.replace("::footnote-call {", "::footnote-call, ::x-call {"),
+        lambda ua: ua.replace("::marker {", "::marker, ::x-marker {"),
+    ],
+    ids=["a note rule reworded", "the marker rule reworded"],
+)
+def test_report_renders_with_the_whole_stylesheet_when_weasyprint_words_it_otherwise(
+    monkeypatch, caplog, lean_stylesheet_made_afresh, reworded
+):
+    """A WeasyPrint release whose user-agent stylesheet is not the one trimmed costs
+    reports their speed, never their content: they get the stylesheet whole, and a warning."""
+    from weasyprint import html as weasyprint_html
+
+    monkeypatch.setattr(weasyprint_html, "UA", reworded(weasyprint_html.UA))
+    document = report.ReportHTML(string="<ul><li>point</li></ul>")
+
+    assert document._ua_stylesheets() == [weasyprint_html.UA_STYLESHEET]
+    assert "use it whole" in caplog.text
+    assert report.render_pdf("<ul><li>point</li></ul>").startswith(b"%PDF-")
+
+
 # --- Revisions and catalogue versions --------------------------------------------------
 
 

@@ -13,7 +13,7 @@ from django.test import Client
 from advisor.asgi import application
 from tests.operations.asgi import request, websocket
 from workspaces.models import ApiToken, Membership, Role, Workspace
-from workspaces.streams import SIGN_IN_FIRST
+from workspaces.streams import SIGN_IN_FIRST, STREAM_TOKEN_REFUSED
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -165,5 +165,19 @@ async def test_demo_stream_and_socket_private_demo_refuse_a_revoked_token_with_a
         "Cookie": (await session_cookie()).decode(),
     }
     answer = await request("/demo/events/", headers=sent)
-    assert (answer.status, answer.body) == (401, SIGN_IN_FIRST)
+    assert (answer.status, answer.body) == (401, STREAM_TOKEN_REFUSED)
     assert await websocket("/ws/demo/", headers=sent) == 403
+
+
+@pytest.mark.parametrize(
+    ("sent", "body"),
+    [({}, SIGN_IN_FIRST), ({"Authorization": "Bearer "}, STREAM_TOKEN_REFUSED)],
+    ids=["nothing sent", "an empty token"],
+)
+async def test_stream_refusal_says_a_token_may_answer_it(settings, sent, body):
+    """A 401 names the scheme that answers it (RFC 9110), as the pages' and the API's do;
+    a token that was sent is told refused, not asked for."""
+    settings.ADVISOR_PUBLIC_DEMO = False
+    answer = await request("/demo/events/", headers=sent)
+    assert (answer.status, answer.body) == (401, body)
+    assert answer.headers["www-authenticate"] == 'Bearer realm="advisor"'
