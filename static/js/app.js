@@ -83,7 +83,7 @@ document.addEventListener("htmx:beforeSwap", (event) => {
 // swap the whole panel), focus would drop to the top of the page: move it to
 // the inline error if there is one, else to the panel's heading, so that
 // keyboard and screen-reader users keep their place. A live update of the
-// panel (a GET, static/js/decisions.js) leaves focus where it is.
+// panel (a GET, static/js/decisions.js) puts focus back where it was.
 document.addEventListener("htmx:afterSettle", (event) => {
   if (event.detail.target?.id !== "decision") return;
   if (event.detail.requestConfig?.verb !== "post") return;

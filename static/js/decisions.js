@@ -24,6 +24,26 @@
   let again = false;
   // Whether the fetch under way swapped its answer into the page.
   let landed = false;
+  // While a form's answer is being swapped in and settled: a timer.
+  let answering = null;
+  const settled = () => {
+    window.clearTimeout(answering);
+    answering = null;
+    if (pending) refresh();
+  };
+  // Where focus was in the panel a refresh is replacing (a selector).
+  let refocus = null;
+  const HEADING = "decision-heading";
+  // The same element in a new copy of the panel: by its id, else (a
+  // reviewer's checkbox, a choice, a button) by its name and value.
+  const placeOf = (element) => {
+    if (element.id) return `#${CSS.escape(element.id)}`;
+    const name = element.getAttribute("name");
+    if (!name) return `#${HEADING}`;
+    const value = element.getAttribute("value");
+    const named = `${element.localName}[name="${CSS.escape(name)}"]`;
+    return value === null ? named : `${named}[value="${CSS.escape(value)}"]`;
+  };
 
   // Someone typing in one of the panel's forms keeps their text: the swap
   // waits until they submit (the form's own swap) or leave the field empty.
@@ -62,6 +82,10 @@
     if (typing(section)) {
       pending = true;
       notePending(section);
+      return;
+    }
+    if (answering) {
+      pending = true;
       return;
     }
     pending = false;
@@ -132,18 +156,48 @@
   // (The panel's forms post; only a refresh is a GET of #decision.)
   document.addEventListener("htmx:beforeSwap", (event) => {
     const { target, requestConfig } = event.detail;
-    if (target?.id !== "decision" || requestConfig?.verb !== "get") return;
+    if (target?.id !== "decision") return;
+    if (requestConfig?.verb !== "get") {
+      // A form's answer: a refresh waits until it has settled, or it would
+      // replace the panel before app.js moves focus into it (to the error or
+      // the heading), and focus would drop to the top of the page. A second.
+      window.clearTimeout(answering);
+      answering = window.setTimeout(settled, 1000);
+      return;
+    }
+    if (answering) {
+      event.detail.shouldSwap = false;
+      pending = true;
+      return;
+    }
     if (typing(target)) {
       event.detail.shouldSwap = false;
       pending = true;
       notePending(target);
+      return;
     }
+    // Focus inside the panel (its heading after a form's answer, a checkbox,
+    // a button) would drop to the top of the page with the old panel: it goes
+    // back to the same place in the new one, else to the panel's heading.
+    const active = document.activeElement;
+    refocus = active && active !== target && target.contains(active) ? placeOf(active) : null;
   });
   document.addEventListener("htmx:afterSwap", (event) => {
     if (event.detail.requestConfig?.verb === "get" && event.target === panel()) landed = true;
   });
   document.addEventListener("htmx:afterSettle", (event) => {
-    if (pending && event.detail.target?.id === "decision") refresh();
+    if (event.detail.target?.id !== "decision") return;
+    if (event.detail.requestConfig?.verb !== "get") {
+      settled();
+      return;
+    }
+    if (refocus) {
+      const fresh = panel();
+      const place = fresh?.querySelector(refocus) || document.getElementById(HEADING);
+      place?.focus({ preventScroll: true });
+    }
+    refocus = null;
+    if (pending) refresh();
   });
   open();
 })();

@@ -87,6 +87,10 @@ def test_focus_stays_in_the_panel_after_a_form_answers(
 ) -> None:
     editor = page_of(browser_context_factory, live_server_url, team["cookies"]["edith"])
     editor.goto(team["path"])
+    # A form's answer takes half a second to settle (htmx's is 20 ms): the
+    # live refresh its own event brings arrives meanwhile, and must wait for
+    # focus to be placed, not replace the panel under it.
+    editor.evaluate("() => { window.htmx.config.defaultSettleDelay = 500; }")
     panel = editor.locator("#decision")
 
     # Refused: focus on the reason, where the form was.

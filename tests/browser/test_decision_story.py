@@ -158,6 +158,12 @@ def signed_in_page(browser_context_factory, live_server_url, session: str):
     return context.new_page()
 
 
+def comment(panel, text: str) -> None:
+    """Types a comment in a decision panel and sends it."""
+    panel.get_by_label("Add a comment").fill(text)
+    panel.get_by_role("button", name="Comment").click()
+
+
 def test_review_seen_live_and_caught_up_after_a_drop(
     team, live_server_url, browser_context_factory, relay
 ) -> None:
@@ -209,8 +215,7 @@ def test_review_seen_live_and_caught_up_after_a_drop(
 
     # The editor's connection drops; the reviewer comments meanwhile.
     relay.cut()
-    rita_panel.get_by_label("Add a comment").fill("Made while you were away")
-    rita_panel.get_by_role("button", name="Comment").click()
+    comment(rita_panel, "Made while you were away")
     expect(rita_panel.locator(".comments")).to_contain_text("Made while you were away")
     commented = off_loop(lambda: AuditEvent.objects.get(action=AuditAction.DECISION_COMMENTED).pk)
     # A moment for a wake-up to arrive, were there a way while cut.
@@ -243,8 +248,7 @@ def test_panel_waits_while_someone_types_in_it(
 
     rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
     rita_page.goto(path)
-    rita_page.locator("#decision").get_by_label("Add a comment").fill("Meanwhile")
-    rita_page.locator("#decision").get_by_role("button", name="Comment").click()
+    comment(rita_page.locator("#decision"), "Meanwhile")
     expect(rita_page.locator("#decision .comments")).to_contain_text("Meanwhile")
 
     # Announced, and said on the page, but the panel, and the text typed in it, stay.
@@ -278,8 +282,7 @@ def test_a_refresh_under_way_waits_for_someone_who_starts_typing(
     rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
     rita_page.goto(path)
     with page.expect_request(PANEL):
-        rita_page.locator("#decision").get_by_label("Add a comment").fill("Meanwhile")
-        rita_page.locator("#decision").get_by_role("button", name="Comment").click()
+        comment(rita_page.locator("#decision"), "Meanwhile")
     draft = page.locator("#decision").get_by_label("Add a comment")
     draft.fill("Half a thought")
     held[0].continue_()
@@ -309,14 +312,12 @@ def test_a_refusal_on_screen_outlasts_the_live_update(
     page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
     page.goto(path)
     panel = page.locator("#decision")
-    panel.get_by_label("Add a comment").fill("   ")
-    panel.get_by_role("button", name="Comment").click()
+    comment(panel, "   ")
     expect(page.locator("#err-comment")).to_have_text("Write a comment.")
 
     rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
     rita_page.goto(path)
-    rita_page.locator("#decision").get_by_label("Add a comment").fill("Meanwhile")
-    rita_page.locator("#decision").get_by_role("button", name="Comment").click()
+    comment(rita_page.locator("#decision"), "Meanwhile")
     expect(rita_page.locator("#decision .comments")).to_contain_text("Meanwhile")
 
     expect(page.locator("#decision-live")).to_have_text("rita commented")
@@ -326,8 +327,7 @@ def test_a_refusal_on_screen_outlasts_the_live_update(
     expect(panel.locator(".comments")).to_have_count(0)
 
     # Sent again, properly: the form's own answer brings everything, the refusal gone.
-    panel.get_by_label("Add a comment").fill("Now with words")
-    panel.get_by_role("button", name="Comment").click()
+    comment(panel, "Now with words")
     expect(panel.locator(".comments")).to_contain_text("Meanwhile")
     expect(panel.locator(".comments")).to_contain_text("Now with words")
     expect(page.locator("#err-comment")).to_have_count(0)
@@ -364,8 +364,7 @@ def test_a_refusal_older_than_a_refresh_under_way_says_the_panel_is_behind(
     rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
     rita_page.goto(path)
     with page.expect_request(PANEL):
-        rita_page.locator("#decision").get_by_label("Add a comment").fill("Meanwhile")
-        rita_page.locator("#decision").get_by_role("button", name="Comment").click()
+        comment(rita_page.locator("#decision"), "Meanwhile")
     expect(page.locator("#decision-live")).to_have_text("rita commented")
     route, response = refusals[0]
     route.fulfill(response=response)
@@ -382,6 +381,30 @@ def test_a_refusal_older_than_a_refresh_under_way_says_the_panel_is_behind(
     expect(page.locator("#err-review-request")).to_be_visible()
     expect(panel.locator(".comments")).to_have_count(0)
     expect(panel.get_by_text("New activity: the panel updates when you send")).to_be_visible()
+
+
+def test_focus_in_the_panel_survives_a_live_update(
+    team, live_server_url, browser_context_factory
+) -> None:
+    """A keyboard user's place in the panel is kept when someone else's comment swaps it."""
+    path = team["a"].get_absolute_url()
+    page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["ed"])
+    page.goto(path)
+    panel = page.locator("#decision")
+    heading = page.locator("#decision-heading")
+    heading.focus()
+
+    rita_page = signed_in_page(browser_context_factory, live_server_url, team["sessions"]["rita"])
+    rita_page.goto(path)
+    comment(rita_page.locator("#decision"), "Meanwhile")
+    expect(panel.locator(".comments")).to_contain_text("Meanwhile")
+    expect(heading).to_be_focused()
+
+    # A button the new panel cannot point to again: the panel's heading takes focus.
+    panel.get_by_role("button", name="Request review").focus()
+    comment(rita_page.locator("#decision"), "And again")
+    expect(panel.locator(".comments")).to_contain_text("And again")
+    expect(heading).to_be_focused()
 
 
 def as_user(user):
