@@ -22,6 +22,8 @@
   // queued request's failure reaches no one (an uncaught rejection, no retry).
   let fetching = false;
   let again = false;
+  // Panel fetches that failed in a row (retried further apart).
+  let failures = 0;
   // Whether the fetch under way swapped its answer into the page.
   let landed = false;
   // While a form's answer is being swapped in and settled: a timer.
@@ -34,10 +36,15 @@
   // Where focus was in the panel a refresh is replacing (a selector).
   let refocus = null;
   const HEADING = "decision-heading";
-  // The same element in a new copy of the panel: by its id, else (a
-  // reviewer's checkbox, a choice, a button) by its name and value.
+  // The same element in a new copy of the panel: by its id, a button by its
+  // form's, a link by its address, else (a reviewer's checkbox, a choice)
+  // by its name and value.
   const placeOf = (element) => {
     if (element.id) return `#${CSS.escape(element.id)}`;
+    const form = element.closest("form");
+    if (element.matches("button") && form?.id) return `#${CSS.escape(form.id)} button`;
+    const href = element.getAttribute("href");
+    if (element.matches("a") && href) return `a[href="${CSS.escape(href)}"]`;
     const name = element.getAttribute("name");
     if (!name) return `#${HEADING}`;
     const value = element.getAttribute("value");
@@ -45,32 +52,44 @@
     return value === null ? named : `${named}[value="${CSS.escape(value)}"]`;
   };
 
+  // A refusal on screen: a field marked invalid, or any form's reason (one
+  // for a form the panel no longer offers has no field to mark).
+  const refused = (section) => section.querySelector("[aria-invalid=true], .field-error");
+
   // Someone typing in one of the panel's forms keeps their text: the swap
   // waits until they submit (the form's own swap) or leave the field empty.
   // A refusal on screen (a field marked invalid, with its reason) waits too:
   // its text is kept as the field's default, and a swap would drop both the
   // reason and the text before they were read.
   const typing = (section) => {
-    if (section.querySelector("[aria-invalid=true]")) return true;
+    if (refused(section)) return true;
     const active = document.activeElement;
     if (active && section.contains(active) && active.matches("input, textarea, select")) {
       return true;
     }
-    return [...section.querySelectorAll("textarea, input[type=text], input:not([type])")].some(
-      (field) => field.value !== field.defaultValue,
+    const fields = section.querySelectorAll("textarea, input[type=text], input:not([type])");
+    const choices = section.querySelectorAll("input[type=checkbox], input[type=radio]");
+    return (
+      [...fields].some((field) => field.value !== field.defaultValue) ||
+      // A choice made and not yet sent (a reviewer ticked, a verdict picked).
+      [...choices].some((choice) => choice.checked !== choice.defaultChecked) ||
+      [...section.querySelectorAll("option")].some((o) => o.selected !== o.defaultSelected)
     );
   };
 
   // Said on the page too, not only to screen readers: the panel is behind.
   // Above the form being typed in, where the eyes are; inside the panel,
   // so the swap that brings the news removes it.
-  const notePending = (section) => {
+  const notePending = (section, text = null) => {
     if (section.querySelector(".decision-pending")) return;
     const note = document.createElement("p");
     note.className = "notice decision-pending";
-    note.textContent = section.querySelector("[aria-invalid=true]")
-      ? "New activity: the panel updates when you send the form again or reload the page."
-      : "New activity: the panel updates when you finish typing.";
+    note.setAttribute("role", "status");
+    note.textContent =
+      text ||
+      (refused(section)
+        ? "New activity: the panel updates when you send the form again or reload the page."
+        : "New activity: the panel updates when you finish typing.");
     const form = document.activeElement?.closest("#decision form");
     if (form) form.before(note);
     else section.querySelector("#decision-heading")?.after(note);
@@ -102,17 +121,33 @@
       .then(
         () => {
           fetching = false;
+          if (landed) failures = 0;
           // A form's answer replaced the panel meanwhile (a refusal, say,
           // made before the change this fetch was for): the answer went to
           // the panel that was, unseen. The one on the page is looked at again.
           if (again || (!landed && panel() !== section)) refresh();
+          // Not swapped, not held back, still the same panel: the server
+          // answered with an error (a 502 during a deploy, say).
+          else if (!landed && !pending) retry();
         },
         // Offline or a server restart: the panel is fetched again once back.
         () => {
           fetching = false;
-          window.setTimeout(refresh, RETRY_MS);
+          retry();
         },
       );
+  };
+
+  // Tried again 3 s later, then further apart; after five failures in a
+  // row the page says it is behind, and the next change tries again.
+  const retry = () => {
+    failures += 1;
+    const section = panel();
+    if (failures > 5) {
+      if (section) notePending(section, "New activity: reload the page to see it.");
+      return;
+    }
+    window.setTimeout(refresh, RETRY_MS * 2 ** (failures - 1));
   };
 
   const announce = (text) => {
@@ -154,15 +189,29 @@
   // A refresh already under way when someone starts typing waits as well:
   // its answer is dropped, and the panel fetched again once they are done.
   // (The panel's forms post; only a refresh is a GET of #decision.)
+  // A form sent from the panel: refreshes wait from its request until its
+  // answer has settled. Swapped earlier, a refresh would take the form out
+  // of the page, and its answer (a refusal too) would reach nothing; or it
+  // would replace the answer before app.js moves focus into it (to the
+  // error or the heading). The timers only bound a request or a settle
+  // that never ends.
+  const sending = (event) => event.detail.target?.id === "decision" && verbOf(event) !== "get";
+  const verbOf = (event) => (event.detail.requestConfig?.verb || "").toLowerCase();
+  const hold = (ms) => {
+    window.clearTimeout(answering);
+    answering = window.setTimeout(settled, ms);
+  };
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (sending(event)) hold(30000);
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (sending(event)) hold(1000);
+  });
   document.addEventListener("htmx:beforeSwap", (event) => {
     const { target, requestConfig } = event.detail;
     if (target?.id !== "decision") return;
     if (requestConfig?.verb !== "get") {
-      // A form's answer: a refresh waits until it has settled, or it would
-      // replace the panel before app.js moves focus into it (to the error or
-      // the heading), and focus would drop to the top of the page. A second.
-      window.clearTimeout(answering);
-      answering = window.setTimeout(settled, 1000);
+      hold(1000);
       return;
     }
     if (answering) {
