@@ -30,14 +30,25 @@ MEMORY_ERROR_BOUND = 0.05
 CALIBRATION_N = 1000
 
 
+def section(name: str) -> str:
+    """What a benchmark wrote between its markers in docs/benchmarks.md."""
+    text = REPORT.read_text()
+    return text.split(f"<!-- {name}:start -->", 1)[1].split(f"<!-- {name}:end -->")[0]
+
+
+def table(text: str, width: int) -> list[list[str]]:
+    """The cells of every Markdown table row of ``width`` columns in ``text``."""
+    rows = (
+        [cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines()
+    )
+    return [cells for cells in rows if len(cells) == width]
+
+
 def measured_rows() -> list[dict]:
     """The fan-out table's rows: N, R, server CPU, RSS per connection, kept up or not."""
-    text = REPORT.read_text()
-    section = text.split("<!-- bench_fanout:start -->", 1)[1].split("<!-- bench_fanout:end -->")[0]
     rows = []
-    for line in section.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        match = re.fullmatch(r"([\d,]+) \+ [\d,]+", cells[0]) if len(cells) == 14 else None
+    for cells in table(section("bench_fanout"), 14):
+        match = re.fullmatch(r"([\d,]+) \+ [\d,]+", cells[0])
         if match is None:
             continue
         rows.append(
@@ -55,15 +66,11 @@ def measured_rows() -> list[dict]:
 
 def topology_rows() -> tuple[int, float, list[dict]]:
     """The topology fan-out table: N per transport, R, and per way in its processes and CPU."""
-    text = REPORT.read_text()
-    section = text.split("<!-- bench_topology:start -->", 1)[1].split(
-        "<!-- bench_topology:end -->"
-    )[0]
-    load = re.search(r"([\d,]+) WebSocket \+ [\d,]+ SSE subscribers, ([\d.]+) events/s", section)
+    text = section("bench_topology")
+    load = re.search(r"([\d,]+) WebSocket \+ [\d,]+ SSE subscribers, ([\d.]+) events/s", text)
     rows = []
-    for line in section.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        processes = re.search(r"(\d+) process", cells[0]) if len(cells) == 7 else None
+    for cells in table(text, 7):
+        processes = re.search(r"(\d+) process", cells[0])
         if processes is None:
             continue
         rows.append(

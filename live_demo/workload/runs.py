@@ -273,11 +273,15 @@ class Runs:
 
     def _take_client_place(self, run: Run, client: str) -> str | None:
         """One of ``client``'s places (its key), held until the run ends; None if all are taken."""
+        return self._take_first(self._client_places(client), run.end, until=run.end)
+
+    def _take_first(self, places: list[str], value: object, *, until: float) -> str | None:
+        """The first of ``places`` still free, now holding ``value`` until ``until``; else None."""
         cache = self._cache()
-        places = self._client_places(client)
         taken = cache.get_many(places)
         for place in places:
-            if place not in taken and cache.add(place, run.end, self._ttl(run.end)):
+            # Another process may take a free place first: then try the next.
+            if place not in taken and cache.add(place, value, self._ttl(until)):
                 return place
         return None
 
@@ -288,14 +292,8 @@ class Runs:
 
     def _take_place(self, run: Run) -> bool:
         """One of the MAX_RUNS places, held until the run is forgotten; False if all are taken."""
-        cache = self._cache()
         places = [_key("place", str(number)) for number in range(MAX_RUNS)]
-        taken = cache.get_many(places)
-        for place in places:
-            # Another process may take a free place first: then try the next.
-            if place not in taken and cache.add(place, run.id, self._ttl(run.forgotten_at)):
-                return True
-        return False
+        return self._take_first(places, run.id, until=run.forgotten_at) is not None
 
     def _ttl(self, until: float) -> int:
         # Whole seconds (Redis keeps no less), rounded up: a key outlives its run by under one.

@@ -92,7 +92,7 @@
         : "New activity: the panel updates when you finish typing.");
     const form = document.activeElement?.closest("#decision form");
     if (form) form.before(note);
-    else section.querySelector("#decision-heading")?.after(note);
+    else section.querySelector(`#${HEADING}`)?.after(note);
   };
 
   const refresh = () => {
