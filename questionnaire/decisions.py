@@ -558,13 +558,16 @@ def counting_reviewers(workspace: Workspace, assessment_ids=None) -> dict[object
         barred.setdefault(assessment_id, set()).update(
             pk for pk in (requested_by, latest_requester) if pk is not None
         )
+    return {pk: _may_count(users, eligible, barred[pk], workspace) for pk, users in named.items()}
+
+
+def _may_count(named: set[int], eligible: set[int], barred: set[int], workspace) -> set[int]:
+    """Of the ``named`` reviewers, those whose approvals count: still ``eligible``, and
+    not ``barred`` (having asked for review) unless the workspace allows self-approval."""
     return {
-        pk: {
-            user_id
-            for user_id in users
-            if user_id in eligible and (workspace.allow_self_approval or user_id not in barred[pk])
-        }
-        for pk, users in named.items()
+        user_id
+        for user_id in named
+        if user_id in eligible and (workspace.allow_self_approval or user_id not in barred)
     }
 
 
@@ -745,13 +748,12 @@ class _Record:
 
     def counting(self, workspace: Workspace) -> set[int]:
         """``counting_reviewers`` of this one decision, from the rows read."""
-        eligible = {membership.user_id for membership in self.eligible}
-        return {
-            reviewer.user_id
-            for reviewer in self.named
-            if reviewer.user_id in eligible
-            and (workspace.allow_self_approval or reviewer.user_id not in self.requesters)
-        }
+        return _may_count(
+            {reviewer.user_id for reviewer in self.named},
+            {membership.user_id for membership in self.eligible},
+            self.requesters,
+            workspace,
+        )
 
     def approvals(self, assessment: Assessment) -> list[Approval]:
         if assessment.status in TAKEN:
