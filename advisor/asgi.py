@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "advisor.settings")
-# Django must be set up before anything imports models or consumers.
+
+from serving.handlers import get_asgi_application  # noqa: E402
+
+# Django must be set up before anything imports models or consumers. Its
+# handler here keeps request threads (and their database connections) from
+# one request to the next: serving/handlers.py.
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -223,9 +223,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # how long a request waits for a connection of the pool.
     _options.setdefault("connect_timeout", env_seconds("DATABASE_CONNECT_TIMEOUT", 3))
     # Under ASGI Django's persistent connections do not apply; psycopg's pool
-    # saves a new connection (several ms) on every request. Each request's
-    # sync code runs in a thread of its own under daphne (asgiref's
-    # ThreadSensitiveContext), so as many requests can want a connection at
+    # saves a new connection (several ms) on every request. Each request in
+    # flight runs its sync code on a thread of its own (serving/handlers.py
+    # keeps these threads; a connection goes back to the pool at each
+    # request's end), so as many requests can want a connection at
     # once as are in flight: psycopg's default of 4 turns a burst into
     # "busy" answers. 10 per process keeps 2 processes x 10 far below
     # PostgreSQL's default max_connections (100); /readyz has its own.
@@ -245,6 +246,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # rather than failing one request each.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Kept open by each request thread from one request to the next (the
+    # threads are kept: serving/handlers.py); Django still closes one left
+    # in a transaction, or unusable after an error, when a request ends.
+    DATABASES["default"]["CONN_MAX_AGE"] = None
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers work during a write; IMMEDIATE takes the write lock
         # at BEGIN, so concurrent writers queue (busy timeout) instead of

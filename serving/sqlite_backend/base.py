@@ -1,10 +1,12 @@
 """Django's SQLite backend, with the file kept open and the process's writers taking turns.
 
-The file kept open. Under ASGI each request runs its sync code in a thread
-of its own, so Django opens and closes a connection per request. In WAL
+The file kept open. Connections come and go: Django's management commands
+open and close theirs, and under ASGI a request thread beyond the ones kept
+(serving/handlers.py) ends with its connection. In WAL
 mode, the last connection to close checkpoints the write-ahead log into the
-database, syncs it and deletes the log: with requests one at a time, every
-request was the last, and a write cost a checkpoint (1 to 5 ms, see
+database, syncs it and deletes the log: when each request had a connection
+of its own (before request threads were kept), with requests one at a time
+every request was the last, and a write cost a checkpoint (1 to 5 ms, see
 docs/benchmarks.md). One idle connection held open makes every other one
 not the last; SQLite still checkpoints as the log grows (wal_autocheckpoint),
 as it would anyway.

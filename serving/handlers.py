@@ -1,0 +1,97 @@
+"""Django's ASGI handler, with each request's sync code on a thread kept for later requests.
+
+Django's ``ASGIHandler`` runs each request inside asgiref's
+``ThreadSensitiveContext()``: the request's sync code (middleware hooks that
+touch the database, the view, ``close_old_connections``) runs on a thread
+made for that request and ended with it. So every request started a thread
+and joined it, and, database connections being per thread, opened a
+database connection and closed it: on SQLite a quarter of the CPU of a
+simple page (``docs/benchmarks.md``, "Request threads kept").
+
+Here each request borrows a one-thread executor from a small stack of idle
+ones and hands it back when it ends: the same one-request-at-a-time thread
+as before (asgiref's ``ThreadSensitiveContext(executor=...)``, made for
+this), kept for the next request. With ``CONN_MAX_AGE`` set (SQLite:
+settings) its connection is kept too, checked by Django at each request's
+start and end like a WSGI server's persistent connections
+(``close_old_connections``: a connection left in a transaction or after an
+error is closed). PostgreSQL keeps using psycopg's pool, whose connections
+go back to the pool at each request's end.
+
+- As many threads as requests in flight, as before: a request never waits
+  for a thread. At most ``IDLE_THREADS`` are kept between bursts; the
+  others end, and their connections with them.
+- The most recently used thread is lent first (a stack): under light load
+  the same few threads, with warm connections, serve everything.
+- A request cancelled while its sync code runs (the client went away)
+  leaves that code running to its end on its thread, as before; the thread
+  goes back to the stack at once, and a next request's sync code queues
+  behind it on the same thread rather than overlapping it.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from asgiref.sync import ThreadSensitiveContext
+from django.core.handlers.asgi import ASGIHandler
+
+# Idle request threads kept between bursts (and their SQLite connections).
+IDLE_THREADS = 16
+
+
+class RequestThreads:
+    """A stack of idle one-thread executors, lent to one request at a time."""
+
+    def __init__(self, keep: int = IDLE_THREADS) -> None:
+        self.keep = keep
+        self._idle: list[ThreadPoolExecutor] = []
+        self._lock = threading.Lock()
+        self.started = 0
+
+    def lend(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            self.started += 1
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+
+    def give_back(self, executor: ThreadPoolExecutor) -> None:
+        with self._lock:
+            if len(self._idle) < self.keep:
+                self._idle.append(executor)
+                return
+        # Its thread ends after whatever it is still running.
+        executor.shutdown(wait=False)
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+
+class ReusedThreadsASGIHandler(ASGIHandler):
+    """``ASGIHandler`` whose requests run their sync code on threads lent by ``RequestThreads``."""
+
+    def __init__(self, threads: RequestThreads | None = None) -> None:
+        super().__init__()
+        self.threads = threads or RequestThreads()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            # Django's own refusal.
+            return await super().__call__(scope, receive, send)
+        executor = self.threads.lend()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await self.handle(scope, receive, send)
+        finally:
+            self.threads.give_back(executor)
+
+
+def get_asgi_application() -> ReusedThreadsASGIHandler:
+    """``django.core.asgi.get_asgi_application``, with request threads kept."""
+    import django
+
+    django.setup(set_prefix=False)
+    return ReusedThreadsASGIHandler()
