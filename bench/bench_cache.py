@@ -97,6 +97,13 @@ def measure(root: Path, env: dict[str, str], database: str, seconds: float, rng)
             figures[f"page_{users}"] = len(latencies) / wall
             # Server CPU per request: steadier than requests/s on a busy machine.
             figures[f"cpu_{users}"] = (sum(process.cpu_times()[:2]) - cpu) / len(latencies)
+        # The floor: a request through Django that reads nothing (a cached
+        # document), with 10 users like the page's second figure.
+        floor = Target("floor", "questions", [request_bytes("GET", "/api/questions/", port)], 200)
+        cpu = sum(process.cpu_times()[:2])
+        wall, latencies = asyncio.run(load(port, floor, 10, seconds=seconds, count=0))
+        figures["floor"] = len(latencies) / wall
+        figures["floor_cpu"] = (sum(process.cpu_times()[:2]) - cpu) / len(latencies)
         # A first render warms the renderer (fonts; the pool's workers).
         asyncio.run(downloads(base, create(base, rng, 1)))
         figures["pdf_cached"] = asyncio.run(rendered(base, page.split("/")[2], 20))
@@ -145,6 +152,7 @@ def summary(figures: dict) -> str:
     return (
         f"page {figures['page_1']:.0f}/s (1 user), {figures['page_10']:.0f}/s (10 users), "
         f"{figures['cpu_10'] * 1000:.2f} ms server CPU/request; "
+        f"GET /api/questions/ {figures['floor']:.0f}/s, {figures['floor_cpu'] * 1000:.2f} ms; "
         f"rendered PDF median {statistics.median(figures['pdf_cached']) * 1000:.1f} ms; "
         f"{DOWNLOADS} new PDFs at once {figures['downloads']:.2f} s"
     )
@@ -166,19 +174,23 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
         "servers took turns within each of "
         f"{runs} runs (a different order each run) on this machine, other jobs stopped; "
         f"medians of the runs. Result page: {seconds} s of closed-loop requests of one "
-        "anonymous assessment's page per cell. Rendered PDF: 20 downloads one after the "
+        "anonymous assessment's page per cell; `GET /api/questions/` (a cached document, "
+        "no database) the same way with 10 users: what any request through Django costs on "
+        "that server, a floor for the page. Rendered PDF: 20 downloads one after the "
         f"other of a report already made. {DOWNLOADS} new PDFs: {DOWNLOADS} new assessments "
         "(random answers), their reports requested at once, after one render that warmed "
         "the renderer (the pool starts its workers at the first render).",
         "",
         "| server | result page, 1 user | 10 users | server CPU/request (10 users) "
+        "| `GET /api/questions/`, 10 users | its CPU/request "
         f"| rendered PDF p50 | p95 | {DOWNLOADS} new PDFs at once |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label in servers:
         lines.append(
             f"| {label} | {median(label, 'page_1'):,.0f}/s | {median(label, 'page_10'):,.0f}/s "
             f"| {median(label, 'cpu_10') * 1000:.2f} ms "
+            f"| {median(label, 'floor'):,.0f}/s | {median(label, 'floor_cpu') * 1000:.2f} ms "
             f"| {latency(label, 0.5) * 1000:.1f} ms | {latency(label, 0.95) * 1000:.1f} ms "
             f"| {median(label, 'downloads'):.2f} s |"
         )

@@ -23,10 +23,20 @@ go back to the pool at each request's end.
   others end, and their connections with them.
 - The most recently used thread is lent first (a stack): under light load
   the same few threads, with warm connections, serve everything.
-- A request cancelled while its sync code runs (the client went away)
-  leaves that code running to its end on its thread, as before; the thread
-  goes back to the stack at once, and a next request's sync code queues
-  behind it on the same thread rather than overlapping it.
+- A request whose client went away: Django cancels the view, and its sync
+  code already running goes on to its end on the thread, as before;
+  Django's ``request_finished`` waits for it on that same thread, so the
+  thread goes back to the stack idle.
+- A request cut short by the server (daphne ends a request 10 s after its
+  client went away, and every request at shutdown): its thread may still be
+  running the request's sync code. It goes back to the stack only when that
+  is done, with its connection closed, or returned to PostgreSQL's pool, by
+  Django's ``close_old_connections``: never lent busy to the next request,
+  which would wait behind it.
+- At shutdown a cancelled request may leave a task of Django's handler
+  behind, whose next sync call asgiref refuses (``RuntimeError``: the
+  context has exited); Django's own handler made it a new thread instead.
+  Only logged, as the process is ending.
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
 from django.core.handlers.asgi import ASGIHandler
+from django.db import close_old_connections
 
 # Idle request threads kept between bursts (and their SQLite connections).
 IDLE_THREADS = 16
@@ -82,11 +93,19 @@ class ReusedThreadsASGIHandler(ASGIHandler):
             # Django's own refusal.
             return await super().__call__(scope, receive, send)
         executor = self.threads.lend()
+        finished = False
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
+            finished = True
         finally:
-            self.threads.give_back(executor)
+            if finished:
+                self.threads.give_back(executor)
+            else:
+                # Cut short: lent again once its thread is done with this request.
+                executor.submit(close_old_connections).add_done_callback(
+                    lambda _: self.threads.give_back(executor)
+                )
 
 
 def get_asgi_application() -> ReusedThreadsASGIHandler:

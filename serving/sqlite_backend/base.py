@@ -129,6 +129,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
         finally:
             self.end_turn()
 
+    def close_if_unusable_or_obsolete(self) -> None:
+        # Called at each request's start and end. A turn belongs to one
+        # transaction or statement: with connections kept from one request to
+        # the next (CONN_MAX_AGE), one still held outside a transaction (a
+        # cursor of a RETURNING statement never closed) would keep every
+        # other writer of the process waiting.
+        super().close_if_unusable_or_obsolete()
+        if not self.in_atomic_block:
+            self.end_turn()
+
     def _close(self) -> None:
         # Closing ends any transaction (SQLite rolls it back).
         try:

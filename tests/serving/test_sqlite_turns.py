@@ -113,3 +113,17 @@ def test_readers_do_not_wait_for_the_turn(saved):
         connection.end_turn()
 
     assert done.is_set()
+
+
+def test_a_turn_left_held_outside_a_transaction_ends_with_the_request():
+    # Connections are kept from one request to the next (CONN_MAX_AGE): a turn
+    # some statement left held must not outlive its request, or every other
+    # writer of the process would wait for it.
+    connection.ensure_connection()
+    connection.take_turn()
+    assert turn().locked()
+    # What Django runs at each request's start and end (close_old_connections).
+    connection.close_if_unusable_or_obsolete()
+    assert not turn().locked()
+    assert connection.connection is not None  # kept
+
