@@ -126,4 +126,3 @@ def test_a_turn_left_held_outside_a_transaction_ends_with_the_request():
     connection.close_if_unusable_or_obsolete()
     assert not turn().locked()
     assert connection.connection is not None  # kept
-
