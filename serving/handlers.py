@@ -41,6 +41,7 @@ go back to the pool at each request's end.
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -60,6 +61,14 @@ class RequestThreads:
         self._idle: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
         self.started = 0
+        # A forked child (the test suite's servers) has none of its parent's
+        # threads: an executor whose thread is gone would take a request's
+        # work and never run it.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._idle = []
+        self._lock = threading.Lock()
 
     def lend(self) -> ThreadPoolExecutor:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
@@ -140,3 +141,20 @@ def test_a_thread_is_lent_to_one_request_at_a_time():
     assert threads.lend() is lent[1]
     assert threads.lend() is lent[0]
     assert threads.lend() not in lent
+
+
+def test_a_forked_child_is_lent_threads_of_its_own():
+    # The test suite's servers are forked from a process that served requests.
+    threads = RequestThreads()
+    executor = threads.lend()
+    executor.submit(lambda: None).result()
+    threads.give_back(executor)  # idle here, its thread alive in this process only
+    child = os.fork()
+    if child == 0:
+        try:
+            served = threads.lend().submit(lambda: True).result(timeout=5)
+            os._exit(0 if served else 1)
+        except BaseException:
+            os._exit(1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
