@@ -232,26 +232,33 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
             + ", ".join(f"{ratio:.2f}x ({label})" for label, ratio in sooner.items())
             + ".",
         ]
+    page = (
+        "The `GET /api/questions/` column is a floor: 4x the before row at 10 users would be "
+        f"{4 * median('before', 'page_10'):,.0f}/s, while a request through Django that "
+        f"reads nothing at all served {median('after', 'floor'):,.0f}/s on the same server. "
+        "Caching the whole page per viewer, with every input above in its key, is what "
+        "would be left to try (docs/caching.md says why it is not done). "
+        if "before" in servers
+        else ""
+    )
     lines += [
         "",
         "Reading it: *after* is the default pool (`ADVISOR_REPORT_WORKERS` = cores - 1, so one "
         f"worker on two cores); *after, {args.workers} workers* renders two PDFs at once, which "
         "pays only when a core is free: on a machine whose other jobs keep both cores busy, "
         "the two workers, the server and the client share them. The rendered PDF comes from "
-        "the renders cache (no render); the result page still loads the assessment and its "
-        "revisions, checks access and renders the page around the cached snapshot (header, "
-        "decision, revisions): that, Django's handler and the HTTP server are what is left "
-        "of its cost "
-        "(a request that does nothing costs about 1.5 ms of server CPU here, so 4x is out of "
-        "reach while each request still runs Django's handler and its queries; caching the "
-        "whole page, a CSRF placeholder in it, could serve only readers with no session and "
-        "no workspace, never a team's signed-in members, at the price of a key that every "
-        "later change to the page must keep complete: not done). New PDFs: a render costs "
-        "less CPU than before (WeasyPrint's default stylesheet cut to what a report uses; "
-        "no garbage collection during a render), plus handing the HTML over and the PDF "
-        "back: one worker renders one report at a time as the old thread did; two render "
-        "two at once, which pays when the second core is free (load average "
-        f"{os.getloadavg()[0]:.1f} at the end of this run). On two cores set "
+        "the renders cache (no render). The result page takes its snapshot from the cache; "
+        "what is left is Django's request path (kept request threads now spare each request "
+        "a new thread and, on SQLite, a new connection: `serving/handlers.py`), the access "
+        "check and the reads of what may have changed since the revision was made (the "
+        "assessment, its revisions, the workload runs, the decision), and the page rendered "
+        "around the snapshot (header, decision panel, revisions). "
+        + page
+        + "New PDFs: a render costs less CPU than before (WeasyPrint's default stylesheet "
+        "cut to what a report uses; no garbage collection during a render), plus handing the "
+        "HTML over and the PDF back: one worker renders one report at a time as the old "
+        "thread did; two render two at once, which pays when the second core is free (load "
+        f"average {os.getloadavg()[0]:.1f} at the end of this run). On two cores set "
         "`ADVISOR_REPORT_WORKERS=2`.",
     ]
     lines += ["", "Each run:", ""]
