@@ -246,10 +246,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # rather than failing one request each.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("DATABASE_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Kept open by each request thread from one request to the next (the
-    # threads are kept: serving/handlers.py); Django still closes one left
-    # in a transaction, or unusable after an error, when a request ends.
-    DATABASES["default"]["CONN_MAX_AGE"] = None
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers work during a write; IMMEDIATE takes the write lock
         # at BEGIN, so concurrent writers queue (busy timeout) instead of

@@ -11,12 +11,14 @@ simple page (``docs/benchmarks.md``, "Request threads kept").
 Here each request borrows a one-thread executor from a small stack of idle
 ones and hands it back when it ends: the same one-request-at-a-time thread
 as before (asgiref's ``ThreadSensitiveContext(executor=...)``, made for
-this), kept for the next request. With ``CONN_MAX_AGE`` set (SQLite:
-settings) its connection is kept too, checked by Django at each request's
+this), kept for the next request. On SQLite its connection is kept too
+(``serving/sqlite_backend``: on these threads only, as if ``CONN_MAX_AGE``
+were unlimited; other threads, such as Channels' and the management
+commands', close theirs as before), checked by Django at each request's
 start and end like a WSGI server's persistent connections
-(``close_old_connections``: a connection left in a transaction or after an
-error is closed). PostgreSQL keeps using psycopg's pool, whose connections
-go back to the pool at each request's end.
+(``close_old_connections``: a connection left in a transaction, or unusable
+after an error, is closed). PostgreSQL keeps using psycopg's pool, whose
+connections go back to the pool at each request's end.
 
 - As many threads as requests in flight, as before: a request never waits
   for a thread. At most ``IDLE_THREADS`` are kept between bursts; the
@@ -47,10 +49,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
 from django.core.handlers.asgi import ASGIHandler
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 # Idle request threads kept between bursts (and their SQLite connections).
 IDLE_THREADS = 16
+
+_this_thread = threading.local()
+
+
+def on_kept_thread() -> bool:
+    """Whether this thread is one of the request threads kept from request to request."""
+    return getattr(_this_thread, "kept", False)
+
+
+def _mark_kept() -> None:
+    _this_thread.kept = True
 
 
 class RequestThreads:
@@ -75,7 +88,9 @@ class RequestThreads:
             if self._idle:
                 return self._idle.pop()
             self.started += 1
-        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="request")
+        return ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="request", initializer=_mark_kept
+        )
 
     def give_back(self, executor: ThreadPoolExecutor) -> None:
         with self._lock:
@@ -88,6 +103,14 @@ class RequestThreads:
     @property
     def idle(self) -> int:
         return len(self._idle)
+
+    def end_idle(self) -> None:
+        """End the idle threads, their database connections closed first (tests, shutdown)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for executor in idle:
+            executor.submit(connections.close_all)
+            executor.shutdown(wait=True)
 
 
 class ReusedThreadsASGIHandler(ASGIHandler):

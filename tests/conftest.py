@@ -117,14 +117,35 @@ def dashboard_answers(catalogue: Catalogue) -> dict[str, str]:
     return dict(catalogue.preset("dashboard").answers)
 
 
+@pytest.fixture(autouse=True)
+def _request_threads_forget_the_test():
+    """After each test, the kept request threads end with their connections.
+
+    A request thread keeps its SQLite connection from one request to the
+    next (serving/handlers.py): a later test without database access would
+    be refused the check Django makes of it at each request's start.
+    """
+    yield
+    from advisor.asgi import django_asgi_app
+
+    django_asgi_app.threads.end_idle()
+
+
 def start_daphne() -> tuple[DaphneProcess, str]:
     """The real ASGI application (HTTP and WebSocket) served by daphne in a child process.
 
     The child is forked: it inherits the settings as they are now (tests
     override them before calling this), but must not share the parent's open
-    database connections.
+    database connections, pooled ones included.
     """
     connections.close_all()
+    # PostgreSQL's pool keeps its idle connections open: a child forked with
+    # them would talk on the parent's sockets, and a query of each could read
+    # the other's answer (psycopg: "the last operation didn't produce
+    # records"). Closed here, the parent opens a new pool at its next query.
+    for connection in connections.all():
+        if connection.alias in getattr(type(connection), "_connection_pools", {}):
+            connection.close_pool()
     server = DaphneProcess(
         "127.0.0.1", partial(make_application, static_wrapper=None), setup=_after_fork
     )

@@ -58,6 +58,8 @@ import threading
 
 from django.db.backends.sqlite3 import base
 
+from serving.handlers import on_kept_thread
+
 _held: dict[str, sqlite3.Connection] = {}
 _holding = threading.Lock()
 # One lock per database file: whose turn it is to write.
@@ -79,6 +81,15 @@ os.register_at_fork(after_in_child=_forget_turns)
 class DatabaseWrapper(base.DatabaseWrapper):
     _has_turn: threading.Lock | None = None
     _turn_timeout: float = 5.0
+
+    def connect(self) -> None:
+        super().connect()
+        if on_kept_thread():
+            # Kept from one request to the next, like CONN_MAX_AGE = None, on
+            # the request threads the ASGI handler keeps (serving/handlers.py);
+            # Django still closes one left in a transaction, or unusable after
+            # an error, when a request ends. Elsewhere CONN_MAX_AGE (0) holds.
+            self.close_at = None
 
     def get_new_connection(self, conn_params: dict) -> sqlite3.Connection:
         connection = super().get_new_connection(conn_params)
@@ -132,7 +143,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def close_if_unusable_or_obsolete(self) -> None:
         # Called at each request's start and end. A turn belongs to one
         # transaction or statement: with connections kept from one request to
-        # the next (CONN_MAX_AGE), one still held outside a transaction (a
+        # the next (connect(), above), one still held outside a transaction (a
         # cursor of a RETURNING statement never closed) would keep every
         # other writer of the process waiting.
         super().close_if_unusable_or_obsolete()

@@ -7,7 +7,7 @@ import os
 import threading
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.core.signals import request_started
 from django.db import connection
 from django.db.backends.signals import connection_created
@@ -72,7 +72,9 @@ async def test_requests_at_the_same_time_each_have_a_thread(request_threads):
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's come from its pool")
 async def test_sqlite_connections_are_kept_from_one_request_to_the_next(chat_answers):
     # An anonymous assessment's page: a request that reads the database.
-    made, _ = await sync_to_async(Assessment.create_scored)(
+    # (Made on a thread that closes its connection after: it must not be
+    # the one counted, nor stay open for later tests.)
+    made, _ = await database_sync_to_async(Assessment.create_scored)(
         "Chat", chat_answers, anonymous_owner="a" * 64
     )
     page = made.get_absolute_url()
@@ -158,3 +160,14 @@ def test_a_forked_child_is_lent_threads_of_its_own():
             os._exit(1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_idle_threads_end_with_their_connections():
+    threads = RequestThreads()
+    executor = threads.lend()
+    executor.submit(lambda: None).result()
+    threads.give_back(executor)
+    threads.end_idle()
+    assert threads.idle == 0
+    with pytest.raises(RuntimeError):
+        executor.submit(lambda: None)  # ended

@@ -15,6 +15,7 @@ from django.db import connection, connections, transaction
 
 from network_check.models import NetworkCheck
 from questionnaire.models import Assessment
+from serving.handlers import RequestThreads
 from serving.sqlite_backend.base import _turns
 from tests.network_check.measurements import measurement
 
@@ -116,13 +117,21 @@ def test_readers_do_not_wait_for_the_turn(saved):
 
 
 def test_a_turn_left_held_outside_a_transaction_ends_with_the_request():
-    # Connections are kept from one request to the next (CONN_MAX_AGE): a turn
-    # some statement left held must not outlive its request, or every other
-    # writer of the process would wait for it.
-    connection.ensure_connection()
-    connection.take_turn()
-    assert turn().locked()
-    # What Django runs at each request's start and end (close_old_connections).
-    connection.close_if_unusable_or_obsolete()
+    # A request thread's connection is kept from one request to the next
+    # (serving/handlers.py): a turn some statement left held must not outlive
+    # its request, or every other writer of the process would wait for it.
+    def request_on_a_kept_thread() -> tuple[bool, bool]:
+        connection.ensure_connection()
+        connection.take_turn()
+        held = turn().locked()
+        # What Django runs at each request's start and end (close_old_connections).
+        connection.close_if_unusable_or_obsolete()
+        return held, connection.connection is not None
+
+    thread = RequestThreads().lend()
+    held, kept = thread.submit(request_on_a_kept_thread).result(timeout=10)
+    assert held
     assert not turn().locked()
-    assert connection.connection is not None  # kept
+    assert kept
+    thread.submit(connections.close_all).result(timeout=10)
+    thread.shutdown()
