@@ -10,7 +10,7 @@ from django.http import (
     HttpResponseBadRequest,
     HttpResponseRedirect,
 )
-from django.shortcuts import aget_object_or_404, get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
@@ -473,17 +473,16 @@ async def assessment_report(request: HttpRequest, pk) -> HttpResponse:
     """The result as a PDF report, rendered off the event loop.
 
     A render takes a few hundred milliseconds of CPU: on the event loop it
-    would stall every stream of the live demo, and in a thread-sensitive
-    sync_to_async thread it would hold up the sync views that share it. So the
-    data is loaded with the async ORM and the PDF is made in a render worker
-    process (render_pool), once: later downloads come from the cache.
+    would stall every stream of the live demo. So the access check, the
+    reads and the report's HTML take one hop to the request's thread
+    (``_own_report``), and the PDF is made in a render worker process
+    (render_pool), once: later downloads come from the cache.
     """
     paper = request.GET.get("paper", report.DEFAULT_PAPER)
     if paper not in report.PAPER_SIZES:
         return _bad_paper(paper)
-    assessment = await aget_object_or_404(Assessment, pk=pk)
-    await sync_to_async(access.require)(request, Action.VIEW, assessment)
-    return await _report(request, assessment, paper)
+    prepared = await sync_to_async(_own_report)(request, pk, paper)
+    return await report_cache.pdf_response(request, prepared)
 
 
 @report_cache.revalidate_always
@@ -493,36 +492,46 @@ async def shared_report(request: HttpRequest, secret: str) -> HttpResponse:
     paper = request.GET.get("paper", report.DEFAULT_PAPER)
     if paper not in report.PAPER_SIZES:
         return _bad_paper(paper)
-    link = await sync_to_async(ShareLink.find)(secret)
+    prepared = await sync_to_async(_shared_report)(request, secret, paper)
+    return await report_cache.pdf_response(request, prepared)
+
+
+def _own_report(request: HttpRequest, pk, paper: str) -> report_cache.Prepared:
+    assessment = get_object_or_404(Assessment, pk=pk)
+    access.require(request, Action.VIEW, assessment)
+    return _report(request, assessment, paper)
+
+
+def _shared_report(request: HttpRequest, secret: str, paper: str) -> report_cache.Prepared:
+    link = ShareLink.find(secret)
     if link is None:
         raise Http404("This share link is unknown, revoked or expired.")
-    return await _report(request, link.assessment, paper, shared=True)
+    return _report(request, link.assessment, paper, shared=True)
 
 
-async def _report(
+def _report(
     request: HttpRequest, assessment: Assessment, paper: str, *, shared: bool = False
-) -> HttpResponse:
+) -> report_cache.Prepared:
+    """Access checked: the report's data, its HTML and key, and what the cache holds of it."""
     # The evidence is loaded here too: the report renders from loaded data only.
-    revisions = [
-        revision async for revision in assessment.revisions.select_related("network_check")
-    ]
+    revisions = list(assessment.revisions.select_related("network_check"))
     revision = requested_revision_or_404(request, revisions)
     disposition = content_disposition_header(
         as_attachment=True, filename=report.report_filename(revision.title)
     )
     # The decision too, with its comments: rendering makes no query.
-    decision = (await sync_to_async(decisions.panel_context)(assessment))["decision"]
+    decision = decisions.panel_context(assessment)["decision"]
     # The revision's own title, as its page shows it: a later rename leaves it be.
     context = report.report_context(
         revision.display_title, revisions, revision, decision, shared=shared
     )
     # Loaded per download: a run posted after the revision changes the
     # report's HTML, and so its cache key and ETag.
-    context["workload_runs"] = await sync_to_async(workload_evidence)(revision)
+    context["workload_runs"] = workload_evidence(revision)
     # Rendered once per HTML and then served from the cache (report_cache);
     # a HEAD gets GET's headers without the render that is all of its cost.
     address = f"{assessment.pk}:{revision.number}:{paper}:{'shared' if shared else 'own'}"
-    return await report_cache.pdf_response(request, context, paper, disposition, address)
+    return report_cache.prepare(request, context, paper, disposition, address)
 
 
 def _bad_paper(paper: str) -> HttpResponse:
