@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
@@ -67,6 +67,8 @@ CHOICE_NAMES = {"websocket": "WebSocket", "sse": "SSE", "both": "Both"}
 # close together (a median of about 0.97), so a wider window would show five
 # nearly every time and the count would say nothing.
 SHOWN_AT_LEAST, SHOWN_AT_MOST, SHOWN_WITHIN = 3, 5, 0.02
+# Answer sets whose closest cases each library keeps (a few KB each).
+SIMILAR_KEPT = 1024
 # The page and the PDF name this many differences per case (the API all of them).
 SHOWN_DIFFERENCES = 4
 # A differing answer that gives the same points still counts this much of
@@ -114,6 +116,9 @@ class Library:
     # The catalogue version whose questions the cases answer.
     version: str
     cases: tuple[Case, ...]
+    # similar_cases' answers, by answer set: a revision's PDF asks on every
+    # download, and comparing with every case was a quarter of its CPU.
+    _similar: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -381,8 +386,23 @@ def similarity(
 
 
 def similar_cases(answers: Mapping[str, str], library: Library | None = None) -> tuple[Match, ...]:
-    """The three to five cases closest to ``answers``, closest first."""
+    """The three to five cases closest to ``answers``, closest first.
+
+    Kept per library and answer set (at most ``SIMILAR_KEPT``): the answer
+    depends on nothing else, and its matches are immutable.
+    """
     library = library or get_library()
+    key = tuple(sorted(answers.items()))
+    found = library._similar.get(key)
+    if found is None:
+        found = _closest(answers, library)
+        if len(library._similar) >= SIMILAR_KEPT:
+            library._similar.clear()
+        library._similar[key] = found
+    return found
+
+
+def _closest(answers: Mapping[str, str], library: Library) -> tuple[Match, ...]:
     catalogue = library.catalogue
     mine = comparable_answers(catalogue, answers)
     weights = question_weights(catalogue)

@@ -583,3 +583,16 @@ def test_starting_from_an_unknown_case_is_a_blank_assessment(client):
     html = client.get("/assessments/new/", {"case": "no-such-case"}).text
 
     assert "<h1>New assessment</h1>" in html
+
+
+def test_closest_cases_are_kept_per_library_and_answer_set(chat_answers, dashboard_answers):
+    library = cases.get_library()
+    fresh = replace(library, cases=library.cases)  # same cases, nothing kept yet
+    first = similar_cases(chat_answers, fresh)
+    # The same answers, in another order: the kept answer, computed once.
+    assert similar_cases(dict(reversed(list(chat_answers.items()))), fresh) is first
+    assert similar_cases(dashboard_answers, fresh) != first
+    # A library of other cases keeps its own: nothing of the first one's.
+    closest = first[0].case.slug
+    fewer = replace(library, cases=tuple(c for c in library.cases if c.slug != closest))
+    assert closest not in {match.case.slug for match in similar_cases(chat_answers, fewer)}
