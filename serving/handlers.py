@@ -45,25 +45,28 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
 from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections, connections
 
+from serving.threads import mark_kept
+
 # Idle request threads kept between bursts (and their SQLite connections).
 IDLE_THREADS = 16
 
-_this_thread = threading.local()
+# Every stack of idle threads, each forgotten in a forked child (below).
+_stacks: weakref.WeakSet[RequestThreads] = weakref.WeakSet()
 
 
-def on_kept_thread() -> bool:
-    """Whether this thread is one of the request threads kept from request to request."""
-    return getattr(_this_thread, "kept", False)
+def _forget_in_child() -> None:
+    for threads in list(_stacks):
+        threads._forget()
 
 
-def _mark_kept() -> None:
-    _this_thread.kept = True
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 class RequestThreads:
@@ -77,7 +80,7 @@ class RequestThreads:
         # A forked child (the test suite's servers) has none of its parent's
         # threads: an executor whose thread is gone would take a request's
         # work and never run it.
-        os.register_at_fork(after_in_child=self._forget)
+        _stacks.add(self)
 
     def _forget(self) -> None:
         self._idle = []
@@ -89,7 +92,7 @@ class RequestThreads:
                 return self._idle.pop()
             self.started += 1
         return ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="request", initializer=_mark_kept
+            max_workers=1, thread_name_prefix="request", initializer=mark_kept
         )
 
     def give_back(self, executor: ThreadPoolExecutor) -> None:

@@ -18,6 +18,7 @@ from django.db import connections
 from advisor.clients import writes
 from operations import health
 from questionnaire import render_pool
+from questionnaire.cases import get_library
 from questionnaire.catalogue import Catalogue, get_catalogue
 
 # The fault tests start the whole production topology (nginx, supervisor,
@@ -105,6 +106,8 @@ def _clear_catalogue_caches() -> None:
 
     get_catalogue.cache_clear()
     api._catalogue_json.cache_clear()
+    # The closest cases kept per library hold the catalogue's questions.
+    get_library.cache_clear()
 
 
 @pytest.fixture
@@ -139,6 +142,11 @@ def start_daphne() -> tuple[DaphneProcess, str]:
     database connections, pooled ones included.
     """
     connections.close_all()
+    # Nor the kept request threads' SQLite connections (a child must not use
+    # a connection opened before the fork).
+    from advisor.asgi import django_asgi_app
+
+    django_asgi_app.threads.end_idle()
     # PostgreSQL's pool keeps its idle connections open: a child forked with
     # them would talk on the parent's sockets, and a query of each could read
     # the other's answer (psycopg: "the last operation didn't produce

@@ -58,7 +58,7 @@ import threading
 
 from django.db.backends.sqlite3 import base
 
-from serving.handlers import on_kept_thread
+from serving.threads import on_kept_thread
 
 _held: dict[str, sqlite3.Connection] = {}
 _holding = threading.Lock()
