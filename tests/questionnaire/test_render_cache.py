@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import re
 import signal
+import uuid
 import weakref
 from types import SimpleNamespace
 
@@ -31,6 +32,7 @@ from live_demo.workload.evidence import workload_evidence
 from questionnaire import render_pool, report, report_cache, snapshot
 from questionnaire.models import Assessment, ShareLink
 from tests.live_demo.test_workload_api import document
+from tests.operations.asgi import communicator
 from tests.questionnaire import render_helpers
 from tests.questionnaire.test_report import asgi_client, pdf_text  # noqa: F401
 from tests.workspaces.conftest import people, signed_in, team_assessment, workspace  # noqa: F401
@@ -807,3 +809,33 @@ def test_first_request_starts_the_workers_in_the_background(settings):
     finally:
         request_started.disconnect(dispatch_uid=render_pool.EARLY_START)
         render_pool.shutdown()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_download_through_the_served_application(
+    small_pool, saved_pair, monkeypatch, tmp_path
+):
+    # As served (advisor/asgi.py): the access check, the reads, the HTML and
+    # the cache read take one hop to a kept request thread (report_cache.prepare).
+    held_render(monkeypatch, tmp_path / "gate")
+    (tmp_path / "gate-a4").touch()
+    first, _ = saved_pair
+
+    async def download(path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+        app = communicator(path, headers=headers)
+        await app.send_input({"type": "http.request", "body": b""})
+        start = await app.receive_output(30)  # the first render starts a worker
+        body = (await app.receive_output(5)).get("body", b"")
+        await app.wait(5)
+        names = {name.decode().lower(): value.decode() for name, value in start["headers"]}
+        return start["status"], names, body
+
+    status, headers, body = await download(url(first, "report.pdf"))
+    assert (status, headers["content-type"]) == (200, "application/pdf")
+    assert body.startswith(b"%PDF")
+    kept = {"If-None-Match": headers["etag"]}
+    status, _, body = await download(url(first, "report.pdf"), **kept)
+    assert (status, body) == (304, b"")
+    status, _, _ = await download(f"/assessments/{uuid.uuid4()}/report.pdf")
+    assert status == 404
