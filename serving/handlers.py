@@ -5,8 +5,8 @@ Django's ``ASGIHandler`` runs each request inside asgiref's
 touch the database, the view, ``close_old_connections``) runs on a thread
 made for that request and ended with it. So every request started a thread
 and joined it, and, database connections being per thread, opened a
-database connection and closed it: on SQLite a quarter of the CPU of a
-simple page (``docs/benchmarks.md``, "Request threads kept").
+database connection and closed it: on SQLite about a quarter of the CPU of
+a cached result page (docs/caching.md, "What a cached page still costs").
 
 Here each request borrows a one-thread executor from a small stack of idle
 ones and hands it back when it ends: the same one-request-at-a-time thread
@@ -76,7 +76,6 @@ class RequestThreads:
         self.keep = keep
         self._idle: list[ThreadPoolExecutor] = []
         self._lock = threading.Lock()
-        self.started = 0
         # A forked child (the test suite's servers) has none of its parent's
         # threads: an executor whose thread is gone would take a request's
         # work and never run it.
@@ -90,7 +89,6 @@ class RequestThreads:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-            self.started += 1
         return ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="request", initializer=mark_kept
         )
@@ -128,19 +126,16 @@ class ReusedThreadsASGIHandler(ASGIHandler):
             # Django's own refusal.
             return await super().__call__(scope, receive, send)
         executor = self.threads.lend()
-        finished = False
         try:
             async with ThreadSensitiveContext(executor=executor):
                 await self.handle(scope, receive, send)
-            finished = True
-        finally:
-            if finished:
-                self.threads.give_back(executor)
-            else:
-                # Cut short: lent again once its thread is done with this request.
-                executor.submit(close_old_connections).add_done_callback(
-                    lambda _: self.threads.give_back(executor)
-                )
+        except BaseException:
+            # Cut short: lent again once its thread is done with this request.
+            executor.submit(close_old_connections).add_done_callback(
+                lambda _: self.threads.give_back(executor)
+            )
+            raise
+        self.threads.give_back(executor)
 
 
 def get_asgi_application() -> ReusedThreadsASGIHandler:
