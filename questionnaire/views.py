@@ -27,6 +27,7 @@ from advisor.http import whole_number
 from live_demo.workload.evidence import workload_evidence
 from network_check.models import NetworkCheck
 from network_check.suggestions import suggestions
+from serving.threads import give_back_connections
 from workspaces import access, services
 from workspaces.access import Action, share_link_principal
 from workspaces.models import AuditAction, Workspace
@@ -497,16 +498,23 @@ async def shared_report(request: HttpRequest, secret: str) -> HttpResponse:
 
 
 def _own_report(request: HttpRequest, pk, paper: str) -> report_cache.Prepared:
-    assessment = get_object_or_404(Assessment, pk=pk)
-    access.require(request, Action.VIEW, assessment)
-    return _report(request, assessment, paper)
+    try:
+        assessment = get_object_or_404(Assessment, pk=pk)
+        access.require(request, Action.VIEW, assessment)
+        return _report(request, assessment, paper)
+    finally:
+        # What follows may wait for a render: without holding a connection.
+        give_back_connections()
 
 
 def _shared_report(request: HttpRequest, secret: str, paper: str) -> report_cache.Prepared:
-    link = ShareLink.find(secret)
-    if link is None:
-        raise Http404("This share link is unknown, revoked or expired.")
-    return _report(request, link.assessment, paper, shared=True)
+    try:
+        link = ShareLink.find(secret)
+        if link is None:
+            raise Http404("This share link is unknown, revoked or expired.")
+        return _report(request, link.assessment, paper, shared=True)
+    finally:
+        give_back_connections()
 
 
 def _report(

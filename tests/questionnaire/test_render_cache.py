@@ -23,8 +23,10 @@ from types import SimpleNamespace
 
 import pytest
 import weasyprint
+from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from django.core.cache import caches
+from django.db import connections
 from django.test import Client
 
 from advisor.asgi import application
@@ -839,3 +841,30 @@ async def test_a_download_through_the_served_application(
     assert (status, body) == (304, b"")
     status, _, _ = await download(f"/assessments/{uuid.uuid4()}/report.pdf")
     assert status == 404
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_download_waits_for_its_render_without_a_database_connection(
+    asgi_client, saved_pair, monkeypatch
+):
+    # With PostgreSQL, ten first downloads waiting for their renders would
+    # otherwise hold ten connections of the pool, and every other request
+    # would queue for one.
+    held = []
+
+    async def render(key: str, html: str) -> bytes:
+        # On the thread that did the download's reads (asgiref's
+        # thread-sensitive one): each thread has its own connections.
+        held.append(await sync_to_async(lambda: connections["default"].connection is not None)())
+        return b"%PDF-rendered"
+
+    monkeypatch.setattr(report_cache, "_render", render)
+    first, _ = saved_pair
+    response = await asgi_client.get(url(first, "report.pdf"))
+
+    assert (response.status_code, response.content) == (200, b"%PDF-rendered")
+    assert held == [False]
+    # And the next download reads again, on a connection of its own.
+    again = await asgi_client.get(url(first, "report.pdf?paper=letter"))
+    assert again.status_code == 200
