@@ -396,9 +396,9 @@ async def test_connection_failures_are_an_outage(settings, error):
     assert (api.status, api.json()) == (503, {"errors": {"database": UNREACHABLE}})
 
 
-# In a fresh server process on the real PostgreSQL: every connection of the
-# pool held, as by requests that are slow to finish.
-BUSY_POOL = """
+# In a fresh server process on the real PostgreSQL: requests to the served
+# application (advisor/asgi.py), each answered as status, body and seconds.
+SERVED = """
 import asyncio, json, time
 import django
 django.setup()
@@ -417,8 +417,14 @@ async def get(path):
     start = await app.receive_output(15)
     body = await app.receive_output(15)
     await app.wait(15)
-    return start["status"], body["body"].decode(), round(time.monotonic() - started, 2)
+    seconds = round(time.monotonic() - started, 2)
+    return start["status"], body["body"].decode(errors="replace"), seconds
+"""
 
+# Every connection of the pool held, as by requests that are slow to finish.
+BUSY_POOL = (
+    SERVED
+    + """
 pool = connections["default"].pool
 pool.open(wait=True)
 held = [pool.getconn() for _ in range(pool.max_size)]
@@ -430,6 +436,7 @@ for connection in held:
     pool.putconn(connection)
 print(json.dumps(seen))
 """
+)
 
 
 def test_postgres_pool_busy_503_busy_and_still_ready(ops_database):
@@ -450,3 +457,66 @@ def test_postgres_pool_busy_503_busy_and_still_ready(ops_database):
     assert api[0] == 503
     assert json.loads(api[1]) == {"errors": {"database": BUSY}}
     assert ready[0] == 200, ready
+
+
+# Downloads whose renders are held (the render queue), more of them than the
+# pool has connections; then a request that needs one.
+RENDERS_HELD = (
+    SERVED
+    + """
+from questionnaire import report_cache
+from questionnaire.catalogue import get_catalogue
+from questionnaire.models import Assessment
+
+pk = Assessment.create_scored("Held", dict(get_catalogue().preset("chat").answers))[0].pk
+connections.close_all()
+waiting = []
+
+async def held(key, html):
+    waiting.append(key)
+    await gate.wait()
+    return b"%PDF-held"
+
+report_cache._render = held
+
+async def main():
+    global gate
+    gate = asyncio.Event()
+    path = f"/assessments/{pk}/report.pdf"
+    downloads = [asyncio.create_task(get(path)) for _ in range(DOWNLOADS)]
+    for _ in range(100):
+        if len(waiting) == DOWNLOADS or all(task.done() for task in downloads):
+            break
+        await asyncio.sleep(0.05)
+    seen["waiting"] = len(waiting)
+    seen["meanwhile"] = await get(f"/api/assessments/{pk}/")
+    gate.set()
+    seen["downloads"] = [status for status, _, _ in await asyncio.gather(*downloads)]
+
+seen = {}
+asyncio.run(main())
+print(json.dumps(seen))
+"""
+)
+
+
+def test_postgres_downloads_waiting_for_renders_hold_no_connection(ops_database):
+    # Twice as many downloads waiting for their renders as the pool has
+    # connections: each gave its connection back after its reads, so all
+    # reach the render queue and a request meanwhile gets one at once.
+    done = run(
+        "DOWNLOADS = 4\n" + RENDERS_HELD,
+        DJANGO_SETTINGS_MODULE="advisor.settings",
+        DATABASE_URL=ops_database,
+        DATABASE_POOL_MAX_SIZE="2",
+        DATABASE_POOL_TIMEOUT="1",
+        ADVISOR_ANONYMOUS="1",
+        ADVISOR_ACCESS_LOG="0",
+        **PRODUCTION,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["waiting"] == 4, seen
+    status, _, _ = seen["meanwhile"]
+    assert status == 200, seen["meanwhile"]
+    assert seen["downloads"] == [200] * 4
