@@ -14,12 +14,14 @@ class QuestionnaireConfig(AppConfig):
 
         from workspaces.models import Membership
 
-        from . import decisions, live, notify, render_pool
+        from . import decisions, live, notify, prerender, render_pool
         from .catalogue import available_versions, get_catalogue
         from .snapshot import deploy_fingerprint
 
         # Emails for review requests and decisions, once each change commits.
         notify.connect()
+        # A changed decision's report, made in advance (prerender.py).
+        prerender.connect()
         # The live decision streams' wake-ups (live.py).
         decisions.decision_changed.connect(live.publish, dispatch_uid="decision-stream-publish")
         for changed in (post_save, post_delete):

@@ -15,6 +15,8 @@ each (``_run_in_worker``); it never touches the database.
   raises ``Busy``, which the view answers with 503 and Retry-After, rather
   than an ever longer wait.
 - Requests for the same PDF at the same moment share one render.
+- ``offer`` runs a render nobody waits for yet (prerender.py) only on a free
+  worker with nothing queued: it never delays a download.
 - A request that goes away (Django cancels the view when the client
   disconnects) cancels its render if it has not started and nobody else
   waits for it; a started render runs to its end.
@@ -238,6 +240,37 @@ class RenderPool:
                     self._waiting.remove(flight)
                     del self._flights[key]
                     flight.future.cancel()
+
+    @property
+    def idle(self) -> bool:
+        """Whether a started worker is free and no render waits for one."""
+        with self._lock:
+            return self._idle()
+
+    def _idle(self) -> bool:
+        return (
+            self._executor is not None
+            and not self._closed
+            and not self._waiting
+            and self._running < self.workers
+        )
+
+    def offer(self, key: str, function: Callable, *args) -> Future | None:
+        """``function(*args)`` in a worker now if one is idle and nothing waits; else None.
+
+        For work nobody is waiting for yet (a report rendered when its
+        revision is saved): it never starts workers, never waits in the
+        queue and never takes a place a download could have. A download of
+        the same ``key`` meanwhile shares it, as any render. The future
+        holds the result, or the error.
+        """
+        with self._lock:
+            if not self._idle() or key in self._flights:
+                return None
+            flight = self._flights[key] = _Flight(key, function, args)
+            self._waiting.append(flight)
+            self._dispatch()
+            return flight.future
 
     def _dispatch(self) -> None:
         # Called with the lock held. Renders wait here, not in the executor:

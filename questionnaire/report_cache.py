@@ -136,25 +136,36 @@ async def pdf_response(request: HttpRequest, prepared: Prepared) -> HttpResponse
             # killed twice): nothing the client did, and likely to pass.
             logger.exception("A PDF report could not be rendered.")
             return busy_response(request, FAILED_RETRY_SECONDS, FAILED_MESSAGE)
-        await sync_to_async(caches[CACHE_ALIAS].set)(
-            f"report:{prepared.key}", stored, settings.ADVISOR_RENDER_CACHE_SECONDS
-        )
+        await sync_to_async(store)(prepared.key, stored)
     response = HttpResponse(stored, content_type="application/pdf")
     return _headed(response, etag, changed_at, disposition)
 
 
+def store(key: str, pdf: bytes) -> None:
+    """Keep the PDF named ``key`` in the renders cache."""
+    caches[CACHE_ALIAS].set(_entry(key), pdf, settings.ADVISOR_RENDER_CACHE_SECONDS)
+
+
+def is_stored(key: str) -> bool:
+    return caches[CACHE_ALIAS].has_key(_entry(key))
+
+
+def _entry(key: str) -> str:
+    return f"report:{key}"
+
+
 def _read(renders, key: str, address: str) -> tuple[bytes | None, float]:
     """The cached PDF of ``key`` (or None) and when ``address`` last changed content."""
-    found = renders.get_many([f"report:{key}", f"report-address:{address}"])
+    found = renders.get_many([_entry(key), f"report-address:{address}"])
     seen = found.get(f"report-address:{address}")
     if seen is not None and seen[0] == key:
-        return found.get(f"report:{key}"), seen[1]
+        return found.get(_entry(key)), seen[1]
     # New at this address, or changed since: it changed now.
     changed_at = time.time()
     renders.set(
         f"report-address:{address}", (key, changed_at), settings.ADVISOR_RENDER_CACHE_SECONDS
     )
-    return found.get(f"report:{key}"), changed_at
+    return found.get(_entry(key)), changed_at
 
 
 async def _render(key: str, html: str) -> bytes:

@@ -32,7 +32,7 @@ from workspaces import access, services
 from workspaces.access import Action, share_link_principal
 from workspaces.models import AuditAction, Workspace
 
-from . import cases, decisions, report, report_cache, rescoring, writes
+from . import cases, decisions, prerender, report, report_cache, rescoring, writes
 from .capacity import traffic_form_values
 from .catalogue import get_catalogue
 from .display import SHORT_NAMES, revision_context
@@ -527,15 +527,8 @@ def _report(
     disposition = content_disposition_header(
         as_attachment=True, filename=report.report_filename(revision.title)
     )
-    # The decision too, with its comments: rendering makes no query.
-    decision = decisions.panel_context(assessment)["decision"]
-    # The revision's own title, as its page shows it: a later rename leaves it be.
-    context = report.report_context(
-        revision.display_title, revisions, revision, decision, shared=shared
-    )
-    # Loaded per download: a run posted after the revision changes the
-    # report's HTML, and so its cache key and ETag.
-    context["workload_runs"] = workload_evidence(revision)
+    # The same reads as a report rendered when the assessment changed.
+    context = prerender.report_context(assessment, revisions, revision, shared=shared)
     # Rendered once per HTML and then served from the cache (report_cache);
     # a HEAD gets GET's headers without the render that is all of its cost.
     address = f"{assessment.pk}:{revision.number}:{paper}:{'shared' if shared else 'own'}"

@@ -18,7 +18,7 @@ from workspaces import audit
 from workspaces.access import principal_of
 from workspaces.models import AuditAction
 
-from . import decisions
+from . import decisions, prerender
 from .catalogue import Catalogue
 from .models import Assessment, Revision, ShareLink
 
@@ -43,6 +43,8 @@ def create_assessment(
         target=assessment,
         detail={"title": title, "recommendation": assessment.recommendation},
     )
+    # Its first download is likely soon.
+    prerender.after_commit(assessment.pk)
     return assessment, revision
 
 
@@ -73,6 +75,7 @@ def revise_assessment(
         )
         # A decision under review or taken goes back to review.
         decisions.revised(request, assessment)
+        prerender.after_commit(assessment.pk)
     return revision
 
 

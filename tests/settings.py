@@ -24,3 +24,5 @@ from advisor.settings import *  # noqa: E402, F403
 # Render workers start at the first render: a test that never downloads a
 # PDF must not spawn them (the test of the early start connects it itself).
 ADVISOR_REPORT_WORKERS_EARLY = False
+# Only the tests of questionnaire/prerender.py render in the background.
+ADVISOR_REPORT_PRERENDER = False

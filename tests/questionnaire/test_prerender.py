@@ -1,0 +1,247 @@
+"""Reports rendered when their assessment changes (questionnaire/prerender.py).
+
+The first download after a save, a review request or an approval is served
+from the cache, byte for byte what a fresh render gives; and rendering in
+advance never takes a worker or a queue place a download could have.
+"""
+
+# The workspace fixtures are imported to be shared, which ruff reads as redefinitions.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from types import SimpleNamespace
+
+import pytest
+from django.test import Client
+
+from questionnaire import prerender, render_pool, report_cache
+from questionnaire.models import Assessment
+from tests.questionnaire import render_helpers
+from tests.questionnaire.test_render_cache import (
+    approve,
+    as_,
+    fresh_html,
+    fresh_pdf,
+    request_review,
+    url,
+    wait_until,
+)
+from tests.workspaces.conftest import people, signed_in, team_assessment, workspace  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def prerendering(settings):
+    settings.ADVISOR_REPORT_PRERENDER = True
+    yield prerender.prerenderer
+    prerender.prerenderer.wait()
+
+
+@pytest.fixture
+def started_pool(settings):
+    """The process's render pool, one worker, started and idle."""
+    render_pool.shutdown()
+    settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE = 1, 1
+    pool = render_pool.pool()
+    pool.start()
+    asyncio.run(pool.run("warm", render_helpers.pid_pdf, ""))
+    yield pool
+    render_pool.shutdown()
+
+
+@pytest.fixture
+def offered(monkeypatch) -> list[str]:
+    """The keys offered to an idle stand-in pool, which renders nothing."""
+    keys: list[str] = []
+
+    def offer(key, function, html):
+        keys.append(key)
+
+    monkeypatch.setattr(render_pool, "pool", lambda: SimpleNamespace(idle=True, offer=offer))
+    return keys
+
+
+def stored_within(key: str, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while not report_cache.is_stored(key):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def api_create(client: Client, answers) -> Assessment:
+    response = client.post(
+        "/api/assessments/",
+        json.dumps({"title": "Team chat", "answers": answers}),
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    return Assessment.objects.get(pk=response.json()["id"])
+
+
+def test_a_new_assessments_first_download_is_already_rendered(
+    prerendering, started_pool, chat_answers, settings, monkeypatch
+):
+    settings.ADVISOR_ANONYMOUS = True
+    client = Client()
+    assessment = api_create(client, chat_answers)
+    prerendering.wait()
+    assert stored_within(report_cache.pdf_key(fresh_html(assessment)))
+
+    async def no_render(key, html):
+        raise AssertionError("the download rendered its PDF again")
+
+    monkeypatch.setattr(report_cache, "_render", no_render)
+    response = client.get(url(assessment, "report.pdf"))
+
+    assert response.status_code == 200
+    assert response.content == fresh_pdf(assessment)
+
+
+def test_a_review_request_and_an_approval_render_the_report_they_change(
+    prerendering, offered, people, team_assessment
+):
+    request_review(people, team_assessment)
+    prerendering.wait()
+    in_review = report_cache.pdf_key(fresh_html(team_assessment))
+    approve(people, team_assessment)
+    prerendering.wait()
+    approved = report_cache.pdf_key(fresh_html(team_assessment))
+
+    # Each step is two events (a review request also changes the status):
+    # the second finds the same report, in flight or stored, in the real pool.
+    assert in_review != approved
+    assert list(dict.fromkeys(offered)) == [in_review, approved]
+
+
+def test_a_new_revision_renders_its_report(
+    prerendering, offered, people, team_assessment, dashboard_answers
+):
+    response = as_(people, "editor").post(
+        f"/api/assessments/{team_assessment.pk}/revisions/",
+        json.dumps({"answers": dashboard_answers}),
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    prerendering.wait()
+
+    assert offered[-1] == report_cache.pdf_key(fresh_html(team_assessment))
+    assert team_assessment.revisions.count() == 2
+
+
+def test_nothing_is_rendered_in_advance_when_turned_off(
+    prerendering, offered, settings, people, team_assessment
+):
+    settings.ADVISOR_REPORT_PRERENDER = False
+    request_review(people, team_assessment)
+    prerendering.wait()
+
+    assert offered == []
+
+
+def test_an_already_cached_report_is_not_rendered_again(
+    prerendering, offered, people, team_assessment
+):
+    signed_in(Client(), people["editor"])
+    report_cache.store(report_cache.pdf_key(fresh_html(team_assessment)), b"%PDF- kept")
+    prerendering.changed(team_assessment.pk)
+    prerendering.wait()
+
+    assert offered == []
+
+
+def test_a_refused_change_renders_nothing(prerendering, offered, people, team_assessment):
+    # A viewer may not request a review: nothing changed, nothing to render.
+    response = as_(people, "viewer").post(
+        url(team_assessment, "review-requests/"), {"reviewers": ["reviewer"]}
+    )
+    prerendering.wait()
+
+    assert response.status_code in (403, 404)
+    assert offered == []
+
+
+def test_a_failure_in_advance_is_logged_and_the_next_change_still_renders(
+    prerendering, offered, team_assessment, monkeypatch, caplog
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(prerender, "report_context", broken)
+        with caplog.at_level(logging.ERROR, logger="questionnaire.prerender"):
+            prerendering.changed(team_assessment.pk)
+            prerendering.wait()
+    prerendering.changed(team_assessment.pk)
+    prerendering.wait()
+
+    assert "could not be prepared in advance" in caplog.text
+    assert offered == [report_cache.pdf_key(fresh_html(team_assessment))]
+
+
+def test_a_deleted_assessment_renders_nothing(prerendering, offered, team_assessment):
+    pk = team_assessment.pk
+    team_assessment.delete()
+    prerendering.changed(pk)
+    prerendering.wait()
+
+    assert offered == []
+
+
+# --- The pool's side: only an idle worker ---------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_offer_takes_only_an_idle_worker_and_a_download_shares_it(tmp_path):
+    pool = render_pool.RenderPool(workers=1, queue=1)
+    try:
+        # Workers not started: an offer never starts them.
+        assert pool.offer("early", render_helpers.pid_pdf, "") is None
+        pool.start()
+        await pool.run("warm", render_helpers.pid_pdf, "")
+        gate = str(tmp_path / "a")
+
+        rendering = pool.offer("a", render_helpers.gated_pdf, gate)
+        assert rendering is not None
+        # The worker is taken: nothing more is offered, nothing queued.
+        assert pool.offer("b", render_helpers.pid_pdf, "") is None
+        assert not pool.idle
+        # A download of the same report meanwhile waits for the same render.
+        download = asyncio.create_task(pool.run("a", render_helpers.gated_pdf, gate))
+        await wait_until(lambda: pool._flights["a"].waiters == 1)
+        assert pool.pending == 1
+        (tmp_path / "a").touch()
+
+        assert await asyncio.wait_for(download, timeout=10) == b"%PDF- gated a"
+        assert rendering.result(timeout=5) == b"%PDF- gated a"
+        await wait_until(lambda: pool.idle)
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_a_download_waiting_for_a_worker_is_never_passed_by_an_offer(tmp_path):
+    pool = render_pool.RenderPool(workers=1, queue=1)
+    try:
+        pool.start()
+        await pool.run("warm", render_helpers.pid_pdf, "")
+        held = asyncio.create_task(pool.run("a", render_helpers.gated_pdf, str(tmp_path / "a")))
+        queued = asyncio.create_task(pool.run("b", render_helpers.gated_pdf, str(tmp_path / "b")))
+        await wait_until(lambda: pool.pending == 2)
+        (tmp_path / "a").touch()
+        await asyncio.wait_for(held, timeout=10)
+        # "b" has the worker now; an offer finds it busy, and after "b" idle.
+        assert pool.offer("c", render_helpers.pid_pdf, "") is None
+        (tmp_path / "b").touch()
+        await asyncio.wait_for(queued, timeout=10)
+        await wait_until(lambda: pool.idle)
+        assert pool.offer("c", render_helpers.pid_pdf, "") is not None
+    finally:
+        pool.shutdown()
