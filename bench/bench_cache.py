@@ -7,7 +7,11 @@ Three figures (docs/caching.md says what changed):
 - `report.pdf` of a revision already rendered: median and p95 over HTTP,
   one request at a time;
 - 10 people downloading 10 different new revisions at once: seconds until
-  the last PDF arrives (no cache can help: each is a first render).
+  the last PDF arrives (no cache can help: each is a first render, and the
+  rows that measure it render nothing in advance);
+- the first download of a new assessment, a second after it was saved:
+  median over HTTP (a render, or with reports rendered in advance, the
+  cache).
 
 `--before PATH` serves a checkout of the code before the change (with its
 own code, this virtualenv) in the same run; the servers take turns within
@@ -36,6 +40,10 @@ from servers import app_database, our_app
 
 USERS = (1, 10)
 DOWNLOADS = 10
+# First downloads, each this long after its assessment was saved.
+FIRSTS = 5
+AFTER_SAVE = 1.0
+IN_ADVANCE = "after, rendered in advance"
 
 
 def create(base: str, rng: random.Random, count: int) -> list[str]:
@@ -82,9 +90,26 @@ async def rendered(base: str, pk: str, count: int) -> list[float]:
         return [await timed(client, f"/assessments/{pk}/report.pdf") for _ in range(count)]
 
 
-def measure(root: Path, env: dict[str, str], database: str, seconds: float, rng) -> dict:
+async def first_downloads(base: str, rng) -> list[float]:
+    """Seconds of each first download of a new assessment, AFTER_SAVE after its save."""
+    found = []
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for _ in range(FIRSTS):
+            [pk] = await asyncio.to_thread(create, base, rng, 1)
+            await asyncio.sleep(AFTER_SAVE)
+            found.append(await timed(client, f"/assessments/{pk}/report.pdf"))
+    return found
+
+
+def measure(
+    root: Path, env: dict[str, str], database: str, seconds: float, rng, *, only_first=False
+) -> dict:
     with our_app("daphne", database, rate=0, root=root, extra_env=env) as server:
         base = server.url
+        if only_first:
+            # A first render warms the renderer (fonts; the pool's workers).
+            asyncio.run(downloads(base, create(base, rng, 1)))
+            return {"first": asyncio.run(first_downloads(base, rng))}
         port = int(base.rsplit(":", 1)[1])
         page = f"/assessments/{create(base, rng, 1)[0]}/"
         target = Target("result", "result page", [request_bytes("GET", page, port)], 200)
@@ -108,6 +133,7 @@ def measure(root: Path, env: dict[str, str], database: str, seconds: float, rng)
         asyncio.run(downloads(base, create(base, rng, 1)))
         figures["pdf_cached"] = asyncio.run(rendered(base, page.split("/")[2], 20))
         figures["downloads"] = asyncio.run(downloads(base, create(base, rng, DOWNLOADS)))
+        figures["first"] = asyncio.run(first_downloads(base, rng))
         return figures
 
 
@@ -125,11 +151,14 @@ def main() -> None:
     servers: dict[str, tuple[Path, dict[str, str]]] = {}
     if args.before:
         servers["before"] = (Path(args.before).resolve(), {})
-    servers["after"] = (ROOT, {})
+    # Nothing rendered in advance: each new PDF is a first render.
+    servers["after"] = (ROOT, {"ADVISOR_REPORT_PRERENDER": "0"})
     servers[f"after, {args.workers} workers"] = (
         ROOT,
-        {"ADVISOR_REPORT_WORKERS": str(args.workers)},
+        {"ADVISOR_REPORT_WORKERS": str(args.workers), "ADVISOR_REPORT_PRERENDER": "0"},
     )
+    # The default: reports rendered when saved; only the first download is measured.
+    servers[IN_ADVANCE] = (ROOT, {})
     rng = random.Random(20261130)
     results: dict[str, list[dict]] = {label: [] for label in servers}
     started = time.perf_counter()
@@ -140,7 +169,9 @@ def main() -> None:
             labels = labels[run % len(labels) :] + labels[: run % len(labels)]
             for label in labels:
                 root, env = servers[label]
-                figures = measure(root, env, database, seconds, rng)
+                figures = measure(
+                    root, env, database, seconds, rng, only_first=label == IN_ADVANCE
+                )
                 results[label].append(figures)
                 print(f"run {run + 1}, {label}: {summary(figures)}", flush=True)
     if args.quick:
@@ -149,12 +180,15 @@ def main() -> None:
 
 
 def summary(figures: dict) -> str:
+    first = f"first download {statistics.median(figures['first']) * 1000:.1f} ms"
+    if "page_1" not in figures:
+        return first
     return (
         f"page {figures['page_1']:.0f}/s (1 user), {figures['page_10']:.0f}/s (10 users), "
         f"{figures['cpu_10'] * 1000:.2f} ms server CPU/request; "
         f"GET /api/questions/ {figures['floor']:.0f}/s, {figures['floor_cpu'] * 1000:.2f} ms; "
         f"rendered PDF median {statistics.median(figures['pdf_cached']) * 1000:.1f} ms; "
-        f"{DOWNLOADS} new PDFs at once {figures['downloads']:.2f} s"
+        f"{DOWNLOADS} new PDFs at once {figures['downloads']:.2f} s; {first}"
     )
 
 
@@ -162,8 +196,8 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
     def median(label: str, key: str) -> float:
         return statistics.median(run[key] for run in results[label])
 
-    def latency(label: str, share: float) -> float:
-        return statistics.median(percentile(run["pdf_cached"], share) for run in results[label])
+    def latency(label: str, share: float, key: str = "pdf_cached") -> float:
+        return statistics.median(percentile(run[key], share) for run in results[label])
 
     lines = [
         "## Renders cache and render pool: before and after",
@@ -179,20 +213,29 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
         "that server, a floor for the page. Rendered PDF: 20 downloads one after the "
         f"other of a report already made. {DOWNLOADS} new PDFs: {DOWNLOADS} new assessments "
         "(random answers), their reports requested at once, after one render that warmed "
-        "the renderer (the pool starts its workers at the first render).",
+        "the renderer (the pool starts its workers at the first render). First download: "
+        f"{FIRSTS} new assessments one after the other, each downloaded {AFTER_SAVE:g} s "
+        f"after its save; *{IN_ADVANCE}* is the default (`ADVISOR_REPORT_PRERENDER=1`), "
+        "the other *after* rows render nothing in advance, and only this figure is "
+        "measured on it.",
         "",
         "| server | result page, 1 user | 10 users | server CPU/request (10 users) "
         "| `GET /api/questions/`, 10 users | its CPU/request "
-        f"| rendered PDF p50 | p95 | {DOWNLOADS} new PDFs at once |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| rendered PDF p50 | p95 | {DOWNLOADS} new PDFs at once "
+        f"| first download {AFTER_SAVE:g} s after its save, p50 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for label in servers:
+        first = f"{latency(label, 0.5, 'first') * 1000:.1f} ms"
+        if label == IN_ADVANCE:
+            lines.append(f"| {label} | | | | | | | | | {first} |")
+            continue
         lines.append(
             f"| {label} | {median(label, 'page_1'):,.0f}/s | {median(label, 'page_10'):,.0f}/s "
             f"| {median(label, 'cpu_10') * 1000:.2f} ms "
             f"| {median(label, 'floor'):,.0f}/s | {median(label, 'floor_cpu') * 1000:.2f} ms "
             f"| {latency(label, 0.5) * 1000:.1f} ms | {latency(label, 0.95) * 1000:.1f} ms "
-            f"| {median(label, 'downloads'):.2f} s |"
+            f"| {median(label, 'downloads'):.2f} s | {first} |"
         )
     if "before" in servers:
         before = results["before"]
@@ -211,7 +254,7 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
         sooner = {
             label: median("before", "downloads") / median(label, "downloads")
             for label in servers
-            if label != "before"
+            if label not in ("before", IN_ADVANCE)
         }
         lines += [
             "",
@@ -259,7 +302,9 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
         "HTML over and the PDF back: one worker renders one report at a time as the old "
         "thread did; two render two at once, which pays when the second core is free (load "
         f"average {os.getloadavg()[0]:.1f} at the end of this run). On two cores set "
-        "`ADVISOR_REPORT_WORKERS=2`.",
+        "`ADVISOR_REPORT_WORKERS=2`. First download: without rendering in advance it waits "
+        "for its render; rendered when saved (questionnaire/prerender.py, on an idle worker "
+        "only), it comes from the cache a second later.",
     ]
     lines += ["", "Each run:", ""]
     for label, figures in results.items():
