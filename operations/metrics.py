@@ -82,6 +82,16 @@ GAPS = Counter(
     "Resumes told of a gap (events no longer kept: expired; the feed started again: restarted).",
     ["reason"],
 )
+# PDF reports rendered in advance when their assessment changed (questionnaire/prerender.py).
+REPORTS_PRERENDERED = Counter(
+    "advisor_reports_prerendered",
+    "Reports offered for rendering in advance, by outcome: rendered (stored for its first "
+    "download), cached (already there), busy (no idle render worker: left to the download), "
+    "failed (logged).",
+    ["outcome"],
+)
+for _outcome in ("rendered", "cached", "busy", "failed"):
+    REPORTS_PRERENDERED.labels(_outcome)
 for _reason in ("slow", "dropped", "shutdown"):
     SUBSCRIBERS_CLOSED.labels(_reason)
 for _transport in ("websocket", "sse"):

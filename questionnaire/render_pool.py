@@ -91,6 +91,8 @@ class _Flight:
     future: Future = field(default_factory=Future)
     waiters: int = 0
     started: bool = False
+    # Offered (``offer``): a render nobody asked for yet.
+    offered: bool = False
 
 
 def _start_worker(settings_module: str) -> None:
@@ -221,7 +223,7 @@ class RenderPool:
                 backoff = self._backoff_until - time.monotonic()
                 if self._executor is None and backoff > 0:
                     raise Unavailable(math.ceil(backoff))
-                if len(self._flights) >= self.workers + self.queue:
+                if self._taken() >= self.workers + self.queue:
                     raise Busy(self.retry_after())
                 flight = self._flights[key] = _Flight(key, function, args)
                 self._waiting.append(flight)
@@ -247,9 +249,18 @@ class RenderPool:
         with self._lock:
             return self._idle()
 
+    def _taken(self) -> int:
+        # An offered render that no download waits for takes no download's place.
+        flights = self._flights.values()
+        return sum(not (flight.offered and flight.waiters == 0) for flight in flights)
+
     def _idle(self) -> bool:
+        # Started means a worker has answered: one still starting (a second or
+        # two after the first request, or after a crash) would make an offered
+        # render go first, ahead of the downloads that arrive meanwhile.
         return (
             self._executor is not None
+            and self._proven
             and not self._closed
             and not self._waiting
             and self._running < self.workers
@@ -267,7 +278,7 @@ class RenderPool:
         with self._lock:
             if not self._idle() or key in self._flights:
                 return None
-            flight = self._flights[key] = _Flight(key, function, args)
+            flight = self._flights[key] = _Flight(key, function, args, offered=True)
             self._waiting.append(flight)
             self._dispatch()
             return flight.future
@@ -286,6 +297,12 @@ class RenderPool:
                 self._broke(executor)
                 del self._flights[flight.key]
                 flight.future.set_exception(error)
+                continue
+            except RuntimeError:
+                # The interpreter is exiting (the executor takes no more work):
+                # answered as a pool shut down, never left waiting.
+                del self._flights[flight.key]
+                flight.future.set_exception(Unavailable(BACKOFF_SECONDS))
                 continue
             self._running += 1
             submitted.add_done_callback(partial(self._landed, executor, flight))

@@ -142,8 +142,14 @@ async def pdf_response(request: HttpRequest, prepared: Prepared) -> HttpResponse
 
 
 def store(key: str, pdf: bytes) -> None:
-    """Keep the PDF named ``key`` in the renders cache."""
+    """Keep the PDF named ``key`` in the renders cache (for ADVISOR_RENDER_CACHE_SECONDS)."""
     caches[CACHE_ALIAS].set(_entry(key), pdf, settings.ADVISOR_RENDER_CACHE_SECONDS)
+
+
+def store_unless_there(key: str, pdf: bytes, seconds: int) -> None:
+    """Keep the PDF named ``key`` for ``seconds`` at most, unless a download stored it already."""
+    kept = min(seconds, settings.ADVISOR_RENDER_CACHE_SECONDS)
+    caches[CACHE_ALIAS].add(_entry(key), pdf, kept)
 
 
 def is_stored(key: str) -> bool:

@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from types import SimpleNamespace
 
 import pytest
 from django.test import Client
+from prometheus_client import REGISTRY
 
 from questionnaire import prerender, render_pool, report_cache
-from questionnaire.models import Assessment
+from questionnaire.models import Assessment, DecisionStatus
 from tests.questionnaire import render_helpers
 from tests.questionnaire.test_render_cache import (
     approve,
@@ -67,6 +69,10 @@ def offered(monkeypatch) -> list[str]:
     return keys
 
 
+def counted(outcome: str) -> float:
+    return REGISTRY.get_sample_value("advisor_reports_prerendered_total", {"outcome": outcome})
+
+
 def stored_within(key: str, seconds: float = 30) -> bool:
     deadline = time.monotonic() + seconds
     while not report_cache.is_stored(key):
@@ -90,10 +96,22 @@ def test_a_new_assessments_first_download_is_already_rendered(
     prerendering, started_pool, chat_answers, settings, monkeypatch
 ):
     settings.ADVISOR_ANONYMOUS = True
+    rendered = counted("rendered")
+    storing = []
+    keep = report_cache.store_unless_there
+
+    def recorded(*args) -> None:
+        storing.append(threading.current_thread().name)
+        keep(*args)
+
+    monkeypatch.setattr(report_cache, "store_unless_there", recorded)
     client = Client()
     assessment = api_create(client, chat_answers)
     prerendering.wait()
     assert stored_within(report_cache.pdf_key(fresh_html(assessment)))
+    # Stored by the background thread, never the render pool's own.
+    assert [name.split("_")[0] for name in storing] == ["prerender"]
+    assert counted("rendered") == rendered + 1
 
     async def no_render(key, html):
         raise AssertionError("the download rendered its PDF again")
@@ -119,6 +137,49 @@ def test_a_review_request_and_an_approval_render_the_report_they_change(
     # the second finds the same report, in flight or stored, in the real pool.
     assert in_review != approved
     assert list(dict.fromkeys(offered)) == [in_review, approved]
+
+
+def test_a_comment_or_requested_changes_render_nothing_in_advance(
+    prerendering, offered, people, team_assessment
+):
+    request_review(people, team_assessment)
+    prerendering.wait()
+    offered.clear()
+    commented = as_(people, "reviewer").post(
+        url(team_assessment, "comments/"), {"body": "What about proxies?"}
+    )
+    changes = as_(people, "reviewer").post(
+        url(team_assessment, "reviews/"),
+        {"verdict": "request_changes", "revision": "1", "comment": "Measure the proxy first."},
+    )
+    prerendering.wait()
+
+    assert (commented.status_code, changes.status_code) == (302, 302)
+    assert offered == []
+
+
+def test_a_change_is_saved_though_nothing_can_be_rendered_in_advance(
+    prerendering, people, team_assessment, monkeypatch, caplog
+):
+    class Refusing:
+        def __init__(self, **kwargs) -> None:
+            pass
+
+        def submit(self, *args):
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    monkeypatch.setattr(
+        render_pool, "pool", lambda: SimpleNamespace(idle=True, offer=lambda *args: None)
+    )
+    monkeypatch.setattr(prerender, "ThreadPoolExecutor", Refusing)
+    monkeypatch.setattr(prerendering, "_thread", None)
+    with caplog.at_level(logging.WARNING, logger="questionnaire.prerender"):
+        request_review(people, team_assessment)
+    monkeypatch.setattr(prerendering, "_thread", None)
+
+    team_assessment.refresh_from_db()
+    assert team_assessment.status == DecisionStatus.IN_REVIEW
+    assert "not rendered in advance" in caplog.text
 
 
 def test_a_new_revision_renders_its_report(
@@ -176,7 +237,7 @@ def test_a_failure_in_advance_is_logged_and_the_next_change_still_renders(
 
     with monkeypatch.context() as patched:
         patched.setattr(prerender, "report_context", broken)
-        with caplog.at_level(logging.ERROR, logger="questionnaire.prerender"):
+        with caplog.at_level(logging.WARNING, logger="questionnaire.prerender"):
             prerendering.changed(team_assessment.pk)
             prerendering.wait()
     prerendering.changed(team_assessment.pk)
@@ -205,6 +266,9 @@ async def test_offer_takes_only_an_idle_worker_and_a_download_shares_it(tmp_path
         # Workers not started: an offer never starts them.
         assert pool.offer("early", render_helpers.pid_pdf, "") is None
         pool.start()
+        # Still starting (a spawn takes a second or more): the offer would go
+        # first once one is up, ahead of any download meanwhile.
+        assert pool.offer("starting", render_helpers.pid_pdf, "") is None
         await pool.run("warm", render_helpers.pid_pdf, "")
         gate = str(tmp_path / "a")
 
@@ -222,6 +286,28 @@ async def test_offer_takes_only_an_idle_worker_and_a_download_shares_it(tmp_path
         assert await asyncio.wait_for(download, timeout=10) == b"%PDF- gated a"
         assert rendering.result(timeout=5) == b"%PDF- gated a"
         await wait_until(lambda: pool.idle)
+    finally:
+        pool.shutdown()
+
+
+@pytest.mark.asyncio
+async def test_an_offered_render_takes_no_downloads_queue_place(tmp_path):
+    pool = render_pool.RenderPool(workers=1, queue=2)
+    try:
+        pool.start()
+        await pool.run("warm", render_helpers.pid_pdf, "")
+        assert pool.offer("ahead", render_helpers.gated_pdf, str(tmp_path / "ahead")) is not None
+        # One worker and two queue places: three downloads, as with no offer.
+        downloads = [
+            asyncio.create_task(pool.run(name, render_helpers.gated_pdf, str(tmp_path / name)))
+            for name in ("a", "b", "c")
+        ]
+        await wait_until(lambda: pool.pending == 4)
+        for name in ("ahead", "a", "b", "c"):
+            (tmp_path / name).touch()
+        made = await asyncio.wait_for(asyncio.gather(*downloads), timeout=20)
+
+        assert made == [b"%PDF- gated a", b"%PDF- gated b", b"%PDF- gated c"]
     finally:
         pool.shutdown()
 

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import re
 import signal
+import threading
 import uuid
 import weakref
 from types import SimpleNamespace
@@ -851,20 +852,30 @@ async def test_a_download_waits_for_its_render_without_a_database_connection(
     # With PostgreSQL, ten first downloads waiting for their renders would
     # otherwise hold ten connections of the pool, and every other request
     # would queue for one.
-    held = []
+    held, reads = [], []
 
     async def render(key: str, html: str) -> bytes:
         # On the thread that did the download's reads (asgiref's
         # thread-sensitive one): each thread has its own connections.
-        held.append(await sync_to_async(lambda: connections["default"].connection is not None)())
+        def connected() -> tuple[int, bool]:
+            return threading.get_ident(), connections["default"].connection is not None
+
+        held.append(await sync_to_async(connected)())
         return b"%PDF-rendered"
 
+    prepare = report_cache.prepare
+
+    def prepared(*args):
+        reads.append(threading.get_ident())
+        return prepare(*args)
+
     monkeypatch.setattr(report_cache, "_render", render)
+    monkeypatch.setattr(report_cache, "prepare", prepared)
     first, _ = saved_pair
     response = await asgi_client.get(url(first, "report.pdf"))
 
     assert (response.status_code, response.content) == (200, b"%PDF-rendered")
-    assert held == [False]
+    assert held == [(reads[0], False)]
     # And the next download reads again, on a connection of its own.
     again = await asgi_client.get(url(first, "report.pdf?paper=letter"))
     assert again.status_code == 200
