@@ -11,6 +11,7 @@ advance never takes a worker or a queue place a download could have.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -259,6 +260,18 @@ def test_a_deleted_assessment_renders_nothing(prerendering, offered, team_assess
 # --- The pool's side: only an idle worker ---------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def one_started_worker(queue: int):
+    """A render pool of one worker that has answered, and ``queue`` places."""
+    pool = render_pool.RenderPool(workers=1, queue=queue)
+    try:
+        pool.start()
+        await pool.run("warm", render_helpers.pid_pdf, "")
+        yield pool
+    finally:
+        pool.shutdown()
+
+
 @pytest.mark.asyncio
 async def test_offer_takes_only_an_idle_worker_and_a_download_shares_it(tmp_path):
     pool = render_pool.RenderPool(workers=1, queue=1)
@@ -292,10 +305,7 @@ async def test_offer_takes_only_an_idle_worker_and_a_download_shares_it(tmp_path
 
 @pytest.mark.asyncio
 async def test_an_offered_render_takes_no_downloads_queue_place(tmp_path):
-    pool = render_pool.RenderPool(workers=1, queue=2)
-    try:
-        pool.start()
-        await pool.run("warm", render_helpers.pid_pdf, "")
+    async with one_started_worker(queue=2) as pool:
         assert pool.offer("ahead", render_helpers.gated_pdf, str(tmp_path / "ahead")) is not None
         # One worker and two queue places: three downloads, as with no offer.
         downloads = [
@@ -308,16 +318,11 @@ async def test_an_offered_render_takes_no_downloads_queue_place(tmp_path):
         made = await asyncio.wait_for(asyncio.gather(*downloads), timeout=20)
 
         assert made == [b"%PDF- gated a", b"%PDF- gated b", b"%PDF- gated c"]
-    finally:
-        pool.shutdown()
 
 
 @pytest.mark.asyncio
 async def test_a_download_waiting_for_a_worker_is_never_passed_by_an_offer(tmp_path):
-    pool = render_pool.RenderPool(workers=1, queue=1)
-    try:
-        pool.start()
-        await pool.run("warm", render_helpers.pid_pdf, "")
+    async with one_started_worker(queue=1) as pool:
         held = asyncio.create_task(pool.run("a", render_helpers.gated_pdf, str(tmp_path / "a")))
         queued = asyncio.create_task(pool.run("b", render_helpers.gated_pdf, str(tmp_path / "b")))
         await wait_until(lambda: pool.pending == 2)
@@ -329,5 +334,3 @@ async def test_a_download_waiting_for_a_worker_is_never_passed_by_an_offer(tmp_p
         await asyncio.wait_for(queued, timeout=10)
         await wait_until(lambda: pool.idle)
         assert pool.offer("c", render_helpers.pid_pdf, "") is not None
-    finally:
-        pool.shutdown()
