@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 10.0
@@ -109,6 +110,34 @@ def _wait_for_port(process: subprocess.Popen, port: int, log) -> None:
 
 def stats(url: str) -> dict[str, Any]:
     return httpx.get(f"{url}/demo/stats/", verify=False, timeout=WAIT).json()
+
+
+METRICS_TOKEN = "contract-tests-metrics"
+
+
+def slow_closes(url: str) -> float:
+    """Subscribers the server cut off as slow so far (a server run with METRICS_TOKEN)."""
+    answer = httpx.get(
+        f"{url}/metrics",
+        headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+        verify=False,
+        timeout=WAIT,
+    )
+    answer.raise_for_status()
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            closed = sample.name == "advisor_feed_subscribers_closed_total"
+            if closed and sample.labels.get("reason") == "slow":
+                return sample.value
+    return 0.0
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("never came to pass")
+        time.sleep(0.05)
 
 
 def wait_for_stats(url: str, condition: Callable[[dict], bool], timeout: float = WAIT) -> dict:
