@@ -111,6 +111,9 @@ def measure(
             asyncio.run(downloads(base, create(base, rng, 1)))
             return {"first": asyncio.run(first_downloads(base, rng))}
         port = int(base.rsplit(":", 1)[1])
+        # A first render warms the renderer (fonts) and waits for the pool's
+        # workers, whose start would otherwise take CPU from the page's figures.
+        asyncio.run(downloads(base, create(base, rng, 1)))
         page = f"/assessments/{create(base, rng, 1)[0]}/"
         target = Target("result", "result page", [request_bytes("GET", page, port)], 200)
         figures: dict = {}
@@ -129,8 +132,6 @@ def measure(
         wall, latencies = asyncio.run(load(port, floor, 10, seconds=seconds, count=0))
         figures["floor"] = len(latencies) / wall
         figures["floor_cpu"] = (sum(process.cpu_times()[:2]) - cpu) / len(latencies)
-        # A first render warms the renderer (fonts; the pool's workers).
-        asyncio.run(downloads(base, create(base, rng, 1)))
         figures["pdf_cached"] = asyncio.run(rendered(base, page.split("/")[2], 20))
         figures["downloads"] = asyncio.run(downloads(base, create(base, rng, DOWNLOADS)))
         figures["first"] = asyncio.run(first_downloads(base, rng))
@@ -212,8 +213,9 @@ def report(args, servers, results, runs: int, seconds: float, elapsed: float) ->
         "no database) the same way with 10 users: what any request through Django costs on "
         "that server, a floor for the page. Rendered PDF: 20 downloads one after the "
         f"other of a report already made. {DOWNLOADS} new PDFs: {DOWNLOADS} new assessments "
-        "(random answers), their reports requested at once, after one render that warmed "
-        "the renderer (the pool starts its workers at the first render). First download: "
+        "(random answers), their reports requested at once. Each server first renders one "
+        "report, which warms the renderer and waits for the pool's workers to start. First "
+        "download: "
         f"{FIRSTS} new assessments one after the other, each downloaded {AFTER_SAVE:g} s "
         f"after its save; *{IN_ADVANCE}* is the default (`ADVISOR_REPORT_PRERENDER=1`), "
         "the other *after* rows render nothing in advance, and only this figure is "
