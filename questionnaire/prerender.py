@@ -56,7 +56,8 @@ PENDING = 32
 # How long a report rendered in advance is kept if no download asks for it.
 KEPT_SECONDS = 24 * 3600
 # The decision events whose report is rendered in advance (see above), and
-# the status of a decision taken that is (changes requested reject it).
+# the status whose change is: acceptance (requested changes reject a
+# decision, which is not followed by downloads as surely).
 FOLLOWED_BY_DOWNLOADS = frozenset({AuditAction.REVIEW_REQUESTED, AuditAction.REVIEW_APPROVED})
 TAKEN = frozenset({DecisionStatus.ACCEPTED})
 
