@@ -530,8 +530,9 @@ ADVISOR_REPORT_QUEUE = env_count("ADVISOR_REPORT_QUEUE", 16)
 # (on), or at the first render, which then waits a second or two (off).
 ADVISOR_REPORT_WORKERS_EARLY = env_bool("ADVISOR_REPORT_WORKERS_EARLY", True)
 # Render a report in the background when its assessment changes (a new
-# revision, a review request, an approval), if a render worker is idle, so
-# that its first download is served from the cache (questionnaire/prerender.py).
+# assessment or revision, a review request, an approval, an acceptance), if a
+# render worker is idle, so that its first download is served from the cache
+# (questionnaire/prerender.py).
 ADVISOR_REPORT_PRERENDER = env_bool("ADVISOR_REPORT_PRERENDER", True)
 
 # The debug page and error reports mask passwords inside URLs too, such as

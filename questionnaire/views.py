@@ -498,23 +498,16 @@ async def shared_report(request: HttpRequest, secret: str) -> HttpResponse:
 
 
 def _own_report(request: HttpRequest, pk, paper: str) -> report_cache.Prepared:
-    try:
-        assessment = get_object_or_404(Assessment, pk=pk)
-        access.require(request, Action.VIEW, assessment)
-        return _report(request, assessment, paper)
-    finally:
-        # What follows may wait for a render: without holding a connection.
-        give_back_connections()
+    assessment = get_object_or_404(Assessment, pk=pk)
+    access.require(request, Action.VIEW, assessment)
+    return _report(request, assessment, paper)
 
 
 def _shared_report(request: HttpRequest, secret: str, paper: str) -> report_cache.Prepared:
-    try:
-        link = ShareLink.find(secret)
-        if link is None:
-            raise Http404("This share link is unknown, revoked or expired.")
-        return _report(request, link.assessment, paper, shared=True)
-    finally:
-        give_back_connections()
+    link = ShareLink.find(secret)
+    if link is None:
+        raise Http404("This share link is unknown, revoked or expired.")
+    return _report(request, link.assessment, paper, shared=True)
 
 
 def _report(
@@ -532,7 +525,10 @@ def _report(
     # Rendered once per HTML and then served from the cache (report_cache);
     # a HEAD gets GET's headers without the render that is all of its cost.
     address = f"{assessment.pk}:{revision.number}:{paper}:{'shared' if shared else 'own'}"
-    return report_cache.prepare(request, context, paper, disposition, address)
+    prepared = report_cache.prepare(request, context, paper, disposition, address)
+    # What follows may wait for a render: without holding a connection.
+    give_back_connections()
+    return prepared
 
 
 def _bad_paper(paper: str) -> HttpResponse:
