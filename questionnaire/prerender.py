@@ -20,7 +20,10 @@ loses nothing by it:
   (``RenderPool.offer``): it never queues, never starts workers, and takes
   no queue place from a download; a download that asks for the same report
   meanwhile shares the render. One that asks for another report just after
-  it started waits for it, as for any render ahead of it;
+  it started waits for it, as for any render ahead of it. A change made
+  while the workers start (the seconds after a restart or a deploy, when
+  teams save again) waits for them on the background thread, up to
+  ``STARTING_SECONDS``, then is offered as any other;
 - the reads, the HTML and the cache write run on one background thread of
   their own, never on the request's thread nor on the render pool's;
   changes that come faster than that thread takes them are coalesced per
@@ -53,6 +56,9 @@ from .models import Assessment, DecisionStatus, Revision
 
 # Assessments waiting for their background render at most; more are dropped.
 PENDING = 32
+# How long a change made while the render workers start waits for them
+# (a start takes a second or two, more on a busy machine); then it is dropped.
+STARTING_SECONDS = 20
 # How long a report rendered in advance is kept if no download asks for it.
 KEPT_SECONDS = 24 * 3600
 # The decision events whose report is rendered in advance (see above), and
@@ -100,7 +106,8 @@ class Prerenderer:
         try:
             if not settings.ADVISOR_REPORT_PRERENDER:
                 return
-            if not render_pool.pool().idle:
+            pool = render_pool.pool()
+            if not (pool.idle or pool.starting):
                 REPORTS_PRERENDERED.labels("busy").inc()
                 return
             with self._lock:
@@ -136,7 +143,10 @@ class Prerenderer:
             close_old_connections()
 
     def _offer(self, pk) -> None:
-        if not render_pool.pool().idle:
+        pool = render_pool.pool()
+        # Workers starting: wait here, where nobody waits for us.
+        pool.wait_started(STARTING_SECONDS)
+        if not pool.idle:
             # Busy since the change (or shutting down): no reads for nothing.
             REPORTS_PRERENDERED.labels("busy").inc()
             return
@@ -152,7 +162,7 @@ class Prerenderer:
         if report_cache.is_stored(key):
             REPORTS_PRERENDERED.labels("cached").inc()
             return
-        rendering = render_pool.pool().offer(key, report.render_pdf, html)
+        rendering = pool.offer(key, report.render_pdf, html)
         if rendering is None:
             REPORTS_PRERENDERED.labels("busy").inc()
             return

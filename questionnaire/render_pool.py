@@ -155,6 +155,8 @@ class RenderPool:
         self._closed = False
         # Reentrant: cancel() runs the done callback, which takes it too.
         self._lock = threading.RLock()
+        # Told when a start ends: a worker answered, the start failed, or shutdown.
+        self._start_ended = threading.Condition(self._lock)
 
     @property
     def pending(self) -> int:
@@ -190,6 +192,7 @@ class RenderPool:
             elif error is None and executor is self._executor and not ready.cancelled():
                 self._proven = True
                 self._failed_starts = 0
+            self._start_ended.notify_all()
 
     def _broke(self, executor: ProcessPoolExecutor) -> None:
         # Called with the lock held, once per failed future of ``executor``:
@@ -197,6 +200,7 @@ class RenderPool:
         if executor is not self._executor:
             return
         self._executor = None
+        self._start_ended.notify_all()
         if self._proven:
             logger.warning("A report render worker died; new workers start at the next render.")
             return
@@ -265,6 +269,30 @@ class RenderPool:
             and not self._waiting
             and self._running < self.workers
         )
+
+    @property
+    def starting(self) -> bool:
+        """Whether workers are starting and none has answered yet (after a start or a crash)."""
+        with self._lock:
+            return self._starting()
+
+    def _starting(self) -> bool:
+        return self._executor is not None and not self._proven and not self._closed
+
+    def wait_started(self, timeout: float) -> bool:
+        """Until a starting worker has answered, ``timeout`` seconds at most; whether one has.
+
+        Returns at once when no start is under way. For work that can wait
+        for the workers (``offer``), never for a download, which queues.
+        """
+        deadline = time.monotonic() + timeout
+        with self._start_ended:
+            while self._starting():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._start_ended.wait(left)
+            return self._executor is not None and self._proven and not self._closed
 
     def offer(self, key: str, function: Callable, *args) -> Future | None:
         """``function(*args)`` in a worker now if one is idle and nothing waits; else None.
@@ -347,6 +375,7 @@ class RenderPool:
                 flight.future.set_exception(Unavailable(BACKOFF_SECONDS))
             self._waiting.clear()
             executor, self._executor = self._executor, None
+            self._start_ended.notify_all()
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
 

@@ -66,7 +66,10 @@ def offered(monkeypatch) -> list[str]:
     def offer(key, function, html):
         keys.append(key)
 
-    monkeypatch.setattr(render_pool, "pool", lambda: SimpleNamespace(idle=True, offer=offer))
+    stand_in = SimpleNamespace(
+        idle=True, starting=False, wait_started=lambda timeout: True, offer=offer
+    )
+    monkeypatch.setattr(render_pool, "pool", lambda: stand_in)
     return keys
 
 
@@ -122,6 +125,61 @@ def test_a_new_assessments_first_download_is_already_rendered(
 
     assert response.status_code == 200
     assert response.content == fresh_pdf(assessment)
+
+
+@pytest.fixture
+def starting_pool(settings, monkeypatch):
+    """The process's render pool, one worker, started but held from answering until set."""
+    render_pool.shutdown()
+    settings.ADVISOR_REPORT_WORKERS, settings.ADVISOR_REPORT_QUEUE = 1, 1
+    answer = threading.Event()
+    answered = render_pool.RenderPool._answered
+
+    def held(self, executor, ready) -> None:
+        answer.wait(30)
+        answered(self, executor, ready)
+
+    monkeypatch.setattr(render_pool.RenderPool, "_answered", held)
+    pool = render_pool.pool()
+    pool.start()
+    try:
+        yield SimpleNamespace(pool=pool, answer=answer)
+    finally:
+        answer.set()
+        render_pool.shutdown()
+
+
+def test_a_change_made_while_the_workers_start_is_rendered_once_they_have(
+    prerendering, starting_pool, chat_answers, settings
+):
+    # A deploy restarts the servers; the first save comes before their workers are up.
+    settings.ADVISOR_ANONYMOUS = True
+    busy, rendered = counted("busy"), counted("rendered")
+    assessment = api_create(Client(), chat_answers)
+    key = report_cache.pdf_key(fresh_html(assessment))
+
+    assert starting_pool.pool.starting and not report_cache.is_stored(key)
+    starting_pool.answer.set()
+    prerendering.wait()
+    assert stored_within(key)
+    assert (counted("busy"), counted("rendered")) == (busy, rendered + 1)
+
+
+def test_a_change_waits_for_starting_workers_only_so_long(
+    prerendering, starting_pool, team_assessment, monkeypatch
+):
+    monkeypatch.setattr(prerender, "STARTING_SECONDS", 0.2)
+    busy = counted("busy")
+    prerendering.changed(team_assessment.pk)
+    prerendering.wait()
+
+    assert counted("busy") == busy + 1
+    assert not report_cache.is_stored(report_cache.pdf_key(fresh_html(team_assessment)))
+    # Once a worker answers, the wait is over at once; after shutdown, nothing is started.
+    starting_pool.answer.set()
+    assert starting_pool.pool.wait_started(30)
+    starting_pool.pool.shutdown()
+    assert not starting_pool.pool.wait_started(30)
 
 
 def test_a_review_request_and_an_approval_render_the_report_they_change(
