@@ -56,8 +56,9 @@ from .models import Assessment, DecisionStatus, Revision
 
 # Assessments waiting for their background render at most; more are dropped.
 PENDING = 32
-# How long a change made while the render workers start waits for them
-# (a start takes a second or two, more on a busy machine); then it is dropped.
+# How long after a start of the render workers the changes made meanwhile wait
+# for them (a start takes a second or two, more on a busy machine); then they are
+# dropped. One deadline per start: changes queued behind one another share it.
 STARTING_SECONDS = 20
 # How long a report rendered in advance is kept if no download asks for it.
 KEPT_SECONDS = 24 * 3600

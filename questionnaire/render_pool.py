@@ -153,6 +153,8 @@ class RenderPool:
         self._failed_starts = 0
         self._backoff_until = 0.0
         self._closed = False
+        # When the current executor's workers were started (``wait_started``).
+        self._start_began = 0.0
         # Reentrant: cancel() runs the done callback, which takes it too.
         self._lock = threading.RLock()
         # Told when a start ends: a worker answered, the start failed, or shutdown.
@@ -178,10 +180,17 @@ class RenderPool:
             # one no-op per worker starts them all now, rather than one in
             # the middle of a burst of downloads (a start takes seconds).
             self._proven = False
-            for _ in range(self.workers):
-                self._executor.submit(_ready).add_done_callback(
-                    partial(self._answered, self._executor)
-                )
+            self._start_began = time.monotonic()
+            try:
+                for _ in range(self.workers):
+                    self._executor.submit(_ready).add_done_callback(
+                        partial(self._answered, self._executor)
+                    )
+            except BaseException:
+                # No answer will come (the interpreter is exiting): not a start under way.
+                self._executor = None
+                self._start_ended.notify_all()
+                raise
         return self._executor
 
     def _answered(self, executor: ProcessPoolExecutor, ready: Future) -> None:
@@ -280,15 +289,16 @@ class RenderPool:
         return self._executor is not None and not self._proven and not self._closed
 
     def wait_started(self, timeout: float) -> bool:
-        """Until a starting worker has answered, ``timeout`` seconds at most; whether one has.
+        """Until a starting worker answers, or the start is ``timeout`` s old; whether one has.
 
-        Returns at once when no start is under way. For work that can wait
-        for the workers (``offer``), never for a download, which queues.
+        Returns at once when no start is under way, or when it has lasted
+        ``timeout`` already: callers queued behind one another wait for the
+        same deadline, not one each. For work that can wait for the workers
+        (``offer``), never for a download, which queues.
         """
-        deadline = time.monotonic() + timeout
         with self._start_ended:
             while self._starting():
-                left = deadline - time.monotonic()
+                left = self._start_began + timeout - time.monotonic()
                 if left <= 0:
                     break
                 self._start_ended.wait(left)

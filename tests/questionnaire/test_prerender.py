@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -168,12 +169,17 @@ def test_a_change_made_while_the_workers_start_is_rendered_once_they_have(
 def test_a_change_waits_for_starting_workers_only_so_long(
     prerendering, starting_pool, team_assessment, monkeypatch
 ):
-    monkeypatch.setattr(prerender, "STARTING_SECONDS", 0.2)
+    monkeypatch.setattr(prerender, "STARTING_SECONDS", 2.0)
     busy = counted("busy")
+    began = time.monotonic()
     prerendering.changed(team_assessment.pk)
+    prerendering.changed(uuid.uuid4())  # another, since deleted
     prerendering.wait()
 
-    assert counted("busy") == busy + 1
+    # One deadline per start, not one per change queued behind another.
+    # (A wait each would end 4 s after the first change at the earliest.)
+    assert time.monotonic() - began < 3.5
+    assert counted("busy") == busy + 2
     assert not report_cache.is_stored(report_cache.pdf_key(fresh_html(team_assessment)))
     # Once a worker answers, the wait is over at once; after shutdown, nothing is started.
     starting_pool.answer.set()
